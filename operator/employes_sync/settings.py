@@ -1,0 +1,98 @@
+"""What a sync run needs to know, apart from its secrets.
+
+A run's settings are stored (as JSON) on its `sync_runs` row, so a worker started with nothing but
+`--batch-id`, a database URL and a token can find the rest. Secrets are never part of this object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+DEFAULT_API_URL = "https://connect.employes.nl/v4"
+DEFAULT_REDACT: tuple[str, ...] = ("personal_identification_number", "iban")
+
+Mode = Literal["interactive", "background"]
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
+
+#: Batches of a run a person waits for go first.
+PRIORITY = {"interactive": 5, "background": 0}
+
+
+class SettingsError(ValueError):
+    """A setting that can never work; the message is one line naming the setting."""
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    scope: str
+    company_id: str
+    api_url: str = DEFAULT_API_URL
+    requests_per_second: float = 5.0
+    page_size: int = 100
+    timeout_seconds: float = 30.0
+    inline_count: int = 5
+    batch_size: int = 25
+    max_attempts: int = 3
+    backoff_seconds: float = 10.0
+    backoff_max_seconds: float = 600.0
+    lease_seconds: float = 300.0
+    redact: tuple[str, ...] = DEFAULT_REDACT
+    incremental: bool = False
+    trigger: str = "manual"
+    mode: Mode = "interactive"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if self.mode == "background" and self.inline_count:
+            object.__setattr__(self, "inline_count", 0)
+        object.__setattr__(self, "api_url", self.api_url.rstrip("/"))
+        object.__setattr__(self, "redact", tuple(self.redact))
+
+    @property
+    def priority(self) -> int:
+        return PRIORITY[self.mode]
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SyncSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "redact" in values:
+            values["redact"] = tuple(values["redact"])
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> SyncSettings:
+        return dataclasses.replace(self, **changes)
+
+
+def validate(s: SyncSettings) -> None:
+    """Reject settings up front with one line each, before anything is written."""
+    if not s.scope:
+        raise SettingsError("scope must not be empty")
+    if not _UUID.match(s.company_id or ""):
+        raise SettingsError(f"company id {s.company_id!r} is not a UUID")
+    if not _URL.match(s.api_url or ""):
+        raise SettingsError(f"API URL {s.api_url!r} is not an http(s) URL")
+    _bound("requests per second", s.requests_per_second, 0.1, 1000)
+    _bound("page size", s.page_size, 1, 1000)
+    _bound("timeout seconds", s.timeout_seconds, 0.1, 600)
+    _bound("inline count", s.inline_count, 0, 50)
+    _bound("batch size", s.batch_size, 1, 500)
+    _bound("max attempts", s.max_attempts, 1, 10)
+    _bound("backoff seconds", s.backoff_seconds, 0, 3600)
+    _bound("lease seconds", s.lease_seconds, 1, 86400)
+    if s.mode not in PRIORITY:
+        raise SettingsError(f"mode {s.mode!r} is not one of interactive, background")
+
+
+def _bound(name: str, value: float, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
