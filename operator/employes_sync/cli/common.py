@@ -1,0 +1,78 @@
+"""What the CLI's commands share: secrets, the database, errors as one line and an exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from psycopg_pool import AsyncConnectionPool
+
+from employes_sync.localdb import EmbeddedUnavailable, embedded_database
+from employes_sync.store import db
+
+T = TypeVar("T")
+
+TOKEN_ENV = "EMPLOYES_API_TOKEN"
+DATABASE_ENV = "DATABASE_URL"
+
+database_option = click.option(
+    "--database-url",
+    envvar=DATABASE_ENV,
+    help="PostgreSQL URL (or $DATABASE_URL). Default: an embedded PostgreSQL in the user's data folder.",
+)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr and an exit code: 2 for usage, 1 for a run that failed."""
+    click.echo(f"employes-sync: error: {message}", err=True)
+    sys.exit(code)
+
+
+def read_token(token_file: Path | None, *, required: bool = True) -> str:
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except OSError as exc:
+            fail(f"cannot read token file {token_file}: {exc.strerror}", 2)
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token and required:
+        fail(f"no API token: set ${TOKEN_ENV} or pass --token-file", 2)
+    return token
+
+
+@contextlib.contextmanager
+def resolve_database(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    try:
+        with embedded_database() as uri:
+            yield uri
+    except EmbeddedUnavailable as exc:
+        fail(str(exc), 2)
+
+
+@contextlib.asynccontextmanager
+async def open_database(url: str) -> AsyncIterator[AsyncConnectionPool]:
+    """A migrated pool, or one clear line if the database is unreachable."""
+    try:
+        pool = await db.open_pool(url)
+    except db.DatabaseUnavailable as exc:
+        fail(str(exc))
+    try:
+        await db.migrate(pool)
+        yield pool
+    finally:
+        await pool.close()
+
+
+def echo_json(value: Any) -> None:
+    import json
+
+    click.echo(json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False))

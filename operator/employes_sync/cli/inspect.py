@@ -1,0 +1,125 @@
+"""Look at and repair what is stored: an employee's timeline, the queue, a rebuild without the API."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from employes_sync.cli.common import database_option, echo_json, fail, open_database, resolve_database
+from employes_sync.processing import rebuild_timelines
+from employes_sync.store import queue as queue_store
+from employes_sync.store import timeline as timeline_store
+
+scope_option = click.option(
+    "--scope",
+    help="Whose rows: local/<companyId> for `sync`, <namespace>/<name> for a resource. "
+    "Default: the only scope in the database.",
+)
+
+
+async def _resolve_scope(pool: Any, scope: str | None) -> str:
+    if scope:
+        return scope
+    scopes = await timeline_store.scopes(pool)
+    if len(scopes) == 1:
+        return scopes[0]
+    if not scopes:
+        fail("nothing has been synced into this database yet", 1)
+    fail(f"several scopes in this database, pick one with --scope: {', '.join(scopes)}", 2)
+
+
+@click.command()
+@click.argument("employee_id")
+@scope_option
+@database_option
+@click.option("--json", "as_json", is_flag=True)
+def timeline(employee_id: str, scope: str | None, database_url: str | None, as_json: bool) -> None:
+    """Show one employee's timeline, oldest first."""
+
+    async def main() -> list[dict[str, Any]]:
+        async with open_database(dsn) as pool:
+            return await timeline_store.events_for(pool, await _resolve_scope(pool, scope), employee_id)
+
+    with resolve_database(database_url) as dsn:
+        events = asyncio.run(main())
+    if as_json:
+        echo_json(events)
+        return
+    if not events:
+        fail(f"no timeline events for employee {employee_id}")
+    for event in events:
+        click.echo(f"{event['event_date']}  {event['event_title']}")
+        if event.get("event_description"):
+            click.echo(f"            {event['event_description']}")
+
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _parse_age(text: str) -> timedelta:
+    match = re.fullmatch(r"(\d+)\s*([smhdw])", text.strip())
+    if not match:
+        raise click.BadParameter(f"{text!r} is not an age like 30m, 12h or 7d")
+    amount, unit = int(match.group(1)), match.group(2)
+    return timedelta(**{_UNITS[unit]: amount})
+
+
+@click.command()
+@click.option("--scope", help="Only this scope.")
+@database_option
+@click.option(
+    "--prune-older-than", "prune", help="Delete completed and failed batches older than this (e.g. 7d)."
+)
+@click.option("--json", "as_json", is_flag=True)
+def queue(scope: str | None, database_url: str | None, prune: str | None, as_json: bool) -> None:
+    """Show the batch queue by status, or prune finished batches."""
+    age = _parse_age(prune) if prune else None
+
+    async def main() -> dict[str, Any]:
+        async with open_database(dsn) as pool:
+            pruned = await queue_store.prune(pool, age, scope) if age else None
+            counts = await queue_store.counts(pool, scope)
+            return {"counts": counts, "pruned": pruned}
+
+    with resolve_database(database_url) as dsn:
+        result = asyncio.run(main())
+    if as_json:
+        echo_json(result)
+        return
+    if result["pruned"] is not None:
+        click.echo(f"pruned {result['pruned']} finished batches older than {prune}")
+    click.echo(f"{'status':<12} {'batches':>8}")
+    for status in ("pending", "processing", "completed", "failed"):
+        click.echo(f"{status:<12} {result['counts'].get(status, 0):>8}")
+
+
+@click.command()
+@click.option("--employee", "employees", multiple=True, help="Only this employee (repeatable).")
+@scope_option
+@database_option
+@click.option("--json", "as_json", is_flag=True)
+def rebuild(employees: tuple[str, ...], scope: str | None, database_url: str | None, as_json: bool) -> None:
+    """Rebuild timelines from the stored raw data, without calling the API."""
+
+    async def main() -> dict[str, Any]:
+        async with open_database(dsn) as pool:
+            result = await rebuild_timelines(pool, await _resolve_scope(pool, scope), employees or None)
+            return result.to_json()
+
+    with resolve_database(database_url) as dsn:
+        result = asyncio.run(main())
+    if as_json:
+        echo_json(result)
+    else:
+        click.echo(
+            f"rebuilt {result['employees_processed']} employees: {result['events_created']} events new, "
+            f"{result['events_removed']} removed"
+        )
+        for employee_id, reason in sorted(result["errors"].items()):
+            click.echo(f"  employee {employee_id}: {reason}")
+    if result["errors"]:
+        raise SystemExit(1)

@@ -1,0 +1,241 @@
+"""`employes-sync sync`: one run on this machine, the same pipeline the operator runs.
+
+The inline part runs in this process; the batches run as `employes-sync worker` processes, exactly
+the command a Kubernetes Job runs, with the same retries and backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from employes_sync.cli.common import (
+    database_option,
+    echo_json,
+    fail,
+    open_database,
+    read_token,
+    resolve_database,
+)
+from employes_sync.cli.progress import ProgressLine
+from employes_sync.employes.errors import EmployesError
+from employes_sync.executors.driver import DriverSettings, drive
+from employes_sync.executors.local import LocalLauncher
+from employes_sync.pipeline import RunSummary, finish_run, start_run
+from employes_sync.settings import SettingsError, SyncSettings
+from employes_sync.store import runs as runs_store
+
+DEMO_EMPLOYEES = 78
+
+
+@contextlib.contextmanager
+def demo_api(employees: int) -> Iterator[tuple[str, str, str]]:
+    """The simulator in this process, with the real API's limit: 5 requests/second, 80 ms latency."""
+    from employes_sync.employes.fakedata import DEMO_COMPANY_ID, DEMO_TOKEN
+    from employes_sync.employes.simulator import SimulatorConfig, serve_in_thread
+
+    config = SimulatorConfig(employees=employees, requests_per_second=5.0, latency_ms=80)
+    with serve_in_thread(config) as sim:
+        yield sim.url, DEMO_COMPANY_ID, DEMO_TOKEN
+
+
+@click.command()
+@click.option(
+    "--api-url", default="https://connect.employes.nl/v4", show_default=True, help="Employes API base URL."
+)
+@click.option("--company-id", help="The company's UUID in Employes.")
+@click.option(
+    "--token-file", type=click.Path(path_type=Path, dir_okay=False), help="File holding the API token."
+)
+@database_option
+@click.option(
+    "--demo", is_flag=True, help=f"Sync {DEMO_EMPLOYEES} demo employees from the built-in simulator."
+)
+@click.option("--demo-employees", type=click.IntRange(1, 100_000), default=DEMO_EMPLOYEES, hidden=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["interactive", "background"]),
+    default="interactive",
+    show_default=True,
+    help="background queues everything (no inline part) at a lower priority.",
+)
+@click.option(
+    "--inline",
+    "inline_count",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Employees processed before the batches start (0-50).",
+)
+@click.option("--batch-size", type=int, default=25, show_default=True, help="Employees per batch (1-500).")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Worker processes at once."
+)
+@click.option("--max-attempts", type=int, default=3, show_default=True, help="Attempts per batch (1-10).")
+@click.option(
+    "--backoff-seconds",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Base of the exponential backoff between a batch's attempts.",
+)
+@click.option(
+    "--requests-per-second",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="The API's limit, shared by every process of the run.",
+)
+@click.option(
+    "--incremental", is_flag=True, help="Skip employments of employees whose dt_update is unchanged."
+)
+@click.option(
+    "--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve Prometheus metrics here."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def sync(
+    api_url: str,
+    company_id: str | None,
+    token_file: Path | None,
+    database_url: str | None,
+    demo: bool,
+    demo_employees: int,
+    mode: str,
+    inline_count: int,
+    batch_size: int,
+    workers: int,
+    max_attempts: int,
+    backoff_seconds: float,
+    requests_per_second: float,
+    incremental: bool,
+    metrics_port: int | None,
+    as_json: bool,
+) -> None:
+    """Sync a company from the Employes API into PostgreSQL and build its timelines."""
+    with contextlib.ExitStack() as stack:
+        if demo:
+            api_url, company_id, token = stack.enter_context(demo_api(demo_employees))
+        else:
+            if not company_id:
+                fail("missing --company-id", 2)
+            token = read_token(token_file)
+        assert company_id is not None
+        if not re.match(r"^https?://", api_url):
+            fail(f"--api-url {api_url!r} is not an http(s) URL", 2)
+        try:
+            settings = SyncSettings(
+                scope=f"local/{company_id}",
+                company_id=company_id,
+                api_url=api_url,
+                requests_per_second=requests_per_second,
+                inline_count=inline_count,
+                batch_size=batch_size,
+                max_attempts=max_attempts,
+                backoff_seconds=backoff_seconds,
+                backoff_max_seconds=max(backoff_seconds * 16, 1.0),
+                incremental=incremental,
+                trigger="cli",
+                mode=mode,  # type: ignore[arg-type]
+            )
+        except SettingsError as exc:
+            fail(str(exc), 2)
+        dsn = stack.enter_context(resolve_database(database_url))
+        if metrics_port is not None:
+            from employes_sync.metrics import serve_metrics
+
+            serve_metrics(metrics_port, dsn)
+        summary = asyncio.run(_sync(settings, dsn, token, workers, as_json))
+    _report(summary, as_json)
+    sys.exit(0 if summary.succeeded else 1)
+
+
+async def _sync(settings: SyncSettings, dsn: str, token: str, workers: int, quiet: bool) -> RunSummary:
+    progress = ProgressLine(enabled=not quiet)
+    on_response = None
+    with contextlib.suppress(ImportError):
+        from employes_sync.metrics import observe_api_response
+
+        on_response = observe_api_response
+    async with open_database(dsn) as pool:
+        run_id = await runs_store.start_run(
+            pool, settings.scope, settings.company_id, settings.trigger, settings.mode, settings.to_json()
+        )
+        listing_done = asyncio.Event()
+
+        async def collect() -> None:
+            try:
+                await start_run(
+                    settings, pool, token, progress=progress.event, on_response=on_response, run_id=run_id
+                )
+            finally:
+                listing_done.set()
+
+        driver_settings = DriverSettings(
+            parallelism=workers,
+            backoff_seconds=settings.backoff_seconds,
+            backoff_max_seconds=settings.backoff_max_seconds,
+        )
+        collector = asyncio.create_task(collect())
+        driver = asyncio.create_task(
+            drive(
+                pool,
+                run_id,
+                LocalLauncher(dsn, token),
+                driver_settings,
+                listing_done=listing_done,
+                on_tick=progress.batches,
+            )
+        )
+        try:
+            await collector
+        except BaseException as exc:
+            driver.cancel()
+            with contextlib.suppress(BaseException):
+                await driver
+            progress.close()
+            if isinstance(exc, EmployesError):
+                fail(str(exc))
+            raise
+        await driver
+        progress.close()
+        return await finish_run(pool, run_id)
+
+
+def _report(summary: RunSummary, as_json: bool) -> None:
+    data: dict[str, Any] = {"success": summary.succeeded, "run_id": summary.run_id, "result": summary.summary}
+    if summary.error:
+        data["error"] = summary.error
+    if as_json:
+        echo_json(data)
+        return
+    s = summary.summary
+    raw = s["raw_records"]
+    batches = s["batches"]
+    click.echo(
+        f"{'Synced' if summary.succeeded else 'Sync FAILED for'} {s['employees_processed']} employees: "
+        f"{s['immediately_processed']} processed immediately, {s['queued_for_processing']} queued"
+    )
+    if s.get("time_to_first_feedback_seconds") is not None:
+        click.echo(f"  time to first feedback: {s['time_to_first_feedback_seconds']:.2f} s")
+    click.echo(f"  employments fetched:    {s['history_processed']}")
+    click.echo(f"  timeline events new:    {s['events_created']}")
+    click.echo(
+        f"  raw records:            {raw['new']} new, {raw['changed']} changed, {raw['unchanged']} unchanged"
+    )
+    if s.get("skipped_unchanged"):
+        click.echo(f"  skipped (unchanged):    {s['skipped_unchanged']}")
+    done, failed = batches.get("completed", 0), batches.get("failed", 0)
+    click.echo(
+        f"  batches:                {done} completed, {failed} failed of {batches['total']}"
+    )
+    for failed in s["failed_batches"]:
+        click.echo(f"  failed batch {failed['id']} after {failed['attempts']} attempts: {failed['error']}")
+    for employee_id, reason in sorted(s["employee_errors"].items()):
+        click.echo(f"  employee {employee_id}: {reason}")

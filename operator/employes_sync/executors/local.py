@@ -1,0 +1,91 @@
+"""Batches as local processes: `employes-sync worker --batch-id ID`, the command a Job pod runs.
+
+Secrets reach the worker through its environment, never its command line, so they don't show in
+`ps`. The last lines a worker wrote to stderr become the reason of an attempt that died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+
+from employes_sync.executors.driver import Ended
+from employes_sync.store.queue import Batch
+
+WORKER_COMMAND = [sys.executable, "-m", "employes_sync", "worker"]
+
+
+@dataclass
+class _Attempt:
+    batch_id: str
+    attempt: int
+    process: asyncio.subprocess.Process
+    stderr: deque[str] = field(default_factory=lambda: deque(maxlen=5))
+    reader: asyncio.Task[None] | None = None
+
+
+class LocalLauncher:
+    def __init__(self, database_url: str, token: str, *, extra_env: dict[str, str] | None = None) -> None:
+        self._env = {
+            **os.environ,
+            **(extra_env or {}),
+            "DATABASE_URL": database_url,
+            "EMPLOYES_API_TOKEN": token,
+        }
+        self._attempts: dict[str, _Attempt] = {}
+
+    async def launch(self, batch: Batch, attempt: int) -> str:
+        process = await asyncio.create_subprocess_exec(
+            *WORKER_COMMAND,
+            "--batch-id",
+            batch.id,
+            env=self._env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        running = _Attempt(batch.id, attempt, process)
+        running.reader = asyncio.create_task(self._read(running))
+        self._attempts[batch.id] = running
+        return f"pid {process.pid}"
+
+    @staticmethod
+    async def _read(attempt: _Attempt) -> None:
+        assert attempt.process.stderr is not None
+        async for line in attempt.process.stderr:
+            text = line.decode(errors="replace").strip()
+            if text:
+                attempt.stderr.append(text)
+
+    async def ended(self) -> list[Ended]:
+        done: list[Ended] = []
+        for batch_id, attempt in list(self._attempts.items()):
+            code = attempt.process.returncode
+            if code is None:
+                continue
+            if attempt.reader:
+                await attempt.reader
+            del self._attempts[batch_id]
+            reason = ""
+            if code != 0:
+                last = attempt.stderr[-1] if attempt.stderr else ""
+                how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+                reason = f"worker {how}" + (f": {last}" if last else "")
+            done.append(Ended(batch_id, attempt.attempt, code == 0, reason))
+        return done
+
+    def running(self) -> set[str]:
+        return set(self._attempts)
+
+    async def close(self) -> None:
+        for attempt in self._attempts.values():
+            with contextlib.suppress(ProcessLookupError):
+                attempt.process.terminate()
+        for attempt in self._attempts.values():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(attempt.process.wait(), 5)
+        self._attempts.clear()

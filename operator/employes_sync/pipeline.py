@@ -1,0 +1,244 @@
+"""One sync run: list employees page by page, process the first few inline, queue the rest.
+
+The original design fetched every employee and every employment before it answered anyone. Here the
+inline part starts as soon as the first page is stored, so the time to first feedback does not grow
+with the company, and batches are queued page by page so workers start while listing goes on.
+
+`start_run` is the part that talks to the API from the caller's process (the CLI, or the operator's
+reconcile); the batches are then driven by an executor, and `finish_run` closes the run from what
+the queue and the timeline say.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from employes_sync.employes.client import EmployesClient
+from employes_sync.processing import ProcessResult, process_employees
+from employes_sync.settings import SyncSettings
+from employes_sync.store import queue as queue_store
+from employes_sync.store import raw as raw_store
+from employes_sync.store import runs as runs_store
+from employes_sync.store.ratelimit import PostgresRateLimiter
+
+log = logging.getLogger(__name__)
+
+#: progress(event, fields): "page", "inline", "queued", "listed"
+Progress = Callable[[str, dict[str, Any]], None]
+OnResponse = Callable[[str, str, float], None]
+
+
+@dataclass
+class RunStarted:
+    run_id: int
+    scope: str
+    employees: int = 0
+    inline: ProcessResult = field(default_factory=ProcessResult)
+    queued_employees: int = 0
+    skipped_unchanged: int = 0
+    batch_ids: list[str] = field(default_factory=list)
+    raw_new: int = 0
+    raw_changed: int = 0
+    raw_unchanged: int = 0
+    invalid_employees: dict[str, str] = field(default_factory=dict)
+    time_to_first_feedback: float | None = None
+    requests: int = 0
+
+
+def _noop(event: str, fields: dict[str, Any]) -> None:
+    return None
+
+
+def make_client(
+    settings: SyncSettings, token: str, pool: AsyncConnectionPool, on_response: OnResponse | None = None
+) -> EmployesClient:
+    """A client whose rate limit is shared, through PostgreSQL, by every process of this scope."""
+    limiter = PostgresRateLimiter(pool, settings.scope, settings.requests_per_second)
+    return EmployesClient(
+        settings.api_url,
+        settings.company_id,
+        token,
+        limiter=limiter,
+        requests_per_second=settings.requests_per_second,
+        page_size=settings.page_size,
+        timeout=settings.timeout_seconds,
+        on_response=on_response,
+    )
+
+
+async def start_run(
+    settings: SyncSettings,
+    pool: AsyncConnectionPool,
+    token: str,
+    *,
+    progress: Progress | None = None,
+    on_response: OnResponse | None = None,
+    run_id: int | None = None,
+) -> RunStarted:
+    """Steps 1 to 3 of a run. Raises on anything that stops the run; the run row is then failed."""
+    report = progress or _noop
+    started = time.monotonic()
+    if run_id is None:
+        run_id = await runs_store.start_run(
+            pool, settings.scope, settings.company_id, settings.trigger, settings.mode, settings.to_json()
+        )
+    run = RunStarted(run_id=run_id, scope=settings.scope)
+    try:
+        async with make_client(settings, token, pool, on_response) as client:
+            waiting: list[str] = []
+            first_page = True
+            async for page in client.iter_employee_pages():
+                stored = await raw_store.store_employees(
+                    pool, settings.scope, page.employees, settings.redact
+                )
+                run.employees += len(page.employees)
+                run.raw_new += stored.new
+                run.raw_changed += stored.changed
+                run.raw_unchanged += stored.unchanged
+                for index, reason in page.invalid:
+                    run.invalid_employees[f"page {page.page} item {index}"] = reason
+                ids = [employee["id"] for employee in page.employees]
+                if settings.incremental:
+                    updated = set(stored.updated_ids)
+                    run.skipped_unchanged += sum(1 for i in ids if i not in updated)
+                    ids = [i for i in ids if i in updated]
+                report("page", {"page": page.page, "pages": page.pages, "employees": run.employees})
+
+                if first_page:
+                    first_page = False
+                    inline_ids, ids = ids[: settings.inline_count], ids[settings.inline_count :]
+                    if inline_ids:
+                        by_id = {e["id"]: e for e in page.employees}
+                        run.inline = await process_employees(client, pool, settings, inline_ids, by_id)
+                        run.time_to_first_feedback = time.monotonic() - started
+                        await runs_store.mark_first_feedback(pool, run_id, run.time_to_first_feedback)
+                        report(
+                            "inline", {"processed": len(inline_ids), "seconds": run.time_to_first_feedback}
+                        )
+
+                waiting.extend(ids)
+                while len(waiting) >= settings.batch_size:
+                    chunk, waiting = waiting[: settings.batch_size], waiting[settings.batch_size :]
+                    await _enqueue(pool, settings, run, [chunk], report)
+            if waiting:
+                await _enqueue(pool, settings, run, [waiting], report)
+            run.requests = client.requests_sent
+    except BaseException as exc:
+        await runs_store.finish_run(pool, run_id, "failed", _started_json(run), _one_line(exc))
+        raise
+    report("listed", {"employees": run.employees, "batches": len(run.batch_ids)})
+    await runs_store.update_summary(pool, run_id, _started_json(run))
+    return run
+
+
+async def _enqueue(
+    pool: AsyncConnectionPool,
+    settings: SyncSettings,
+    run: RunStarted,
+    chunks: list[list[str]],
+    report: Progress,
+) -> None:
+    batches = await queue_store.enqueue(
+        pool,
+        settings.scope,
+        run.run_id,
+        chunks,
+        priority=settings.priority,
+        max_attempts=settings.max_attempts,
+        first_batch_no=len(run.batch_ids) + 1,
+    )
+    run.batch_ids.extend(batch.id for batch in batches)
+    run.queued_employees += sum(len(chunk) for chunk in chunks)
+    report("queued", {"batches": len(run.batch_ids), "employees": run.queued_employees})
+
+
+def _started_json(run: RunStarted) -> dict[str, Any]:
+    return {
+        "employees_processed": run.employees,
+        "immediately_processed": run.inline.employees,
+        "queued_for_processing": run.queued_employees,
+        "skipped_unchanged": run.skipped_unchanged,
+        "batches": len(run.batch_ids),
+        "raw_records": {"new": run.raw_new, "changed": run.raw_changed, "unchanged": run.raw_unchanged},
+        "inline": run.inline.to_json(),
+        "invalid_employees": run.invalid_employees,
+        "time_to_first_feedback_seconds": run.time_to_first_feedback,
+    }
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    status: str
+    summary: dict[str, Any]
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+
+async def finish_run(pool: AsyncConnectionPool, run_id: int) -> RunSummary:
+    """Close a run from what its batches say: the response shape of the original design, and more."""
+    run = await runs_store.get_run(pool, run_id)
+    started: dict[str, Any] = dict(run.get("summary") or {})
+    inline = started.get("inline") or {}
+    batches = await queue_store.run_batches(pool, run_id)
+    by_status: dict[str, int] = {}
+    totals = {
+        "history_processed": inline.get("history_processed", 0),
+        "events_created": inline.get("events_created", 0),
+    }
+    raw = dict(started.get("raw_records") or {"new": 0, "changed": 0, "unchanged": 0})
+    for key in ("new", "changed", "unchanged"):
+        raw[key] = raw.get(key, 0) + inline.get(f"raw_{key}", 0)
+    errors: dict[str, str] = dict(inline.get("errors") or {})
+    failed: list[dict[str, Any]] = []
+    for batch in batches:
+        by_status[batch.status] = by_status.get(batch.status, 0) + 1
+        result = batch.result or {}
+        totals["history_processed"] += result.get("history_processed", 0)
+        totals["events_created"] += result.get("events_created", 0)
+        for key in ("new", "changed", "unchanged"):
+            raw[key] += result.get(f"raw_{key}", 0)
+        errors.update(result.get("errors") or {})
+        if batch.status == "failed":
+            failed.append({"id": batch.id, "attempts": batch.attempts, "error": batch.error_message})
+    open_batches = by_status.get("pending", 0) + by_status.get("processing", 0)
+    status = "failed" if failed else "succeeded"
+    summary = {
+        "employees_processed": started.get("employees_processed", 0),
+        "history_processed": totals["history_processed"],
+        "immediately_processed": started.get("immediately_processed", 0),
+        "queued_for_processing": started.get("queued_for_processing", 0),
+        "skipped_unchanged": started.get("skipped_unchanged", 0),
+        "events_created": totals["events_created"],
+        "raw_records": raw,
+        "batches": {"total": len(batches), **by_status},
+        "failed_batches": failed,
+        "employee_errors": errors,
+        "time_to_first_feedback_seconds": started.get("time_to_first_feedback_seconds"),
+        "hybrid_processing": {
+            "immediate": started.get("immediately_processed", 0),
+            "queued": started.get("queued_for_processing", 0),
+            "mode": run.get("mode"),
+        },
+    }
+    error = None
+    if failed:
+        error = f"{len(failed)} of {len(batches)} batches failed; first: {failed[0]['error']}"
+    if open_batches:
+        raise RuntimeError(f"run {run_id} still has {open_batches} open batches")
+    await runs_store.finish_run(pool, run_id, status, summary, error)
+    return RunSummary(run_id=run_id, status=status, summary=summary, error=error)

@@ -1,0 +1,184 @@
+"""Turn a set of employees into stored employments and timeline events.
+
+The inline part of a run and a queued batch do exactly the same work, so both call
+`process_employees`. One employee's bad data never fails the others: it is named in
+`ProcessResult.errors` and the rest go on. What a later attempt may fix (a 5xx storm, a timeout,
+a rejected token) is raised instead, so the batch is retried as a whole: every write below is
+idempotent, so a retry never duplicates anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from employes_sync.employes.client import EmployesClient
+from employes_sync.employes.errors import EmployesError, MalformedResponseError, NotFoundError
+from employes_sync.settings import SyncSettings
+from employes_sync.store import raw as raw_store
+from employes_sync.store import timeline as timeline_store
+from employes_sync.timeline import InvalidRecord, TimelineEvent, build_timeline
+
+log = logging.getLogger(__name__)
+
+#: Requests in flight at once per process; the rate limiter decides when each one goes.
+FETCH_CONCURRENCY = 8
+
+
+@dataclass
+class ProcessResult:
+    employees: int = 0
+    history_processed: int = 0
+    events_created: int = 0
+    events_removed: int = 0
+    events_by_type: dict[str, int] = field(default_factory=dict)
+    raw_new: int = 0
+    raw_changed: int = 0
+    raw_unchanged: int = 0
+    employees_with_events: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "employees_processed": self.employees,
+            "history_processed": self.history_processed,
+            "events_created": self.events_created,
+            "events_removed": self.events_removed,
+            "events_by_type": self.events_by_type,
+            "raw_new": self.raw_new,
+            "raw_changed": self.raw_changed,
+            "raw_unchanged": self.raw_unchanged,
+            "employees_with_events": self.employees_with_events,
+            "errors": self.errors,
+        }
+
+
+async def fetch_employments(
+    client: EmployesClient, employee_ids: Sequence[str]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """Employments per employee, and a reason per employee that could not be fetched.
+
+    A 404 on employments means either "no employments" or "this employee is gone"; one more
+    request for the employee tells them apart, and it is only paid on a 404.
+    """
+    found: dict[str, list[dict[str, Any]]] = {}
+    errors: dict[str, str] = {}
+    gate = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+    async def one(employee_id: str) -> None:
+        async with gate:
+            try:
+                found[employee_id] = await client.get_employments(employee_id)
+            except NotFoundError:
+                try:
+                    await client.get_employee(employee_id)
+                except NotFoundError:
+                    errors[employee_id] = "employee not found (404): removed since it was listed"
+                    return
+                found[employee_id] = []
+            except MalformedResponseError as exc:
+                errors[employee_id] = f"employments response unusable: {exc}"
+
+    async with asyncio.TaskGroup() as group:
+        for employee_id in employee_ids:
+            group.create_task(one(employee_id))
+    return found, errors
+
+
+def build_events(
+    employees: dict[str, dict[str, Any]],
+    employments: dict[str, list[dict[str, Any]] | None],
+    errors: dict[str, str],
+) -> list[TimelineEvent]:
+    """Every event of these employees; an employee whose record cannot be read is named in errors."""
+    events: list[TimelineEvent] = []
+    for employee_id, employee in employees.items():
+        if employee_id in errors:
+            continue
+        try:
+            events.extend(build_timeline(employee, employments.get(employee_id)))
+        except InvalidRecord as exc:
+            errors[employee_id] = f"invalid record: {exc.reason}"
+    return events
+
+
+async def process_employees(
+    client: EmployesClient,
+    pool: AsyncConnectionPool,
+    settings: SyncSettings,
+    employee_ids: Sequence[str],
+    employees: dict[str, dict[str, Any]] | None = None,
+) -> ProcessResult:
+    """Fetch, store and build the timelines of these employees (already stored from the list).
+
+    `employees` may carry the employee records the caller already holds (the inline part has them
+    from the first page); otherwise they are read back from the database in one statement.
+    """
+    result = ProcessResult(employees=len(employee_ids))
+    if not employee_ids:
+        return result
+    fetched, errors = await fetch_employments(client, employee_ids)
+    result.history_processed = sum(len(v) for v in fetched.values())
+
+    stored = await raw_store.store_employments(pool, settings.scope, fetched, settings.redact)
+    result.raw_new, result.raw_changed, result.raw_unchanged = stored.new, stored.changed, stored.unchanged
+
+    if employees is None:
+        latest = await raw_store.load_latest(pool, settings.scope, list(employee_ids))
+        employees = {employee_id: pair[0] for employee_id, pair in latest.items()}
+    else:
+        employees = {
+            employee_id: employees[employee_id] for employee_id in employee_ids if employee_id in employees
+        }
+    for employee_id in employee_ids:
+        if employee_id not in employees and employee_id not in errors:
+            errors[employee_id] = "employee record missing from the store"
+
+    events = build_events(employees, dict(fetched), errors)
+    written = await timeline_store.write_events(
+        pool, settings.scope, [e for e in employee_ids if e not in errors], events
+    )
+    result.events_created, result.events_removed = written.inserted, written.removed
+    for event in events:
+        result.events_by_type[event.event_type] = result.events_by_type.get(event.event_type, 0) + 1
+    result.employees_with_events = len({event.employee_id for event in events})
+    result.errors = errors
+    for employee_id, reason in errors.items():
+        log.warning("employee %s skipped: %s", employee_id, reason)
+    return result
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a later attempt of the same batch may succeed."""
+    if isinstance(exc, EmployesError):
+        return bool(getattr(exc, "transient", True))
+    return True
+
+
+async def rebuild_timelines(
+    pool: AsyncConnectionPool, scope: str, employee_ids: Sequence[str] | None = None, *, chunk: int = 500
+) -> ProcessResult:
+    """Timelines again from what is stored, without one API call (after a builder fix, say)."""
+    latest = await raw_store.load_latest(pool, scope, list(employee_ids) if employee_ids else None)
+    result = ProcessResult(employees=len(latest))
+    if employee_ids:
+        for missing in set(employee_ids) - set(latest):
+            result.errors[missing] = "no stored data for this employee in this scope"
+    ids = sorted(latest)
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        employees = {i: latest[i][0] for i in part}
+        employments = {i: latest[i][1] for i in part}
+        errors: dict[str, str] = {}
+        events = build_events(employees, employments, errors)
+        written = await timeline_store.write_events(pool, scope, [i for i in part if i not in errors], events)
+        result.events_created += written.inserted
+        result.events_removed += written.removed
+        result.employees_with_events += len({event.employee_id for event in events})
+        result.errors.update(errors)
+    return result

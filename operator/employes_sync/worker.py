@@ -1,0 +1,79 @@
+"""Process one queued batch: the same code in a Job pod and in a local worker process.
+
+The worker needs only the batch id, a database URL and the API token; everything else (API URL,
+company, limits, redaction) is read from the run the batch belongs to. A batch that is not pending
+(already done, or claimed by a duplicate Job) is left alone: starting the same attempt twice is
+harmless. While it works, the worker renews its lease, so a batch whose worker died is rescued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+from dataclasses import dataclass
+
+from psycopg_pool import AsyncConnectionPool
+
+from employes_sync.pipeline import OnResponse, make_client
+from employes_sync.processing import ProcessResult, process_employees
+from employes_sync.settings import SyncSettings
+from employes_sync.store import queue as queue_store
+from employes_sync.store import runs as runs_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOutcome:
+    batch_id: str
+    status: str  # completed | retrying | failed | skipped
+    result: ProcessResult | None = None
+    error: str | None = None
+
+
+async def _keep_lease(pool: AsyncConnectionPool, batch_id: str, lease_seconds: float) -> None:
+    while True:
+        await asyncio.sleep(max(lease_seconds / 3, 0.5))
+        try:
+            await queue_store.heartbeat(pool, batch_id, lease_seconds)
+        except Exception as exc:  # a missed heartbeat is not fatal: the lease is three beats long
+            log.warning("heartbeat for batch %s failed: %s", batch_id, exc)
+
+
+async def process_batch(
+    pool: AsyncConnectionPool, batch_id: str, token: str, *, on_response: OnResponse | None = None
+) -> BatchOutcome:
+    found = await queue_store.get(pool, batch_id)
+    if found is None:
+        raise LookupError(f"batch {batch_id} does not exist")
+    run = await runs_store.get_run(pool, found.run_id)
+    settings = SyncSettings.from_json(run["settings"])
+    batch = await queue_store.claim(pool, batch_id, lease_seconds=settings.lease_seconds)
+    if batch is None:
+        log.info("batch %s is %s, not pending: nothing to do", batch_id, found.status)
+        return BatchOutcome(batch_id, "skipped")
+
+    lease = asyncio.create_task(_keep_lease(pool, batch_id, settings.lease_seconds))
+    try:
+        async with make_client(settings, token, pool, on_response) as client:
+            result = await process_employees(client, pool, settings, batch.employee_ids)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        details = {"traceback": traceback.format_exc(limit=8), "attempt": batch.attempts}
+        outcome = await queue_store.fail(
+            pool,
+            batch_id,
+            error,
+            details,
+            backoff_base=settings.backoff_seconds,
+            backoff_max=settings.backoff_max_seconds,
+        )
+        return BatchOutcome(batch_id, outcome, error=error)
+    finally:
+        lease.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lease
+    await queue_store.complete(pool, batch_id, result.to_json())
+    return BatchOutcome(batch_id, "completed", result=result)
