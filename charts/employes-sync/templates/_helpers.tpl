@@ -1,0 +1,134 @@
+{{/* Chart name, truncated to a DNS label. */}}
+{{- define "employes-sync.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: "<release>-<chart>", or the release name when it already holds the chart name. */}}
+{{- define "employes-sync.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "employes-sync.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every object. */}}
+{{- define "employes-sync.labels" -}}
+helm.sh/chart: {{ include "employes-sync.chart" . }}
+app.kubernetes.io/name: {{ include "employes-sync.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: employes-sync
+{{- end }}
+
+{{/* Selector labels; pass a dict with "ctx" (the root) and "component". */}}
+{{- define "employes-sync.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "employes-sync.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "employes-sync.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{- define "employes-sync.workerImage" -}}
+{{- default (include "employes-sync.image" .) .Values.worker.image }}
+{{- end }}
+
+{{- define "employes-sync.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "employes-sync.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "employes-sync.workerServiceAccountName" -}}
+{{- default (printf "%s-worker" (include "employes-sync.fullname" .)) .Values.worker.serviceAccount.name }}
+{{- end }}
+
+{{- define "employes-sync.triggerServiceAccountName" -}}
+{{- printf "%s-trigger" (include "employes-sync.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The namespaces the operator watches, without duplicates, in the given order. */}}
+{{- define "employes-sync.watchNamespaces" -}}
+{{- .Values.watchNamespaces | uniq | join "," }}
+{{- end }}
+
+{{/* Pod-level hardening shared by every pod of the chart. */}}
+{{- define "employes-sync.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+fsGroup: {{ .Values.securityContext.fsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* Container-level hardening shared by every container of the chart. */}}
+{{- define "employes-sync.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+privileged: false
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* The writable /tmp every container gets (the root filesystem is read-only). */}}
+{{- define "employes-sync.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end }}
+
+{{- define "employes-sync.tmpVolumeMount" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end }}
+
+{{- /*
+The operator's permissions, and nothing more (no wildcard anywhere):
+  - its own resources: watch them, patch them (kopf's finalizers and progress annotations) and their status;
+  - batch Jobs: create one per batch attempt, watch their outcome, delete those it gives up on;
+  - Secrets: read the token and DSN an EmployesSync references, by name (no list, no watch);
+  - Events: post them (core v1, which kopf uses, and events.k8s.io for newer clients).
+kopf runs standalone, so it needs no peering resources.
+*/}}
+{{- define "employes-sync.operatorRules" -}}
+- apiGroups: ["employessync.io"]
+  resources: ["employessyncs"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["employessync.io"]
+  resources: ["employessyncs/status"]
+  verbs: ["get", "patch"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["create", "delete", "get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
