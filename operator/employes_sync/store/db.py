@@ -1,0 +1,138 @@
+"""Connecting to PostgreSQL and bringing its schema up to date.
+
+A pool is only handed out after one connection has worked, so a wrong DSN fails at start with one
+clear line instead of later inside a run; that line never carries the password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import LiteralString, cast
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import AsyncConnectionPool
+
+from .queries import Q
+
+log = logging.getLogger(__name__)
+
+# Any constant works as long as every migrator uses the same one: "esyncmig" in ASCII.
+MIGRATION_LOCK_KEY = 0x6573796E636D6967
+
+_SECRET_PARAMS = ("password", "sslpassword")
+_MIGRATION_FILE = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or used; the message is safe to log and show."""
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN as a key=value string with every secret replaced, for messages and logs."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "<unparseable dsn>"
+    for key in _SECRET_PARAMS:
+        if params.get(key):
+            params[key] = "***"
+    return make_conninfo("", **params)
+
+
+def _scrub(message: str, dsn: str) -> str:
+    """Remove the DSN and any password from a driver message (belt and braces: libpq omits them)."""
+    try:
+        secrets = [str(v) for k, v in conninfo_to_dict(dsn).items() if k in _SECRET_PARAMS and v]
+    except psycopg.ProgrammingError:
+        # An unparseable DSN may echo itself in the error: say nothing of it.
+        return "invalid connection string"
+    for secret in [dsn, *secrets]:
+        message = message.replace(secret, "***")
+    return " ".join(message.split())
+
+
+async def check_connection(dsn: str, timeout: float = 10) -> None:
+    """Open one connection and run a trivial query, or raise DatabaseUnavailable within the timeout."""
+    where = redact_dsn(dsn)
+    try:
+        async with asyncio.timeout(timeout):
+            conn = await psycopg.AsyncConnection.connect(dsn, connect_timeout=max(1, int(timeout)))
+            async with conn:
+                await conn.execute(Q.ping)
+    except TimeoutError:
+        raise DatabaseUnavailable(f"database unreachable at {where}: no answer within {timeout:g}s") from None
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(f"database unreachable at {where}: {_scrub(str(exc), dsn)}") from None
+
+
+async def open_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 10
+) -> AsyncConnectionPool:
+    """An opened pool whose database answered; raises DatabaseUnavailable (password-free) otherwise."""
+    await check_connection(dsn, timeout)
+    pool = AsyncConnectionPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=timeout,
+        open=False,
+        check=AsyncConnectionPool.check_connection,
+        name="employes-sync",
+    )
+    try:
+        await pool.open(wait=True, timeout=timeout)
+    except Exception as exc:
+        await pool.close()
+        raise DatabaseUnavailable(
+            f"database unreachable at {redact_dsn(dsn)}: {_scrub(str(exc), dsn)}"
+        ) from None
+    return pool
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations() -> list[Migration]:
+    """The packaged migrations in version order; a gap or duplicate is a packaging bug, so it raises."""
+    found: list[Migration] = []
+    for entry in resources.files(__package__).joinpath("migrations").iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match["version"]), match["name"], entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    if [m.version for m in found] != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations are not numbered 1..n: {[m.version for m in found]}")
+    return found
+
+
+async def migrate(pool: AsyncConnectionPool) -> list[int]:
+    """Apply pending migrations in one transaction under an advisory lock; returns the versions applied.
+
+    The lock makes a second migrator wait and then find nothing left to do, so any number of operators
+    and workers may call this at start.
+    """
+    applied_now: list[int] = []
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(Q.lock_migrations, {"lock_key": MIGRATION_LOCK_KEY})
+        await conn.execute(Q.create_schema_migrations)
+        cur = await conn.execute(Q.applied_migrations)
+        done = {row[0] for row in await cur.fetchall()}
+        for migration in migrations():
+            if migration.version in done:
+                continue
+            # Packaged files, not input: executed as written, without parameters.
+            await conn.execute(cast(LiteralString, migration.sql))
+            await conn.execute(Q.record_migration, {"version": migration.version, "name": migration.name})
+            applied_now.append(migration.version)
+    if applied_now:
+        log.info("applied migrations %s", applied_now)
+    return applied_now

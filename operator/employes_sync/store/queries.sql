@@ -1,0 +1,376 @@
+-- The store's query catalogue: every statement the store runs, each under a `-- name: query_name`
+-- header followed by a one-line comment. Parameters are always named (%(name)s); nothing is ever
+-- formatted into this text.
+
+-- ---------------------------------------------------------------------------------------------------
+-- migrations
+-- ---------------------------------------------------------------------------------------------------
+
+-- name: lock_migrations
+-- Serialise migrators (two operators starting at once) until the transaction ends.
+SELECT pg_advisory_xact_lock(%(lock_key)s);
+
+-- name: create_schema_migrations
+-- The ledger of applied migrations; created before the first one runs.
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer     PRIMARY KEY,
+    name       text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- name: applied_migrations
+-- Versions already applied.
+SELECT version FROM schema_migrations ORDER BY version;
+
+-- name: record_migration
+-- Note a migration as applied, in the same transaction that applied it.
+INSERT INTO schema_migrations (version, name) VALUES (%(version)s, %(name)s);
+
+-- name: ping
+-- Prove a connection works.
+SELECT 1;
+
+-- ---------------------------------------------------------------------------------------------------
+-- raw data
+-- ---------------------------------------------------------------------------------------------------
+
+-- name: store_employees
+-- Store one page of /employee responses: unchanged ones only bump last_verified_at, new or changed ones
+-- get a new latest row (the old one is retired first); reports counts and the ids an incremental run
+-- must fetch employments for (new, dt_update changed, or no employments stored yet).
+WITH input AS (
+    SELECT *
+      FROM jsonb_to_recordset(%(rows)s::jsonb)
+        AS r(employee_id text, api_response jsonb, data_hash text, dt_update text)
+),
+touched AS (
+    UPDATE employes_raw_data d
+       SET is_latest = (d.data_hash = i.data_hash),
+           last_verified_at = CASE WHEN d.data_hash = i.data_hash THEN now() ELSE d.last_verified_at END
+      FROM input i
+     WHERE d.scope = %(scope)s
+       AND d.endpoint = '/employee'
+       AND d.employee_id = i.employee_id
+       AND d.is_latest
+ RETURNING d.employee_id,
+           d.data_hash = i.data_hash AS unchanged,
+           d.dt_update IS DISTINCT FROM i.dt_update AS dt_changed
+),
+inserted AS (
+    INSERT INTO employes_raw_data (scope, employee_id, endpoint, api_response, data_hash, dt_update)
+    SELECT %(scope)s, i.employee_id, '/employee', i.api_response, i.data_hash, i.dt_update
+      FROM input i
+     -- an InitPlan: the retiring UPDATE runs to completion before the first new latest row goes in
+     WHERE (SELECT count(*) FROM touched) >= 0
+       AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.employee_id = i.employee_id AND t.unchanged)
+ RETURNING employee_id
+)
+SELECT (SELECT count(*) FROM inserted n WHERE NOT EXISTS
+            (SELECT 1 FROM touched t WHERE t.employee_id = n.employee_id)) AS new,
+       (SELECT count(*) FROM touched WHERE NOT unchanged) AS changed,
+       (SELECT count(*) FROM touched WHERE unchanged) AS unchanged,
+       ARRAY(
+           SELECT i.employee_id
+             FROM input i
+             LEFT JOIN touched t ON t.employee_id = i.employee_id
+            WHERE t.employee_id IS NULL
+               OR t.dt_changed
+               OR NOT EXISTS (SELECT 1
+                                FROM employes_raw_data e
+                               WHERE e.scope = %(scope)s
+                                 AND e.endpoint = '/employments'
+                                 AND e.employee_id = i.employee_id
+                                 AND e.is_latest)
+            ORDER BY i.employee_id
+       ) AS updated_ids;
+
+-- name: store_employments
+-- Store one batch of /employments responses (one list per employee), with the same dedup as
+-- store_employees; updated_ids are the employees whose employments are new or changed.
+WITH input AS (
+    SELECT *
+      FROM jsonb_to_recordset(%(rows)s::jsonb)
+        AS r(employee_id text, api_response jsonb, data_hash text)
+),
+touched AS (
+    UPDATE employes_raw_data d
+       SET is_latest = (d.data_hash = i.data_hash),
+           last_verified_at = CASE WHEN d.data_hash = i.data_hash THEN now() ELSE d.last_verified_at END
+      FROM input i
+     WHERE d.scope = %(scope)s
+       AND d.endpoint = '/employments'
+       AND d.employee_id = i.employee_id
+       AND d.is_latest
+ RETURNING d.employee_id, d.data_hash = i.data_hash AS unchanged
+),
+inserted AS (
+    INSERT INTO employes_raw_data (scope, employee_id, endpoint, api_response, data_hash)
+    SELECT %(scope)s, i.employee_id, '/employments', i.api_response, i.data_hash
+      FROM input i
+     -- an InitPlan: the retiring UPDATE runs to completion before the first new latest row goes in
+     WHERE (SELECT count(*) FROM touched) >= 0
+       AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.employee_id = i.employee_id AND t.unchanged)
+ RETURNING employee_id
+)
+SELECT (SELECT count(*) FROM inserted n WHERE NOT EXISTS
+            (SELECT 1 FROM touched t WHERE t.employee_id = n.employee_id)) AS new,
+       (SELECT count(*) FROM touched WHERE NOT unchanged) AS changed,
+       (SELECT count(*) FROM touched WHERE unchanged) AS unchanged,
+       ARRAY(SELECT employee_id FROM inserted ORDER BY employee_id) AS updated_ids;
+
+-- name: load_latest
+-- The latest employee response of each employee (all of the scope when employee_ids is null), with
+-- its latest employments list when one is stored.
+SELECT e.employee_id, e.api_response AS employee, m.api_response AS employments
+  FROM employes_raw_data e
+  LEFT JOIN employes_raw_data m
+         ON m.scope = e.scope
+        AND m.employee_id = e.employee_id
+        AND m.endpoint = '/employments'
+        AND m.is_latest
+ WHERE e.scope = %(scope)s
+   AND e.endpoint = '/employee'
+   AND e.is_latest
+   AND (%(employee_ids)s::text[] IS NULL OR e.employee_id = ANY (%(employee_ids)s::text[]))
+ ORDER BY e.employee_id;
+
+-- ---------------------------------------------------------------------------------------------------
+-- queue
+-- ---------------------------------------------------------------------------------------------------
+
+-- name: enqueue_batches
+-- Queue one batch per chunk of employee ids, numbered after the run's existing batches.
+WITH chunks AS (
+    SELECT c.employee_ids, c.ord
+      FROM jsonb_array_elements(%(chunks)s::jsonb) WITH ORDINALITY AS c(employee_ids, ord)
+),
+base AS (
+    SELECT coalesce(max(batch_no), 0) AS last_no
+      FROM processing_queue
+     WHERE scope = %(scope)s
+       AND run_id IS NOT DISTINCT FROM %(run_id)s::bigint
+)
+INSERT INTO processing_queue (scope, run_id, batch_no, payload, priority, max_attempts)
+SELECT %(scope)s,
+       %(run_id)s::bigint,
+       base.last_no + chunks.ord,
+       jsonb_build_object('employee_ids', chunks.employee_ids,
+                          'run_id', %(run_id)s::bigint,
+                          'source', %(source)s::text),
+       %(priority)s,
+       %(max_attempts)s
+  FROM chunks, base
+ ORDER BY chunks.ord
+RETURNING *;
+
+-- name: claim_batch
+-- Claim one given batch, only if it is pending and due (a second Job for the same attempt gets nothing).
+UPDATE processing_queue
+   SET status = 'processing',
+       attempts = attempts + 1,
+       started_at = now(),
+       completed_at = NULL,
+       lease_expires_at = now() + make_interval(secs => %(lease_seconds)s::float8)
+ WHERE id = %(batch_id)s
+   AND status = 'pending'
+   AND run_after <= now()
+RETURNING *;
+
+-- name: claim_next_batch
+-- Claim the most urgent due batch through the claim_next_job() SQL function.
+SELECT * FROM claim_next_job(%(scope)s::text, make_interval(secs => %(lease_seconds)s::float8));
+
+-- name: heartbeat_batch
+-- Extend the lease of a batch this worker is still processing.
+UPDATE processing_queue
+   SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s::float8)
+ WHERE id = %(batch_id)s
+   AND status = 'processing'
+RETURNING id;
+
+-- name: complete_batch
+-- Mark a processing batch completed with its result.
+UPDATE processing_queue
+   SET status = 'completed',
+       completed_at = now(),
+       lease_expires_at = NULL,
+       result = %(result)s::jsonb
+ WHERE id = %(batch_id)s
+   AND status = 'processing'
+RETURNING id;
+
+-- name: fail_batch
+-- Record a failed attempt: back to pending after exponential backoff while attempts remain, else failed.
+UPDATE processing_queue
+   SET status = CASE WHEN attempts < max_attempts THEN 'pending' ELSE 'failed' END,
+       run_after = CASE
+           WHEN attempts < max_attempts
+           THEN now() + make_interval(secs =>
+                    least(%(backoff_max)s::float8,
+                          %(backoff_base)s::float8 * power(2, greatest(attempts - 1, 0)))
+                    * %(jitter)s::float8)
+           ELSE run_after
+       END,
+       completed_at = CASE WHEN attempts < max_attempts THEN NULL ELSE now() END,
+       lease_expires_at = NULL,
+       error_message = %(error)s,
+       error_details = %(details)s::jsonb
+ WHERE id = %(batch_id)s
+   AND status = 'processing'
+RETURNING status;
+
+-- name: batch_status
+-- The status of one batch (to answer a fail() that found the batch no longer processing).
+SELECT status FROM processing_queue WHERE id = %(batch_id)s;
+
+-- name: rescue_expired_batches
+-- Batches whose worker stopped renewing its lease: count the attempt as failed, retry after backoff or fail.
+UPDATE processing_queue
+   SET status = CASE WHEN attempts < max_attempts THEN 'pending' ELSE 'failed' END,
+       run_after = CASE
+           WHEN attempts < max_attempts
+           THEN now() + make_interval(secs =>
+                    least(%(backoff_max)s::float8,
+                          %(backoff_base)s::float8 * power(2, greatest(attempts - 1, 0)))
+                    * (0.5 + random() / 2))
+           ELSE run_after
+       END,
+       completed_at = CASE WHEN attempts < max_attempts THEN NULL ELSE now() END,
+       lease_expires_at = NULL,
+       error_message = 'worker lost: lease expired',
+       error_details = jsonb_build_object('reason', 'lease_expired',
+                                          'lease_expired_at', lease_expires_at,
+                                          'job_name', job_name)
+ WHERE status = 'processing'
+   AND lease_expires_at < now()
+   AND (%(scope)s::text IS NULL OR scope = %(scope)s::text)
+RETURNING id;
+
+-- name: set_job_name
+-- Record the Kubernetes Job (or local process) name running the batch's current attempt.
+UPDATE processing_queue SET job_name = %(job_name)s WHERE id = %(batch_id)s RETURNING id;
+
+-- name: get_batch
+-- One batch by id.
+SELECT * FROM processing_queue WHERE id = %(batch_id)s;
+
+-- name: queue_counts
+-- Batches by status (the original "check queue" query, per scope when given).
+SELECT status, count(*) AS n
+  FROM processing_queue
+ WHERE %(scope)s::text IS NULL OR scope = %(scope)s::text
+ GROUP BY status;
+
+-- name: run_batches
+-- A run's batches in the order they were queued.
+SELECT * FROM processing_queue WHERE run_id = %(run_id)s ORDER BY batch_no, created_at;
+
+-- name: prune_batches
+-- Delete finished batches past a retention (the original "clear failed jobs", completed ones too).
+DELETE FROM processing_queue
+ WHERE status IN ('completed', 'failed')
+   AND coalesce(completed_at, created_at) < now() - make_interval(secs => %(older_than_seconds)s::float8)
+   AND (%(scope)s::text IS NULL OR scope = %(scope)s::text)
+RETURNING id;
+
+-- ---------------------------------------------------------------------------------------------------
+-- timeline
+-- ---------------------------------------------------------------------------------------------------
+
+-- name: write_events
+-- Make the stored timelines of a set of employees equal the derived events, in one statement: insert
+-- the new keys, keep the existing ones, delete the ones no longer derived.
+WITH incoming AS (
+    SELECT *
+      FROM jsonb_to_recordset(%(events)s::jsonb)
+        AS e(employee_id text, event_type text, event_date date, event_title text,
+             event_description text, event_data jsonb, event_key text)
+),
+removed AS (
+    DELETE FROM employes_timeline_v2 t
+     WHERE t.scope = %(scope)s
+       AND t.employee_id = ANY (%(employee_ids)s::text[])
+       AND NOT EXISTS (SELECT 1
+                         FROM incoming i
+                        WHERE i.employee_id = t.employee_id
+                          AND i.event_key = t.event_key)
+ RETURNING 1
+),
+inserted AS (
+    INSERT INTO employes_timeline_v2
+           (scope, employee_id, event_type, event_date, event_title, event_description, event_data,
+            event_key)
+    SELECT %(scope)s, employee_id, event_type, event_date, event_title, event_description,
+           coalesce(event_data, '{}'::jsonb), event_key
+      FROM incoming
+        ON CONFLICT (scope, employee_id, event_key) DO NOTHING
+ RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM removed) AS removed;
+
+-- name: events_for
+-- One employee's timeline, oldest first.
+SELECT employee_id, event_type, event_date, event_title, event_description, event_data, change_id,
+       event_key, created_at
+  FROM employes_timeline_v2
+ WHERE scope = %(scope)s
+   AND employee_id = %(employee_id)s
+ ORDER BY event_date, event_type, event_key;
+
+-- name: employees_with_events
+-- How many employees of a scope have at least one event.
+SELECT count(DISTINCT employee_id) AS n FROM employes_timeline_v2 WHERE scope = %(scope)s;
+
+-- ---------------------------------------------------------------------------------------------------
+-- runs
+-- ---------------------------------------------------------------------------------------------------
+
+-- name: start_run
+-- Open a run.
+INSERT INTO sync_runs (scope, company_id, trigger, mode, settings)
+VALUES (%(scope)s, %(company_id)s, %(trigger)s, %(mode)s, %(settings)s::jsonb)
+RETURNING id;
+
+-- name: mark_first_feedback
+-- Note when a person first saw results (only the first call of a run counts).
+UPDATE sync_runs
+   SET first_feedback_at = now(),
+       time_to_first_feedback_seconds = %(seconds)s
+ WHERE id = %(run_id)s
+   AND first_feedback_at IS NULL
+RETURNING id;
+
+-- name: update_run_summary
+-- Replace a running run's summary (progress while it runs).
+UPDATE sync_runs SET summary = %(summary)s::jsonb WHERE id = %(run_id)s RETURNING id;
+
+-- name: finish_run
+-- Close a run with its outcome.
+UPDATE sync_runs
+   SET status = %(status)s,
+       summary = %(summary)s::jsonb,
+       error = %(error)s,
+       finished_at = now()
+ WHERE id = %(run_id)s
+RETURNING id;
+
+-- name: get_run
+-- One run by id.
+SELECT * FROM sync_runs WHERE id = %(run_id)s;
+
+-- name: latest_run
+-- The most recent run of a scope.
+SELECT * FROM sync_runs WHERE scope = %(scope)s ORDER BY started_at DESC, id DESC LIMIT 1;
+
+-- ---------------------------------------------------------------------------------------------------
+-- rate limit
+-- ---------------------------------------------------------------------------------------------------
+
+-- name: reserve_rate_slot
+-- Reserve the next free request slot of a key and move the key's next slot one interval on; returns the
+-- slot and the database's clock so the caller sleeps by one clock for every process.
+INSERT INTO rate_limits AS r (key, next_slot)
+VALUES (%(key)s, clock_timestamp() + make_interval(secs => %(interval_seconds)s::float8))
+    ON CONFLICT (key) DO UPDATE
+   SET next_slot = greatest(r.next_slot, clock_timestamp()) + make_interval(secs => %(interval_seconds)s::float8)
+RETURNING r.next_slot - make_interval(secs => %(interval_seconds)s::float8) AS slot, clock_timestamp() AS now;

@@ -1,0 +1,126 @@
+"""Raw API responses: redacted, hashed, de-duplicated, and stored one statement per page or batch.
+
+The hash is over the redacted canonical JSON, so redaction never makes unchanged data look changed,
+and a response that only gets re-read bumps ``last_verified_at`` instead of adding a row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from ._retry import retry_races
+from .queries import Q
+
+# Personal data that has no place in a payroll timeline: the BSN and the bank account.
+DEFAULT_REDACT: tuple[str, ...] = ("personal_identification_number", "iban")
+
+
+@dataclass(frozen=True)
+class RawResult:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    updated_ids: list[str] = field(default_factory=list)
+
+    def __add__(self, other: RawResult) -> RawResult:
+        return RawResult(
+            self.new + other.new,
+            self.changed + other.changed,
+            self.unchanged + other.unchanged,
+            [*self.updated_ids, *other.updated_ids],
+        )
+
+
+def canonical_json(obj: Any) -> str:
+    """One text per value: sorted keys, no whitespace, UTF-8 kept, so equal data hashes equally."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def data_hash(obj: Any) -> str:
+    return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+
+
+def redact(obj: Any, fields: Iterable[str]) -> Any:
+    """A copy without the listed keys at any depth (inside nested objects and lists too)."""
+    drop = frozenset(fields)
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: walk(v) for k, v in value.items() if k not in drop}
+        if isinstance(value, list | tuple):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(obj)
+
+
+def _dt_update(employee: Mapping[str, Any]) -> str | None:
+    value = employee.get("dt_update")
+    return None if value is None else str(value)
+
+
+async def _store(pool: AsyncConnectionPool, query: str, scope: str, rows: list[dict[str, Any]]) -> RawResult:
+    if not rows:
+        return RawResult()
+
+    async def attempt() -> RawResult:
+        async with pool.connection() as conn:
+            cur = await conn.execute(query, {"scope": scope, "rows": Jsonb(rows)})  # type: ignore[arg-type]
+            row = await cur.fetchone()
+        assert row is not None
+        return RawResult(int(row[0]), int(row[1]), int(row[2]), list(row[3]))
+
+    return await retry_races(attempt)
+
+
+async def store_employees(
+    pool: AsyncConnectionPool,
+    scope: str,
+    employees: Sequence[Mapping[str, Any]],
+    redact_fields: Iterable[str] = DEFAULT_REDACT,
+) -> RawResult:
+    """Store one page of employees in one statement (a repeated id keeps its last occurrence)."""
+    fields = tuple(redact_fields)
+    by_id: dict[str, dict[str, Any]] = {}
+    for employee in employees:
+        clean = redact(employee, fields)
+        by_id[str(employee["id"])] = {
+            "employee_id": str(employee["id"]),
+            "api_response": clean,
+            "data_hash": data_hash(clean),
+            "dt_update": _dt_update(employee),
+        }
+    return await _store(pool, Q.store_employees, scope, list(by_id.values()))
+
+
+async def store_employments(
+    pool: AsyncConnectionPool,
+    scope: str,
+    employments: Mapping[str, Sequence[Mapping[str, Any]]],
+    redact_fields: Iterable[str] = DEFAULT_REDACT,
+) -> RawResult:
+    """Store each employee's employment list (an empty list too: "fetched, none") in one statement."""
+    fields = tuple(redact_fields)
+    rows = []
+    for employee_id, items in employments.items():
+        clean = redact(list(items), fields)
+        rows.append({"employee_id": str(employee_id), "api_response": clean, "data_hash": data_hash(clean)})
+    return await _store(pool, Q.store_employments, scope, rows)
+
+
+async def load_latest(
+    pool: AsyncConnectionPool, scope: str, employee_ids: Sequence[str] | None = None
+) -> dict[str, tuple[dict[str, Any], list[dict[str, Any]] | None]]:
+    """The stored employee and employments (None when never fetched) per employee, for timeline builds."""
+    ids = None if employee_ids is None else [str(i) for i in employee_ids]
+    async with pool.connection() as conn:
+        cur = await conn.execute(Q.load_latest, {"scope": scope, "employee_ids": ids})
+        rows = await cur.fetchall()
+    return {row[0]: (row[1], row[2]) for row in rows}

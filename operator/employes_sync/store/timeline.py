@@ -1,0 +1,92 @@
+"""Timeline events in ``employes_timeline_v2``, written set-based and idempotently.
+
+A rebuild hands over every event it derives for a set of employees; one statement inserts the new
+keys, leaves existing ones untouched and deletes what is no longer derived, so re-running a batch
+changes nothing and a corrected source removes its stale events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from ._retry import retry_races
+from .queries import Q
+
+_FIELDS = (
+    "employee_id",
+    "event_type",
+    "event_date",
+    "event_title",
+    "event_description",
+    "event_data",
+    "event_key",
+)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    inserted: int = 0
+    removed: int = 0
+
+
+def _as_row(event: Any) -> dict[str, Any]:
+    """A TimelineEvent (or a mapping with the same fields) as a JSON-ready row."""
+    if dataclasses.is_dataclass(event) and not isinstance(event, type):
+        source: Mapping[str, Any] = dataclasses.asdict(event)
+    elif isinstance(event, Mapping):
+        source = event
+    else:
+        source = {f: getattr(event, f) for f in _FIELDS}
+    row = {f: source.get(f) for f in _FIELDS}
+    if isinstance(row["event_date"], date):
+        row["event_date"] = row["event_date"].isoformat()
+    row["employee_id"] = str(row["employee_id"])
+    return row
+
+
+async def write_events(
+    pool: AsyncConnectionPool, scope: str, employee_ids: Iterable[str], events: Iterable[Any]
+) -> WriteResult:
+    """Make these employees' stored events exactly ``events``, in one statement.
+
+    ``employee_ids`` names every employee rebuilt, so one whose events all vanished is cleared too.
+    """
+    ids = sorted({str(e) for e in employee_ids})
+    rows = [_as_row(e) for e in events]
+    ids = sorted({*ids, *(r["employee_id"] for r in rows)})
+    if not ids:
+        return WriteResult()
+    params = {"scope": scope, "employee_ids": ids, "events": Jsonb(rows)}
+
+    async def attempt() -> WriteResult:
+        async with pool.connection() as conn:
+            cur = await conn.execute(Q.write_events, params)
+            row = await cur.fetchone()
+        assert row is not None
+        return WriteResult(inserted=int(row[0]), removed=int(row[1]))
+
+    # Two rebuilds of the same employee at once (a rebuild during a run) may deadlock; the loser reruns.
+    return await retry_races(attempt)
+
+
+async def events_for(pool: AsyncConnectionPool, scope: str, employee_id: str) -> list[dict[str, Any]]:
+    """One employee's events, oldest first."""
+    async with pool.connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(Q.events_for, {"scope": scope, "employee_id": str(employee_id)})
+        return await cur.fetchall()
+
+
+async def employees_with_events(pool: AsyncConnectionPool, scope: str) -> int:
+    async with pool.connection() as conn:
+        cur = await conn.execute(Q.employees_with_events, {"scope": scope})
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
