@@ -1,0 +1,375 @@
+"""The Employes.nl API v4 client: three typed reads, rate limited and retried.
+
+Only the endpoints that a payroll token may read are used (the per-topic history endpoints answer
+403). Rate limiting (`ratelimit.py`) and the retry schedule (`retry.py`) are separate objects so that
+a worker can share one limiter across clients and tests can check each part alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from employes_sync.employes.errors import (
+    AuthenticationError,
+    EmployesError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ResponseTooLargeError,
+    ServerError,
+    TransportError,
+)
+from employes_sync.employes.models import (
+    EmployeePage,
+    InvalidRecord,
+    parse_employee,
+    parse_employee_page,
+    parse_employments,
+    unwrap_employee,
+)
+from employes_sync.employes.ratelimit import RateLimiter, TokenBucket, Unlimited
+from employes_sync.employes.retry import RetryPolicy, parse_retry_after
+
+__all__ = ["DEFAULT_BASE_URL", "EmployesClient", "MiB", "ResponseCallback", "status_class"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://connect.employes.nl/v4"
+MiB = 1024 * 1024
+
+ResponseCallback = Callable[[str, str, float], None]
+"""`on_response(endpoint, status_class, seconds)`: one call per HTTP attempt, for metrics."""
+
+_Shape = Callable[[Any], Any]
+
+
+def status_class(status: int | None) -> str:
+    """A bounded metric label: "2xx", "3xx", "4xx", "429", "5xx", or "error" when no response came."""
+    if status is None:
+        return "error"
+    if status == 429:
+        return "429"
+    return f"{status // 100}xx" if 100 <= status < 600 else "error"
+
+
+class EmployesClient:
+    """Reads employees and employments of one company.
+
+    One instance is meant to be shared by all concurrent tasks of a process (its limiter spaces
+    their requests). Use it as an async context manager, or call `aclose()`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        company_id: str,
+        token: str,
+        *,
+        limiter: RateLimiter | None = None,
+        requests_per_second: float = 5.0,
+        page_size: int = 100,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        max_response_bytes: int = 10 * MiB,
+        on_response: ResponseCallback | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.base_url = _check_base_url(base_url)
+        if not isinstance(company_id, str) or not company_id.strip() or "/" in company_id:
+            raise ValueError("company id must be a non-empty string without '/'")
+        self.company_id = company_id.strip()
+        self._token = _check_token(token)
+        if not 1 <= page_size <= 1000:
+            raise ValueError(f"page size must be between 1 and 1000, got {page_size}")
+        if max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be positive")
+        self.page_size = page_size
+        self.max_response_bytes = max_response_bytes
+        if limiter is None:
+            limiter = TokenBucket(requests_per_second) if requests_per_second > 0 else Unlimited()
+        self.limiter = limiter
+        self.retry = retry or RetryPolicy(max_retries=max_retries, backoff_base=backoff_base)
+        self._on_response = on_response
+        self._paused_until = 0.0  # monotonic time before which no request is sent (after a 429)
+        self._http = httpx.AsyncClient(
+            headers={
+                "Authorization": f"Bearer {self._token}",
+                "Accept": "application/json",
+                "User-Agent": "employes-sync",
+            },
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"EmployesClient(base_url={self.base_url!r}, company_id={self.company_id!r}, token=<redacted>)"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- the API ------------------------------------------------------------------------------
+
+    async def iter_employee_pages(self) -> AsyncIterator[EmployeePage]:
+        """Every page of the employee list in order, each as soon as it arrives.
+
+        Stops at the server's `pages`, so a total that is an exact multiple of the page size costs
+        no extra empty request. Bad records are reported in `EmployeePage.invalid`, not raised.
+        """
+        page = 1
+        while True:
+            result = await self.get_employee_page(page)
+            yield result
+            if page >= result.pages:
+                return
+            page += 1
+
+    async def get_employee_page(self, page: int) -> EmployeePage:
+        """One page of the employee list (1-based)."""
+        if page < 1:
+            raise ValueError(f"page must be >= 1, got {page}")
+        result: EmployeePage = await self._get(
+            "employees",
+            "/employees",
+            {"page": page, "per_page": self.page_size},
+            shape=lambda body: parse_employee_page(body, page=page, per_page=self.page_size),
+            what=f"/employees?page={page}",
+        )
+        return result
+
+    async def get_employee(self, employee_id: str) -> dict[str, Any]:
+        """One employee, from either `{...}` or `{data: {...}}`."""
+        path = f"/employees/{_segment(employee_id)}"
+        body = await self._get("employee", path, None, shape=_require_object_body, what=path)
+        try:
+            return parse_employee(unwrap_employee(body))
+        except InvalidRecord as error:
+            raise MalformedResponseError(
+                f"Employes API sent an invalid employee for GET {path}: {error.reason}",
+                status=200,
+                transient=False,
+            ) from None
+
+    async def get_employments(self, employee_id: str) -> list[dict[str, Any]]:
+        """All employments of an employee (several when re-hired, possibly none).
+
+        A 404 raises `NotFoundError`: the API answers it both for an unknown employee and for one
+        without employments, and only the caller knows which it expects.
+        """
+        path = f"/employees/{_segment(employee_id)}/employments"
+        body = await self._get("employments", path, None, shape=_require_employments_body, what=path)
+        try:
+            return parse_employments(body)
+        except InvalidRecord as error:
+            raise MalformedResponseError(
+                f"Employes API sent an invalid employment for GET {path}: {error.reason}",
+                status=200,
+                transient=False,
+            ) from None
+
+    # -- one request, with limits and retries -------------------------------------------------
+
+    async def _get(
+        self,
+        endpoint: str,
+        path: str,
+        params: dict[str, Any] | None,
+        *,
+        shape: _Shape,
+        what: str,
+    ) -> Any:
+        url = f"{self.base_url}/{quote(self.company_id, safe='')}{path}"
+        attempt = 0
+        while True:
+            await self._wait_out_pause()
+            await self.limiter.acquire()
+            failure, retry_after, result = await self._attempt(endpoint, url, params, shape, what)
+            if failure is None:
+                return result
+            if not failure.transient or not self.retry.should_retry(attempt):
+                raise failure
+            if self.retry.retry_after_too_long(retry_after):
+                raise RateLimitedError(
+                    f"Employes API asked to wait {retry_after:.0f} s (429) for GET {what}; giving up",
+                    status=429,
+                )
+            delay = self.retry.delay(attempt, retry_after)
+            log.info("%s; retry %d/%d in %.2f s", failure, attempt + 1, self.retry.max_retries, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _attempt(
+        self,
+        endpoint: str,
+        url: str,
+        params: dict[str, Any] | None,
+        shape: _Shape,
+        what: str,
+    ) -> tuple[EmployesError | None, float | None, Any]:
+        """One send: (failure, retry_after, result); raises only what must never be retried."""
+        started = time.monotonic()
+        try:
+            status, headers, content = await self._send(url, params, what)
+        except httpx.TimeoutException as error:
+            self._report(endpoint, None, started)
+            return (
+                TransportError(f"Employes API timed out ({type(error).__name__}) for GET {what}"),
+                None,
+                None,
+            )
+        except httpx.TransportError as error:
+            self._report(endpoint, None, started)
+            return (
+                TransportError(f"Employes API connection failed ({type(error).__name__}) for GET {what}"),
+                None,
+                None,
+            )
+        except ResponseTooLargeError as error:
+            self._report(endpoint, error.status, started)
+            raise
+        self._report(endpoint, status, started)
+
+        if 200 <= status < 300:
+            try:
+                return None, None, shape(json.loads(content))
+            except (ValueError, UnicodeDecodeError) as error:  # InvalidRecord is a ValueError too
+                reason = error.reason if isinstance(error, InvalidRecord) else "body is not valid JSON"
+                return (
+                    MalformedResponseError(
+                        f"Employes API sent a malformed response ({reason}) for GET {what}", status=status
+                    ),
+                    None,
+                    None,
+                )
+        if status == 401:
+            raise AuthenticationError(
+                f"Employes API rejected the token (401) for GET {what}; check the token Secret", status=401
+            )
+        if status == 403:
+            raise PermissionDeniedError(
+                f"Employes API denied access (403) for GET {what}; the token may not read this", status=403
+            )
+        if status == 404:
+            raise NotFoundError(f"Employes API has no such resource (404) for GET {what}", status=404)
+        if status == 429:
+            retry_after = parse_retry_after(headers.get("retry-after"))
+            if retry_after is not None:
+                self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
+            return (
+                RateLimitedError(f"Employes API rate limit hit (429) for GET {what}", status=429),
+                retry_after,
+                None,
+            )
+        if status >= 500:
+            return (
+                ServerError(f"Employes API server error ({status}) for GET {what}", status=status),
+                None,
+                None,
+            )
+        raise EmployesError(f"Employes API answered an unexpected {status} for GET {what}", status=status)
+
+    async def _send(
+        self, url: str, params: dict[str, Any] | None, what: str
+    ) -> tuple[int, httpx.Headers, bytes]:
+        # Streamed and counted: Content-Length may be absent (chunked) or lie, and a body is only
+        # held in memory up to the limit.
+        async with self._http.stream("GET", url, params=params) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_response_bytes:
+                raise self._too_large(what, response.status_code, f"declared {int(declared)} bytes")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise self._too_large(
+                        what, response.status_code, f"more than {self.max_response_bytes} bytes"
+                    )
+                chunks.append(chunk)
+            return response.status_code, response.headers, b"".join(chunks)
+
+    def _too_large(self, what: str, status: int, detail: str) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"Employes API response too large ({detail}, limit {self.max_response_bytes}) for GET {what}",
+            status=status,
+        )
+
+    async def _wait_out_pause(self) -> None:
+        # After a 429 with Retry-After every task of this client holds back, not only the one
+        # that was told: the others would only collect 429s of their own.
+        delay = self._paused_until - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def _report(self, endpoint: str, status: int | None, started: float) -> None:
+        if self._on_response is None:
+            return
+        try:
+            self._on_response(endpoint, status_class(status), time.monotonic() - started)
+        except Exception:  # metrics must never break a sync
+            log.exception("on_response callback failed")
+
+
+def _require_object_body(body: Any) -> Any:
+    if not isinstance(body, dict):
+        raise InvalidRecord(f"expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def _require_employments_body(body: Any) -> Any:
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict) and isinstance(body.get("data"), list | None):
+        return body
+    raise InvalidRecord("expected a list of employments or {data: [...]}")
+
+
+def _segment(value: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("employee id must be a non-empty string")
+    return quote(value, safe="")
+
+
+def _check_base_url(base_url: str) -> str:
+    parts = urlsplit(base_url.strip())
+    if parts.username or parts.password:
+        raise ValueError("API base URL must not contain credentials")
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"API base URL must be an http(s) URL without query, got {base_url!r}")
+    return base_url.strip().rstrip("/")
+
+
+def _check_token(token: str) -> str:
+    # Secrets mounted from files usually end in a newline; anything else odd is refused without
+    # echoing the value.
+    if not isinstance(token, str):
+        raise ValueError("API token must be a string")
+    token = token.strip()
+    if not token:
+        raise ValueError("API token is empty")
+    if any(ch.isspace() or not ch.isprintable() for ch in token):
+        raise ValueError("API token contains whitespace or control characters")
+    return token
