@@ -35,9 +35,9 @@ SELECT 1;
 -- ---------------------------------------------------------------------------------------------------
 
 -- name: store_employees
--- Store one page of /employee responses: unchanged ones only bump last_verified_at, new or changed ones
--- get a new latest row (the old one is retired first); reports counts and the ids an incremental run
--- must fetch employments for (new, dt_update changed, or no employments stored yet).
+-- Store a page of /employee responses: unchanged bump last_verified_at, new or changed add a latest row.
+-- updated_ids: what an incremental run must fetch employments for (new, dt_update changed, or no
+-- employments stored yet).
 WITH input AS (
     SELECT *
       FROM jsonb_to_recordset(%(rows)s::jsonb)
@@ -85,8 +85,8 @@ SELECT (SELECT count(*) FROM inserted n WHERE NOT EXISTS
        ) AS updated_ids;
 
 -- name: store_employments
--- Store one batch of /employments responses (one list per employee), with the same dedup as
--- store_employees; updated_ids are the employees whose employments are new or changed.
+-- Store a batch of /employments responses (one list per employee), deduplicated like store_employees.
+-- updated_ids: the employees whose employments are new or changed.
 WITH input AS (
     SELECT *
       FROM jsonb_to_recordset(%(rows)s::jsonb)
@@ -119,8 +119,8 @@ SELECT (SELECT count(*) FROM inserted n WHERE NOT EXISTS
        ARRAY(SELECT employee_id FROM inserted ORDER BY employee_id) AS updated_ids;
 
 -- name: load_latest
--- The latest employee response of each employee (all of the scope when employee_ids is null), with
--- its latest employments list when one is stored.
+-- Latest employee response and latest employments list (null if never fetched) per employee.
+-- All employees of the scope when employee_ids is null.
 SELECT e.employee_id, e.api_response AS employee, m.api_response AS employments
   FROM employes_raw_data e
   LEFT JOIN employes_raw_data m
@@ -278,8 +278,8 @@ RETURNING id;
 -- ---------------------------------------------------------------------------------------------------
 
 -- name: write_events
--- Make the stored timelines of a set of employees equal the derived events, in one statement: insert
--- the new keys, keep the existing ones, delete the ones no longer derived.
+-- Make a set of employees' stored events equal the derived ones, in one statement.
+-- New keys are inserted, existing ones kept, keys no longer derived deleted.
 WITH incoming AS (
     SELECT *
       FROM jsonb_to_recordset(%(events)s::jsonb)
@@ -367,8 +367,8 @@ SELECT * FROM sync_runs WHERE scope = %(scope)s ORDER BY started_at DESC, id DES
 -- ---------------------------------------------------------------------------------------------------
 
 -- name: reserve_rate_slot
--- Reserve the next free request slot of a key and move the key's next slot one interval on; returns the
--- slot and the database's clock so the caller sleeps by one clock for every process.
+-- Reserve a key's next free request slot and move its next slot one interval on.
+-- Returns the slot and the database's clock, so every process sleeps by the same clock.
 INSERT INTO rate_limits AS r (key, next_slot)
 VALUES (%(key)s, clock_timestamp() + make_interval(secs => %(interval_seconds)s::float8))
     ON CONFLICT (key) DO UPDATE

@@ -1,0 +1,117 @@
+"""Timeline writes: one statement, idempotent, stale events removed, text stored verbatim."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from employes_sync.store import timeline
+from tests.fixtures.store import store_pool  # noqa: F401
+
+SCOPE = "default/acme"
+
+
+@dataclass(frozen=True)
+class Event:
+    """Shaped like employes_sync.timeline.TimelineEvent, so this test stands on its own."""
+
+    employee_id: str
+    event_type: str
+    event_date: date
+    event_title: str
+    event_description: str
+    event_data: dict[str, Any] = field(default_factory=dict)
+    event_key: str = ""
+
+
+def events_of(employee_id: str, n: int, title: str = "Salary increase") -> list[Event]:
+    start = date(2020, 1, 1)
+    return [
+        Event(
+            employee_id, "salary_increase", start + timedelta(days=30 * i), title, f"+€{i}", {"i": i}, f"k{i}"
+        )
+        for i in range(n)
+    ]
+
+
+async def test_second_write_inserts_nothing(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+    events = events_of("a", 5) + events_of("b", 3)
+    first = await timeline.write_events(store_pool, SCOPE, ["a", "b"], events)
+    assert (first.inserted, first.removed) == (8, 0)
+    second = await timeline.write_events(store_pool, SCOPE, ["a", "b"], events)
+    assert (second.inserted, second.removed) == (0, 0)
+    assert await timeline.employees_with_events(store_pool, SCOPE) == 2
+
+
+async def test_events_no_longer_derived_are_removed(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+    await timeline.write_events(store_pool, SCOPE, ["a", "b", "c"], events_of("a", 5) + events_of("b", 3))
+    await timeline.write_events(store_pool, "other/scope", ["a"], events_of("a", 5))
+    # a lost two events, b lost all of its events; c never had any
+    result = await timeline.write_events(store_pool, SCOPE, ["a", "b", "c"], events_of("a", 3))
+    assert (result.inserted, result.removed) == (0, 5)
+    assert [e["event_key"] for e in await timeline.events_for(store_pool, SCOPE, "a")] == ["k0", "k1", "k2"]
+    assert await timeline.events_for(store_pool, SCOPE, "b") == []
+    # other scopes and other employees are not touched
+    assert len(await timeline.events_for(store_pool, "other/scope", "a")) == 5
+
+
+async def test_writing_some_employees_leaves_the_others(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+    await timeline.write_events(store_pool, SCOPE, ["a", "b"], events_of("a", 2) + events_of("b", 2))
+    result = await timeline.write_events(store_pool, SCOPE, ["a"], events_of("a", 4))
+    assert (result.inserted, result.removed) == (2, 0)
+    assert len(await timeline.events_for(store_pool, SCOPE, "b")) == 2
+
+
+async def test_events_come_back_oldest_first_with_their_data(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+    events = list(reversed(events_of("a", 4)))
+    await timeline.write_events(store_pool, SCOPE, ["a"], events)
+    stored = await timeline.events_for(store_pool, SCOPE, "a")
+    assert [e["event_date"] for e in stored] == sorted(e.event_date for e in events)
+    assert stored[0]["event_data"] == {"i": 0}
+    assert stored[0]["event_description"] == "+€0"
+    assert stored[0]["change_id"] is None
+
+
+async def test_mappings_are_accepted_too(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+    event = {
+        "employee_id": "a",
+        "event_type": "employee_added",
+        "event_date": "2024-05-01",
+        "event_title": "Joined",
+        "event_description": None,
+        "event_data": None,
+        "event_key": "added",
+    }
+    assert (await timeline.write_events(store_pool, SCOPE, ["a"], [event])).inserted == 1
+    assert (await timeline.events_for(store_pool, SCOPE, "a"))[0]["event_data"] == {}
+
+
+async def test_awkward_text_is_stored_verbatim(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+    titles = [
+        "O'Brien's raise",
+        "'; DELETE FROM employes_timeline_v2; --",
+        "Zoë 🎉 李",
+        "%(scope)s {x}",
+        "y" * 100_000,
+    ]
+    events = [
+        Event("a", "hours_change", date(2024, 1, i + 1), t, t[::-1], {"note": t}, f"k{i}")
+        for i, t in enumerate(titles)
+    ]
+    await timeline.write_events(store_pool, SCOPE, ["a"], events)
+    stored = await timeline.events_for(store_pool, SCOPE, "a")
+    assert [e["event_title"] for e in stored] == titles
+    assert [e["event_description"] for e in stored] == [t[::-1] for t in titles]
+    assert [e["event_data"]["note"] for e in stored] == titles
+
+
+async def test_five_thousand_employees_in_one_write(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+    ids = [f"emp-{i}" for i in range(5000)]
+    events = [e for i in ids for e in events_of(i, 4)]
+    first = await timeline.write_events(store_pool, SCOPE, ids, events)
+    assert first.inserted == 20_000
+    again = await timeline.write_events(store_pool, SCOPE, ids, events)
+    assert (again.inserted, again.removed) == (0, 0)
