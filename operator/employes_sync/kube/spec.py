@@ -1,0 +1,162 @@
+"""An EmployesSync's spec as typed values, and the run settings it implies.
+
+The API server applies the CRD's defaults, but an object can still arrive without them (written
+before a default was added, or by a test double), so every field falls back to the same default here.
+A test keeps `DEFAULTS` equal to the CRD's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from employes_sync.settings import DEFAULT_API_URL, DEFAULT_REDACT, Mode, SyncSettings
+
+GROUP = "employessync.io"
+VERSION = "v1alpha1"
+PLURAL = "employessyncs"
+KIND = "EmployesSync"
+
+#: dotted spec path -> default; the same values as the CRD's `default:` keywords.
+DEFAULTS: dict[str, Any] = {
+    "api.baseUrl": DEFAULT_API_URL,
+    "api.requestsPerSecond": 5,
+    "api.pageSize": 100,
+    "api.timeoutSeconds": 30,
+    "api.tokenSecretRef.key": "token",
+    "database.dsnSecretRef.key": "dsn",
+    "inline.count": 5,
+    "batches.size": 25,
+    "batches.parallelism": 2,
+    "batches.maxAttempts": 3,
+    "batches.backoffSeconds": 10,
+    "batches.backoffMaxSeconds": 600,
+    "batches.activeDeadlineSeconds": 900,
+    "batches.ttlSecondsAfterFinished": 3600,
+    "redact": list(DEFAULT_REDACT),
+    "incremental": False,
+    "suspend": False,
+}
+
+
+class SpecError(ValueError):
+    """A spec the schema let through but that cannot work; the message names the field."""
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    name: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.name}/{self.key}"
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    image: str | None = None
+    image_pull_policy: str | None = None
+    service_account_name: str | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    company_id: str
+    base_url: str
+    token_ref: SecretRef
+    dsn_ref: SecretRef
+    requests_per_second: float
+    page_size: int
+    timeout_seconds: float
+    inline_count: int
+    batch_size: int
+    parallelism: int
+    max_attempts: int
+    backoff_seconds: float
+    backoff_max_seconds: float
+    active_deadline_seconds: int
+    ttl_seconds_after_finished: int
+    redact: tuple[str, ...]
+    incremental: bool
+    suspend: bool
+    worker: WorkerSpec
+
+    @property
+    def lease_seconds(self) -> float:
+        """A batch's lease outlives its Job's deadline, so only a dead worker's lease runs out."""
+        return float(self.active_deadline_seconds) + 60.0
+
+    def settings(self, scope: str, *, trigger: str, mode: Mode, extra: Mapping[str, Any]) -> SyncSettings:
+        return SyncSettings(
+            scope=scope,
+            company_id=self.company_id,
+            api_url=self.base_url,
+            requests_per_second=self.requests_per_second,
+            page_size=self.page_size,
+            timeout_seconds=self.timeout_seconds,
+            inline_count=self.inline_count,
+            batch_size=self.batch_size,
+            max_attempts=self.max_attempts,
+            backoff_seconds=self.backoff_seconds,
+            backoff_max_seconds=self.backoff_max_seconds,
+            lease_seconds=self.lease_seconds,
+            redact=self.redact,
+            incremental=self.incremental,
+            trigger=trigger,
+            mode=mode,
+            extra=dict(extra),
+        )
+
+
+def _get(spec: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = spec
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or node.get(part) is None:
+            return DEFAULTS.get(dotted)
+        node = node[part]
+    return node
+
+
+def _ref(spec: Mapping[str, Any], path: str) -> SecretRef:
+    name = _get(spec, f"{path}.name")
+    if not name:
+        raise SpecError(f"spec.{path}.name is required")
+    return SecretRef(str(name), str(_get(spec, f"{path}.key")))
+
+
+def parse(spec: Mapping[str, Any]) -> ResourceSpec:
+    company_id = _get(spec, "api.companyId")
+    if not company_id:
+        raise SpecError("spec.api.companyId is required")
+    worker = spec.get("worker") or {}
+    try:
+        return ResourceSpec(
+            company_id=str(company_id),
+            base_url=str(_get(spec, "api.baseUrl")),
+            token_ref=_ref(spec, "api.tokenSecretRef"),
+            dsn_ref=_ref(spec, "database.dsnSecretRef"),
+            requests_per_second=float(_get(spec, "api.requestsPerSecond")),
+            page_size=int(_get(spec, "api.pageSize")),
+            timeout_seconds=float(_get(spec, "api.timeoutSeconds")),
+            inline_count=int(_get(spec, "inline.count")),
+            batch_size=int(_get(spec, "batches.size")),
+            parallelism=int(_get(spec, "batches.parallelism")),
+            max_attempts=int(_get(spec, "batches.maxAttempts")),
+            backoff_seconds=float(_get(spec, "batches.backoffSeconds")),
+            backoff_max_seconds=float(_get(spec, "batches.backoffMaxSeconds")),
+            active_deadline_seconds=int(_get(spec, "batches.activeDeadlineSeconds")),
+            ttl_seconds_after_finished=int(_get(spec, "batches.ttlSecondsAfterFinished")),
+            redact=tuple(str(f) for f in _get(spec, "redact")),
+            incremental=bool(_get(spec, "incremental")),
+            suspend=bool(_get(spec, "suspend")),
+            worker=WorkerSpec(
+                image=worker.get("image") or None,
+                image_pull_policy=worker.get("imagePullPolicy") or None,
+                service_account_name=worker.get("serviceAccountName") or None,
+                resources=dict(worker.get("resources") or {}),
+            ),
+        )
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"spec has a value of the wrong type: {exc}") from None
