@@ -207,7 +207,7 @@ def test_operator_deployment(chart: helm.Chart) -> None:
     (container,) = pod["containers"]
     assert container["image"] == f"employes-sync:{chart.metadata['appVersion']}"
     args = container["args"]
-    assert args[0] == "operator"
+    assert args[:2] == ["-v", "operator"]  # -v is the CLI group's option: info logging
     assert "--all-namespaces" in args
     assert "--metrics-port=8080" in args and "--health-port=8081" in args
     assert f"--worker-image=employes-sync:{chart.metadata['appVersion']}" in args
@@ -494,6 +494,7 @@ def test_values_schema_is_valid_and_accepts_the_defaults(chart: helm.Chart) -> N
         {"watchNamespaces": ["Not_A_Namespace"]},
         {"metrics": {"serviceMonitor": {"enabled": "yes"}}},
         {"operator": {"metricsPort": 70000}},
+        {"operator": {"verbosity": 3}},
         {"securityContext": {"runAsUser": 0}},
         {"schedules": [{"name": "nightly", "syncName": "acme"}]},
         {"schedules": [{**SCHEDULE, "mode": "sometimes"}]},
