@@ -548,3 +548,39 @@ def test_chart_crd_is_a_valid_customresourcedefinition(chart: helm.Chart) -> Non
     assert doc["spec"]["names"]["plural"] == "employessyncs"
     assert "esync" in doc["spec"]["names"]["shortNames"]
     assert [v["name"] for v in doc["spec"]["versions"]] == ["v1alpha1"]
+
+
+# --- examples/: the other manifests a user applies -------------------------------------------
+
+
+def _examples() -> list[tuple[str, Manifest]]:
+    return [
+        (path.name, doc)
+        for path in sorted((ROOT / "examples").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+
+
+def test_example_manifests_validate_strictly_against_kubernetes_1_33() -> None:
+    examples = [(name, doc) for name, doc in _examples() if doc["kind"] != "EmployesSync"]
+    if not examples:
+        pytest.skip("examples/ has no built-in Kubernetes manifests yet")
+    for name, doc in examples:
+        # EmployesSync objects are checked against the CRD's own schema in tests/test_crd.py.
+        try:
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"examples/{name}: {doc['kind']}/{doc['metadata']['name']}: {error.message}")
+
+
+def test_example_reaches_the_simulator_the_chart_installs(chart: helm.Chart) -> None:
+    """docs/install.md installs the release as `employes-sync` next to the examples."""
+    syncs = [doc for _, doc in _examples() if doc["kind"] == "EmployesSync"]
+    if not syncs:
+        pytest.skip("examples/ has no EmployesSync yet")
+    rendered = chart.render({"simulator": {"enabled": True}}, name="employes-sync", namespace=NAMESPACE)
+    manifests = [d for d in yaml.safe_load_all(rendered["employes-sync/templates/simulator.yaml"]) if d]
+    service = one(manifests, "Service")
+    url = f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}/v4"
+    assert syncs[0]["spec"]["api"]["baseUrl"] == url
