@@ -48,7 +48,6 @@ class RunStarted:
     raw_unchanged: int = 0
     invalid_employees: dict[str, str] = field(default_factory=dict)
     time_to_first_feedback: float | None = None
-    requests: int = 0
 
 
 def _noop(event: str, fields: dict[str, Any]) -> None:
@@ -128,7 +127,6 @@ async def start_run(
                     await _enqueue(pool, settings, run, [chunk], report)
             if waiting:
                 await _enqueue(pool, settings, run, [waiting], report)
-            run.requests = client.requests_sent
     except BaseException as exc:
         await runs_store.finish_run(pool, run_id, "failed", _started_json(run), _one_line(exc))
         raise
@@ -151,7 +149,7 @@ async def _enqueue(
         chunks,
         priority=settings.priority,
         max_attempts=settings.max_attempts,
-        first_batch_no=len(run.batch_ids) + 1,
+        source="sync_queued",
     )
     run.batch_ids.extend(batch.id for batch in batches)
     run.queued_employees += sum(len(chunk) for chunk in chunks)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,18 +118,9 @@ def sync(
     as_json: bool,
 ) -> None:
     """Sync a company from the Employes API into PostgreSQL and build its timelines."""
-    with contextlib.ExitStack() as stack:
-        if demo:
-            api_url, company_id, token = stack.enter_context(demo_api(demo_employees))
-        else:
-            if not company_id:
-                fail("missing --company-id", 2)
-            token = read_token(token_file)
-        assert company_id is not None
-        if not re.match(r"^https?://", api_url):
-            fail(f"--api-url {api_url!r} is not an http(s) URL", 2)
+    def settings_for(api_url: str, company_id: str) -> SyncSettings:
         try:
-            settings = SyncSettings(
+            return SyncSettings(
                 scope=f"local/{company_id}",
                 company_id=company_id,
                 api_url=api_url,
@@ -146,6 +136,16 @@ def sync(
             )
         except SettingsError as exc:
             fail(str(exc), 2)
+
+    with contextlib.ExitStack() as stack:
+        if demo:
+            api_url, company_id, token = stack.enter_context(demo_api(demo_employees))
+        else:
+            if not company_id:
+                fail("missing --company-id", 2)
+            settings_for(api_url, company_id)  # every usage error before the token is asked for
+            token = read_token(token_file)
+        settings = settings_for(api_url, company_id)
         dsn = stack.enter_context(resolve_database(database_url))
         if metrics_port is not None:
             from employes_sync.metrics import serve_metrics

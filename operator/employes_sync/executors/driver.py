@@ -60,19 +60,32 @@ OnTick = Callable[[list[Batch]], None]
 
 
 async def settle(pool: AsyncConnectionPool, ended: Ended, settings: DriverSettings) -> None:
-    """Record an attempt that ended without a word to the database (killed, never started)."""
+    """Record an attempt that ended without a word to the database (killed, or never started).
+
+    A worker that failed cleanly has already recorded its failure; then the batch is no longer
+    processing this attempt and nothing changes here. One that died before claiming the batch
+    (a pod that never started) still used up an attempt: it is claimed and failed in its name.
+    """
     if ended.succeeded:
         return
-    outcome = await queue_store.fail_attempt(
+    batch = await queue_store.get(pool, ended.batch_id)
+    if batch is None:
+        return
+    reason = ended.reason or "worker ended without a result"
+    if batch.status == "pending" and batch.attempts == ended.attempt - 1:
+        if await queue_store.claim(pool, ended.batch_id, lease_seconds=60) is None:
+            return
+    elif not (batch.status == "processing" and batch.attempts == ended.attempt):
+        return
+    outcome = await queue_store.fail(
         pool,
         ended.batch_id,
-        ended.attempt,
-        ended.reason or "worker ended without a result",
+        reason,
+        {"attempt": ended.attempt, "source": "executor"},
         backoff_base=settings.backoff_seconds,
         backoff_max=settings.backoff_max_seconds,
     )
-    if outcome:
-        log.warning("batch %s attempt %d: %s (%s)", ended.batch_id, ended.attempt, ended.reason, outcome)
+    log.warning("batch %s attempt %d: %s (%s)", ended.batch_id, ended.attempt, reason, outcome)
 
 
 def due(batches: list[Batch], running: set[str], now: datetime) -> list[Batch]:
