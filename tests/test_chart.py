@@ -426,6 +426,11 @@ def test_schedules_become_trigger_cronjobs_with_their_own_minimal_rbac(chart: he
         assert (binding["metadata"]["namespace"], binding["roleRef"]["name"]) in roles
 
 
+def test_two_schedules_with_one_name_fail_with_a_clear_message(chart: helm.Chart) -> None:
+    with pytest.raises(helm.HelmRenderError, match="nightly"):
+        render(chart, {"schedules": [SCHEDULE, {**SCHEDULE, "syncName": "other"}]})
+
+
 # --- monitoring --------------------------------------------------------------------------------
 
 
