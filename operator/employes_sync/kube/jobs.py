@@ -1,0 +1,158 @@
+"""The Job that runs one attempt of one batch: its name, labels and a hardened pod.
+
+Names are deterministic per (resource, run, batch, attempt), so an operator that restarts computes
+the same name, gets 409 for a Job that already exists, and never starts an attempt twice. The pod
+runs `employes-sync worker --batch-id ID`; the token and DSN arrive through secretKeyRef only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from employes_sync.kube.spec import ResourceSpec
+from employes_sync.store.queue import Batch
+
+NAME_LABEL = "app.kubernetes.io/name"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+SYNC_LABEL = "employessync.io/sync"
+RUN_LABEL = "employessync.io/run"
+BATCH_LABEL = "employessync.io/batch"
+ATTEMPT_LABEL = "employessync.io/attempt"
+BATCH_ID_ANNOTATION = "employessync.io/batch-id"
+
+APP = "employes-sync"
+MANAGER = "employes-sync-operator"
+
+MAX_NAME = 63
+TOKEN_ENV = "EMPLOYES_API_TOKEN"
+DATABASE_ENV = "DATABASE_URL"
+
+
+def job_name(resource: str, run_id: int, batch: Batch, attempt: int) -> str:
+    """`<resource>-r<run>-b<batch>-a<attempt>`, at most 63 characters and a valid DNS label.
+
+    A long resource name is cut and given a short hash of the full name, so two long names that share
+    a prefix still get different Jobs.
+    """
+    number = str(batch.batch_no) if batch.batch_no is not None else batch.id.replace("-", "")[:10]
+    suffix = f"-r{run_id}-b{number}-a{attempt}"
+    base = re.sub(r"[^a-z0-9-]", "-", resource.lower()).strip("-") or "esync"
+    room = MAX_NAME - len(suffix)
+    if len(base) > room:
+        digest = hashlib.sha256(resource.encode()).hexdigest()[:6]
+        base = base[: room - 7].rstrip("-") + "-" + digest
+    return f"{base}{suffix}"
+
+
+def selector_labels(resource: str) -> dict[str, str]:
+    """The labels every Job of one EmployesSync carries (label values are limited to 63 characters)."""
+    return {NAME_LABEL: APP, MANAGED_BY_LABEL: MANAGER, SYNC_LABEL: _label_value(resource)}
+
+
+def _label_value(value: str) -> str:
+    if len(value) <= MAX_NAME:
+        return value
+    return value[: MAX_NAME - 7].rstrip("-_.") + "-" + hashlib.sha256(value.encode()).hexdigest()[:6]
+
+
+def job_manifest(
+    owner: Mapping[str, Any],
+    spec: ResourceSpec,
+    run_id: int,
+    batch: Batch,
+    attempt: int,
+    *,
+    default_image: str,
+    default_service_account: str | None = None,
+) -> dict[str, Any]:
+    """The Job for one attempt of one batch, owned by (and garbage-collected with) the EmployesSync."""
+    resource = owner["metadata"]["name"]
+    name = job_name(resource, run_id, batch, attempt)
+    labels = {
+        **selector_labels(resource),
+        COMPONENT_LABEL: "worker",
+        RUN_LABEL: str(run_id),
+        BATCH_LABEL: str(batch.batch_no if batch.batch_no is not None else batch.id),
+        ATTEMPT_LABEL: str(attempt),
+    }
+    container: dict[str, Any] = {
+        "name": "worker",
+        "image": spec.worker.image or default_image,
+        "command": ["employes-sync", "worker", "--batch-id", batch.id],
+        "env": [
+            _secret_env(DATABASE_ENV, spec.dsn_ref.name, spec.dsn_ref.key),
+            _secret_env(TOKEN_ENV, spec.token_ref.name, spec.token_ref.key),
+            {"name": "TMPDIR", "value": "/tmp"},
+        ],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    if spec.worker.image_pull_policy:
+        container["imagePullPolicy"] = spec.worker.image_pull_policy
+    if spec.worker.resources:
+        container["resources"] = spec.worker.resources
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+    }
+    service_account = spec.worker.service_account_name or default_service_account
+    if service_account:
+        pod_spec["serviceAccountName"] = service_account
+    job: dict[str, Any] = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": owner["metadata"].get("namespace"),
+            "labels": labels,
+            "annotations": {BATCH_ID_ANNOTATION: batch.id},
+        },
+        "spec": {
+            "backoffLimit": 0,  # the operator owns retries: each attempt is a new Job
+            "activeDeadlineSeconds": spec.active_deadline_seconds,
+            "ttlSecondsAfterFinished": spec.ttl_seconds_after_finished,
+            "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
+        },
+    }
+    kopf.adopt(job, owner=owner)  # type: ignore[arg-type]
+    # adopt() copies the owner's labels too; ours must win for selection to stay exact.
+    job["metadata"]["labels"].update(labels)
+    return job
+
+
+def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def job_finished(job: Mapping[str, Any]) -> tuple[bool, bool, str]:
+    """(finished, succeeded, reason) from a Job's status, as the Job controller writes it."""
+    status = job.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if condition.get("status") != "True":
+            continue
+        if condition.get("type") in ("Complete", "SuccessCriteriaMet"):
+            return True, True, ""
+        if condition.get("type") in ("Failed", "FailureTarget"):
+            reason = condition.get("reason") or "Failed"
+            message = condition.get("message") or ""
+            return (
+                True,
+                False,
+                f"Job {job['metadata']['name']} failed: {reason}" + (f" ({message})" if message else ""),
+            )
+    return False, False, ""

@@ -1,0 +1,138 @@
+"""Job manifests, status conditions and spec parsing: the operator's rules, without a cluster."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from employes_sync.kube import jobs, spec, status
+from employes_sync.store.queue import Batch
+
+OWNER = {
+    "apiVersion": "employessync.io/v1alpha1",
+    "kind": "EmployesSync",
+    "metadata": {"name": "acme", "namespace": "payroll", "uid": "u-1", "labels": {"team": "hr"}},
+}
+SPEC = {
+    "api": {"companyId": "00000000-0000-4000-8000-000000000001", "tokenSecretRef": {"name": "api"}},
+    "database": {"dsnSecretRef": {"name": "db", "key": "url"}},
+    "batches": {"activeDeadlineSeconds": 120, "ttlSecondsAfterFinished": 60},
+    "worker": {"resources": {"limits": {"memory": "256Mi"}}, "serviceAccountName": "esync-worker"},
+}
+
+
+def batch(no: int | None = 3, status_: str = "pending", attempts: int = 0, **kw: Any) -> Batch:
+    return Batch(
+        id=kw.pop("id", "0b6f0c1e-1111-4222-8333-444455556666"), scope="payroll/acme", run_id=7,
+        employee_ids=["e1"], status=status_, priority=5, attempts=attempts, max_attempts=3,
+        run_after=datetime.now(UTC), error_message=kw.pop("error", None), job_name=kw.pop("job", None),
+        batch_no=no,
+    )  # fmt: skip
+
+
+def test_job_names_are_deterministic_dns_labels_per_attempt() -> None:
+    assert jobs.job_name("acme", 7, batch(), 1) == "acme-r7-b3-a1"
+    assert jobs.job_name("acme", 7, batch(), 2) == "acme-r7-b3-a2"
+    assert jobs.job_name("acme", 7, batch(), 1) == jobs.job_name("acme", 7, batch(), 1)
+    long_a, long_b = "x" * 80 + "-alpha", "x" * 80 + "-beta"
+    for name in (
+        jobs.job_name(long_a, 123456, batch(499), 10),
+        jobs.job_name(long_b, 123456, batch(499), 10),
+    ):
+        assert len(name) <= 63
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name)
+        assert name.endswith("-r123456-b499-a10")
+    assert jobs.job_name(long_a, 1, batch(1), 1) != jobs.job_name(long_b, 1, batch(1), 1)
+    assert jobs.job_name("acme", 7, batch(None), 1).startswith("acme-r7-b0b6f0c1e11-a1")
+
+
+def test_job_manifest_is_owned_labelled_and_hardened() -> None:
+    job = jobs.job_manifest(OWNER, spec.parse(SPEC), 7, batch(), 2, default_image="img:1")
+    meta = job["metadata"]
+    assert meta["name"] == "acme-r7-b3-a2" and meta["namespace"] == "payroll"
+    assert meta["ownerReferences"][0]["uid"] == "u-1" and meta["ownerReferences"][0]["controller"]
+    assert meta["labels"].items() >= {
+        "app.kubernetes.io/name": "employes-sync", "app.kubernetes.io/managed-by": "employes-sync-operator",
+        "employessync.io/sync": "acme", "employessync.io/run": "7", "employessync.io/batch": "3",
+        "employessync.io/attempt": "2",
+    }.items()  # fmt: skip
+    js = job["spec"]
+    assert js["backoffLimit"] == 0
+    assert js["activeDeadlineSeconds"] == 120 and js["ttlSecondsAfterFinished"] == 60
+    pod = js["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == "esync-worker"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (c,) = pod["containers"]
+    assert c["image"] == "img:1"
+    assert c["command"] == ["employes-sync", "worker", "--batch-id", batch().id]
+    assert c["resources"] == {"limits": {"memory": "256Mi"}}
+    sc = c["securityContext"]
+    assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
+    assert sc["capabilities"] == {"drop": ["ALL"]} and sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["DATABASE_URL"]["valueFrom"] == {"secretKeyRef": {"name": "db", "key": "url"}}
+    assert env["EMPLOYES_API_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "api", "key": "token"}}
+    assert all("value" not in e for n, e in env.items() if n != "TMPDIR")
+
+
+def test_job_finished_reads_controller_conditions() -> None:
+    job = {"metadata": {"name": "j"}, "status": {}}
+    assert jobs.job_finished(job) == (False, False, "")
+    job["status"] = {"conditions": [{"type": "Complete", "status": "True"}]}
+    assert jobs.job_finished(job) == (True, True, "")
+    job["status"] = {"conditions": [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}]}
+    finished, ok, reason = jobs.job_finished(job)
+    assert finished and not ok and "DeadlineExceeded" in reason
+
+
+def test_condition_transition_time_moves_only_on_a_flip() -> None:
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    c = status.set_condition([], "Ready", False, "RunInProgress", "first run", 1, now=t0)
+    assert c == [{"type": "Ready", "status": "False", "reason": "RunInProgress", "message": "first run",
+                  "lastTransitionTime": "2025-01-01T00:00:00Z", "observedGeneration": 1}]  # fmt: skip
+    c = status.set_condition(c, "Ready", False, "SecretNotFound", "no secret", 2, now=t0 + timedelta(1))
+    assert c[0]["lastTransitionTime"] == "2025-01-01T00:00:00Z"
+    assert (c[0]["reason"], c[0]["observedGeneration"]) == ("SecretNotFound", 2)
+    c = status.set_condition(c, "Ready", True, "RunSucceeded", "ok", 2, now=t0 + timedelta(2))
+    assert c[0]["lastTransitionTime"] == "2025-01-03T00:00:00Z"
+    c = status.set_condition(c, "Degraded", False, "NoFailedBatches", "", 2, now=t0)
+    c = status.set_condition(c, "Progressing", False, "Idle", "", 2, now=t0)
+    assert [x["type"] for x in c] == ["Ready", "Progressing", "Degraded"]
+    assert status.is_true(c, "Ready") and not status.is_true(c, "Degraded")
+
+
+def test_messages_are_one_bounded_line() -> None:
+    c = status.set_condition([], "Ready", False, "X", "line one\nline two " + "y" * 5000, None)
+    assert "\n" not in c[0]["message"] and len(c[0]["message"]) <= 1000
+    assert "observedGeneration" not in c[0]
+
+
+def test_unfinished_batches_are_bounded_and_failed_first() -> None:
+    batches = [batch(i, "pending", id=f"p{i}") for i in range(1, 30)]
+    batches += [batch(40, "completed", id="c"), batch(41, "failed", 3, id="f", error="boom", job="acme-x")]
+    listed = status.unfinished_batches(batches)
+    assert len(listed) == 20
+    assert listed[0] == {"id": "f", "state": "failed", "attempts": 3, "maxAttempts": 3, "number": 41,
+                         "jobName": "acme-x", "lastError": "boom"}  # fmt: skip
+    assert all(b["state"] != "completed" for b in listed)
+    assert status.batch_counts(batches) == {"pending": 29, "processing": 0, "completed": 1, "failed": 1}
+
+
+def test_spec_defaults_apply_when_fields_are_missing() -> None:
+    parsed = spec.parse(SPEC)
+    assert parsed.token_ref == spec.SecretRef("api", "token")
+    assert parsed.dsn_ref == spec.SecretRef("db", "url")
+    assert (parsed.inline_count, parsed.batch_size, parsed.parallelism, parsed.max_attempts) == (5, 25, 2, 3)
+    assert parsed.redact == ("personal_identification_number", "iban")
+    settings = parsed.settings("payroll/acme", trigger="created", mode="background", extra={"generation": 1})
+    assert settings.inline_count == 0  # background runs process nothing inline
+    assert settings.lease_seconds > parsed.active_deadline_seconds
+    with pytest.raises(spec.SpecError, match="companyId"):
+        spec.parse({"api": {}, "database": {"dsnSecretRef": {"name": "db"}}})
