@@ -73,14 +73,14 @@ SELECT (SELECT count(*) FROM inserted n WHERE NOT EXISTS
            SELECT i.employee_id
              FROM input i
              LEFT JOIN touched t ON t.employee_id = i.employee_id
+             LEFT JOIN employes_raw_data e
+                    ON e.scope = %(scope)s
+                   AND e.endpoint = '/employments'
+                   AND e.employee_id = i.employee_id
+                   AND e.is_latest
             WHERE t.employee_id IS NULL
                OR t.dt_changed
-               OR NOT EXISTS (SELECT 1
-                                FROM employes_raw_data e
-                               WHERE e.scope = %(scope)s
-                                 AND e.endpoint = '/employments'
-                                 AND e.employee_id = i.employee_id
-                                 AND e.is_latest)
+               OR e.id IS NULL
             ORDER BY i.employee_id
        ) AS updated_ids;
 
