@@ -25,11 +25,9 @@ from employes_sync.cli.common import (
 )
 from employes_sync.cli.progress import ProgressLine
 from employes_sync.employes.errors import EmployesError
-from employes_sync.executors.driver import DriverSettings, drive
-from employes_sync.executors.local import LocalLauncher
-from employes_sync.pipeline import RunSummary, finish_run, start_run
+from employes_sync.executors.local import sync_locally
+from employes_sync.pipeline import RunSummary
 from employes_sync.settings import SettingsError, SyncSettings
-from employes_sync.store import runs as runs_store
 
 DEMO_EMPLOYEES = 78
 
@@ -118,6 +116,7 @@ def sync(
     as_json: bool,
 ) -> None:
     """Sync a company from the Employes API into PostgreSQL and build its timelines."""
+
     def settings_for(api_url: str, company_id: str) -> SyncSettings:
         try:
             return SyncSettings(
@@ -164,48 +163,14 @@ async def _sync(settings: SyncSettings, dsn: str, token: str, workers: int, quie
 
         on_response = observe_api_response
     async with open_database(dsn) as pool:
-        run_id = await runs_store.start_run(
-            pool, settings.scope, settings.company_id, settings.trigger, settings.mode, settings.to_json()
-        )
-        listing_done = asyncio.Event()
-
-        async def collect() -> None:
-            try:
-                await start_run(
-                    settings, pool, token, progress=progress.event, on_response=on_response, run_id=run_id
-                )
-            finally:
-                listing_done.set()
-
-        driver_settings = DriverSettings(
-            parallelism=workers,
-            backoff_seconds=settings.backoff_seconds,
-            backoff_max_seconds=settings.backoff_max_seconds,
-        )
-        collector = asyncio.create_task(collect())
-        driver = asyncio.create_task(
-            drive(
-                pool,
-                run_id,
-                LocalLauncher(dsn, token),
-                driver_settings,
-                listing_done=listing_done,
-                on_tick=progress.batches,
-            )
-        )
         try:
-            await collector
-        except BaseException as exc:
-            driver.cancel()
-            with contextlib.suppress(BaseException):
-                await driver
+            return await sync_locally(
+                settings, pool, dsn, token, workers=workers, progress=progress, on_response=on_response
+            )
+        except EmployesError as exc:
+            fail(str(exc))
+        finally:
             progress.close()
-            if isinstance(exc, EmployesError):
-                fail(str(exc))
-            raise
-        await driver
-        progress.close()
-        return await finish_run(pool, run_id)
 
 
 def _report(summary: RunSummary, as_json: bool) -> None:
@@ -232,9 +197,7 @@ def _report(summary: RunSummary, as_json: bool) -> None:
     if s.get("skipped_unchanged"):
         click.echo(f"  skipped (unchanged):    {s['skipped_unchanged']}")
     done, failed = batches.get("completed", 0), batches.get("failed", 0)
-    click.echo(
-        f"  batches:                {done} completed, {failed} failed of {batches['total']}"
-    )
+    click.echo(f"  batches:                {done} completed, {failed} failed of {batches['total']}")
     for failed in s["failed_batches"]:
         click.echo(f"  failed batch {failed['id']} after {failed['attempts']} attempts: {failed['error']}")
     for employee_id, reason in sorted(s["employee_errors"].items()):

@@ -12,8 +12,14 @@ import os
 import sys
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from employes_sync.executors.driver import Ended
+from psycopg_pool import AsyncConnectionPool
+
+from employes_sync.executors.driver import DriverSettings, Ended, OnTick, drive
+from employes_sync.pipeline import OnResponse, Progress, RunSummary, finish_run, start_run
+from employes_sync.settings import SyncSettings
+from employes_sync.store import runs as runs_store
 from employes_sync.store.queue import Batch
 
 WORKER_COMMAND = [sys.executable, "-m", "employes_sync", "worker"]
@@ -89,3 +95,56 @@ class LocalLauncher:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(attempt.process.wait(), 5)
         self._attempts.clear()
+
+
+class ProgressSink(Protocol):
+    def event(self, name: str, fields: dict[str, Any]) -> None: ...
+    def batches(self, batches: list[Batch]) -> None: ...
+
+
+async def sync_locally(
+    settings: SyncSettings,
+    pool: AsyncConnectionPool,
+    dsn: str,
+    token: str,
+    *,
+    workers: int = 2,
+    progress: ProgressSink | None = None,
+    on_response: OnResponse | None = None,
+) -> RunSummary:
+    """A whole run on this machine: listing and the inline part here, batches in worker processes.
+
+    Workers start on the first queued batch, while listing still goes on.
+    """
+    run_id = await runs_store.start_run(
+        pool, settings.scope, settings.company_id, settings.trigger, settings.mode, settings.to_json()
+    )
+    listing_done = asyncio.Event()
+    report: Progress | None = progress.event if progress else None
+    on_tick: OnTick | None = progress.batches if progress else None
+
+    async def collect() -> None:
+        try:
+            await start_run(settings, pool, token, progress=report, on_response=on_response, run_id=run_id)
+        finally:
+            listing_done.set()
+
+    driver_settings = DriverSettings(
+        parallelism=workers,
+        backoff_seconds=settings.backoff_seconds,
+        backoff_max_seconds=settings.backoff_max_seconds,
+    )
+    collector = asyncio.create_task(collect())
+    launcher = LocalLauncher(dsn, token)
+    driver = asyncio.create_task(
+        drive(pool, run_id, launcher, driver_settings, listing_done=listing_done, on_tick=on_tick)
+    )
+    try:
+        await collector
+    except BaseException:
+        driver.cancel()
+        with contextlib.suppress(BaseException):
+            await driver
+        raise
+    await driver
+    return await finish_run(pool, run_id)
