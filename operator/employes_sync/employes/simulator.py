@@ -127,6 +127,7 @@ class Simulator:
         self._employments_json: dict[int, bytes] = {}
         self._buckets: dict[tuple[str, str], list[float]] = {}  # key -> [tokens, last refill]
         self._runner: web.AppRunner | None = None
+        self._in_flight: set[asyncio.Task[Any]] = set()
         self.app = self._build_app()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -146,6 +147,9 @@ class Simulator:
         return self.url
 
     async def stop(self) -> None:
+        """Stop listening; requests still sleeping (slow faults, latency) are cancelled, not awaited."""
+        for task in list(self._in_flight):
+            task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -191,6 +195,10 @@ class Simulator:
         return _json_response(404, _dumps({"message": "Not found."}))
 
     async def _serve(self, request: web.Request, kind: str, produce: Any) -> web.StreamResponse:
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
         arrived = time.monotonic()
         status, body, headers, fault = self._decide(request, kind, arrived, produce)
         dropped = fault is not None and fault.kind == "drop"
@@ -424,6 +432,11 @@ def serve_in_thread(
             loop.run_forever()
         finally:
             loop.run_until_complete(sim.stop())
+            leftovers = asyncio.all_tasks(loop)
+            for task in leftovers:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
     thread = threading.Thread(target=run, name="employes-simulator", daemon=True)
