@@ -1,0 +1,249 @@
+"""Property tests: whatever JSON arrives, the builder returns events or raises InvalidRecord.
+
+Three kinds of input: arbitrary JSON (almost always the wrong shape), records of the right shape with
+a few fields replaced by arbitrary JSON, and well-formed records (which must never be rejected).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from employes_sync.timeline import (
+    EVENT_TYPES,
+    SALARY_DECREASE,
+    SALARY_INCREASE,
+    InvalidRecord,
+    TimelineEvent,
+    build_timeline,
+)
+
+TODAY = date(2025, 6, 1)
+FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+# ------------------------------------------------------------------------------ well-formed records
+
+# A few popular days make same-day rows and equal consecutive values common, not a rarity.
+days = st.one_of(
+    st.sampled_from([date(2023, 1, 1), date(2023, 7, 1), date(2024, 1, 1)]),
+    st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 12, 31)),
+)
+
+
+@st.composite
+def api_dates(draw: st.DrawFn) -> str:
+    day = draw(days)
+    return day.isoformat() + draw(st.sampled_from(["", "T00:00:00", "T00:00:00.000"]))
+
+
+def numbers(low: int, high: int) -> st.SearchStrategy[Any]:
+    cents = st.integers(min_value=low * 100, max_value=high * 100)
+    return st.one_of(
+        st.sampled_from([0, "0.00", high, f"{high}.00", float(high)]),
+        st.integers(min_value=low, max_value=high),
+        cents.map(lambda c: c / 100),
+        cents.map(lambda c: f"{c // 100}.{c % 100:02d}"),
+    )
+
+
+def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """A value, or one of the ways the API leaves a field out."""
+    return st.one_of(strategy, st.sampled_from(["<missing>", None]))
+
+
+@st.composite
+def record(draw: st.DrawFn, fields: dict[str, st.SearchStrategy[Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, strategy in fields.items():
+        value = draw(strategy)
+        if value != "<missing>":
+            out[key] = value
+    return out
+
+
+salary_rows = record(
+    {
+        "start_date": api_dates(),
+        "end_date": maybe(api_dates()) | st.just(""),
+        "month_wage": maybe(numbers(0, 9000)),
+        "hour_wage": maybe(numbers(0, 60)),
+        "yearly_wage": maybe(numbers(0, 120000)),
+    }
+)
+hours_rows = record(
+    {
+        "start_date": api_dates(),
+        "end_date": maybe(api_dates()),
+        "hours_per_week": maybe(numbers(0, 40)),
+        "days_per_week": maybe(st.integers(min_value=0, max_value=7)),
+        "employee_type": maybe(st.sampled_from(["parttime", "fulltime"])),
+    }
+)
+contract_rows = record(
+    {
+        "start_date": api_dates(),
+        "end_date": maybe(api_dates()),
+        "contract_duration": maybe(st.sampled_from(["permanent", "definite"])),
+        "is_signed": maybe(st.booleans()),
+        "sign_date": maybe(api_dates()),
+    }
+)
+employment_records = record(
+    {
+        "id": st.one_of(st.uuids().map(str), st.sampled_from(["e1", "e2", "e3"]), st.just("<missing>")),
+        "start_date": api_dates(),
+        "end_date": maybe(api_dates()),
+        "salary": st.lists(salary_rows, max_size=5),
+        "hours": st.lists(hours_rows, max_size=4),
+        "contracts": st.lists(contract_rows, max_size=4),
+    }
+)
+names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30
+)
+nested_employment = record(
+    {
+        "start_date": api_dates(),
+        "end_date": maybe(api_dates()),
+        "contract": maybe(hours_rows),
+        "salary": maybe(salary_rows),
+    }
+)
+employee_records = record(
+    {
+        "id": st.uuids().map(str),
+        "first_name": maybe(names),
+        "surname_prefix": maybe(st.sampled_from(["van", "de", "van der", ""])),
+        "surname": maybe(names),
+        "status": st.sampled_from(["active", "out of service"]),
+        "dt_create": maybe(api_dates()),
+        "employment": maybe(nested_employment),
+    }
+)
+employment_lists = st.none() | st.lists(employment_records, max_size=3)
+
+
+def check_result(events: list[TimelineEvent], employee: dict[str, Any]) -> None:
+    keys = [e.event_key for e in events]
+    assert len(keys) == len(set(keys)), "event keys must be unique within one employee"
+    assert [(e.event_date, e.event_type, e.event_key) for e in events] == sorted(
+        (e.event_date, e.event_type, e.event_key) for e in events
+    )
+    for event in events:
+        assert event.event_type in EVENT_TYPES
+        assert isinstance(event.event_date, date)
+        assert event.event_title and isinstance(event.event_description, str)
+        assert event.employee_id == str(employee["id"])
+        json.dumps(event.event_data, allow_nan=False)
+        if event.event_type == SALARY_INCREASE:
+            assert event.event_data["amount"] > 0
+        if event.event_type == SALARY_DECREASE:
+            assert event.event_data["amount"] < 0
+    assert sum(e.event_type == "employee_added" for e in events) <= 1
+
+
+# --------------------------------------------------------------------------------------- properties
+
+
+@FAST
+@given(json_values, json_values)
+def test_arbitrary_json_gives_events_or_invalid_record(employee: Any, employments: Any) -> None:
+    try:
+        events = build_timeline(employee, employments, today=TODAY)
+    except InvalidRecord as error:
+        assert error.reason and isinstance(error.reason, str)
+    else:
+        assert isinstance(events, list)
+        check_result(events, employee)
+
+
+@st.composite
+def damaged(draw: st.DrawFn) -> tuple[dict[str, Any], list[Any] | None]:
+    """A well-formed record with a few values, anywhere in it, replaced by arbitrary JSON."""
+    employee = draw(employee_records)
+    employments = draw(st.lists(employment_records, min_size=1, max_size=3))
+    containers: list[dict[str, Any]] = [employee]
+    for emp in employments:
+        containers.append(emp)
+        for key in ("salary", "hours", "contracts"):
+            containers.extend(emp[key])
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        target = draw(st.sampled_from(containers))
+        key = draw(st.sampled_from(sorted(target) or ["id"]))
+        target[key] = draw(json_values)
+    return employee, employments
+
+
+@FAST
+@given(damaged())
+def test_right_shape_wrong_values_gives_events_or_invalid_record(case: tuple[dict[str, Any], Any]) -> None:
+    employee, employments = case
+    try:
+        events = build_timeline(employee, employments, today=TODAY)
+    except InvalidRecord as error:
+        assert error.reason
+    else:
+        check_result(events, employee)
+
+
+@FAST
+@given(employee_records, employment_lists)
+def test_well_formed_records_always_build(employee: dict[str, Any], employments: Any) -> None:
+    events = build_timeline(employee, employments, today=TODAY)
+    check_result(events, employee)
+    assert build_timeline(employee, employments, today=TODAY) == events
+
+
+@FAST
+@given(employee_records, st.lists(employment_records, max_size=3), st.randoms(use_true_random=False))
+def test_order_of_employments_and_periods_does_not_matter(
+    employee: dict[str, Any], employments: list[dict[str, Any]], rnd: random.Random
+) -> None:
+    expected = build_timeline(employee, employments, today=TODAY)
+    shuffled = [dict(e) for e in employments]
+    rnd.shuffle(shuffled)
+    for emp in shuffled:
+        for key in ("salary", "hours", "contracts"):
+            rows = list(emp[key])
+            rnd.shuffle(rows)
+            emp[key] = rows
+    assert build_timeline(employee, shuffled, today=TODAY) == expected
+
+
+@FAST
+@given(employee_records, st.lists(employment_records, min_size=1, max_size=3))
+def test_a_json_round_trip_changes_nothing(
+    employee: dict[str, Any], employments: list[dict[str, Any]]
+) -> None:
+    # What the store hands back from jsonb must rebuild exactly what the API response built.
+    again = json.loads(json.dumps([employee, employments]))
+    assert build_timeline(*again, today=TODAY) == build_timeline(employee, employments, today=TODAY)
+
+
+@FAST
+@given(
+    employee_records, st.lists(employment_records, max_size=3), days, st.integers(min_value=1, max_value=400)
+)
+def test_time_only_adds_contract_ended_events(
+    employee: dict[str, Any], employments: list[dict[str, Any]], today: date, later: int
+) -> None:
+    before = build_timeline(employee, employments, today=today)
+    after = build_timeline(employee, employments, today=today + timedelta(days=later))
+    before_keys = {e.event_key for e in before}
+    new = [e for e in after if e.event_key not in before_keys]
+    assert all(e.event_type == "contract_ended" for e in new)
+    assert before_keys <= {e.event_key for e in after}
