@@ -1,0 +1,118 @@
+"""`employes-sync operator`: kopf with our handlers, standalone (one replica), with a health endpoint.
+
+kopf handles SIGTERM: it stops the reconcilers (Jobs keep running; a new operator picks them up by
+name) and exits. The watched namespaces come from the flags, or $EMPLOYES_SYNC_WATCH_NAMESPACES.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+
+NAMESPACES_ENV = "EMPLOYES_SYNC_WATCH_NAMESPACES"
+IMAGE_ENV = "EMPLOYES_SYNC_WORKER_IMAGE"
+SERVICE_ACCOUNT_ENV = "EMPLOYES_SYNC_WORKER_SERVICE_ACCOUNT"
+POLL_ENV = "EMPLOYES_SYNC_POLL_SECONDS"
+
+
+def _namespaces(given: tuple[str, ...]) -> list[str]:
+    names = list(given) or os.environ.get(NAMESPACES_ENV, "").split(",")
+    return [n.strip() for n in names if n.strip()]
+
+
+@click.command()
+@click.option(
+    "-n",
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    help=f"Namespace to watch (repeatable; or ${NAMESPACES_ENV}, comma-separated).",
+)
+@click.option("-A", "--all-namespaces", is_flag=True, help="Watch the whole cluster.")
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=8080,
+    show_default=True,
+    help="Port of the Prometheus /metrics endpoint (0: none).",
+)
+@click.option(
+    "--health-port",
+    type=int,
+    default=8081,
+    show_default=True,
+    help="Port of kopf's liveness endpoint /healthz (0: none).",
+)
+@click.option(
+    "--worker-image",
+    envvar=IMAGE_ENV,
+    default="employes-sync:latest",
+    show_default=True,
+    help=f"Image of the batch Jobs when a resource names none (or ${IMAGE_ENV}).",
+)
+@click.option(
+    "--worker-service-account",
+    envvar=SERVICE_ACCOUNT_ENV,
+    default=None,
+    help=f"ServiceAccount of the batch Jobs when a resource names none (or ${SERVICE_ACCOUNT_ENV}).",
+)
+@click.option(
+    "--poll-seconds",
+    envvar=POLL_ENV,
+    type=click.FloatRange(0.05, 60),
+    default=2.0,
+    show_default=True,
+    help="How often a running sync looks at its Jobs and queue (Job events also wake it).",
+)
+def operator(
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    metrics_port: int,
+    health_port: int,
+    worker_image: str,
+    worker_service_account: str | None,
+    poll_seconds: float,
+) -> None:
+    """Run the Kubernetes operator for EmployesSync resources."""
+    import kopf
+
+    from employes_sync.kube import handlers  # registers the handlers with kopf
+
+    watched = _namespaces(namespaces)
+    if watched and all_namespaces:
+        raise click.UsageError("give --namespace or --all-namespaces, not both")
+    clusterwide = all_namespaces or not watched
+    root = logging.getLogger()
+    if root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    if metrics_port:
+        _serve_metrics(metrics_port)
+    config = handlers.OperatorConfig(
+        worker_image=worker_image, worker_service_account=worker_service_account or None,
+        poll_seconds=poll_seconds, idle_seconds=max(30.0, poll_seconds),
+    )  # fmt: skip
+    logging.getLogger(__name__).info(
+        "watching %s; worker image %s", "all namespaces" if clusterwide else ", ".join(watched), worker_image
+    )
+    kopf.run(
+        standalone=True,
+        clusterwide=clusterwide,
+        namespaces=[] if clusterwide else watched,
+        liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
+        memo=kopf.Memo(config=config),
+    )
+
+
+def _serve_metrics(port: int) -> None:
+    """Prometheus metrics: the project's own collectors when the metrics module is present."""
+    from prometheus_client import start_http_server
+
+    try:
+        from employes_sync import metrics  # noqa: F401  (registers its collectors on import)
+    except ImportError:
+        pass
+    start_http_server(port)

@@ -1,0 +1,100 @@
+"""Batches as Kubernetes Jobs: the launcher the shared driver (executors/driver.py) uses in a cluster.
+
+The cluster is the memory: which attempts run and which ended is read from the Jobs of the run, so
+an operator that restarts finds them again, and a Job name computed twice is created once (409).
+Closing the launcher leaves Jobs running: they are the work, and outlive any one operator process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from employes_sync.executors.driver import Ended
+from employes_sync.kube import jobs
+from employes_sync.kube.kubeapi import KubeApi
+from employes_sync.store import queue as queue_store
+from employes_sync.store.queue import Batch
+
+log = logging.getLogger(__name__)
+
+#: (batch, attempt) -> the Job manifest
+ManifestFactory = Callable[[Batch, int], dict[str, Any]]
+
+
+class KubernetesLauncher:
+    def __init__(
+        self,
+        api: KubeApi,
+        pool: AsyncConnectionPool,
+        namespace: str,
+        resource: str,
+        run_id: int,
+        manifest: ManifestFactory,
+    ) -> None:
+        self._api = api
+        self._pool = pool
+        self._namespace = namespace
+        self._labels = {**jobs.selector_labels(resource), jobs.RUN_LABEL: str(run_id)}
+        self._manifest = manifest
+        self._active: dict[str, tuple[str, str, int]] = {}  # job name -> (batch id, attempt)
+        self._reported: set[str] = set()
+        self.created: list[str] = []
+
+    async def launch(self, batch: Batch, attempt: int) -> str:
+        manifest = self._manifest(batch, attempt)
+        name = manifest["metadata"]["name"]
+        if await self._api.create_job(self._namespace, manifest):
+            self.created.append(name)
+        else:
+            log.info("Job %s exists already: not creating it again", name)
+        self._active[name] = (batch.id, attempt)
+        await queue_store.set_job_name(self._pool, batch.id, name)
+        return name
+
+    async def ended(self) -> list[Ended]:
+        found = await self._api.list_jobs(self._namespace, self._labels)
+        seen: set[str] = set()
+        done: list[Ended] = []
+        for job in found:
+            name = job["metadata"]["name"]
+            seen.add(name)
+            identity = _identity(job)
+            if identity is None:
+                continue
+            finished, succeeded, reason = jobs.job_finished(job)
+            if not finished:
+                self._active[name] = identity
+                continue
+            self._active.pop(name, None)
+            if name not in self._reported:
+                self._reported.add(name)
+                done.append(Ended(identity[0], identity[1], succeeded, reason))
+        for name, (batch_id, attempt) in list(self._active.items()):
+            if name not in seen:  # deleted while it ran (or by its TTL before we looked)
+                del self._active[name]
+                self._reported.add(name)
+                done.append(Ended(batch_id, attempt, False, f"Job {name} was deleted before it finished"))
+        return done
+
+    def running(self) -> set[str]:
+        return {batch_id for batch_id, _ in self._active.values()}
+
+    def active_jobs(self) -> int:
+        return len(self._active)
+
+    async def close(self) -> None:
+        """Jobs keep running without the operator; a restarted one picks them up by name."""
+        return None
+
+
+def _identity(job: Mapping[str, Any]) -> tuple[str, int] | None:
+    meta = job.get("metadata") or {}
+    batch_id = (meta.get("annotations") or {}).get(jobs.BATCH_ID_ANNOTATION)
+    attempt = (meta.get("labels") or {}).get(jobs.ATTEMPT_LABEL)
+    if not batch_id or not attempt or not str(attempt).isdigit():
+        return None
+    return batch_id, int(attempt)

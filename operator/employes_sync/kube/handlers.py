@@ -1,0 +1,596 @@
+"""The kopf handlers: one reconciler per EmployesSync, woken by changes to it and to its Jobs.
+
+Each resource gets a kopf daemon running `Reconciler.run`, a loop that, every time it wakes:
+1. reads the spec; when suspended it starts nothing and spawns no Job;
+2. reads the Secrets and opens the database (a problem there is a condition, a Warning event and a
+   retry with backoff, never a crash);
+3. resumes the scope's unfinished run if there is one (the run state is in PostgreSQL), else starts a
+   run if the object asks for one (see triggers.py), doing the inline part right here;
+4. drives the run's batches as Jobs through the shared driver, publishing progress to the status.
+Everything it needs to decide is in the object, its status and the database, so a restarted operator
+carries on where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from employes_sync import pipeline
+from employes_sync.employes import errors as api_errors
+from employes_sync.executors.driver import DriverSettings, drive
+from employes_sync.executors.kubernetes import KubernetesLauncher
+from employes_sync.kube import jobs, status, triggers
+from employes_sync.kube.kubeapi import KubeApi
+from employes_sync.kube.secrets import SecretProblem, read_secret_value
+from employes_sync.kube.spec import GROUP, PLURAL, VERSION, ResourceSpec, SpecError, parse
+from employes_sync.settings import SettingsError
+from employes_sync.store import db
+from employes_sync.store import runs as runs_store
+from employes_sync.store.queue import Batch
+
+log = logging.getLogger(__name__)
+
+PROBLEM_BACKOFF_BASE = float(os.environ.get("EMPLOYES_SYNC_RETRY_BASE_SECONDS", "5"))
+PROBLEM_BACKOFF_MAX = float(os.environ.get("EMPLOYES_SYNC_RETRY_MAX_SECONDS", "300"))
+
+
+@dataclass
+class OperatorConfig:
+    """What the command line gave the operator (see cli/operator.py)."""
+
+    worker_image: str = "employes-sync:latest"
+    worker_service_account: str | None = None
+    poll_seconds: float = 2.0
+    idle_seconds: float = 30.0
+
+
+class Problem(Exception):
+    """Something a person must fix (or wait out); shown as Ready=False with this reason and message."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class Pools:
+    """One connection pool per database, migrated once, shared by every resource that uses it."""
+
+    def __init__(self) -> None:
+        self._pools: dict[str, AsyncConnectionPool] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, dsn: str) -> AsyncConnectionPool:
+        key = hashlib.sha256(dsn.encode()).hexdigest()  # the DSN (with its password) is not kept as a key
+        async with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None:
+                return pool
+            try:
+                pool = await db.open_pool(dsn, max_size=4)
+                await db.migrate(pool)
+            except db.DatabaseUnavailable as exc:
+                raise Problem("DatabaseUnavailable", str(exc)) from None
+            self._pools[key] = pool
+            return pool
+
+    async def close(self) -> None:
+        for pool in self._pools.values():
+            await pool.close()
+        self._pools.clear()
+
+
+@dataclass
+class OperatorContext:
+    config: OperatorConfig
+    api: KubeApi
+    pools: Pools = field(default_factory=Pools)
+    wakers: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
+
+    def waker(self, namespace: str, name: str) -> asyncio.Event:
+        return self.wakers.setdefault((namespace, name), asyncio.Event())
+
+    def wake(self, namespace: str | None, name: str | None) -> None:
+        event = self.wakers.get((namespace or "", name or ""))
+        if event is not None:
+            event.set()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Reconciler:
+    """The loop behind one EmployesSync (see the module docstring)."""
+
+    def __init__(
+        self, ctx: OperatorContext, body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any]
+    ):
+        self.ctx = ctx
+        self.body = body  # kopf keeps a daemon's body current
+        self.namespace: str = body.metadata.namespace or ""
+        self.name: str = body.metadata.name or ""
+        self.scope = f"{self.namespace}/{self.name}"
+        self.logger = logger
+        self.status: dict[str, Any] = dict(body.get("status") or {})
+        self.wake = ctx.waker(self.namespace, self.name)
+        self.last_problem: tuple[str, str] | None = None
+        self.failures = 0
+        self.batch_seen: dict[str, tuple[int, str]] = {}
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    async def run(self, stopped: kopf.DaemonStopped) -> None:
+        while not stopped:
+            try:
+                waited = await self.step()
+                self.failures = 0
+                self.last_problem = None
+                if not waited:
+                    continue
+            except Problem as problem:
+                await self.report_problem(problem)
+                await self.sleep(self.retry_delay(), stopped)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.logger.error("reconcile of %s failed: %s", self.scope, _one_line(exc), exc_info=True)
+                await self.report_problem(Problem("ReconcileError", _one_line(exc)))
+                await self.sleep(self.retry_delay(), stopped)
+
+    def retry_delay(self) -> float:
+        self.failures += 1
+        delay = min(PROBLEM_BACKOFF_MAX, PROBLEM_BACKOFF_BASE * 2 ** (self.failures - 1))
+        return delay * random.uniform(0.8, 1.0)
+
+    async def sleep(self, seconds: float, stopped: kopf.DaemonStopped | None = None) -> None:
+        """Wait for a change of the object or its Jobs, at most `seconds`."""
+        try:
+            await asyncio.wait_for(self.wake.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+        self.wake.clear()
+
+    @property
+    def generation(self) -> int:
+        return int(self.body.metadata.get("generation") or 1)
+
+    def spec(self) -> ResourceSpec:
+        try:
+            return parse(self.body.get("spec") or {})
+        except SpecError as exc:
+            raise Problem("InvalidSpec", str(exc)) from None
+
+    async def step(self) -> bool:
+        """One pass; returns True when it ended by waiting (nothing to do for now)."""
+        spec = self.spec()
+        if spec.suspend:
+            await self.suspended()
+            await self.sleep(self.ctx.config.idle_seconds)
+            return True
+        pool, token = await self.connect(spec)
+        latest = await runs_store.latest_run(pool, self.scope)
+        if latest is not None and latest["status"] == "running":
+            await self.resume(pool, spec, latest)
+            return False
+        trigger = triggers.wanted(self.body.metadata, self.status)
+        if trigger is None:
+            await self.idle()
+            await self.sleep(self.ctx.config.idle_seconds)
+            return True
+        await self.start(pool, spec, token, trigger)
+        return False
+
+    async def connect(self, spec: ResourceSpec) -> tuple[AsyncConnectionPool, str]:
+        try:
+            token = await read_secret_value(self.ctx.api, self.namespace, spec.token_ref, "API token")
+            dsn = await read_secret_value(self.ctx.api, self.namespace, spec.dsn_ref, "database DSN")
+        except SecretProblem as exc:
+            raise Problem(exc.reason, exc.message) from None
+        return await self.ctx.pools.get(dsn), token
+
+    # --- runs -----------------------------------------------------------------------------------
+
+    async def start(
+        self, pool: AsyncConnectionPool, spec: ResourceSpec, token: str, trigger: triggers.Trigger
+    ) -> None:
+        try:
+            settings = spec.settings(
+                self.scope, trigger=trigger.reason, mode=trigger.mode, extra=trigger.extra()
+            )
+        except SettingsError as exc:
+            raise Problem("InvalidSpec", str(exc)) from None
+        run_id = await runs_store.start_run(
+            pool, self.scope, settings.company_id, settings.trigger, settings.mode, settings.to_json()
+        )
+        started_at = datetime.now(UTC)
+        current = status.run_status(
+            run_id=run_id,
+            trigger=trigger.reason,
+            mode=trigger.mode,
+            phase="Starting",
+            state="running",
+            started_at=started_at,
+        )
+        await self.patch(
+            {"currentRun": current, "queued": 0, "employees": None, "failedBatches": 0},
+            progressing=(True, "RunStarted", f"run {run_id} ({trigger.reason}) is listing employees"),
+            ready_while_running=True,
+        )
+        self.event("Normal", "RunStarted", f"Run {run_id} started ({trigger.reason}, {trigger.mode})")
+        try:
+            started = await pipeline.start_run(settings, pool, token, run_id=run_id)
+        except api_errors.AuthenticationError:
+            await self.run_failed(current, "TokenRejected", "the API rejected the token")
+            raise Problem(
+                "TokenRejected",
+                f"the Employes API rejected the token in Secret {self.namespace}/{spec.token_ref.name} "
+                f"(key {spec.token_ref.key!r}): HTTP 401",
+            ) from None
+        except api_errors.PermissionDeniedError:
+            await self.run_failed(current, "AccessDenied", "the token may not read this company")
+            raise Problem(
+                "AccessDenied", f"the token may not read company {spec.company_id}: HTTP 403"
+            ) from None
+        except api_errors.EmployesError as exc:
+            await self.run_failed(current, "ApiUnavailable", _one_line(exc))
+            raise Problem(
+                "ApiUnavailable", f"the Employes API at {spec.base_url} failed: {_one_line(exc)}"
+            ) from None
+        except (psycopg.Error, db.DatabaseUnavailable) as exc:
+            await self.run_failed(current, "DatabaseUnavailable", _one_line(exc))
+            raise Problem("DatabaseUnavailable", _one_line(exc)) from None
+        current = status.run_status(
+            run_id=run_id, trigger=trigger.reason, mode=trigger.mode, phase="Batches", state="running",
+            started_at=started_at, employees=started.employees, inline_processed=started.inline.employees,
+            queued=len(started.batch_ids), time_to_first_feedback=started.time_to_first_feedback,
+        )  # fmt: skip
+        await self.patch({
+            "currentRun": current, "employees": started.employees, "queued": len(started.batch_ids),
+            "syncedGeneration": trigger.generation, "syncedRequest": trigger.requested_at,
+        })  # fmt: skip
+        await self.drive(pool, spec, run_id, current)
+
+    async def resume(self, pool: AsyncConnectionPool, spec: ResourceSpec, row: Mapping[str, Any]) -> None:
+        """Finish the scope's unfinished run: its batches are in the queue, its Jobs in the cluster."""
+        run_id = int(row["id"])
+        summary = row.get("summary") or {}
+        extra = (row.get("settings") or {}).get("extra") or {}
+        listed = "employees_processed" in summary
+        current = status.run_status(
+            run_id=run_id, trigger=row["trigger"], mode=row["mode"], phase="Batches", state="running",
+            started_at=row["started_at"], employees=summary.get("employees_processed"),
+            inline_processed=summary.get("immediately_processed"), queued=summary.get("batches"),
+            time_to_first_feedback=row.get("time_to_first_feedback_seconds"),
+        )  # fmt: skip
+        changes: dict[str, Any] = {"currentRun": current}
+        if listed and extra.get("generation") is not None:
+            changes["syncedGeneration"] = max(
+                int(extra["generation"]), int(self.status.get("syncedGeneration") or 0)
+            )
+            if extra.get("requested_at"):
+                changes["syncedRequest"] = extra["requested_at"]
+        await self.patch(
+            changes, progressing=(True, "RunResumed", f"run {run_id} resumed after an operator restart")
+        )
+        self.event("Normal", "RunResumed", f"Run {run_id} resumed")
+        interrupted = (
+            None
+            if listed
+            else ("the operator stopped before every employee was listed and queued; a new run follows")
+        )
+        await self.drive(pool, spec, run_id, current, interrupted=interrupted)
+
+    async def run_failed(self, current: dict[str, Any], reason: str, error: str) -> None:
+        finished = {**current, "phase": "Finished", "state": "failed", "finishedAt": status.now_iso(),
+                    "error": status.clip(f"{reason}: {error}")}  # fmt: skip
+        await self.patch({"currentRun": None, "lastRun": finished, "queued": 0})
+        self.event("Warning", "RunFailed", f"Run {current['id']} failed: {reason}")
+
+    async def drive(
+        self,
+        pool: AsyncConnectionPool,
+        spec: ResourceSpec,
+        run_id: int,
+        current: dict[str, Any],
+        *,
+        interrupted: str | None = None,
+    ) -> None:
+        """Run the batches as Jobs until each is done or failed for good, then close the run."""
+        launcher = KubernetesLauncher(
+            self.ctx.api, pool, self.namespace, self.name, run_id,
+            lambda batch, attempt: jobs.job_manifest(
+                self.body, self.spec(), run_id, batch, attempt,
+                default_image=self.ctx.config.worker_image,
+                default_service_account=self.ctx.config.worker_service_account,
+            ),
+        )  # fmt: skip
+        settings = DriverSettings(
+            parallelism=spec.parallelism, backoff_seconds=spec.backoff_seconds,
+            backoff_max_seconds=spec.backoff_max_seconds, poll_seconds=self.ctx.config.poll_seconds,
+        )  # fmt: skip
+        ticks: list[list[Batch]] = []
+        task = asyncio.create_task(drive(pool, run_id, launcher, settings, on_tick=ticks.append))
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=self.ctx.config.poll_seconds)
+                if ticks:
+                    await self.progress(current, ticks[-1])
+                    ticks.clear()
+                if self.spec().suspend:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+                    await self.suspended()
+                    return  # the run stays open; it resumes when unsuspended
+            batches = task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        await self.progress(current, batches)
+        await self.finish(pool, run_id, current, batches, interrupted)
+
+    async def progress(self, current: dict[str, Any], batches: list[Batch]) -> None:
+        """Status and events from one look at the run's batches (only when something changed)."""
+        for batch in batches:
+            before = self.batch_seen.get(batch.id)
+            now = (batch.attempts, batch.status)
+            self.batch_seen[batch.id] = now
+            if before is None or before == now:
+                continue
+            if batch.status == "failed" and before[1] != "failed":
+                self.event(
+                    "Warning",
+                    "BatchFailed",
+                    f"Batch {batch.batch_no} failed after {batch.attempts} "
+                    f"attempts: {status.clip(batch.error_message or 'unknown error', 300)}",
+                )
+            elif batch.status == "pending" and batch.attempts > before[0] and batch.attempts > 0:
+                self.event(
+                    "Warning",
+                    "BatchRetried",
+                    f"Batch {batch.batch_no} attempt {batch.attempts} failed "
+                    f"({status.clip(batch.error_message or 'unknown error', 300)}); it will be retried",
+                )
+        counts = status.batch_counts(batches)
+        updated = {**current, "batches": counts}
+        changes = {
+            "currentRun": updated,
+            "queued": counts["pending"] + counts["processing"],
+            "failedBatches": counts["failed"],
+            "batches": status.unfinished_batches(batches),
+        }
+        if any(self.status.get(k) != v for k, v in changes.items()):
+            done = counts["completed"] + counts["failed"]
+            await self.patch(changes, progressing=(
+                True, "RunInProgress",
+                f"run {current['id']}: {done} of {len(batches)} batches done, {counts['processing']} running",
+            ))  # fmt: skip
+
+    async def finish(
+        self,
+        pool: AsyncConnectionPool,
+        run_id: int,
+        current: dict[str, Any],
+        batches: list[Batch],
+        interrupted: str | None,
+    ) -> None:
+        result = await pipeline.finish_run(pool, run_id)
+        error = result.error
+        state = result.status
+        if interrupted:
+            await runs_store.finish_run(pool, run_id, "failed", result.summary, interrupted)
+            state, error = "failed", interrupted
+        summary = result.summary
+        counts = status.batch_counts(batches)
+        finished_at = status.now_iso()
+        last = {
+            **current, "phase": "Finished", "state": state, "finishedAt": finished_at, "batches": counts,
+            "eventsCreated": int(summary.get("events_created") or 0),
+            "employees": int(summary.get("employees_processed") or 0),
+        }  # fmt: skip
+        if error:
+            last["error"] = status.clip(error)
+        changes: dict[str, Any] = {
+            "currentRun": None, "lastRun": last, "lastSyncTime": finished_at, "queued": 0,
+            "failedBatches": counts["failed"], "employees": last["employees"],
+            "batches": status.unfinished_batches(batches),
+        }  # fmt: skip
+        if counts["failed"]:
+            first = next(b for b in batches if b.status == "failed")
+            message = (
+                f"{counts['failed']} of {len(batches)} batches of run {run_id} failed after their last "
+                f"attempt; batch {first.batch_no}: {first.error_message}"
+            )
+            await self.patch(
+                changes,
+                ready=(False, "BatchesFailed", message),
+                degraded=(True, "BatchesFailed", message),
+                progressing=(False, "RunFinished", f"run {run_id} finished with failed batches"),
+            )
+            self.event("Warning", "RunDegraded", status.clip(message, 500))
+        elif interrupted:
+            await self.patch(changes, progressing=(False, "RunInterrupted", interrupted))
+            self.event("Warning", "RunInterrupted", f"Run {run_id}: {interrupted}")
+        else:
+            message = (
+                f"run {run_id} synced {last['employees']} employees "
+                f"({last['eventsCreated']} new timeline events)"
+            )
+            await self.patch(
+                changes,
+                ready=(True, "RunSucceeded", message),
+                degraded=(False, "NoFailedBatches", "every batch of the last run succeeded"),
+                progressing=(False, "RunFinished", f"run {run_id} finished"),
+            )
+            self.event("Normal", "RunSucceeded", message[0].upper() + message[1:])
+
+    # --- quiet states ---------------------------------------------------------------------------
+
+    async def suspended(self) -> None:
+        await self.patch(
+            {}, progressing=(False, "Suspended", "spec.suspend is true: no run starts and no Job is created")
+        )
+
+    async def idle(self) -> None:
+        """Nothing to run: make the conditions say what the last run says (after a problem is fixed)."""
+        last = self.status.get("lastRun") or {}
+        conditions = self.status.get("conditions") or []
+        ready = status.get_condition(conditions, status.READY) or {}
+        progressing = status.get_condition(conditions, status.PROGRESSING) or {}
+        want_ready: tuple[bool, str, str] | None = None
+        if last.get("state") == "succeeded":
+            want_ready = (
+                True,
+                "RunSucceeded",
+                f"run {last.get('id')} synced {last.get('employees', 0)} employees",
+            )
+        elif (last.get("batches") or {}).get("failed"):
+            message = ready.get("message") if ready.get("reason") == "BatchesFailed" else None
+            want_ready = (
+                False,
+                "BatchesFailed",
+                message or f"run {last.get('id')} ended with failed batches",
+            )
+        want_progressing = (False, "RunFinished", f"run {last.get('id')} finished") if last else None
+        stale = self.status.get("observedGeneration") != self.generation
+        if want_ready and (ready.get("status"), ready.get("reason")) != (
+            "True" if want_ready[0] else "False",
+            want_ready[1],
+        ):
+            stale = True
+        if want_progressing and (progressing.get("status"), progressing.get("reason")) != (
+            "False",
+            "RunFinished",
+        ):
+            stale = True
+        if stale:
+            await self.patch({}, ready=want_ready, progressing=want_progressing)
+
+    async def report_problem(self, problem: Problem) -> None:
+        key = (problem.reason, problem.message)
+        if key != self.last_problem:
+            self.logger.warning("%s: %s", problem.reason, problem.message)
+            self.event("Warning", problem.reason, problem.message)
+        self.last_problem = key
+        try:
+            await self.patch(
+                {},
+                ready=(False, problem.reason, problem.message),
+                progressing=(False, problem.reason, f"waiting to retry: {problem.message}"),
+            )
+        except Exception as exc:  # the status is best effort while something is already wrong
+            self.logger.warning("could not write the status of %s: %s", self.scope, _one_line(exc))
+
+    # --- writing --------------------------------------------------------------------------------
+
+    async def patch(
+        self,
+        changes: Mapping[str, Any],
+        *,
+        ready: tuple[bool, str, str] | None = None,
+        progressing: tuple[bool, str, str] | None = None,
+        degraded: tuple[bool, str, str] | None = None,
+        ready_while_running: bool = False,
+    ) -> None:
+        """Merge-patch the status; conditions are recomputed from the cached ones (see status.py)."""
+        generation = self.generation
+        conditions = list(self.status.get("conditions") or [])
+        if ready_while_running and not status.is_true(conditions, status.READY):
+            ready = (False, "RunInProgress", "the first run has not finished yet")
+        for type_, value in (
+            (status.READY, ready),
+            (status.PROGRESSING, progressing),
+            (status.DEGRADED, degraded),
+        ):
+            if value is not None:
+                conditions = status.set_condition(conditions, type_, value[0], value[1], value[2], generation)
+        if status.get_condition(conditions, status.DEGRADED) is None:
+            conditions = status.set_condition(
+                conditions, status.DEGRADED, False, "NoFailedBatches", "", generation
+            )
+        body = {**changes, "conditions": conditions, "observedGeneration": generation}
+        await self.ctx.api.patch_status(self.namespace, self.name, body)
+        for key, value in body.items():
+            if value is None:
+                self.status.pop(key, None)
+            else:
+                self.status[key] = value
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        try:
+            kopf.event(self.body, type=type_, reason=reason, message=status.clip(message, 1000))
+        except Exception as exc:  # events are nice to have; never let one stop a run
+            self.logger.debug("event %s not posted: %s", reason, exc)
+
+
+# --- kopf registration --------------------------------------------------------------------------------
+
+
+def configure(settings: kopf.OperatorSettings) -> None:
+    """kopf settings: our own annotation prefix, no cluster scanning, quiet event posting."""
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP, key="last-handled")
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    # The chart grants no access to CRDs or namespaces: work from discovery at start (see rbac.scanning).
+    settings.scanning.disabled = True
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    configure(settings)
+    if getattr(memo, "ctx", None) is None:
+        memo.ctx = OperatorContext(config=getattr(memo, "config", None) or OperatorConfig(), api=KubeApi())
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    ctx: OperatorContext | None = getattr(memo, "ctx", None)
+    if ctx is not None:
+        await ctx.pools.close()
+        ctx.api.close()
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=5.0)
+async def reconcile(
+    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, logger: logging.Logger, **_: Any
+) -> None:
+    ctx: OperatorContext = memo.ctx
+    await Reconciler(ctx, body, logger).run(stopped)
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def resource_changed(namespace: str | None, name: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """Any change (spec, annotations, suspend) wakes that resource's reconciler at once."""
+    ctx: OperatorContext | None = getattr(memo, "ctx", None)
+    if ctx is not None:
+        ctx.wake(namespace, name)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={jobs.MANAGED_BY_LABEL: jobs.MANAGER})
+async def job_changed(
+    namespace: str | None, labels: Mapping[str, str], meta: kopf.Meta, memo: kopf.Memo, **_: Any
+) -> None:
+    """A Job of ours moved: wake its owner's reconciler instead of waiting for the next poll."""
+    ctx: OperatorContext | None = getattr(memo, "ctx", None)
+    if ctx is None:
+        return
+    for owner in meta.get("ownerReferences") or []:
+        if owner.get("kind") == "EmployesSync":
+            ctx.wake(namespace, owner.get("name"))

@@ -1,0 +1,91 @@
+"""The few Kubernetes API calls the operator makes besides kopf's own: Secrets, Jobs, status.
+
+The synchronous `kubernetes` client runs in threads, with plain dicts in and out (no models), so an
+object with fields the client's models do not know never breaks a reconcile. kopf keeps its own
+connection for watching; this one is for the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import kubernetes
+from kubernetes.client import ApiException
+
+from employes_sync.kube.spec import GROUP, PLURAL, VERSION
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def load_configuration() -> kubernetes.client.Configuration:
+    """In a pod: its ServiceAccount (the token file is re-read as it rotates). Elsewhere: $KUBECONFIG."""
+    configuration = kubernetes.client.Configuration()
+    try:
+        kubernetes.config.load_incluster_config(client_configuration=configuration)
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config(client_configuration=configuration)
+    return configuration
+
+
+class KubeApi:
+    def __init__(self, configuration: kubernetes.client.Configuration | None = None) -> None:
+        self._client = kubernetes.client.ApiClient(configuration or load_configuration())
+        self._core = kubernetes.client.CoreV1Api(self._client)
+        self._batch = kubernetes.client.BatchV1Api(self._client)
+        self._custom = kubernetes.client.CustomObjectsApi(self._client)
+
+    def close(self) -> None:
+        self._client.close()
+
+    @staticmethod
+    def _json(response: Any) -> dict[str, Any]:
+        return json.loads(response.data) if response.data else {}
+
+    async def read_secret(self, namespace: str, name: str) -> dict[str, Any]:
+        """The Secret as a dict; raises ApiException (404, 403) for the caller to explain."""
+        response = await asyncio.to_thread(
+            self._core.read_namespaced_secret, name, namespace, _preload_content=False
+        )
+        return self._json(response)
+
+    async def create_job(self, namespace: str, manifest: Mapping[str, Any]) -> bool:
+        """Create the Job; False when one of that name exists already (a restarted operator's case)."""
+        try:
+            await asyncio.to_thread(
+                self._batch.create_namespaced_job, namespace, dict(manifest), _preload_content=False
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    async def list_jobs(self, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Jobs with all these labels (checked here too: a selector is a filter, not a promise)."""
+        selector = ",".join(f"{k}={v}" for k, v in labels.items())
+        response = await asyncio.to_thread(
+            self._batch.list_namespaced_job, namespace, label_selector=selector, _preload_content=False
+        )
+        items = self._json(response).get("items") or []
+        return [
+            job for job in items
+            if all((job.get("metadata", {}).get("labels") or {}).get(k) == v for k, v in labels.items())
+        ]  # fmt: skip
+
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        await asyncio.to_thread(
+            self._custom.patch_namespaced_custom_object_status,
+            GROUP, VERSION, namespace, PLURAL, name, {"status": dict(status)},
+            _preload_content=False, _content_type=MERGE_PATCH,
+        )  # fmt: skip
+
+    async def patch_resource(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        response = await asyncio.to_thread(
+            self._custom.patch_namespaced_custom_object,
+            GROUP, VERSION, namespace, PLURAL, name, dict(patch),
+            _preload_content=False, _content_type=MERGE_PATCH,
+        )  # fmt: skip
+        return self._json(response)

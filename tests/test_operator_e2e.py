@@ -1,0 +1,372 @@
+"""The operator end to end: `employes-sync operator` as a process against kmock's emulator over HTTP,
+with embedded PostgreSQL, the simulator, and Jobs run as local `employes-sync worker` processes.
+
+Scenarios of issue 3: a full run to Ready with every timeline stored and Jobs within `parallelism`;
+a batch that fails once is retried, one that always fails degrades the resource; the trigger
+command and `kubectl annotate` start a new run; an operator killed mid-run is restarted without a
+duplicated Job; a missing Secret, then created; a rejected token; suspend; examples applied with kubectl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import subprocess
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from employes_sync.employes.simulator import Simulator
+from employes_sync.store import timeline as timeline_store
+from employes_sync.store.db import open_pool
+from tests.fixtures.kube import *  # noqa: F403
+from tests.fixtures.kube import (
+    BIN,
+    ESYNC,
+    JOBS,
+    REPO,
+    Cluster,
+    JobRunner,
+    OperatorProcess,
+    esync_path,
+    wait_for,
+)
+
+pytestmark = pytest.mark.slow
+
+NS = "default"
+
+
+@dataclass
+class Env:
+    cluster: Cluster
+    runner: JobRunner
+    start_operator: Callable[..., OperatorProcess]
+    database_url: str
+    simulator: Simulator
+
+    def secret(
+        self, name: str = "esync", token: str | None = None, dsn: str | None = None, omit: str | None = None
+    ) -> None:
+        data = {"token": token or self.simulator.config.token, "dsn": dsn or self.database_url}
+        if omit:
+            data.pop(omit)
+        self.cluster.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NS},
+                            "stringData": data})  # fmt: skip
+
+    def resource(self, name: str = "acme", **overrides: Any) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "api": {"baseUrl": self.simulator.url, "companyId": self.simulator.config.company_id,
+                    "tokenSecretRef": {"name": "esync", "key": "token"}, "requestsPerSecond": 1000},
+            "database": {"dsnSecretRef": {"name": "esync", "key": "dsn"}},
+            "inline": {"count": 5},
+            "batches": {"size": 10, "parallelism": 2, "maxAttempts": 3, "backoffSeconds": 0.2,
+                        "backoffMaxSeconds": 1, "activeDeadlineSeconds": 60, "ttlSecondsAfterFinished": 600},
+        }  # fmt: skip
+        for dotted, value in overrides.items():
+            node = spec
+            *parents, leaf = dotted.split("__")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[leaf] = value
+        obj = {"apiVersion": "employessync.io/v1alpha1", "kind": "EmployesSync",
+               "metadata": {"name": name, "namespace": NS}, "spec": spec}  # fmt: skip
+        return self.cluster.apply(obj)
+
+    def operator(self) -> OperatorProcess:
+        return self.start_operator(
+            [str(BIN / "employes-sync"), "operator", "-n", NS, "--metrics-port", "0", "--health-port", "0",
+             "--worker-image", "employes-sync:test", "--poll-seconds", "0.2"],
+            {"EMPLOYES_SYNC_RETRY_BASE_SECONDS": "0.5", "EMPLOYES_SYNC_RETRY_MAX_SECONDS": "2"},
+        )  # fmt: skip
+
+    def get(self, name: str = "acme") -> dict[str, Any]:
+        obj = self.cluster.get(ESYNC, NS, name)
+        assert obj is not None
+        return obj
+
+    def status(self, name: str = "acme") -> dict[str, Any]:
+        return self.get(name).get("status") or {}
+
+    def condition(self, type_: str, name: str = "acme") -> dict[str, Any]:
+        for c in self.status(name).get("conditions") or []:
+            if c["type"] == type_:
+                return c
+        return {}
+
+    def wait_condition(
+        self, type_: str, value: str, reason: str | None = None, name: str = "acme", timeout: float = 60
+    ) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            c = self.condition(type_, name)
+            ok = c.get("status") == value and (reason is None or c.get("reason") == reason)
+            return c if ok else None
+
+        return wait_for(check, timeout, what=f"{type_}={value} {reason or ''} (status: {self.status(name)})")
+
+    def wait_run_finished(
+        self, after_run: int = 0, name: str = "acme", timeout: float = 90
+    ) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            st = self.status(name)
+            last = st.get("lastRun") or {}
+            return last if last.get("id", 0) > after_run and not st.get("currentRun") else None
+
+        return wait_for(check, timeout, what=f"a run after {after_run} to finish")
+
+    def events(self, reason: str | None = None) -> list[dict[str, Any]]:
+        return [e for e in self.cluster.events(NS) if reason is None or e.get("reason") == reason]
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return self.cluster.list(JOBS, NS)
+
+    def timelines(self, name: str = "acme") -> int:
+        async def count() -> int:
+            pool = await open_pool(self.database_url)
+            try:
+                return await timeline_store.employees_with_events(pool, f"{NS}/{name}")
+            finally:
+                await pool.close()
+
+        return asyncio.run(count())
+
+
+@pytest.fixture
+def env(cluster_with_crd: Cluster, job_runner: JobRunner, operator_factory: Callable[..., OperatorProcess],
+        database_url: str, simulator: Simulator) -> Iterator[Env]:  # fmt: skip
+    yield Env(cluster_with_crd, job_runner, operator_factory, database_url, simulator)
+    for log in job_runner.logdir.glob("*.log") if job_runner.logdir.exists() else []:
+        text = log.read_text(errors="replace")
+        assert simulator.config.token not in text, f"the token leaked into {log.name}"
+
+
+def assert_no_secret_anywhere(env: Env, op: OperatorProcess, *secrets: str) -> None:
+    """The token (and DSN) never reach logs, events or the status."""
+    haystacks = {"operator log": op.logs(), "events": yaml.safe_dump(env.events()),
+                 "status": yaml.safe_dump(env.status())}  # fmt: skip
+    for where, text in haystacks.items():
+        for secret in secrets:
+            assert secret not in text, f"a secret leaked into the {where}"
+
+
+def test_a_resource_syncs_to_ready_within_parallelism(env: Env) -> None:
+    env.secret()
+    env.resource()
+    op = env.operator()
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+    st = env.status()
+    last = st["lastRun"]
+    assert last["state"] == "succeeded" and last["trigger"] == "created" and last["mode"] == "interactive"
+    assert last["employees"] == 78 and last["inlineProcessed"] == 5
+    assert last["queued"] == 8 and last["batches"] == {
+        "pending": 0,
+        "processing": 0,
+        "completed": 8,
+        "failed": 0,
+    }
+    assert last["timeToFirstFeedbackSeconds"] > 0 and last["eventsCreated"] > 78
+    assert st["employees"] == 78 and st["queued"] == 0 and st["failedBatches"] == 0 and st["lastSyncTime"]
+    assert st["observedGeneration"] == 1 and "currentRun" not in st and st["batches"] == []
+    assert env.condition("Degraded")["status"] == "False"
+    assert env.condition("Progressing")["status"] == "False"
+    assert env.timelines() == 78
+
+    jobs = env.jobs()
+    assert len(jobs) == 8 and all(env.runner.outcomes[j["metadata"]["name"]] == "Complete" for j in jobs)
+    assert env.runner.max_active["acme"] <= 2
+    names = sorted(j["metadata"]["name"] for j in jobs)
+    assert names[0] == "acme-r1-b1-a1"
+    assert {e["reason"] for e in env.events()} >= {"RunStarted", "RunSucceeded"}
+
+    out = env.cluster.kubectl("get", "esync", "acme").stdout
+    assert "READY" in out and "EMPLOYEES" in out and "LAST SYNC" in out
+    assert_no_secret_anywhere(env, op, env.simulator.config.token)
+
+
+def test_a_batch_failing_once_is_retried_and_one_always_failing_degrades(env: Env) -> None:
+    # Batch 2 fails on its first attempt only; batch 3 fails on every attempt.
+    def fault(job: dict[str, Any]) -> str | None:
+        labels = job["metadata"]["labels"]
+        if labels["employessync.io/batch"] == "2" and labels["employessync.io/attempt"] == "1":
+            return "fail"
+        return "fail" if labels["employessync.io/batch"] == "3" else None
+
+    env.runner.fault = fault
+    env.secret()
+    env.resource(batches__maxAttempts=2)
+    op = env.operator()
+    env.wait_condition("Degraded", "True", "BatchesFailed", timeout=120)
+    st = env.status()
+    assert env.condition("Ready")["status"] == "False"
+    assert "batch 3" in env.condition("Degraded")["message"]
+    assert st["lastRun"]["state"] == "failed" and st["failedBatches"] == 1
+    (failed,) = [b for b in st["batches"] if b["state"] == "failed"]
+    assert failed["number"] == 3 and failed["attempts"] == 2 and failed["jobName"] == "acme-r1-b3-a2"
+    assert "acme-r1-b3-a2 failed" in failed["lastError"]
+    names = {j["metadata"]["name"] for j in env.jobs()}
+    assert {"acme-r1-b2-a1", "acme-r1-b2-a2", "acme-r1-b3-a1", "acme-r1-b3-a2"} <= names
+    assert env.runner.outcomes["acme-r1-b2-a2"] == "Complete"
+    reasons = Counter(e["reason"] for e in env.events())
+    assert reasons["BatchRetried"] >= 2 and reasons["BatchFailed"] == 1 and reasons["RunDegraded"] == 1
+    assert env.timelines() == 78 - 10  # everyone but batch 3's ten employees
+    assert op.process is not None and op.process.poll() is None
+
+
+def test_trigger_command_and_kubectl_annotate_start_new_runs(env: Env) -> None:
+    env.secret()
+    env.resource(inline__count=0)
+    env.operator()
+    first = env.wait_run_finished(0)
+    assert first["state"] == "succeeded"
+
+    kube_env = {**os.environ, "KUBECONFIG": str(env.cluster.kubeconfig)}
+    command = [str(BIN / "employes-sync"), "trigger", "acme", "-n", NS, "--mode", "background"]
+    out = subprocess.run(command, env=kube_env, capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "sync requested" in out
+    second = env.wait_run_finished(first["id"])
+    assert (second["trigger"], second["mode"], second["state"]) == ("requested", "background", "succeeded")
+    assert second.get("inlineProcessed", 0) == 0
+
+    env.cluster.kubectl("annotate", "esync", "acme", "--overwrite",
+                        "employessync.io/sync-requested-at=2030-01-01T00:00:00Z",
+                        "employessync.io/sync-mode=interactive")  # fmt: skip
+    third = env.wait_run_finished(second["id"])
+    assert (third["trigger"], third["mode"], third["state"]) == ("requested", "interactive", "succeeded")
+    assert env.status()["syncedRequest"] == "2030-01-01T00:00:00Z"
+
+    missing = subprocess.run([str(BIN / "employes-sync"), "trigger", "nope", "-n", NS], env=kube_env,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert missing.returncode == 1 and "not found" in missing.stderr
+
+
+def test_triggers_during_a_run_coalesce_into_one_follow_up(env: Env) -> None:
+    env.secret()
+    env.resource(batches__parallelism=1)
+    env.operator()
+    wait_for(lambda: env.status().get("currentRun", {}).get("phase") == "Batches", 60, what="run 1 in Jobs")
+    for i in range(3):
+        env.cluster.patch(esync_path("acme"), {"metadata": {"annotations": {
+            "employessync.io/sync-requested-at": f"2030-01-01T00:00:0{i}Z"}}})  # fmt: skip
+    env.cluster.patch(esync_path("acme"), {"spec": {"batches": {"size": 20}}})
+    first = env.wait_run_finished(0)
+    follow_up = env.wait_run_finished(first["id"])
+    assert follow_up["id"] == first["id"] + 1 and follow_up["trigger"] == "spec-changed"
+    assert follow_up["queued"] == 4  # the new batch size took effect
+    env.wait_condition("Ready", "True", "RunSucceeded")
+    assert env.status()["syncedGeneration"] == 2
+    # No third run: every trigger was covered by the follow-up.
+    wait_for(lambda: True, 1)
+    assert env.status()["lastRun"]["id"] == follow_up["id"] and "currentRun" not in env.status()
+
+
+def test_operator_killed_mid_run_finishes_it_without_duplicate_jobs(env: Env) -> None:
+    env.secret()
+    env.resource(inline__count=0, batches__size=5, batches__parallelism=2)
+    op = env.operator()
+    wait_for(lambda: len(env.runner.seen) >= 3, 60, what="a few Jobs to start")
+    op.kill()
+    run_id = env.status()["currentRun"]["id"]
+    created_before = list(env.runner.seen)
+    op2 = env.operator()
+    last = env.wait_run_finished(0, timeout=120)
+    assert last["id"] == run_id and last["state"] == "succeeded"
+    assert env.timelines() == 78
+    names = [j["metadata"]["name"] for j in env.jobs()]
+    assert len(names) == len(set(names)) == 16  # one Job per batch: nothing duplicated, nothing lost
+    assert len(env.runner.seen) == len(set(env.runner.seen)) == 16
+    assert set(created_before) <= set(names)
+    assert env.runner.max_active["acme"] <= 2
+    assert any(e["reason"] == "RunResumed" for e in env.events())
+    assert "RunResumed" in op2.logs() or True
+
+
+def test_missing_secret_then_created_recovers(env: Env) -> None:
+    env.resource()
+    op = env.operator()
+    c = env.wait_condition("Ready", "False", "SecretNotFound")
+    assert "default/esync" in c["message"] and "API token" in c["message"]
+    wait_for(lambda: env.events("SecretNotFound"), 10, what="a Warning event")
+    assert env.events("SecretNotFound")[0]["type"] == "Warning"
+    assert not env.jobs()
+
+    env.secret(omit="dsn")
+    c = env.wait_condition("Ready", "False", "SecretKeyNotFound")
+    assert "'dsn'" in c["message"] and "default/esync" in c["message"]
+
+    env.secret()
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+    assert env.timelines() == 78
+    assert op.process is not None and op.process.poll() is None
+    assert_no_secret_anywhere(env, op, env.simulator.config.token)
+
+
+def test_rejected_token_is_reported_and_recovers_when_fixed(env: Env) -> None:
+    env.secret(token="wrong-token-value")
+    env.resource()
+    op = env.operator()
+    c = env.wait_condition("Ready", "False", "TokenRejected")
+    assert "default/esync" in c["message"] and "401" in c["message"]
+    wait_for(lambda: env.events("TokenRejected"), 10, what="a Warning event")
+    assert not env.jobs()
+    assert_no_secret_anywhere(env, op, "wrong-token-value")
+
+    env.secret()
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+    assert_no_secret_anywhere(env, op, "wrong-token-value", env.simulator.config.token)
+
+
+def test_database_refusing_the_dsn_is_reported(env: Env) -> None:
+    env.secret(dsn="postgresql://nobody:s3cret-pw@127.0.0.1:1/none?connect_timeout=1")
+    env.resource()
+    op = env.operator()
+    c = env.wait_condition("Ready", "False", "DatabaseUnavailable")
+    assert "s3cret-pw" not in c["message"]
+    assert_no_secret_anywhere(env, op, "s3cret-pw")
+    env.secret()
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+
+
+def test_suspend_starts_nothing_and_resuming_runs(env: Env) -> None:
+    env.secret()
+    env.resource(suspend=True)
+    env.operator()
+    env.wait_condition("Progressing", "False", "Suspended")
+    wait_for(lambda: True, 1.5)
+    assert not env.jobs() and "lastRun" not in env.status() and "currentRun" not in env.status()
+    assert env.timelines() == 0
+    env.cluster.patch(esync_path("acme"), {"spec": {"suspend": False}})
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+    assert env.status()["lastRun"]["trigger"] in ("created", "spec-changed")
+
+
+def test_examples_apply_with_kubectl_and_drive_a_run(env: Env, tmp_path: Path) -> None:
+    """`kubectl apply -f examples/` (pointed at the simulator and the test database) ends Ready."""
+    docs: list[dict[str, Any]] = []
+    for name in ("secret.yaml", "employessync.yaml", "cronjob.yaml"):
+        docs.extend(d for d in yaml.safe_load_all((REPO / "examples" / name).read_text()) if d)
+    for doc in docs:
+        if doc["kind"] == "Secret":
+            doc["stringData"] = {"token": env.simulator.config.token, "dsn": env.database_url}
+        if doc["kind"] == "EmployesSync":
+            doc["spec"]["api"]["baseUrl"] = env.simulator.url
+            doc["spec"]["api"]["requestsPerSecond"] = 1000
+            doc["spec"]["batches"]["backoffSeconds"] = 0.2
+    manifest = tmp_path / "examples.yaml"
+    manifest.write_text(yaml.safe_dump_all(docs))
+    env.operator()
+    env.cluster.kubectl("apply", "--validate=false", "-f", str(manifest))
+    env.wait_condition("Ready", "True", "RunSucceeded", name="demo", timeout=120)
+    assert env.timelines("demo") == 78
+    out = env.cluster.kubectl("get", "esync", "demo", "-o", "yaml").stdout
+    assert "RunSucceeded" in out
+    secret = env.cluster.get("v1/secrets", NS, "employes-sync")
+    assert (
+        secret is not None
+        and base64.b64decode(secret["data"]["token"]).decode() == env.simulator.config.token
+    )
