@@ -84,10 +84,20 @@ async def fetch_employments(
             except MalformedResponseError as exc:
                 errors[employee_id] = f"employments response unusable: {exc}"
 
-    async with asyncio.TaskGroup() as group:
-        for employee_id in employee_ids:
-            group.create_task(one(employee_id))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for employee_id in employee_ids:
+                group.create_task(one(employee_id))
+    except ExceptionGroup as failed:
+        # A TaskGroup wraps what its tasks raised; callers decide by the error's class (transient
+        # or not, an API error or not), and the batch's recorded reason must name it: raise it bare.
+        raise _first_leaf(failed) from None
     return found, errors
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def build_events(
