@@ -226,6 +226,7 @@ async def finish_run(pool: AsyncConnectionPool, run_id: int) -> RunSummary:
         "batches": {"total": len(batches), **by_status},
         "failed_batches": failed,
         "employee_errors": errors,
+        "invalid_employees": dict(started.get("invalid_employees") or {}),
         "time_to_first_feedback_seconds": started.get("time_to_first_feedback_seconds"),
         "hybrid_processing": {
             "immediate": started.get("immediately_processed", 0),

@@ -202,3 +202,5 @@ def _report(summary: RunSummary, as_json: bool) -> None:
         click.echo(f"  failed batch {failed['id']} after {failed['attempts']} attempts: {failed['error']}")
     for employee_id, reason in sorted(s["employee_errors"].items()):
         click.echo(f"  employee {employee_id}: {reason}")
+    for where, reason in s.get("invalid_employees", {}).items():
+        click.echo(f"  invalid employee at {where}: {reason}")
