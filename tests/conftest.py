@@ -16,6 +16,7 @@ import pytest
 
 pytest_plugins = [
     "tests.fixtures.simulator",
+    "tests.fixtures.store",
 ]
 
 

@@ -25,6 +25,7 @@ from employes_sync.settings import SyncSettings
 from employes_sync.store import queue as queue_store
 from employes_sync.store import raw as raw_store
 from employes_sync.store import runs as runs_store
+from employes_sync.store import timeline as timeline_store
 from employes_sync.store.ratelimit import PostgresRateLimiter
 
 log = logging.getLogger(__name__)
@@ -222,6 +223,7 @@ async def finish_run(pool: AsyncConnectionPool, run_id: int) -> RunSummary:
         "queued_for_processing": started.get("queued_for_processing", 0),
         "skipped_unchanged": started.get("skipped_unchanged", 0),
         "events_created": totals["events_created"],
+        "employees_with_timelines": await timeline_store.employees_with_events(pool, run["scope"]),
         "raw_records": raw,
         "batches": {"total": len(batches), **by_status},
         "failed_batches": failed,

@@ -191,6 +191,7 @@ def _report(summary: RunSummary, as_json: bool) -> None:
         click.echo(f"  time to first feedback: {s['time_to_first_feedback_seconds']:.2f} s")
     click.echo(f"  employments fetched:    {s['history_processed']}")
     click.echo(f"  timeline events new:    {s['events_created']}")
+    click.echo(f"  employees with events:  {s['employees_with_timelines']}")
     click.echo(
         f"  raw records:            {raw['new']} new, {raw['changed']} changed, {raw['unchanged']} unchanged"
     )

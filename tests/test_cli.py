@@ -1,0 +1,120 @@
+"""The command line as a newcomer uses it: subprocesses, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMAND = [sys.executable, "-m", "employes_sync"]
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COMMAND, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.slow
+def test_demo_sync_twice_end_to_end(tmp_path: Path) -> None:
+    """The README's first command: 5 inline, 73 queued, all 78 with timelines; then nothing new."""
+    env = {"EMPLOYES_SYNC_DATA_DIR": str(tmp_path / "data")}
+
+    first = run("sync", "--demo", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    result = json.loads(first.stdout)["result"]
+    assert result["immediately_processed"] == 5
+    assert result["queued_for_processing"] == 73
+    assert result["employees_with_timelines"] == 78
+    assert result["failed_batches"] == []
+    assert result["events_created"] > 78
+
+    second = run("sync", "--demo", "--json", env=env)
+    assert second.returncode == 0, second.stderr
+    again = json.loads(second.stdout)["result"]
+    assert again["raw_records"]["new"] == 0
+    assert again["raw_records"]["changed"] == 0
+    assert again["raw_records"]["unchanged"] == result["raw_records"]["new"]
+    assert again["events_created"] == 0
+
+    queue = run("queue", "--json", env=env)
+    assert json.loads(queue.stdout)["counts"] == {"completed": 6, "failed": 0, "pending": 0, "processing": 0}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--company-id", "not-a-uuid"], "company id 'not-a-uuid' is not a UUID"),
+        (
+            ["--company-id", "7c1f3b2e-5a4d-4e8f-9b6a-2d0c8e1f4a37", "--api-url", "ftp://x"],
+            "not an http(s) URL",
+        ),
+        (["--company-id", "7c1f3b2e-5a4d-4e8f-9b6a-2d0c8e1f4a37", "--batch-size", "0"], "batch size must be"),
+        (["--company-id", "7c1f3b2e-5a4d-4e8f-9b6a-2d0c8e1f4a37"], "no API token"),
+        ([], "missing --company-id"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> None:
+    env = {"EMPLOYES_API_TOKEN": ""}
+    result = run("sync", *args, env=env, timeout=60)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_database_is_one_line_without_the_password() -> None:
+    env = {"EMPLOYES_API_TOKEN": "tok-123"}
+    result = run(
+        "sync",
+        "--company-id",
+        "7c1f3b2e-5a4d-4e8f-9b6a-2d0c8e1f4a37",
+        "--database-url",
+        "postgresql://u:s3cretpw@127.0.0.1:1/db",
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "database unreachable" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "s3cretpw" not in result.stderr + result.stdout
+    assert "tok-123" not in result.stderr + result.stdout
+
+
+def test_a_rejected_token_exits_1_and_is_recorded(simulator: object, database_url: str) -> None:
+    env = {"EMPLOYES_API_TOKEN": "wrong-token"}
+    result = run(
+        "sync",
+        "--api-url",
+        simulator.url,  # type: ignore[attr-defined]
+        "--company-id",
+        simulator.config.company_id,  # type: ignore[attr-defined]
+        "--database-url",
+        database_url,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "401" in result.stderr
+    assert "wrong-token" not in result.stderr
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("select status from sync_runs").fetchall() == [("failed",)]
+
+
+def test_help_lists_every_command() -> None:
+    result = run("--help", timeout=60)
+    assert result.returncode == 0
+    for command in ("sync", "worker", "timeline", "queue", "rebuild", "simulate", "operator", "trigger"):
+        assert command in result.stdout

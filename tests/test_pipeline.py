@@ -1,0 +1,208 @@
+"""A whole local run, in process: inline part, queued batches in worker processes, idempotent re-runs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from employes_sync.employes.errors import AuthenticationError
+from employes_sync.employes.simulator import Simulator
+from employes_sync.executors.local import sync_locally
+from employes_sync.processing import rebuild_timelines
+from employes_sync.settings import SyncSettings
+from employes_sync.store import db
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
+    pool = await db.open_pool(database_url)
+    await db.migrate(pool)
+    yield pool
+    await pool.close()
+
+
+def settings_for(sim: Simulator, **changes: Any) -> SyncSettings:
+    assert sim.url is not None
+    values: dict[str, Any] = {
+        "scope": f"local/{sim.config.company_id}",
+        "company_id": sim.config.company_id,
+        "api_url": sim.url,
+        "requests_per_second": 200.0,
+        "backoff_seconds": 0.1,
+        "backoff_max_seconds": 0.5,
+        **changes,
+    }
+    return SyncSettings(**values)
+
+
+def scalar(database_url: str, sql: str, *params: Any) -> Any:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(sql, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+async def test_a_run_processes_five_inline_and_queues_the_rest(
+    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    settings = settings_for(simulator)
+    summary = await sync_locally(settings, pool, database_url, simulator.config.token, workers=2)
+
+    assert summary.succeeded, summary.error
+    s = summary.summary
+    assert s["employees_processed"] == 78
+    assert s["immediately_processed"] == 5
+    assert s["queued_for_processing"] == 73
+    assert s["batches"] == {"total": 3, "completed": 3}
+    assert s["time_to_first_feedback_seconds"] > 0
+    assert s["employee_errors"] == {}
+    assert s["raw_records"]["new"] == 156  # 78 employee records + 78 employment lists
+    # Every employee has a timeline: at least the employee_added event.
+    assert scalar(database_url, "select count(distinct employee_id) from employes_timeline_v2") == 78
+    assert scalar(database_url, "select count(*) from employes_timeline_v2") == s["events_created"]
+    assert scalar(database_url, "select status from sync_runs where id = %s", summary.run_id) == "succeeded"
+
+
+async def test_a_second_run_of_unchanged_data_writes_nothing_new(
+    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    settings = settings_for(simulator)
+    first = await sync_locally(settings, pool, database_url, simulator.config.token)
+    rows = scalar(database_url, "select count(*) from employes_raw_data")
+    events = scalar(database_url, "select count(*) from employes_timeline_v2")
+
+    second = await sync_locally(settings, pool, database_url, simulator.config.token)
+
+    assert first.succeeded and second.succeeded
+    assert second.summary["raw_records"] == {"new": 0, "changed": 0, "unchanged": 156}
+    assert second.summary["events_created"] == 0
+    assert scalar(database_url, "select count(*) from employes_raw_data") == rows
+    assert scalar(database_url, "select count(*) from employes_timeline_v2") == events
+
+
+async def test_incremental_fetches_only_the_list_when_nothing_changed(
+    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    await sync_locally(settings_for(simulator), pool, database_url, simulator.config.token)
+    simulator.stats.reset()
+
+    summary = await sync_locally(
+        settings_for(simulator, incremental=True), pool, database_url, simulator.config.token
+    )
+
+    assert summary.succeeded
+    assert summary.summary["skipped_unchanged"] == 78
+    assert summary.summary["queued_for_processing"] == 0
+    assert simulator.stats.count("employments") == 0
+    assert simulator.stats.count("employees") == 1  # 78 employees fit on one page of 100
+
+
+async def test_background_mode_queues_everything_at_a_lower_priority(
+    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    summary = await sync_locally(
+        settings_for(simulator, mode="background", trigger="schedule"),
+        pool,
+        database_url,
+        simulator.config.token,
+    )
+
+    assert summary.succeeded
+    assert summary.summary["immediately_processed"] == 0
+    assert summary.summary["queued_for_processing"] == 78
+    assert summary.summary["time_to_first_feedback_seconds"] is None
+    assert (
+        scalar(database_url, "select max(priority) from processing_queue")
+        < SyncSettings(scope="x", company_id=simulator.config.company_id).priority
+    )
+
+
+class HealAfterFirstFailure:
+    """A progress sink that clears the simulator's faults once a batch has failed an attempt."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.healed = False
+
+    def event(self, name: str, fields: dict[str, Any]) -> None:
+        return None
+
+    def batches(self, batches: list[Any]) -> None:
+        if not self.healed and any(b.status == "pending" and b.attempts >= 1 for b in batches):
+            self.sim.faults.reset()
+            self.healed = True
+
+
+async def test_a_batch_that_fails_is_retried_and_its_attempts_recorded(
+    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    settings = settings_for(simulator, inline_count=0, batch_size=100, max_attempts=3)
+    simulator.faults.fail_fraction(1.0, (503,), endpoint="employments")
+    healer = HealAfterFirstFailure(simulator)
+
+    summary = await sync_locally(
+        settings, pool, database_url, simulator.config.token, workers=1, progress=healer
+    )
+
+    assert healer.healed
+    assert summary.succeeded, summary.error
+    attempts = scalar(database_url, "select attempts from processing_queue where run_id = %s", summary.run_id)
+    assert attempts == 2
+    assert scalar(database_url, "select count(distinct employee_id) from employes_timeline_v2") == 78
+
+
+async def test_a_batch_that_always_fails_ends_failed_with_its_error(
+    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    settings = settings_for(simulator, inline_count=0, batch_size=100, max_attempts=2)
+    simulator.faults.fail_fraction(1.0, (503,), endpoint="employments")
+
+    summary = await sync_locally(settings, pool, database_url, simulator.config.token, workers=1)
+
+    assert not summary.succeeded
+    [failed] = summary.summary["failed_batches"]
+    assert failed["attempts"] == 2
+    assert "503" in failed["error"]
+    assert scalar(database_url, "select status from sync_runs where id = %s", summary.run_id) == "failed"
+
+
+async def test_a_rejected_token_fails_the_run_and_records_it(
+    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    with pytest.raises(AuthenticationError) as raised:
+        await sync_locally(settings_for(simulator), pool, database_url, "not-the-token")
+
+    assert "not-the-token" not in str(raised.value)
+    status, error = await _last_run(pool)
+    assert status == "failed"
+    assert "401" in error
+    assert scalar(database_url, "select count(*) from processing_queue") == 0
+
+
+async def test_rebuild_recreates_timelines_without_the_api(
+    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    settings = settings_for(simulator)
+    await sync_locally(settings, pool, database_url, simulator.config.token)
+    events = scalar(database_url, "select count(*) from employes_timeline_v2")
+    with psycopg.connect(database_url) as conn:
+        conn.execute("delete from employes_timeline_v2")
+    simulator.stats.reset()
+
+    result = await rebuild_timelines(pool, settings.scope)
+
+    assert result.events_created == events
+    assert simulator.stats.total == 0
+    assert scalar(database_url, "select count(*) from employes_timeline_v2") == events
+
+
+async def _last_run(pool: AsyncConnectionPool) -> tuple[str, str]:
+    async with pool.connection() as conn:
+        cur = await conn.execute("select status, error from sync_runs order by id desc limit 1")
+        row = await cur.fetchone()
+    assert row is not None
+    return row[0], row[1]
