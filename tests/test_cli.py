@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 COMMAND = [sys.executable, "-m", "employes_sync"]
+COMPANY = "7c1f3b2e-5a4d-4e8f-9b6a-2d0c8e1f4a37"
 
 
 def run(
