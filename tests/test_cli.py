@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 COMMAND = [sys.executable, "-m", "employes_sync"]
-COMPANY = "7c1f3b2e-5a4d-4e8f-9b6a-2d0c8e1f4a37"
+COMPANY = "00000000-0000-4000-8000-000000000001"
 
 
 def run(
@@ -58,11 +58,11 @@ def test_demo_sync_twice_end_to_end(tmp_path: Path) -> None:
     [
         (["--company-id", "not-a-uuid"], "company id 'not-a-uuid' is not a UUID"),
         (
-            ["--company-id", "7c1f3b2e-5a4d-4e8f-9b6a-2d0c8e1f4a37", "--api-url", "ftp://x"],
+            ["--company-id", COMPANY, "--api-url", "ftp://x"],
             "not an http(s) URL",
         ),
-        (["--company-id", "7c1f3b2e-5a4d-4e8f-9b6a-2d0c8e1f4a37", "--batch-size", "0"], "batch size must be"),
-        (["--company-id", "7c1f3b2e-5a4d-4e8f-9b6a-2d0c8e1f4a37"], "no API token"),
+        (["--company-id", COMPANY, "--batch-size", "0"], "batch size must be"),
+        (["--company-id", COMPANY], "no API token"),
         ([], "missing --company-id"),
     ],
 )
@@ -79,7 +79,7 @@ def test_unreachable_database_is_one_line_without_the_password() -> None:
     result = run(
         "sync",
         "--company-id",
-        "7c1f3b2e-5a4d-4e8f-9b6a-2d0c8e1f4a37",
+        COMPANY,
         "--database-url",
         "postgresql://u:s3cretpw@127.0.0.1:1/db",
         env=env,

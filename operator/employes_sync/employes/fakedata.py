@@ -19,8 +19,8 @@ from typing import Any
 
 __all__ = ["AS_OF", "DEMO_COMPANY_ID", "DEMO_TOKEN", "SimEmployee", "generate_company", "generate_employee"]
 
-DEMO_COMPANY_ID = "7c1f3b2e-5a4d-4e8f-9b6a-2d0c8e1f4a37"
-DEMO_TOKEN = "demo-employes-token"  # the simulator's default; not a secret of any real account
+DEMO_COMPANY_ID = "00000000-0000-4000-8000-000000000001"  # the one examples/ and the chart use
+DEMO_TOKEN = "demo-token"  # the simulator's default; not a secret of any real account
 AS_OF = date(2025, 6, 1)  # the simulated "today", fixed so data never depends on the clock
 
 
