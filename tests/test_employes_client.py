@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import random
 import time
@@ -169,13 +168,13 @@ async def test_transient_failures_are_retried(simulator: Simulator, inject: Call
 
 
 async def test_a_slow_response_times_out_and_is_retried(simulator: Simulator) -> None:
-    simulator.faults.slow_next(1, seconds=3.0, endpoint="employee")
-    async with client_for(simulator, timeout=0.3) as client:
+    simulator.faults.slow_next(1, seconds=5.0, endpoint="employee")
+    async with client_for(simulator, timeout=0.5) as client:
         started = time.monotonic()
         employee = await client.get_employee(simulator.employee_ids[0])
     assert employee["id"] == simulator.employee_ids[0]
-    assert time.monotonic() - started < 2.5
-    assert simulator.stats.count("employee") == 2
+    assert time.monotonic() - started < 4.0  # the client gave up on the slow answer
+    assert simulator.stats.count("employee") >= 2
 
 
 async def test_retries_run_out_with_a_typed_transient_error(simulator: Simulator) -> None:
@@ -446,18 +445,18 @@ def test_token_bucket_burst() -> None:
 
 async def test_token_bucket_spaces_concurrent_callers_in_real_time() -> None:
     bucket = TokenBucket(50)
-    stamps: list[float] = []
+    woke: list[tuple[int, float]] = []
+    started = time.monotonic()
 
-    async def one() -> None:
+    async def one(turn: int) -> None:
         await bucket.acquire()
-        stamps.append(time.monotonic())
+        woke.append((turn, time.monotonic() - started))
 
-    await asyncio.gather(*(one() for _ in range(11)))
-    gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    # asyncio never wakes a sleeper early by more than its clock resolution, so every gap is close
-    # to 20 ms or more; the total is the robust check.
-    assert min(gaps) >= 0.010
-    assert stamps[-1] - stamps[0] >= 10 * 0.02 * 0.95
+    await asyncio.gather(*(one(turn) for turn in range(11)))
+    # Callers go in the order they asked, and none before its slot (turn x 20 ms): sleeping never
+    # ends early, so this holds however loaded the machine is (a late wake-up only delays).
+    assert [turn for turn, _ in woke] == list(range(11))
+    assert all(at >= turn * 0.02 - 0.002 for turn, at in woke)
 
 
 # -- retry policy -------------------------------------------------------------------------------

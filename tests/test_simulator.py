@@ -154,10 +154,13 @@ def test_the_limit_is_a_token_bucket_answering_429_with_retry_after(make_simulat
     sim = make_simulator(employees=3, requests_per_second=20)
     url = f"{sim.url}{_base(sim)}/{sim.employee_ids[0]}"
     with httpx.Client(headers=AUTH) as http:
+        started = time.monotonic()
         burst = [http.get(url) for _ in range(40)]
+        elapsed = time.monotonic() - started
     passed = [r for r in burst if r.status_code == 200]
     limited = [r for r in burst if r.status_code == 429]
-    assert 20 <= len(passed) <= 30  # a full bucket of 20, plus what refills during the burst
+    # A full bucket of 20, plus at most what refilled while the burst was being sent.
+    assert 20 <= len(passed) <= 20 + 20 * elapsed + 1
     assert len(passed) + len(limited) == 40
     assert all(int(r.headers["Retry-After"]) >= 1 for r in limited)
     assert sim.stats.rate_limited == len(limited)
@@ -167,7 +170,7 @@ def test_the_limit_is_per_token(make_simulator: MakeSimulator) -> None:
     sim = make_simulator(employees=3, requests_per_second=5)
     url = f"{sim.url}{_base(sim)}/{sim.employee_ids[0]}"
     with httpx.Client(headers=AUTH) as http:
-        statuses = [http.get(url).status_code for _ in range(8)]
+        statuses = [http.get(url).status_code for _ in range(15)]
     assert statuses.count(429) >= 1
     sim.faults.rotate_token("second-token")
     with httpx.Client(headers={"Authorization": "Bearer second-token"}) as http:
