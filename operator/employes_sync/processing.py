@@ -18,7 +18,12 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.employes.client import EmployesClient
-from employes_sync.employes.errors import EmployesError, MalformedResponseError, NotFoundError
+from employes_sync.employes.errors import (
+    EmployesError,
+    MalformedResponseError,
+    NotFoundError,
+    ResponseTooLargeError,
+)
 from employes_sync.settings import SyncSettings
 from employes_sync.store import raw as raw_store
 from employes_sync.store import timeline as timeline_store
@@ -81,7 +86,8 @@ async def fetch_employments(
                     errors[employee_id] = "employee not found (404): removed since it was listed"
                     return
                 found[employee_id] = []
-            except MalformedResponseError as exc:
+            except (MalformedResponseError, ResponseTooLargeError) as exc:
+                # This employee's data, and asking again returns the same: name it, spare the batch.
                 errors[employee_id] = f"employments response unusable: {exc}"
 
     try:
