@@ -111,7 +111,9 @@ async def drive(
         while True:
             for ended in await launcher.ended():
                 await settle(pool, ended, settings)
-            await queue_store.rescue_expired(pool)
+            await queue_store.rescue_expired(
+                pool, backoff_base=settings.backoff_seconds, backoff_max=settings.backoff_max_seconds
+            )
             batches = await queue_store.run_batches(pool, run_id)
             if on_tick:
                 on_tick(batches)
