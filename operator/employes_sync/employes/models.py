@@ -203,15 +203,35 @@ def unwrap_employee(body: Any) -> Any:
 def _require_object(obj: Any, what: str) -> dict[str, Any]:
     if not isinstance(obj, Mapping):
         raise InvalidRecord(f"{what} must be an object, got {type(obj).__name__}")
-    return _copy(obj)
+    try:
+        return _copy(obj)
+    except _Unstorable:
+        raise InvalidRecord(
+            f"{what} holds text with a NUL character or a lone surrogate, which PostgreSQL cannot store"
+        ) from None
+
+
+# JSON may carry "\u0000" and unpaired "\ud800"; jsonb refuses both, and one such record would make
+# the statement storing its whole page or batch fail.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class _Unstorable(Exception):
+    pass
 
 
 def _copy(value: Any) -> Any:
     # Cheaper than deepcopy for JSON trees, and leaves the caller's object untouched.
     if isinstance(value, Mapping):
-        return {key: _copy(item) for key, item in value.items()}
+        return {_storable(key): _copy(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_copy(item) for item in value]
+    return _storable(value)
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str) and _UNSTORABLE.search(value):
+        raise _Unstorable
     return value
 
 
