@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 import subprocess
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -80,10 +82,11 @@ class Env:
                "metadata": {"name": name, "namespace": NS}, "spec": spec}  # fmt: skip
         return self.cluster.apply(obj)
 
-    def operator(self) -> OperatorProcess:
+    def operator(self, metrics_port: int = 0, health_port: int = 0) -> OperatorProcess:
         return self.start_operator(
-            [str(BIN / "employes-sync"), "operator", "-n", NS, "--metrics-port", "0", "--health-port", "0",
-             "--worker-image", "employes-sync:test", "--poll-seconds", "0.2"],
+            [str(BIN / "employes-sync"), "operator", "-n", NS, "--metrics-port", str(metrics_port),
+             "--health-port", str(health_port), "--worker-image", "employes-sync:test",
+             "--poll-seconds", "0.2"],
             {"EMPLOYES_SYNC_RETRY_BASE_SECONDS": "0.5", "EMPLOYES_SYNC_RETRY_MAX_SECONDS": "2"},
         )  # fmt: skip
 
@@ -158,10 +161,22 @@ def assert_no_secret_anywhere(env: Env, op: OperatorProcess, *secrets: str) -> N
             assert secret not in text, f"a secret leaked into the {where}"
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
 def test_a_resource_syncs_to_ready_within_parallelism(env: Env) -> None:
     env.secret()
     env.resource()
-    op = env.operator()
+    metrics_port, health_port = free_port(), free_port()
+    op = env.operator(metrics_port=metrics_port, health_port=health_port)
     env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
     st = env.status()
     last = st["lastRun"]
@@ -188,8 +203,24 @@ def test_a_resource_syncs_to_ready_within_parallelism(env: Env) -> None:
     assert {e["reason"] for e in env.events()} >= {"RunStarted", "RunSucceeded"}
 
     out = env.cluster.kubectl("get", "esync", "acme").stdout
-    assert "READY" in out and "EMPLOYEES" in out and "LAST SYNC" in out
-    assert_no_secret_anywhere(env, op, env.simulator.config.token)
+    assert out.split("\n")[0].split() == [
+        "NAME",
+        "READY",
+        "EMPLOYEES",
+        "QUEUED",
+        "FAILED",
+        "LAST",
+        "SYNC",
+        "AGE",
+    ]
+    assert out.split("\n")[1].split()[:5] == ["acme", "True", "78", "0", "0"]
+    described = env.cluster.kubectl("get", "esync", "acme", "-o", "wide").stdout
+    assert "RunSucceeded" in described
+
+    text = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+    assert 'employes_sync_jobs_created_total{name="acme",namespace="default"} 8.0' in text
+    scrape(f"http://127.0.0.1:{health_port}/healthz")  # kopf's liveness endpoint answers 200
+    assert_no_secret_anywhere(env, op, env.simulator.config.token, env.database_url)
 
 
 def test_a_batch_failing_once_is_retried_and_one_always_failing_degrades(env: Env) -> None:

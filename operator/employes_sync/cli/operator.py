@@ -89,12 +89,17 @@ def operator(
         root.setLevel(logging.INFO)
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
-    if metrics_port:
-        _serve_metrics(metrics_port)
+    logging.getLogger("kopf.objects").addFilter(_QuietWakeups())
     config = handlers.OperatorConfig(
-        worker_image=worker_image, worker_service_account=worker_service_account or None,
-        poll_seconds=poll_seconds, idle_seconds=max(30.0, poll_seconds),
-    )  # fmt: skip
+        worker_image=worker_image,
+        worker_service_account=worker_service_account or None,
+        poll_seconds=poll_seconds,
+        idle_seconds=max(30.0, poll_seconds),
+    )
+    if metrics_port:
+        from employes_sync.metrics import start_metrics_server
+
+        start_metrics_server(metrics_port, lambda: dict(config.dsns))
     logging.getLogger(__name__).info(
         "watching %s; worker image %s", "all namespaces" if clusterwide else ", ".join(watched), worker_image
     )
@@ -107,12 +112,11 @@ def operator(
     )
 
 
-def _serve_metrics(port: int) -> None:
-    """Prometheus metrics: the project's own collectors when the metrics module is present."""
-    from prometheus_client import start_http_server
+class _QuietWakeups(logging.Filter):
+    """Drop kopf's "Handler ... succeeded" lines of the wake-up handlers: one per Job or status change."""
 
-    try:
-        from employes_sync import metrics  # noqa: F401  (registers its collectors on import)
-    except ImportError:
-        pass
-    start_http_server(port)
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            message.startswith("Handler '") and ("resource_changed" in message or "job_changed" in message)
+        )

@@ -27,7 +27,7 @@ import kopf
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from employes_sync import pipeline
+from employes_sync import metrics, pipeline
 from employes_sync.employes import errors as api_errors
 from employes_sync.executors.driver import DriverSettings, drive
 from employes_sync.executors.kubernetes import KubernetesLauncher
@@ -54,6 +54,8 @@ class OperatorConfig:
     worker_service_account: str | None = None
     poll_seconds: float = 2.0
     idle_seconds: float = 30.0
+    #: scope -> DSN of the resources managed now, for the metrics collector (never logged or shown).
+    dsns: dict[str, str] = field(default_factory=dict)
 
 
 class Problem(Exception):
@@ -200,7 +202,9 @@ class Reconciler:
             dsn = await read_secret_value(self.ctx.api, self.namespace, spec.dsn_ref, "database DSN")
         except SecretProblem as exc:
             raise Problem(exc.reason, exc.message) from None
-        return await self.ctx.pools.get(dsn), token
+        pool = await self.ctx.pools.get(dsn)
+        self.ctx.config.dsns[self.scope] = dsn
+        return pool, token
 
     # --- runs -----------------------------------------------------------------------------------
 
@@ -232,7 +236,10 @@ class Reconciler:
         )
         self.event("Normal", "RunStarted", f"Run {run_id} started ({trigger.reason}, {trigger.mode})")
         try:
-            started = await pipeline.start_run(settings, pool, token, run_id=run_id)
+            started = await pipeline.start_run(
+                settings, pool, token, run_id=run_id,
+                on_response=metrics.api_response_observer(self.namespace, self.name),
+            )  # fmt: skip
         except api_errors.AuthenticationError:
             await self.run_failed(current, "TokenRejected", "the API rejected the token")
             raise Problem(
@@ -253,6 +260,8 @@ class Reconciler:
         except (psycopg.Error, db.DatabaseUnavailable) as exc:
             await self.run_failed(current, "DatabaseUnavailable", _one_line(exc))
             raise Problem("DatabaseUnavailable", _one_line(exc)) from None
+        if started.time_to_first_feedback is not None:
+            metrics.observe_time_to_first_feedback(self.namespace, self.name, started.time_to_first_feedback)
         current = status.run_status(
             run_id=run_id, trigger=trigger.reason, mode=trigger.mode, phase="Batches", state="running",
             started_at=started_at, employees=started.employees, inline_processed=started.inline.employees,
@@ -299,6 +308,15 @@ class Reconciler:
                     "error": status.clip(f"{reason}: {error}")}  # fmt: skip
         await self.patch({"currentRun": None, "lastRun": finished, "queued": 0})
         self.event("Warning", "RunFailed", f"Run {current['id']} failed: {reason}")
+        self.record_finished(current, "failed")
+
+    def record_finished(self, current: Mapping[str, Any], outcome: str) -> None:
+        started = current.get("startedAt")
+        seconds = 0.0
+        if isinstance(started, str):
+            begun = datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            seconds = (datetime.now(UTC) - begun).total_seconds()
+        metrics.record_run_finished(self.namespace, self.name, str(current.get("trigger")), outcome, seconds)
 
     async def drive(
         self,
@@ -336,6 +354,8 @@ class Reconciler:
                     await self.suspended()
                     return  # the run stays open; it resumes when unsuspended
             batches = task.result()
+            for _ in launcher.created:
+                metrics.record_job_created(self.namespace, self.name)
         finally:
             if not task.done():
                 task.cancel()
@@ -396,6 +416,7 @@ class Reconciler:
             state, error = "failed", interrupted
         summary = result.summary
         counts = status.batch_counts(batches)
+        self.record_finished(current, "degraded" if counts["failed"] else state)
         finished_at = status.now_iso()
         last = {
             **current, "phase": "Finished", "state": state, "finishedAt": finished_at, "batches": counts,
@@ -572,7 +593,11 @@ async def reconcile(
     body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, logger: logging.Logger, **_: Any
 ) -> None:
     ctx: OperatorContext = memo.ctx
-    await Reconciler(ctx, body, logger).run(stopped)
+    reconciler = Reconciler(ctx, body, logger)
+    try:
+        await reconciler.run(stopped)
+    finally:
+        ctx.config.dsns.pop(reconciler.scope, None)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
