@@ -10,12 +10,14 @@ import asyncio
 import contextlib
 import os
 import sys
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
+from employes_sync import metrics
 from employes_sync.executors.driver import DriverSettings, Ended, OnTick, drive
 from employes_sync.pipeline import OnResponse, Progress, RunSummary, finish_run, start_run
 from employes_sync.settings import SyncSettings
@@ -116,6 +118,9 @@ async def sync_locally(
 
     Workers start on the first queued batch, while listing still goes on.
     """
+    started = time.monotonic()
+    labels = metrics.scope_labels(settings.scope)
+    metrics.record_run_started(*labels, settings.trigger)
     run_id = await runs_store.start_run(
         pool, settings.scope, settings.company_id, settings.trigger, settings.mode, settings.to_json()
     )
@@ -145,6 +150,11 @@ async def sync_locally(
         driver.cancel()
         with contextlib.suppress(BaseException):
             await driver
+        metrics.record_run_finished(*labels, settings.trigger, "failed", time.monotonic() - started)
         raise
     await driver
-    return await finish_run(pool, run_id)
+    summary = await finish_run(pool, run_id)
+    metrics.record_run_finished(*labels, settings.trigger, summary.status, time.monotonic() - started)
+    if (first_feedback := summary.summary.get("time_to_first_feedback_seconds")) is not None:
+        metrics.observe_time_to_first_feedback(*labels, first_feedback)
+    return summary

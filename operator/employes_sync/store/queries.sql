@@ -374,3 +374,93 @@ VALUES (%(key)s, clock_timestamp() + make_interval(secs => %(interval_seconds)s:
     ON CONFLICT (key) DO UPDATE
    SET next_slot = greatest(r.next_slot, clock_timestamp()) + make_interval(secs => %(interval_seconds)s::float8)
 RETURNING r.next_slot - make_interval(secs => %(interval_seconds)s::float8) AS slot, clock_timestamp() AS now;
+
+-- ---------------------------------------------------------------------------------------------------
+-- metrics (read at scrape time by employes_sync.metrics; scopes = null reads every scope)
+-- ---------------------------------------------------------------------------------------------------
+
+-- name: metrics_session
+-- Bound every metrics statement (a scrape never waits long) and make the session read-only.
+SELECT set_config('statement_timeout', %(statement_timeout_ms)s::text, false),
+       set_config('default_transaction_read_only', 'on', false);
+
+-- name: metrics_queue
+-- Batches per scope and status with their attempts, and how long the oldest of them has waited.
+SELECT scope,
+       status,
+       count(*) AS batches,
+       coalesce(sum(attempts), 0)::bigint AS attempts,
+       coalesce(sum(greatest(attempts - 1, 0)), 0)::bigint AS retries,
+       extract(epoch FROM now() - min(created_at))::float8 AS oldest_age_seconds
+  FROM processing_queue
+ WHERE %(scopes)s::text[] IS NULL OR scope = ANY (%(scopes)s::text[])
+ GROUP BY scope, status;
+
+-- name: metrics_batch_durations
+-- Cumulative histogram of finished batches' last-attempt durations per scope, one row per bucket bound.
+WITH durations AS (
+    SELECT scope, extract(epoch FROM completed_at - started_at)::float8 AS seconds
+      FROM processing_queue
+     WHERE status IN ('completed', 'failed')
+       AND started_at IS NOT NULL
+       AND completed_at IS NOT NULL
+       AND (%(scopes)s::text[] IS NULL OR scope = ANY (%(scopes)s::text[]))
+)
+SELECT d.scope,
+       b.le,
+       count(*) FILTER (WHERE d.seconds <= b.le) AS cumulative,
+       count(*) AS total_count,
+       coalesce(sum(d.seconds), 0)::float8 AS total_seconds
+  FROM durations d
+ CROSS JOIN unnest(%(buckets)s::float8[]) AS b(le)
+ GROUP BY d.scope, b.le
+ ORDER BY d.scope, b.le;
+
+-- name: metrics_run_totals
+-- Per scope, totals over every run: finished runs from their final summary, runs still going from their
+-- summary so far plus their completed batches; and when the scope last synced successfully.
+WITH runs AS (
+    SELECT id, scope, status, finished_at, summary,
+           coalesce(jsonb_typeof(summary -> 'batches') = 'object', false) AS final
+      FROM sync_runs
+     WHERE %(scopes)s::text[] IS NULL OR scope = ANY (%(scopes)s::text[])
+),
+unsummarised AS (
+    SELECT q.run_id,
+           sum(coalesce((q.result ->> 'raw_new')::bigint, 0)) AS raw_new,
+           sum(coalesce((q.result ->> 'raw_changed')::bigint, 0)) AS raw_changed,
+           sum(coalesce((q.result ->> 'raw_unchanged')::bigint, 0)) AS raw_unchanged,
+           sum(coalesce((q.result ->> 'events_created')::bigint, 0)) AS events_created
+      FROM processing_queue q
+      JOIN runs r ON r.id = q.run_id AND NOT r.final
+     WHERE q.status = 'completed'
+     GROUP BY q.run_id
+)
+SELECT r.scope,
+       sum(coalesce((r.summary ->> 'employees_processed')::bigint, 0))::bigint AS employees,
+       sum(coalesce((r.summary -> 'raw_records' ->> 'new')::bigint, 0)
+           + coalesce((r.summary -> 'inline' ->> 'raw_new')::bigint, 0)
+           + coalesce(u.raw_new, 0))::bigint AS raw_new,
+       sum(coalesce((r.summary -> 'raw_records' ->> 'changed')::bigint, 0)
+           + coalesce((r.summary -> 'inline' ->> 'raw_changed')::bigint, 0)
+           + coalesce(u.raw_changed, 0))::bigint AS raw_changed,
+       sum(coalesce((r.summary -> 'raw_records' ->> 'unchanged')::bigint, 0)
+           + coalesce((r.summary -> 'inline' ->> 'raw_unchanged')::bigint, 0)
+           + coalesce(u.raw_unchanged, 0))::bigint AS raw_unchanged,
+       sum(coalesce((r.summary ->> 'events_created')::bigint, 0)
+           + coalesce((r.summary -> 'inline' ->> 'events_created')::bigint, 0)
+           + coalesce(u.events_created, 0))::bigint AS events_created,
+       extract(epoch FROM max(r.finished_at) FILTER (WHERE r.status = 'succeeded'))::float8
+           AS last_success_timestamp,
+       (array_agg(r.status IN ('failed', 'degraded') ORDER BY r.finished_at DESC NULLS LAST, r.id DESC)
+            FILTER (WHERE r.status <> 'running'))[1] AS last_finished_failed
+  FROM runs r
+  LEFT JOIN unsummarised u ON u.run_id = r.id
+ GROUP BY r.scope;
+
+-- name: metrics_timeline_events
+-- Stored timeline events per scope and event type.
+SELECT scope, event_type, count(*) AS events
+  FROM employes_timeline_v2
+ WHERE %(scopes)s::text[] IS NULL OR scope = ANY (%(scopes)s::text[])
+ GROUP BY scope, event_type;
