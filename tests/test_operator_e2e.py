@@ -321,6 +321,49 @@ def test_operator_killed_mid_run_finishes_it_without_duplicate_jobs(env: Env) ->
     assert "RunResumed" in op2.logs() or True
 
 
+def test_a_job_that_never_starts_fails_at_its_deadline_and_is_retried(env: Env) -> None:
+    def fault(job: dict[str, Any]) -> str | None:
+        labels = job["metadata"]["labels"]
+        first = labels["employessync.io/batch"] == "1" and labels["employessync.io/attempt"] == "1"
+        return "hold" if first else None  # like an image that cannot be pulled
+
+    env.runner.fault = fault
+    env.secret()
+    # A deadline below the CRD's minimum (10 s) keeps the test short; the emulator does not validate.
+    env.resource(inline__count=0, batches__activeDeadlineSeconds=3)
+    env.operator()
+    last = env.wait_run_finished(0, timeout=120)
+    assert last["state"] == "succeeded"
+    assert (
+        env.runner.outcomes["acme-r1-b1-a1"] == "Failed"
+        and env.runner.outcomes["acme-r1-b1-a2"] == "Complete"
+    )
+    retried = [e["message"] for e in env.events("BatchRetried")]
+    assert any("DeadlineExceeded" in m for m in retried), retried
+    assert env.timelines() == 78
+
+
+def test_a_job_deleted_while_it_runs_is_replaced(env: Env) -> None:
+    def fault(job: dict[str, Any]) -> str | None:
+        labels = job["metadata"]["labels"]
+        first = labels["employessync.io/batch"] == "2" and labels["employessync.io/attempt"] == "1"
+        return "hang" if first else None
+
+    env.runner.fault = fault
+    env.secret()
+    env.resource(inline__count=0)
+    env.operator()
+    wait_for(lambda: env.cluster.get(JOBS, NS, "acme-r1-b2-a1"), 60, what="the Job of batch 2")
+    wait_for(lambda: any(k[1] == "acme-r1-b2-a1" and j.process for k, j in env.runner.running.items()), 30,
+             what="its pod to run")  # fmt: skip
+    assert env.cluster.delete(f"/apis/batch/v1/namespaces/{NS}/jobs/acme-r1-b2-a1") == 200
+    last = env.wait_run_finished(0, timeout=120)
+    assert last["state"] == "succeeded"
+    assert env.runner.outcomes.get("acme-r1-b2-a2") == "Complete"
+    assert any("deleted" in e["message"] for e in env.events("BatchRetried"))
+    assert env.timelines() == 78
+
+
 def test_missing_secret_then_created_recovers(env: Env) -> None:
     env.resource()
     op = env.operator()
