@@ -364,6 +364,29 @@ def test_a_job_deleted_while_it_runs_is_replaced(env: Env) -> None:
     assert env.timelines() == 78
 
 
+def test_operator_killed_during_the_inline_part_ends_with_every_employee_synced(
+    env: Env, make_simulator: Callable[..., Simulator]
+) -> None:
+    slow = make_simulator(employees=78, requests_per_second=0, latency_ms=400)
+    env.simulator = slow
+    env.secret()
+    env.resource()
+    op = env.operator()
+    wait_for(
+        lambda: env.status().get("currentRun", {}).get("phase") == "Starting", 60, what="the inline part"
+    )
+    op.kill()
+    slow.config.latency_ms = 0
+    env.operator()
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+    st = env.status()
+    assert st["lastRun"]["id"] == 2  # the interrupted run was closed, and a new one covered everyone
+    assert env.events("RunResumed") and env.events("RunInterrupted")
+    assert env.timelines() == 78
+    names = [j["metadata"]["name"] for j in env.jobs()]
+    assert len(names) == len(set(names))
+
+
 def test_missing_secret_then_created_recovers(env: Env) -> None:
     env.resource()
     op = env.operator()
