@@ -119,3 +119,38 @@ def test_help_lists_every_command() -> None:
     assert result.returncode == 0
     for command in ("sync", "worker", "timeline", "queue", "rebuild", "simulate", "operator", "trigger"):
         assert command in result.stdout
+
+
+def test_timeline_queue_and_rebuild_commands(simulator: object, database_url: str) -> None:
+    env = {"EMPLOYES_API_TOKEN": simulator.config.token, "DATABASE_URL": database_url}  # type: ignore[attr-defined]
+    synced = run(
+        "sync",
+        "--api-url",
+        simulator.url,  # type: ignore[attr-defined]
+        "--company-id",
+        simulator.config.company_id,  # type: ignore[attr-defined]
+        "--requests-per-second",
+        "200",
+        "--json",
+        env=env,
+    )
+    assert synced.returncode == 0, synced.stderr
+    employee_id = simulator.employee_ids[0]  # type: ignore[attr-defined]
+
+    shown = run("timeline", employee_id, "--json", env=env)
+    events = json.loads(shown.stdout)
+    assert shown.returncode == 0
+    assert "employee_added" in {e["event_type"] for e in events}
+    assert [e["event_date"] for e in events] == sorted(e["event_date"] for e in events)
+
+    queue = run("queue", "--json", env=env)
+    assert json.loads(queue.stdout)["counts"]["completed"] == 3
+
+    rebuilt = run("rebuild", "--employee", employee_id, "--json", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert json.loads(rebuilt.stdout)["events_created"] == 0  # nothing new: the timeline is current
+
+    pruned = run("queue", "--prune-older-than", "0s", "--json", env=env)
+    assert json.loads(pruned.stdout)["pruned"] == 3
+    bad = run("queue", "--prune-older-than", "soon", env=env)
+    assert bad.returncode == 2

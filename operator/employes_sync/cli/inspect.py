@@ -12,6 +12,7 @@ import click
 from employes_sync.cli.common import database_option, echo_json, fail, open_database, resolve_database
 from employes_sync.processing import rebuild_timelines
 from employes_sync.store import queue as queue_store
+from employes_sync.store import runs as runs_store
 from employes_sync.store import timeline as timeline_store
 
 scope_option = click.option(
@@ -24,7 +25,7 @@ scope_option = click.option(
 async def _resolve_scope(pool: Any, scope: str | None) -> str:
     if scope:
         return scope
-    scopes = await timeline_store.scopes(pool)
+    scopes = await runs_store.scopes(pool)
     if len(scopes) == 1:
         return scopes[0]
     if not scopes:
@@ -77,11 +78,11 @@ def _parse_age(text: str) -> timedelta:
 @click.option("--json", "as_json", is_flag=True)
 def queue(scope: str | None, database_url: str | None, prune: str | None, as_json: bool) -> None:
     """Show the batch queue by status, or prune finished batches."""
-    age = _parse_age(prune) if prune else None
+    age = _parse_age(prune) if prune is not None else None
 
     async def main() -> dict[str, Any]:
         async with open_database(dsn) as pool:
-            pruned = await queue_store.prune(pool, age, scope) if age else None
+            pruned = await queue_store.prune(pool, age, scope) if age is not None else None
             counts = await queue_store.counts(pool, scope)
             return {"counts": counts, "pruned": pruned}
 

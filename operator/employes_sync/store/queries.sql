@@ -325,6 +325,10 @@ SELECT count(DISTINCT employee_id) AS n FROM employes_timeline_v2 WHERE scope = 
 -- runs
 -- ---------------------------------------------------------------------------------------------------
 
+-- name: scopes
+-- Every scope that has run a sync here, for commands that default to the only one.
+SELECT DISTINCT scope FROM sync_runs ORDER BY scope;
+
 -- name: start_run
 -- Open a run.
 INSERT INTO sync_runs (scope, company_id, trigger, mode, settings)

@@ -88,3 +88,10 @@ async def latest_run(pool: AsyncConnectionPool, scope: str) -> dict[str, Any] | 
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(Q.latest_run, {"scope": scope})
         return await cur.fetchone()
+
+
+async def scopes(pool: AsyncConnectionPool) -> list[str]:
+    """The scopes that have synced into this database (`local/<companyId>`, `<namespace>/<name>`)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(Q.scopes)
+        return [row[0] for row in await cur.fetchall()]
