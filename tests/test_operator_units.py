@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from employes_sync.kube import jobs, spec, status
+from employes_sync.kube import jobs, spec, status, triggers
 from employes_sync.store.queue import Batch
 
 OWNER = {
@@ -136,3 +136,32 @@ def test_spec_defaults_apply_when_fields_are_missing() -> None:
     assert settings.lease_seconds > parsed.active_deadline_seconds
     with pytest.raises(spec.SpecError, match="companyId"):
         spec.parse({"api": {}, "database": {"dsnSecretRef": {"name": "db"}}})
+
+
+def test_triggers_are_level_based_and_coalesce() -> None:
+    meta: dict[str, Any] = {"generation": 1, "annotations": {}}
+    created = triggers.wanted(meta, {})
+    assert created == triggers.Trigger("created", "interactive", 1, None)
+    synced = {"syncedGeneration": 1, "syncedRequest": None}
+    assert triggers.wanted(meta, synced) is None
+    # Three requests and a spec change while a run goes on: one follow-up run covers all of them.
+    meta = {
+        "generation": 2,
+        "annotations": {triggers.REQUESTED_AT: "t3", triggers.REQUESTED_MODE: "background"},
+    }
+    follow_up = triggers.wanted(meta, synced)
+    assert follow_up is not None and follow_up.reason == "spec-changed" and follow_up.requested_at == "t3"
+    synced = {"syncedGeneration": 2, "syncedRequest": "t3"}
+    assert triggers.wanted(meta, synced) is None
+    meta["annotations"][triggers.REQUESTED_AT] = "t4"
+    requested = triggers.wanted(meta, synced)
+    assert requested == triggers.Trigger("requested", "background", 2, "t4")
+    meta["annotations"][triggers.REQUESTED_MODE] = "bogus"
+    assert triggers.wanted(meta, synced).mode == "interactive"  # type: ignore[union-attr]
+
+
+def test_trigger_patch_sets_the_annotations() -> None:
+    patch = triggers.request_patch("background", datetime(2025, 3, 1, 2, 30, tzinfo=UTC))
+    stamp = "2025-03-01T02:30:00.000000Z"
+    annotations = {triggers.REQUESTED_AT: stamp, triggers.REQUESTED_MODE: "background"}
+    assert patch == {"metadata": {"annotations": annotations}}

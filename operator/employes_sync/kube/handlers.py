@@ -132,10 +132,12 @@ class Reconciler:
         self.last_problem: tuple[str, str] | None = None
         self.failures = 0
         self.batch_seen: dict[str, tuple[int, str]] = {}
+        self.stopped: kopf.DaemonStopped | None = None
 
     # --- the loop -------------------------------------------------------------------------------
 
     async def run(self, stopped: kopf.DaemonStopped) -> None:
+        self.stopped = stopped
         while not stopped:
             try:
                 waited = await self.step()
@@ -159,12 +161,22 @@ class Reconciler:
         return delay * random.uniform(0.8, 1.0)
 
     async def sleep(self, seconds: float, stopped: kopf.DaemonStopped | None = None) -> None:
-        """Wait for a change of the object or its Jobs, at most `seconds`."""
+        """Wait for a change of the object or its Jobs, the daemon being stopped, or `seconds`."""
+        stopped = stopped if stopped is not None else self.stopped
+        waiters: set[asyncio.Task[Any]] = {asyncio.create_task(self.wake.wait())}
+        if stopped is not None:
+            waiters.add(asyncio.create_task(self._until_stopped(stopped)))
         try:
-            await asyncio.wait_for(self.wake.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
         self.wake.clear()
+
+    @staticmethod
+    async def _until_stopped(stopped: kopf.DaemonStopped) -> None:
+        await stopped.wait()  # type: ignore[misc]
 
     @property
     def generation(self) -> int:
