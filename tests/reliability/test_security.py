@@ -1,0 +1,366 @@
+"""Security: secrets never shown, personal data never stored, SQL never built from strings.
+
+The secret-leak tests run syncs that fail in every way the fault suite knows (API faults, a rejected
+token at start and mid-run, an unreachable database, a lost employee, an oversized response) with a
+distinctive token and a DSN that carries a password, then search everything a person or a scraper
+can see: the CLI's stdout/stderr at -vv, a worker's stderr, log records at DEBUG, exception messages,
+every stored row of every table, and the /metrics page.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import logging
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from employes_sync.employes.simulator import Simulator
+from employes_sync.store.db import open_pool
+from tests.fixtures.store import migrated_pool
+from tests.reliability.helpers import Recorder, local_run
+
+pytestmark = pytest.mark.timeout(180)
+
+MakeSim = Callable[..., Simulator]
+SEC = "Security"
+TOKEN = "tok_Secr3t-ABCDEF0123456789"
+PASSWORD = "pw_Hidden-9876543210"
+PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "employes_sync"
+
+
+def with_password(dsn: str) -> str:
+    """The test database's DSN with a password (the embedded server trusts local users and ignores it)."""
+    return dsn.replace("postgres:@", f"postgres:{PASSWORD}@", 1)
+
+
+def all_rows_as_text(dsn: str) -> str:
+    """Every row of every table in the database, as PostgreSQL renders it."""
+    chunks: list[str] = []
+    with psycopg.connect(dsn) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            ).fetchall()
+        ]
+        assert "processing_queue" in tables and "sync_runs" in tables
+        for table in tables:
+            query = psycopg.sql.SQL("SELECT t::text FROM {} t").format(psycopg.sql.Identifier(table))
+            chunks.extend(r[0] for r in conn.execute(query).fetchall())
+    return "\n".join(chunks)
+
+
+def assert_no_secrets(text: str, where: str) -> None:
+    assert TOKEN not in text, f"the API token appears in {where}"
+    assert PASSWORD not in text, f"the database password appears in {where}"
+
+
+def cli(*args: str, env: dict[str, str], timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "employes_sync", "-vv", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def rotate_after(sim: Simulator, requests: int) -> threading.Thread:
+    """Reject the token once the simulator has answered `requests` requests (a 401 mid-run)."""
+
+    target = sim.stats.total + requests
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while sim.stats.total < target and time.monotonic() < deadline:
+            time.sleep(0.005)
+        sim.faults.rotate_token("tok_rotated")
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture
+def secret_sim(make_simulator: MakeSim) -> Simulator:
+    return make_simulator(employees=40, requests_per_second=0, token=TOKEN)
+
+
+@pytest.mark.fault(
+    SEC,
+    "token and DSN password in logs, output and stored rows",
+    "CLI stdout/stderr at -vv, worker stderr and every stored row, over runs failing in every way: "
+    "neither secret appears",
+)
+def test_cli_runs_failing_every_way_never_show_secrets(secret_sim: Simulator, database_url: str) -> None:
+    sim = secret_sim
+    dsn = with_password(database_url)
+    assert sim.url is not None
+    base = ["sync", "--api-url", sim.url, "--company-id", sim.config.company_id, "--backoff-seconds", "0.2",
+            "--batch-size", "10", "--requests-per-second", "500", "--max-attempts", "2"]
+    env = {"EMPLOYES_API_TOKEN": TOKEN, "DATABASE_URL": dsn}
+    outputs: list[tuple[str, subprocess.CompletedProcess[str]]] = []
+
+    # 1. Every API fault at once; one employee gone, records broken, an oversized response.
+    sim.faults.fail_fraction(0.15)
+    sim.faults.rate_limit_next(3, retry_after=1, endpoint="employments")
+    sim.faults.drop_next(2)
+    sim.faults.truncated_next(2, endpoint="employments")
+    sim.faults.malformed_employments(sim.company[7].id, "json")
+    sim.faults.corrupt_employees([3, 22])
+    sim.faults.oversized_next(1, endpoint="employments", declare_length=True)
+    outputs.append(("api faults", cli(*base, "--json", env=env)))
+    sim.faults.reset()
+
+    # 2. The token rejected mid-run (batches fail with 401), then 3. rejected at start.
+    rotate_after(sim, 12)
+    outputs.append(("401 mid-run", cli(*base, env=env)))
+    outputs.append(("401 at start", cli(*base, env=env)))
+    sim.faults.reset()
+
+    # 4. A worker run by hand on a batch of the failed run, with the wrong token and at -vv.
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT id::text FROM processing_queue WHERE status = 'failed' LIMIT 1").fetchone()
+        assert row is not None, "the 401 run left no failed batch"
+        conn.execute("UPDATE processing_queue SET status = 'pending', attempts = 0 WHERE id = %(id)s",
+                     {"id": row[0]})
+    sim.faults.rotate_token("tok_other")
+    outputs.append(("worker 401", cli("worker", "--batch-id", row[0], env=env)))
+    sim.faults.reset()
+
+    # 5. The database unreachable, for the sync and for a worker.
+    gone = f"postgresql://esync:{PASSWORD}@/esync?host=/nonexistent-dir"
+    outputs.append(("sync db down", cli(*base, env={**env, "DATABASE_URL": gone})))
+    outputs.append(("worker db down", cli("worker", "--batch-id", row[0], env={**env, "DATABASE_URL": gone})))
+
+    codes = {name: result.returncode for name, result in outputs}
+    assert codes["api faults"] == 0, outputs[0][1].stderr[-2000:]
+    assert codes["401 mid-run"] == 1 and codes["401 at start"] == 1 and codes["worker 401"] == 1
+    assert codes["sync db down"] == 1 and codes["worker db down"] == 1
+    assert "DEBUG" in outputs[0][1].stderr  # -vv really logged at debug level
+    for name, result in outputs:
+        assert_no_secrets(result.stdout + result.stderr, f"the output of '{name}'")
+        assert "Traceback" not in result.stderr, f"'{name}' printed a traceback"
+    assert_no_secrets(all_rows_as_text(dsn), "the database")
+
+
+@pytest.mark.fault(
+    SEC,
+    "token and DSN password in logs, output and stored rows",
+    "in-process runs (401 mid-run, 401 inline, lost employee, DB errors) with every logger at DEBUG: "
+    "no record, exception message or traceback holds a secret",
+)
+async def test_in_process_logs_and_exceptions_never_show_secrets(
+    secret_sim: Simulator, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = secret_sim
+    dsn = with_password(database_url)
+    caplog.set_level(logging.DEBUG)
+    seen: list[str] = []
+    async with migrated_pool(dsn) as pool:
+        sim.faults.remove_employee(sim.company[12].id)
+        sim.faults.fail_fraction(0.1)
+        recorder = Recorder()
+        recorder.on("listed", lambda _: sim.faults.rotate_token("tok_rotated"))
+        summary = await local_run(sim, pool, dsn, recorder=recorder, token=TOKEN, max_attempts=1)
+        seen.append(repr(summary))
+        sim.faults.reset()
+        recorder = Recorder()
+        recorder.on("page", lambda _: sim.faults.rotate_token("tok_rotated"))
+        with pytest.raises(Exception) as caught:
+            await local_run(sim, pool, dsn, recorder=recorder, token=TOKEN)
+        seen.append(f"{caught.value!s} {caught.value!r} {caught.getrepr()}")
+    for bad in (f"postgresql://x:{PASSWORD}@/x?host=/nonexistent", f"host=/nonexistent password={PASSWORD}"):
+        with pytest.raises(Exception) as caught:
+            await open_pool(bad, timeout=2)
+        seen.append(f"{caught.value!s} {caught.value!r} {caught.getrepr()}")
+    assert_no_secrets("\n".join(seen), "exception messages or tracebacks")
+    assert_no_secrets(caplog.text, "log records")
+    assert any(r.levelno == logging.DEBUG for r in caplog.records)
+    assert_no_secrets(all_rows_as_text(dsn), "the database")
+
+
+@pytest.mark.fault(
+    SEC,
+    "token and DSN password in metrics",
+    "/metrics scraped after failing runs and with the database unreachable: no secret",
+)
+async def test_metrics_never_show_secrets(secret_sim: Simulator, database_url: str) -> None:
+    metrics = pytest.importorskip("employes_sync.metrics", reason="metrics.py has not landed")
+    dsn = with_password(database_url)
+    async with migrated_pool(dsn) as pool:
+        recorder = Recorder()
+        recorder.on("listed", lambda _: secret_sim.faults.rotate_token("tok_rotated"))
+        await local_run(secret_sim, pool, dsn, recorder=recorder, token=TOKEN, max_attempts=1)
+    pages = []
+    for target in (dsn, f"postgresql://x:{PASSWORD}@/x?host=/nonexistent"):
+        server = metrics.serve_metrics(0, target, addr="127.0.0.1", ttl=0.0)
+        try:
+            url = f"http://127.0.0.1:{server.port}/metrics"
+            page = await asyncio.to_thread(lambda url=url: urllib.request.urlopen(url, timeout=10).read())
+            pages.append(page.decode())
+        finally:
+            server.close()
+    assert "employes_sync" in pages[0]
+    for page in pages:
+        assert_no_secrets(page, "/metrics")
+
+
+@pytest.mark.fault(
+    SEC,
+    "BSN and IBAN never reach the database",
+    "after a full and an incremental run, no BSN or IBAN value (nor the keys) is in any row of any "
+    "table; a field added to `redact` is dropped too",
+)
+async def test_personal_data_never_stored(make_simulator: MakeSim, database_url: str) -> None:
+    sim = make_simulator(employees=40, requests_per_second=0)
+    secrets: dict[str, list[str]] = {"personal_identification_number": [], "iban": [], "phone_number": []}
+
+    def collect(value: object) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in secrets and isinstance(item, str):
+                    secrets[key].append(item)
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    for person in sim.company:
+        collect(person.employee)
+        collect(person.employments)
+    assert len(secrets["personal_identification_number"]) >= 20 and len(secrets["iban"]) >= 20
+    async with migrated_pool(database_url) as pool:
+        assert (await local_run(sim, pool, database_url)).succeeded
+        assert (await local_run(sim, pool, database_url, incremental=True)).succeeded
+        other = make_simulator(employees=10, requests_per_second=0, seed=9,
+                               company_id="0b4f1f62-5c8e-4d8c-9a55-3f3e0e6d7a10")
+        for person in other.company:
+            collect(person.employee)
+        redact = ("personal_identification_number", "iban", "phone_number")
+        assert (await local_run(other, pool, database_url, redact=redact)).succeeded
+    stored = all_rows_as_text(database_url)
+    for value in secrets["personal_identification_number"] + secrets["iban"]:
+        assert value not in stored, "a BSN or IBAN was stored"
+    other_phones = [p.employee["phone_number"] for p in other.company if p.employee.get("phone_number")]
+    assert other_phones and not [p for p in other_phones if p in stored]
+    assert not re.search(r'"(personal_identification_number|iban)":', stored)
+
+
+# -- SQL is never built from strings ----------------------------------------------------------------
+
+SQL_SHAPES = re.compile(
+    r"\bSELECT\b.*\bFROM\b|\bINSERT\s+INTO\b|\bUPDATE\s+\w+\s+SET\b|\bDELETE\s+FROM\b"
+    r"|\b(CREATE|DROP|ALTER|TRUNCATE)\s+(TABLE|INDEX|DATABASE|SCHEMA|ROLE|FUNCTION)\b|\bWHERE\s+\w+\s*=",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _sources() -> Iterator[tuple[Path, ast.Module]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        yield path, ast.parse(path.read_text("utf-8"), str(path))
+
+
+def _is_literal_sql(node: ast.expr, params: set[str]) -> bool:
+    """A constant, a catalogue entry (Q.name), a parameter, or cast(LiteralString, <one of those>)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return True
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "Q":
+        return True
+    if isinstance(node, ast.Name) and node.id in params:
+        return True
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "cast":
+        return len(node.args) == 2 and isinstance(node.args[1], ast.Attribute)
+    return False
+
+
+@pytest.mark.fault(
+    SEC,
+    "every SQL statement parameterized",
+    "an AST scan: every execute() gets a constant, Q.<name> or a parameter carrying one; no f-string, "
+    "%, format() or + builds text that looks like SQL",
+)
+def test_every_execute_gets_literal_sql() -> None:
+    bad: list[str] = []
+    forwarded: dict[tuple[Path, str], int] = {}  # helper functions passing a parameter to execute()
+    for path, tree in _sources():
+        verdict: dict[ast.Call, bool] = {}  # a call is fine if any enclosing function makes it so
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            params = [a.arg for a in func.args.args + func.args.kwonlyargs]
+            for node in ast.walk(func):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                    continue
+                if node.func.attr not in ("execute", "executemany") or not node.args:
+                    continue
+                first = node.args[0]
+                fine = _is_literal_sql(first, set(params))
+                verdict[node] = verdict.get(node, False) or fine
+                if fine and isinstance(first, ast.Name):
+                    forwarded[(path, func.name)] = params.index(first.id)
+        bad += [
+            f"{path.relative_to(PACKAGE)}:{node.lineno} {ast.unparse(node.args[0])}"
+            for node, fine in verdict.items()
+            if not fine
+        ]
+    # Helpers that take the query as a parameter must only ever be called with Q.<name> or a constant.
+    for path, tree in _sources():
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            index = forwarded.get((path, node.func.id))
+            if index is None or index >= len(node.args):
+                continue
+            if not _is_literal_sql(node.args[index], set()):
+                bad.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {ast.unparse(node.args[index])}")
+    assert forwarded, "expected the store's query helpers to be found"
+    assert bad == []
+
+
+@pytest.mark.fault(
+    SEC,
+    "every SQL statement parameterized",
+    "no string formatting anywhere builds SQL-looking text; queries.sql and the migrations use only "
+    "%(name)s placeholders",
+)
+def test_no_sql_is_built_by_formatting() -> None:
+    bad: list[str] = []
+    for path, tree in _sources():
+        for node in ast.walk(tree):
+            text = None
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+            elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod | ast.Add):
+                parts = [n for n in (node.left, node.right) if isinstance(n, ast.Constant)]
+                text = " ".join(str(p.value) for p in parts)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "format"
+                and isinstance(node.func.value, ast.Constant)
+            ):
+                text = str(node.func.value.value)
+            if text and SQL_SHAPES.search(text):
+                bad.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {ast.unparse(node)[:80]}")
+    assert bad == []
+    catalogue = (PACKAGE / "store" / "queries.sql").read_text("utf-8")
+    code = "\n".join(line.split("--", 1)[0] for line in catalogue.splitlines())
+    leftovers = re.sub(r"%\([a-z_][a-z0-9_]*\)s", "", code)
+    assert "%" not in leftovers, "queries.sql has a placeholder other than %(name)s"
+    assert not re.search(r"\{[A-Za-z_]\w*\}", leftovers), "queries.sql has a {format} marker"
+    for migration in sorted((PACKAGE / "store" / "migrations").glob("*.sql")):
+        body = "\n".join(line.split("--", 1)[0] for line in migration.read_text("utf-8").splitlines())
+        assert "%(" not in body and not re.search(r"\{[A-Za-z_]\w*\}", body), migration.name
+
