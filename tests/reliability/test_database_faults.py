@@ -60,9 +60,7 @@ def test_unreachable_database_at_start(simulator: Simulator, dsn: str) -> None:
     env = {"EMPLOYES_API_TOKEN": simulator.config.token, "DATABASE_URL": dsn}
     assert simulator.url is not None
     started = time.monotonic()
-    sync = run_cli(
-        "sync", "--api-url", simulator.url, "--company-id", simulator.config.company_id, env=env
-    )
+    sync = run_cli("sync", "--api-url", simulator.url, "--company-id", simulator.config.company_id, env=env)
     worker = run_cli("worker", "--batch-id", "6b1b4a52-3f51-4c55-9b0c-3f2e9f1f0b11", env=env)
     assert time.monotonic() - started < 30
     for result in (sync, worker):
@@ -119,11 +117,15 @@ def private_pg() -> Iterator[PrivateServer]:
     DB,
     "stopped in the middle of a run and started again",
     "a 1.5 s outage while batches are in flight: workers and the driver wait in the pool until it "
-    "reconnects; the run completes with every row once (all tables checked)",
+    "reconnects; a 12 s one (longer than the pool waits): workers fail and their batches are retried, "
+    "the driver waits for the database; either way the run completes with every row once "
+    "(all tables checked)",
 )
-async def test_database_restarted_mid_run(make_simulator: MakeSim, private_pg: PrivateServer) -> None:
+@pytest.mark.parametrize("down_seconds", [1.5, 12.0], ids=["short", "longer-than-pool-timeout"])
+async def test_database_restarted_mid_run(
+    make_simulator: MakeSim, private_pg: PrivateServer, down_seconds: float
+) -> None:
     sim = make_simulator(employees=60, requests_per_second=0, latency_ms=100)
-    down_seconds = 1.5
     restarted = threading.Event()
 
     def outage() -> None:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from psycopg_pool import AsyncConnectionPool
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from employes_sync.store import queue as queue_store
 from employes_sync.store.queue import Batch
@@ -54,6 +55,8 @@ class DriverSettings:
     backoff_seconds: float = 10.0
     backoff_max_seconds: float = 600.0
     poll_seconds: float = 0.5
+    #: How long the database may be unreachable before the run gives up; workers keep going meanwhile.
+    outage_seconds: float = 300.0
 
 
 OnTick = Callable[[list[Batch]], None]
@@ -106,27 +109,71 @@ async def drive(
     listing_done: asyncio.Event | None = None,
     on_tick: OnTick | None = None,
 ) -> list[Batch]:
-    """Run every batch of `run_id` until each is completed or failed; returns the final batches."""
+    """Run every batch of `run_id` until each is completed or failed; returns the final batches.
+
+    A database that goes away for a while does not end the run: attempts in flight go on (their
+    workers retry their own writes, or fail and are retried), and the driver picks up from the
+    queue once the database answers again, unless it stays away longer than `outage_seconds`.
+    """
+    outage_since: float | None = None
+    unsettled: list[Ended] = []  # ended attempts not yet recorded (kept across a database outage)
+    loop = asyncio.get_running_loop()
     try:
         while True:
-            for ended in await launcher.ended():
-                await settle(pool, ended, settings)
-            await queue_store.rescue_expired(
-                pool, backoff_base=settings.backoff_seconds, backoff_max=settings.backoff_max_seconds
-            )
-            batches = await queue_store.run_batches(pool, run_id)
-            if on_tick:
-                on_tick(batches)
-            running = launcher.running()
-            open_batches = [b for b in batches if b.status in ("pending", "processing")]
+            try:
+                batches = await _tick(pool, run_id, launcher, settings, on_tick, unsettled)
+                if outage_since is not None:
+                    log.warning("database reachable again after %.0f s", loop.time() - outage_since)
+                    outage_since = None
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                if outage_since is None:
+                    outage_since = loop.time()
+                    log.warning("database unreachable, the run waits for it: %s", _one_line(exc))
+                elif loop.time() - outage_since > settings.outage_seconds:
+                    raise
+                await asyncio.sleep(settings.poll_seconds)
+                continue
             listed = listing_done is None or listing_done.is_set()
-            if listed and not open_batches and not running:
+            if batches is not None and listed:
                 return batches
-            free = settings.parallelism - len(running)
-            for batch in due(batches, running, datetime.now(UTC))[: max(free, 0)]:
-                name = await launcher.launch(batch, batch.attempts + 1)
-                log.info("batch %s attempt %d started as %s", batch.id, batch.attempts + 1, name)
             await asyncio.sleep(settings.poll_seconds)
     except BaseException:
         await launcher.close()
         raise
+
+
+async def _tick(
+    pool: AsyncConnectionPool,
+    run_id: int,
+    launcher: Launcher,
+    settings: DriverSettings,
+    on_tick: OnTick | None,
+    unsettled: list[Ended],
+) -> list[Batch] | None:
+    """One look at the run: settle ended attempts, rescue leases, start what is due.
+
+    Returns the batches when nothing is open or running any more, else None.
+    """
+    unsettled.extend(await launcher.ended())
+    while unsettled:
+        await settle(pool, unsettled[0], settings)
+        unsettled.pop(0)
+    await queue_store.rescue_expired(
+        pool, backoff_base=settings.backoff_seconds, backoff_max=settings.backoff_max_seconds
+    )
+    batches = await queue_store.run_batches(pool, run_id)
+    if on_tick:
+        on_tick(batches)
+    running = launcher.running()
+    if not running and not any(b.status in ("pending", "processing") for b in batches):
+        return batches
+    free = settings.parallelism - len(running)
+    for batch in due(batches, running, datetime.now(UTC))[: max(free, 0)]:
+        name = await launcher.launch(batch, batch.attempts + 1)
+        log.info("batch %s attempt %d started as %s", batch.id, batch.attempts + 1, name)
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
