@@ -21,6 +21,7 @@ from employes_sync.processing import ProcessResult, process_employees
 from employes_sync.settings import SyncSettings
 from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
+from employes_sync.store.requests import RequestTally, add_request_counts
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,20 @@ async def process_batch(
         return BatchOutcome(batch_id, "skipped")
 
     lease = asyncio.create_task(_keep_lease(pool, batch_id, settings.lease_seconds))
+    tally = RequestTally()
+
+    def counted(endpoint: str, status_class: str, seconds: float) -> None:
+        tally(endpoint, status_class, seconds)
+        if on_response is not None:
+            on_response(endpoint, status_class, seconds)
+
     try:
-        async with make_client(settings, token, pool, on_response) as client:
+        async with make_client(settings, token, pool, counted) as client:
             result = await process_employees(client, pool, settings, batch.employee_ids)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         details = {"traceback": traceback.format_exc(limit=8), "attempt": batch.attempts}
+        await _record_requests(pool, settings.scope, tally)
         outcome = await queue_store.fail(
             pool,
             batch_id,
@@ -75,5 +84,14 @@ async def process_batch(
         lease.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await lease
+    await _record_requests(pool, settings.scope, tally)
     await queue_store.complete(pool, batch_id, result.to_json())
     return BatchOutcome(batch_id, "completed", result=result)
+
+
+async def _record_requests(pool: AsyncConnectionPool, scope: str, tally: RequestTally) -> None:
+    """Best effort: a lost count must never fail (or retry) the batch it describes."""
+    try:
+        await add_request_counts(pool, scope, tally.take())
+    except Exception as exc:
+        log.warning("could not record this attempt's API request counts: %s", type(exc).__name__)

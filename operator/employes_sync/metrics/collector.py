@@ -32,7 +32,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from employes_sync.metrics.definitions import scope_labels
+from employes_sync.metrics.definitions import ENDPOINTS, STATUS_CLASSES, scope_labels
 from employes_sync.store.queries import Q
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class ResourceData:
     events_by_type: dict[str, int] = field(default_factory=dict)
     last_success: float | None = None
     last_run_failed: bool | None = None
+    worker_requests: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def merge(self, other: ResourceData) -> None:
         for state, n in other.queue.items():
@@ -86,6 +87,8 @@ class ResourceData:
             self.last_success = max(self.last_success or 0.0, other.last_success)
         if other.last_run_failed is not None:
             self.last_run_failed = bool(self.last_run_failed) or other.last_run_failed
+        for key, n in other.worker_requests.items():
+            self.worker_requests[key] = self.worker_requests.get(key, 0) + n
 
 
 @dataclass
@@ -129,6 +132,9 @@ def read_database(
 
     for scope, event_type, events in conn.execute(Q.metrics_timeline_events, params):
         by_scope.setdefault(scope, ResourceData()).events_by_type[event_type] = int(events)
+
+    for scope, endpoint, status_class, requests in conn.execute(Q.metrics_worker_api_requests, params):
+        by_scope.setdefault(scope, ResourceData()).worker_requests[(endpoint, status_class)] = int(requests)
 
     resources: dict[Resource, ResourceData] = {}
     for scope, data in by_scope.items():
@@ -332,8 +338,17 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
         "1 when the resource's most recent finished run failed or was degraded, else 0.",
         labels=labels,
     )
+    worker_requests = CounterMetricFamily(
+        "employes_sync_worker_api_requests",
+        "Employes API HTTP attempts made by worker processes and Job pods (recorded per batch attempt).",
+        labels=[*labels, "endpoint", "status_class"],
+    )
     for (namespace, name), data in sorted(snapshot.resources.items()):
         resource = [namespace, name]
+        for endpoint in ENDPOINTS:  # every series from zero, so rate() sees the first requests
+            for status_class in STATUS_CLASSES:
+                count = data.worker_requests.get((endpoint, status_class), 0)
+                worker_requests.add_metric([*resource, endpoint, status_class], count)
         for state in QUEUE_STATES:
             queue.add_metric([*resource, state], data.queue.get(state, 0))
         oldest.add_metric(resource, data.oldest_pending_age)
@@ -354,7 +369,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
         if data.last_run_failed is not None:
             last_failed.add_metric(resource, 1.0 if data.last_run_failed else 0.0)
     yield from (up, age, queue, oldest, finished, attempts, retries, durations, employees, raw, created)
-    yield from (stored, last_success, last_failed)
+    yield from (stored, last_success, last_failed, worker_requests)
 
 
 def _le(bound: float) -> str:

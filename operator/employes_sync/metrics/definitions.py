@@ -2,7 +2,8 @@
 
 Only what happens inside the process that runs the listing and the inline part (the operator, or
 `employes-sync sync`) is counted here. Worker processes and Job pods push nothing: what they do
-reaches the metrics through PostgreSQL (see `collector.py`), so their API requests are *not* in
+reaches the metrics through PostgreSQL (see `collector.py`): their API requests are
+`employes_sync_worker_api_requests_total`, recorded once per batch attempt, not in
 `employes_sync_api_requests_total`.
 
 Every label value is bounded: a resource is `namespace`/`name`, never a company or employee id, and

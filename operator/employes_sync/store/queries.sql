@@ -325,6 +325,15 @@ SELECT count(DISTINCT employee_id) AS n FROM employes_timeline_v2 WHERE scope = 
 -- runs
 -- ---------------------------------------------------------------------------------------------------
 
+-- name: add_api_requests
+-- Add one worker attempt's API request tallies to the scope's running totals, in one statement.
+INSERT INTO api_request_counts AS c (scope, endpoint, status_class, requests)
+SELECT %(scope)s, t.endpoint, t.status_class, t.requests
+  FROM unnest(%(endpoints)s::text[], %(status_classes)s::text[], %(requests)s::bigint[])
+       AS t (endpoint, status_class, requests)
+ON CONFLICT (scope, endpoint, status_class)
+DO UPDATE SET requests = c.requests + excluded.requests;
+
 -- name: scopes
 -- Every scope that has run a sync here, for commands that default to the only one.
 SELECT DISTINCT scope FROM sync_runs ORDER BY scope;
@@ -468,3 +477,9 @@ SELECT scope, event_type, count(*) AS events
   FROM employes_timeline_v2
  WHERE %(scopes)s::text[] IS NULL OR scope = ANY (%(scopes)s::text[])
  GROUP BY scope, event_type;
+
+-- name: metrics_worker_api_requests
+-- Per scope, endpoint and status class: API requests made by worker processes and Job pods.
+SELECT scope, endpoint, status_class, requests
+  FROM api_request_counts
+ WHERE %(scopes)s::text[] IS NULL OR scope = ANY (%(scopes)s::text[]);
