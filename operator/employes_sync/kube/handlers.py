@@ -37,6 +37,7 @@ from employes_sync.kube.secrets import SecretProblem, read_secret_value
 from employes_sync.kube.spec import GROUP, PLURAL, VERSION, ResourceSpec, SpecError, parse
 from employes_sync.settings import SettingsError
 from employes_sync.store import db
+from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
 from employes_sync.store.queue import Batch
 
@@ -199,6 +200,9 @@ class Reconciler:
         latest = await runs_store.latest_run(pool, self.scope)
         if latest is not None and latest["status"] == "running":
             await self.resume(pool, spec, latest)
+            return False
+        if latest is not None and (self.status.get("currentRun") or {}).get("id") == latest["id"]:
+            await self.closed_meanwhile(pool, latest)  # the status missed the run's end (see there)
             return False
         trigger = triggers.wanted(self.body.metadata, self.status)
         if trigger is None:
@@ -426,10 +430,46 @@ class Reconciler:
         if interrupted:
             await runs_store.finish_run(pool, run_id, "failed", result.summary, interrupted)
             state, error = "failed", interrupted
-        summary = result.summary
         counts = status.batch_counts(batches)
         self.record_finished(current, "degraded" if counts["failed"] else state)
-        finished_at = status.now_iso()
+        await self.publish_finished(
+            run_id, current, batches, state, error, result.summary, status.now_iso(), interrupted
+        )
+
+    async def closed_meanwhile(self, pool: AsyncConnectionPool, row: Mapping[str, Any]) -> None:
+        """The status shows as current a run PostgreSQL has closed: an operator died while writing its end.
+
+        `finish` closes the run in the database first, then writes the status; killed in between, the
+        restarted operator found no running run, nothing wanted, and left `currentRun` and
+        Ready=False RunInProgress standing for good. Write the end from the closed run instead.
+        """
+        run_id = int(row["id"])
+        summary = row.get("summary") or {}
+        batches = await queue_store.run_batches(pool, run_id)
+        current = status.run_status(
+            run_id=run_id, trigger=row["trigger"], mode=row["mode"], phase="Batches", state="running",
+            started_at=row["started_at"], employees=summary.get("employees_processed"),
+            inline_processed=summary.get("immediately_processed"), queued=len(batches),
+            time_to_first_feedback=row.get("time_to_first_feedback_seconds"),
+        )  # fmt: skip
+        finished_at = status.iso(row.get("finished_at")) or status.now_iso()
+        await self.publish_finished(
+            run_id, current, batches, row["status"], row.get("error"), summary, finished_at, None
+        )
+
+    async def publish_finished(
+        self,
+        run_id: int,
+        current: dict[str, Any],
+        batches: list[Batch],
+        state: str,
+        error: str | None,
+        summary: Mapping[str, Any],
+        finished_at: str,
+        interrupted: str | None,
+    ) -> None:
+        """The status and event of a closed run."""
+        counts = status.batch_counts(batches)
         last = {
             **current, "phase": "Finished", "state": state, "finishedAt": finished_at, "batches": counts,
             "eventsCreated": int(summary.get("events_created") or 0),
@@ -458,6 +498,10 @@ class Reconciler:
         elif interrupted:
             await self.patch(changes, progressing=(False, "RunInterrupted", interrupted))
             self.event("Warning", "RunInterrupted", f"Run {run_id}: {interrupted}")
+        elif state != "succeeded":  # a failed run's end found by closed_meanwhile
+            message = f"run {run_id} failed: {error or 'unknown error'}"
+            await self.patch(changes, progressing=(False, "RunFinished", message))
+            self.event("Warning", "RunFailed", status.clip(message[0].upper() + message[1:], 500))
         else:
             message = (
                 f"run {run_id} synced {last['employees']} employees "
