@@ -4,7 +4,8 @@ with embedded PostgreSQL, the simulator, and Jobs run as local `employes-sync wo
 Scenarios of issue 3: a full run to Ready with every timeline stored and Jobs within `parallelism`;
 a batch that fails once is retried, one that always fails degrades the resource; the trigger
 command and `kubectl annotate` start a new run; an operator killed mid-run is restarted without a
-duplicated Job; a missing Secret, then created; a rejected token; suspend; examples applied with kubectl.
+duplicated Job; killed while it writes the status (the PATCH held at the emulator); a missing Secret,
+then created; a rejected token; suspend; examples applied with kubectl.
 """
 
 from __future__ import annotations
@@ -21,13 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp.web
+import kmock
 import psycopg
 import pytest
 import yaml
 
 from employes_sync.employes.simulator import Simulator
+from employes_sync.store import queue as queue_store
+from employes_sync.store import runs as runs_store
 from employes_sync.store import timeline as timeline_store
 from employes_sync.store.db import open_pool
+from employes_sync.store.queue import Batch
 from tests.fixtures.kube import *  # noqa: F403
 from tests.fixtures.kube import (
     BIN,
@@ -385,6 +391,122 @@ def test_operator_killed_during_the_inline_part_ends_with_every_employee_synced(
     assert env.timelines() == 78
     names = [j["metadata"]["name"] for j in env.jobs()]
     assert len(names) == len(set(names))
+
+
+@dataclass
+class KillDuringStatusWrite:
+    """Interceptor: SIGKILL the operator when a status write of `name` that `matches` reaches the API.
+
+    The PATCH is held while the operator is killed, so it dies with the write in flight, never seeing
+    an answer. Then the write either `lands` (served after all, as when the server applied it before
+    the connection broke) or is lost (answered 503 without touching the object).
+    """
+
+    matches: Callable[[dict[str, Any]], bool]
+    lands: bool
+    name: str = "acme"
+    op: OperatorProcess | None = None
+    killed_during: dict[str, Any] | None = None
+    writes_seen: int = 0
+
+    async def __call__(self, request: kmock.Request) -> aiohttp.web.StreamResponse | None:
+        if (
+            self.killed_during is not None or self.op is None
+            or request.action != kmock.action.UPDATE or request.subresource != "status"
+            or request.resource != kmock.resource(ESYNC) or request.name != self.name
+        ):  # fmt: skip
+            return None
+        self.writes_seen += 1
+        status = (request.data or {}).get("status") or {}
+        if not self.matches(status):
+            return None
+        self.killed_during = status
+        self.op.kill()  # SIGKILL and reaped: the write's answer has no one to go to
+        if self.lands:
+            return None
+        return aiohttp.web.json_response({"kind": "Status", "code": 503, "status": "Failure"}, status=503)
+
+
+def _run(st: dict[str, Any]) -> dict[str, Any]:
+    return st.get("currentRun") or {}
+
+
+#: which status write the operator dies in, whether that write lands, and the run that should end Ready.
+STATUS_WRITES: dict[str, tuple[Callable[[dict[str, Any]], bool], bool, int]] = {
+    # start(): the first write of a run (currentRun phase Starting), before anything is listed.
+    "run-started": (lambda st: _run(st).get("phase") == "Starting", False, 2),
+    # start(): the write after the inline part (phase Batches, syncedGeneration), before any Job.
+    "inline-done": (lambda st: _run(st).get("phase") == "Batches" and "batches" not in _run(st), False, 1),
+    # progress(): a write while Jobs run, with batches done and others running; the write lands.
+    "jobs-running": (lambda st: (_run(st).get("batches") or {}).get("completed", 0) >= 2
+                     and (_run(st).get("batches") or {}).get("processing", 0) > 0, True, 1),
+    # finish(): the write that closes the run (lastRun, Ready), after the run is closed in PostgreSQL.
+    "run-finished": (lambda st: "lastRun" in st, False, 1),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("write", list(STATUS_WRITES))
+def test_operator_killed_while_status_is_written_finishes_the_run(env: Env, write: str) -> None:
+    matches, lands, final_run = STATUS_WRITES[write]
+    killer = KillDuringStatusWrite(matches, lands)
+    env.cluster.intercept(killer)
+    env.secret()
+    env.resource()  # 78 employees: 5 inline, 73 in 8 batches of 10, 2 Jobs at a time
+    killer.op = env.operator()
+    wait_for(lambda: killer.killed_during is not None, 60, what=f"the {write} status write")
+    assert killer.op.process is not None and killer.op.process.returncode == -9
+    env.cluster.intercept(None)
+    killed_in = killer.killed_during
+    assert killed_in is not None
+    jobs_before = {j["metadata"]["name"] for j in env.jobs()}
+
+    env.operator()
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=60)
+    st = env.status()
+    last = st["lastRun"]
+    # The run finishes: the one the kill interrupted (resumed), or after a kill before anything was
+    # listed, a new one once the interrupted one is closed.
+    assert last["id"] == final_run and last["state"] == "succeeded", last
+    if final_run != 1:
+        assert env.events("RunInterrupted")
+    if write != "run-finished":
+        assert env.events("RunResumed")
+    assert env.timelines() == 78
+
+    # Every batch of the run completed, with exactly the Jobs its attempts account for.
+    async def run_batches() -> tuple[list[Batch], list[dict[str, Any]]]:
+        pool = await open_pool(env.database_url)
+        try:
+            runs = [await runs_store.get_run(pool, i) for i in range(1, final_run + 1)]
+            return await queue_store.run_batches(pool, final_run), [r for r in runs if r]
+        finally:
+            await pool.close()
+
+    batches, runs = asyncio.run(run_batches())
+    assert [r["status"] for r in runs][-1] == "succeeded"
+    assert all(r["status"] != "running" for r in runs)
+    assert len(batches) == 8 and all(b.status == "completed" for b in batches)
+    expected = {f"acme-r{final_run}-b{b.batch_no}-a{a}" for b in batches for a in range(1, b.attempts + 1)}
+    names = [j["metadata"]["name"] for j in env.jobs()]
+    assert len(names) == len(set(names)) and set(names) == expected, (sorted(names), sorted(expected))
+    assert len(env.runner.seen) == len(set(env.runner.seen)) == len(expected)  # each Job ran once
+    assert jobs_before <= set(names)
+    assert env.runner.max_active["acme"] <= 2
+
+    # The status tells the same story as PostgreSQL.
+    assert "currentRun" not in st, st
+    assert last["batches"] == {"pending": 0, "processing": 0, "completed": 8, "failed": 0}
+    assert last["employees"] == 78 and last["inlineProcessed"] == 5 and last["queued"] == 8
+    assert last["eventsCreated"] == runs[-1]["summary"]["events_created"]
+    assert st["employees"] == 78 and st["queued"] == 0 and st["failedBatches"] == 0 and st["batches"] == []
+    assert st["observedGeneration"] == st["syncedGeneration"] == 1 and st["lastSyncTime"]
+    conditions = {c["type"]: (c["status"], c["reason"], c["observedGeneration"]) for c in st["conditions"]}
+    assert conditions == {"Ready": ("True", "RunSucceeded", 1), "Progressing": ("False", "RunFinished", 1),
+                          "Degraded": ("False", "NoFailedBatches", 1)}  # fmt: skip
+    assert len(env.events("RunSucceeded")) == 1
+    # Nothing more happens: no further run, no further Job.
+    wait_for(lambda: True, 1.0)
+    assert env.status()["lastRun"]["id"] == final_run and len(env.jobs()) == len(expected)
 
 
 def test_missing_secret_then_created_recovers(env: Env) -> None:

@@ -22,16 +22,7 @@ REPORT_ENV = "ESYNC_RELIABILITY_REPORT"
 AREAS = ["API", "Database", "Workers", "Operator", "Load", "Bad input", "Security"]
 
 #: (area, fault, why it has no test yet): listed so the table never hides a gap.
-PENDING: list[tuple[str, str, str]] = [
-    (
-        "Operator",
-        "killed while status is being written, restarted",
-        "no test kills the operator exactly while it patches the status; closest is"
-        " `test_operator_e2e.py::test_operator_killed_mid_run_finishes_it_without_duplicate_jobs`"
-        " (SIGKILL while Jobs run, when the status is patched every poll, so a kill may land mid-patch),"
-        " but that phase is not isolated or forced",
-    ),
-]
+PENDING: list[tuple[str, str, str]] = []
 
 #: The operator's end-to-end tests (tests/test_operator_e2e.py: kmock's emulator over HTTP, Jobs run as
 #: local worker processes, the operator as a subprocess) inject faults of this table too; they carry no
@@ -67,6 +58,23 @@ EXTERNAL: dict[str, list[tuple[str, str, str]]] = {
          "SIGKILL after 3 Jobs started: the restarted operator resumes the same run (RunResumed), which"
          " succeeds with exactly one Job per batch (16), every timeline stored, parallelism held"),
     ],
+    **{
+        f"{_E2E}::test_operator_killed_while_status_is_written_finishes_the_run[{write}]": [
+            ("Operator", "killed while status is being written, restarted", behaviour)
+        ]
+        for write, behaviour in {
+            "run-started": "SIGKILL with the run's first status PATCH held at the API and then lost: the"
+            " restarted operator closes the unlisted run (RunInterrupted); run 2 ends Ready with every"
+            " timeline, one Job per batch attempt",
+            "inline-done": "SIGKILL during the PATCH after the inline part (lost): the run is resumed"
+            " (RunResumed) and ends Ready; each batch has exactly the Jobs its attempts count",
+            "jobs-running": "SIGKILL during a progress PATCH while Jobs run (the write lands unanswered):"
+            " the run resumes and ends Ready, no Job duplicated, parallelism held",
+            "run-finished": "SIGKILL during the run's closing PATCH (lost; the run is closed in PostgreSQL):"
+            " the restarted operator writes lastRun, counts and Ready from the closed run (this stuck at"
+            " RunInProgress before c7cb547)",
+        }.items()
+    },
     f"{_E2E}::test_a_resource_syncs_to_ready_within_parallelism": [
         ("Security", _SECRETS_K8S,
          "a successful run: neither the token nor the DSN is in the operator log, events or status"),
