@@ -87,8 +87,15 @@ async def local_run(
     **changes: Any,
 ) -> RunSummary:
     settings = fast_settings(sim, **changes)
+    # Short polls: fault hooks act on what a tick sees, so they must see every state a batch passes.
     return await sync_locally(
-        settings, pool, dsn, token or sim.config.token, workers=workers, progress=recorder or Recorder()
+        settings,
+        pool,
+        dsn,
+        token or sim.config.token,
+        workers=workers,
+        progress=recorder or Recorder(),
+        poll_seconds=0.1,
     )
 
 
@@ -142,8 +149,15 @@ async def snapshot(pool: AsyncConnectionPool, scope: str) -> State:
         raw_all=Counter((e, p) for e, p, _ in raw_rows),
         timeline=Counter((e, k) for e, k in events),
         batches=[
-            {"id": i, "status": s, "attempts": a, "max_attempts": m, "employee_ids": p["employee_ids"],
-             "error": err, "result": res}
+            {
+                "id": i,
+                "status": s,
+                "attempts": a,
+                "max_attempts": m,
+                "employee_ids": p["employee_ids"],
+                "error": err,
+                "result": res,
+            }
             for i, s, a, m, p, err, res in batches
         ],
         runs=[{"id": i, "status": s, "error": err, "summary": summ} for i, s, err, summ in runs],

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from employes_sync import metrics
 from employes_sync.executors.driver import DriverSettings, Ended, OnTick, drive
-from employes_sync.pipeline import OnResponse, Progress, RunSummary, finish_run, start_run
+from employes_sync.pipeline import OnResponse, RunSummary, finish_run, start_run
 from employes_sync.settings import SyncSettings
 from employes_sync.store import runs as runs_store
 from employes_sync.store.queue import Batch
@@ -37,7 +38,14 @@ class _Attempt:
 
 
 class LocalLauncher:
-    def __init__(self, database_url: str, token: str, *, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        token: str,
+        *,
+        extra_env: dict[str, str] | None = None,
+        on_exit: Callable[[], None] | None = None,
+    ) -> None:
         self._env = {
             **os.environ,
             **(extra_env or {}),
@@ -45,6 +53,7 @@ class LocalLauncher:
             "EMPLOYES_API_TOKEN": token,
         }
         self._attempts: dict[str, _Attempt] = {}
+        self._on_exit = on_exit
 
     async def launch(self, batch: Batch, attempt: int) -> str:
         process = await asyncio.create_subprocess_exec(
@@ -57,17 +66,20 @@ class LocalLauncher:
             stderr=asyncio.subprocess.PIPE,
         )
         running = _Attempt(batch.id, attempt, process)
-        running.reader = asyncio.create_task(self._read(running))
+        running.reader = asyncio.create_task(self._watch(running))
         self._attempts[batch.id] = running
         return f"pid {process.pid}"
 
-    @staticmethod
-    async def _read(attempt: _Attempt) -> None:
+    async def _watch(self, attempt: _Attempt) -> None:
+        """Keep the last lines the worker wrote, and tell the driver the moment it exits."""
         assert attempt.process.stderr is not None
         async for line in attempt.process.stderr:
             text = line.decode(errors="replace").strip()
             if text:
                 attempt.stderr.append(text)
+        await attempt.process.wait()
+        if self._on_exit is not None:
+            self._on_exit()
 
     async def ended(self) -> list[Ended]:
         done: list[Ended] = []
@@ -113,6 +125,7 @@ async def sync_locally(
     workers: int = 2,
     progress: ProgressSink | None = None,
     on_response: OnResponse | None = None,
+    poll_seconds: float = 2.0,
 ) -> RunSummary:
     """A whole run on this machine: listing and the inline part here, batches in worker processes.
 
@@ -125,24 +138,32 @@ async def sync_locally(
         pool, settings.scope, settings.company_id, settings.trigger, settings.mode, settings.to_json()
     )
     listing_done = asyncio.Event()
-    report: Progress | None = progress.event if progress else None
+    wake = asyncio.Event()  # a worker exited, or batches were queued: look at the queue now
     on_tick: OnTick | None = progress.batches if progress else None
+
+    def report(name: str, fields: dict[str, Any]) -> None:
+        if name in ("queued", "listed"):
+            wake.set()
+        if progress:
+            progress.event(name, fields)
 
     async def collect() -> None:
         try:
             await start_run(settings, pool, token, progress=report, on_response=on_response, run_id=run_id)
         finally:
             listing_done.set()
+            wake.set()
 
     driver_settings = DriverSettings(
         parallelism=workers,
         backoff_seconds=settings.backoff_seconds,
         backoff_max_seconds=settings.backoff_max_seconds,
+        poll_seconds=poll_seconds,  # a safety net: worker exits and queued batches wake the driver at once
     )
     collector = asyncio.create_task(collect())
-    launcher = LocalLauncher(dsn, token)
+    launcher = LocalLauncher(dsn, token, on_exit=wake.set)
     driver = asyncio.create_task(
-        drive(pool, run_id, launcher, driver_settings, listing_done=listing_done, on_tick=on_tick)
+        drive(pool, run_id, launcher, driver_settings, listing_done=listing_done, on_tick=on_tick, wake=wake)
     )
     try:
         await collector
