@@ -83,6 +83,9 @@ async def open_pool(
         open=False,
         check=AsyncConnectionPool.check_connection,
         name="employes-sync",
+        # Every store call is one statement, whole or nothing by itself; autocommit spares each one a
+        # BEGIN and a COMMIT round trip. Migrations open their own transaction.
+        kwargs={"autocommit": True},
     )
     try:
         await pool.open(wait=True, timeout=timeout)
