@@ -17,6 +17,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.simulator",
     "tests.fixtures.store",
+    "tests.fixtures.prometheus",
 ]
 
 

@@ -39,7 +39,6 @@ from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
 from employes_sync.store import timeline as timeline_store
 from tests.fixtures.prometheus import free_port
-from tests.fixtures.store import store_pool  # noqa: F401
 
 LOCAL_COMPANY = "7d5a8f0e-1b2c-4d3e-9f40-123456789abc"
 ALLOWED_LABELS = {"namespace", "name", "state", "outcome", "trigger", "endpoint", "status_class"}
@@ -154,7 +153,7 @@ async def _populate(pool: AsyncConnectionPool) -> None:
     await runs_store.start_run(pool, "payroll/gone", "c-gone", "created", "interactive")
 
 
-async def test_database_values_per_resource(database_url: str, store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_database_values_per_resource(database_url: str, store_pool: AsyncConnectionPool) -> None:
     await _populate(store_pool)
     served = {
         "payroll/acme": database_url,
@@ -207,7 +206,7 @@ async def test_database_values_per_resource(database_url: str, store_pool: Async
 
 async def test_names_and_labels_follow_the_conventions(
     database_url: str,
-    store_pool: AsyncConnectionPool,  # noqa: F811
+    store_pool: AsyncConnectionPool,
 ) -> None:
     await _populate(store_pool)
     server = serve_metrics(0, database_url, addr="127.0.0.1")
@@ -273,7 +272,7 @@ def test_a_database_outage_is_a_zero_not_a_failed_scrape(kind: str, silent_serve
 
 async def test_a_locked_table_serves_the_last_values_quickly(
     database_url: str,
-    store_pool: AsyncConnectionPool,  # noqa: F811
+    store_pool: AsyncConnectionPool,
 ) -> None:
     await _populate(store_pool)
     acme = {"namespace": "payroll", "name": "acme", "state": "pending"}

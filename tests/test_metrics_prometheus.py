@@ -28,7 +28,6 @@ from tests.fixtures.prometheus import (
     load_rules,
     metric_names,
     rule_exprs,
-    start_prometheus,  # noqa: F401
     substitute,
 )
 from tests.fixtures.store import migrated_pool
@@ -57,7 +56,7 @@ def metrics_server(database_url: str) -> Iterator[MetricsServer]:
 async def test_a_local_run_gives_every_panel_and_rule_data(
     database_url: str,
     make_simulator: Callable[..., Simulator],
-    start_prometheus: Callable[..., PrometheusServer],  # noqa: F811
+    start_prometheus: Callable[..., PrometheusServer],
     metrics_server: MetricsServer,
 ) -> None:
     prometheus = start_prometheus([f"127.0.0.1:{metrics_server.port}"], [RULES])

@@ -18,7 +18,6 @@ from tests.fixtures.prometheus import (
     dashboard_panels,
     load_dashboard,
     load_rules,
-    promtool,  # noqa: F401
 )
 
 A = 'namespace="payroll", name="acme"'
@@ -30,7 +29,7 @@ def series(selector: str, values: str) -> dict[str, str]:
     return {"series": selector, "values": values}
 
 
-def test_promtool_accepts_the_rules(promtool: str) -> None:  # noqa: F811
+def test_promtool_accepts_the_rules(promtool: str) -> None:
     result = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
@@ -40,7 +39,7 @@ def _alert(name: str, at: str, *labels: dict[str, str]) -> dict[str, Any]:
     return {"eval_time": at, "alertname": name, "exp_alerts": [{"exp_labels": dict(x)} for x in labels]}
 
 
-def test_alerts_fire_when_they_should(promtool: str, tmp_path: Path) -> None:  # noqa: F811
+def test_alerts_fire_when_they_should(promtool: str, tmp_path: Path) -> None:
     # Annotations are prose for people; promtool compares them verbatim, so test a copy without them.
     rules = load_rules()
     for group in rules["groups"]:

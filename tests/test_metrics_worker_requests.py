@@ -10,14 +10,13 @@ from employes_sync.employes.simulator import Simulator
 from employes_sync.executors.local import sync_locally
 from employes_sync.metrics import start_metrics_server
 from employes_sync.settings import SyncSettings
-from tests.fixtures.store import store_pool  # noqa: F401
 from tests.test_metrics import scrape
 
 
 async def test_every_request_is_counted_once_in_process_or_by_a_worker(
     simulator: Simulator,
     database_url: str,
-    store_pool: AsyncConnectionPool,  # noqa: F811
+    store_pool: AsyncConnectionPool,
 ) -> None:
     assert simulator.url is not None
     settings = SyncSettings(

@@ -12,7 +12,6 @@ import pytest
 from employes_sync.store import db
 from employes_sync.store.db import DatabaseUnavailable, migrate, open_pool, redact_dsn
 from employes_sync.store.queries import Q, parse_catalogue
-from tests.fixtures.store import store_pool  # noqa: F401
 
 STORE = Path(db.__file__).parent
 
@@ -103,7 +102,7 @@ def test_no_sql_is_formatted_in_store_code() -> None:
         assert ".format(" not in source, path.name
 
 
-async def test_original_operations_sql_still_works(store_pool) -> None:  # noqa: F811
+async def test_original_operations_sql_still_works(store_pool) -> None:
     async with store_pool.connection() as conn:
         await conn.execute(
             "SELECT job_type, status, COUNT(*), AVG(processing_time_ms) FROM processing_queue"

@@ -11,7 +11,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.store import queue, runs
-from tests.fixtures.store import claim_all_in_process, migrated_pool, store_pool  # noqa: F401
+from tests.fixtures.store import claim_all_in_process, migrated_pool
 
 SCOPE = "default/acme"
 
@@ -24,7 +24,7 @@ def chunks(n: int, size: int = 3, prefix: str = "e") -> list[list[str]]:
     return [[f"{prefix}{b}-{i}" for i in range(size)] for b in range(n)]
 
 
-async def test_enqueue_numbers_batches_across_calls(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_enqueue_numbers_batches_across_calls(store_pool: AsyncConnectionPool) -> None:
     run_id = await new_run(store_pool)
     first = await queue.enqueue(store_pool, SCOPE, run_id, chunks(2), priority=5, max_attempts=4)
     second = await queue.enqueue(store_pool, SCOPE, run_id, chunks(2, prefix="f"), priority=5, max_attempts=4)
@@ -67,7 +67,7 @@ def test_processes_claiming_at_once_never_share_a_batch(database_url: str) -> No
     assert rows == [("processing", 1, 120)]
 
 
-async def test_claims_follow_priority_then_age(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_claims_follow_priority_then_age(store_pool: AsyncConnectionPool) -> None:
     background = await queue.enqueue(store_pool, SCOPE, await new_run(store_pool), chunks(2), priority=0)
     interactive = await queue.enqueue(
         store_pool, SCOPE, await new_run(store_pool, mode="interactive"), chunks(2), priority=10
@@ -78,7 +78,7 @@ async def test_claims_follow_priority_then_age(store_pool: AsyncConnectionPool) 
     assert order == [b.id for b in interactive + background]
 
 
-async def test_claim_next_by_scope(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_claim_next_by_scope(store_pool: AsyncConnectionPool) -> None:
     await queue.enqueue(store_pool, "ns/a", await new_run(store_pool, "ns/a"), chunks(1), priority=9)
     mine = await queue.enqueue(store_pool, "ns/b", await new_run(store_pool, "ns/b"), chunks(1))
     got = await queue.claim_next(store_pool, "ns/b", lease_seconds=60)
@@ -92,7 +92,7 @@ async def test_claim_next_by_scope(store_pool: AsyncConnectionPool) -> None:  # 
     }
 
 
-async def test_claim_by_id_only_once(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_claim_by_id_only_once(store_pool: AsyncConnectionPool) -> None:
     [batch] = await queue.enqueue(store_pool, SCOPE, await new_run(store_pool), chunks(1))
     first = await queue.claim(store_pool, batch.id, lease_seconds=30)
     assert first is not None and first.status == "processing" and first.attempts == 1
@@ -106,7 +106,7 @@ async def test_claim_by_id_only_once(store_pool: AsyncConnectionPool) -> None:  
     assert done.lease_expires_at is None
 
 
-async def test_fail_retries_with_backoff_then_fails_for_good(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_fail_retries_with_backoff_then_fails_for_good(store_pool: AsyncConnectionPool) -> None:
     [batch] = await queue.enqueue(store_pool, SCOPE, await new_run(store_pool), chunks(1), max_attempts=3)
     expected_delays = [(5, 10), (10, 20)]  # base 10: attempt 1 -> 10 s, attempt 2 -> 20 s; jitter in [0.5, 1]
     for attempt, (low, high) in enumerate(expected_delays, start=1):
@@ -147,13 +147,22 @@ async def test_fail_retries_with_backoff_then_fails_for_good(store_pool: AsyncCo
     assert await queue.fail(store_pool, batch.id, "late", None) == "stale"
 
 
-def test_backoff_is_capped() -> None:
-    assert queue.backoff_seconds(1, 5, 300, 1.0) == 5
-    assert queue.backoff_seconds(4, 5, 300, 1.0) == 40
-    assert queue.backoff_seconds(20, 5, 300, 0.5) == 150
+async def test_retry_delay_doubles_per_attempt_under_a_cap_with_jitter(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    async with store_pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT a, extract(epoch FROM batch_retry_delay(a, 5, 300))"
+            " FROM generate_series(1, 20) AS a, generate_series(1, 50)"
+        )
+        delays = await cur.fetchall()
+    for attempts, seconds in delays:
+        full = min(300.0, 5.0 * 2 ** (attempts - 1))
+        assert 0.5 * full <= float(seconds) <= full
+    assert len({round(float(s), 6) for a, s in delays if a == 1}) > 1  # jittered, not fixed
 
 
-async def test_expired_lease_counts_as_a_failed_attempt(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_expired_lease_counts_as_a_failed_attempt(store_pool: AsyncConnectionPool) -> None:
     a, b = await queue.enqueue(store_pool, SCOPE, await new_run(store_pool), chunks(2), max_attempts=2)
     await queue.claim(store_pool, a.id, lease_seconds=0.2)
     await queue.claim(store_pool, b.id, lease_seconds=60)
@@ -180,7 +189,7 @@ async def test_expired_lease_counts_as_a_failed_attempt(store_pool: AsyncConnect
     assert untouched is not None and untouched.status == "processing"
 
 
-async def test_retry_failed_jobs_keeps_original_semantics(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_retry_failed_jobs_keeps_original_semantics(store_pool: AsyncConnectionPool) -> None:
     run_id = await new_run(store_pool)
     exhausted, retryable, stuck, fresh, waiting = await queue.enqueue(
         store_pool, SCOPE, run_id, chunks(5), max_attempts=3
@@ -213,7 +222,7 @@ async def test_retry_failed_jobs_keeps_original_semantics(store_pool: AsyncConne
     }
 
 
-async def test_counts_and_prune(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_counts_and_prune(store_pool: AsyncConnectionPool) -> None:
     run_id = await new_run(store_pool)
     done, failed, old_done, _pending = await queue.enqueue(
         store_pool, SCOPE, run_id, chunks(4), max_attempts=1

@@ -11,7 +11,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.store.ratelimit import PostgresRateLimiter
-from tests.fixtures.store import acquire_in_process, migrated_pool, store_pool  # noqa: F401
+from tests.fixtures.store import acquire_in_process, migrated_pool
 
 TOLERANCE = timedelta(microseconds=1)
 
@@ -44,7 +44,7 @@ def test_processes_share_one_even_spacing(database_url: str) -> None:
     assert slots[-1] - slots[0] <= interval * (len(slots) - 1) + timedelta(seconds=0.5)
 
 
-async def test_keys_are_independent(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_keys_are_independent(store_pool: AsyncConnectionPool) -> None:
     a = PostgresRateLimiter(store_pool, "ns/a", 1.0)
     b = PostgresRateLimiter(store_pool, "ns/b", 1.0)
     first_a, second_a, first_b = await a.reserve(), await a.reserve(), await b.reserve()
@@ -53,7 +53,7 @@ async def test_keys_are_independent(store_pool: AsyncConnectionPool) -> None:  #
     assert 0.9 < second_a.wait_seconds <= 1.0
 
 
-async def test_idle_key_does_not_bank_a_burst(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_idle_key_does_not_bank_a_burst(store_pool: AsyncConnectionPool) -> None:
     limiter = PostgresRateLimiter(store_pool, "ns/a", 50.0)
     await limiter.acquire()
     await limiter.acquire()

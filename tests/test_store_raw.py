@@ -12,7 +12,7 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.store import raw
-from tests.fixtures.store import store_pages_in_process, store_pool  # noqa: F401
+from tests.fixtures.store import store_pages_in_process
 
 SCOPE = "default/acme"
 
@@ -46,7 +46,7 @@ def test_redact_is_recursive_and_copies() -> None:
 
 
 async def test_second_store_of_same_data_adds_nothing_and_bumps_verified(
-    store_pool: AsyncConnectionPool,  # noqa: F811
+    store_pool: AsyncConnectionPool,
 ) -> None:
     page = [employee(i) for i in range(10)]
     first = await raw.store_employees(store_pool, SCOPE, page)
@@ -64,7 +64,7 @@ async def test_second_store_of_same_data_adds_nothing_and_bumps_verified(
     assert rows[1] > before[0]
 
 
-async def test_change_adds_a_row_and_moves_is_latest(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_change_adds_a_row_and_moves_is_latest(store_pool: AsyncConnectionPool) -> None:
     await raw.store_employees(store_pool, SCOPE, [employee(1)])
     changed = employee(1, surname="Jansen", dt_update="2024-02-01T00:00:00")
     result = await raw.store_employees(store_pool, SCOPE, [changed])
@@ -85,7 +85,7 @@ async def test_change_adds_a_row_and_moves_is_latest(store_pool: AsyncConnection
     assert latest["emp-0001"][1] is None
 
 
-async def test_database_refuses_a_second_latest(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_database_refuses_a_second_latest(store_pool: AsyncConnectionPool) -> None:
     await raw.store_employees(store_pool, SCOPE, [employee(1)])
     async with store_pool.connection() as conn:
         with pytest.raises(psycopg.errors.UniqueViolation):
@@ -96,7 +96,7 @@ async def test_database_refuses_a_second_latest(store_pool: AsyncConnectionPool)
             )
 
 
-async def test_scopes_are_separate(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_scopes_are_separate(store_pool: AsyncConnectionPool) -> None:
     await raw.store_employees(store_pool, "ns/a", [employee(1)])
     other = await raw.store_employees(store_pool, "ns/b", [employee(1)])
     assert other.new == 1
@@ -104,7 +104,7 @@ async def test_scopes_are_separate(store_pool: AsyncConnectionPool) -> None:  # 
 
 
 async def test_redacted_fields_never_reach_the_database(
-    store_pool: AsyncConnectionPool,  # noqa: F811
+    store_pool: AsyncConnectionPool,
 ) -> None:
     page = [employee(i) for i in range(5)]
     nested = [
@@ -137,14 +137,14 @@ async def test_redacted_fields_never_reach_the_database(
     assert '"iban"' not in dump
 
 
-async def test_custom_redaction_list(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_custom_redaction_list(store_pool: AsyncConnectionPool) -> None:
     await raw.store_employees(store_pool, SCOPE, [employee(1, email="a@b.nl")], ["email"])
     latest = await raw.load_latest(store_pool, SCOPE)
     assert "email" not in latest["emp-0001"][0]
     assert "iban" in latest["emp-0001"][0]  # only what is listed is removed
 
 
-async def test_updated_ids_drive_incremental_runs(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_updated_ids_drive_incremental_runs(store_pool: AsyncConnectionPool) -> None:
     page = [employee(i) for i in range(4)]
     first = await raw.store_employees(store_pool, SCOPE, page)
     assert first.updated_ids == [e["id"] for e in page]
@@ -158,7 +158,7 @@ async def test_updated_ids_drive_incremental_runs(store_pool: AsyncConnectionPoo
     assert again.updated_ids == ["emp-0001", "emp-0003"]
 
 
-async def test_employments_dedup_and_empty_lists(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_employments_dedup_and_empty_lists(store_pool: AsyncConnectionPool) -> None:
     batch = {"emp-0001": [{"id": "e1", "start_date": "2024-01-01T00:00:00"}], "emp-0002": []}
     assert (await raw.store_employments(store_pool, SCOPE, batch)).new == 2
     again = await raw.store_employments(store_pool, SCOPE, batch)
@@ -181,7 +181,7 @@ WEIRD = [
 ]
 
 
-async def test_awkward_strings_are_stored_verbatim(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_awkward_strings_are_stored_verbatim(store_pool: AsyncConnectionPool) -> None:
     page = [employee(i, first_name=name, surname=name[::-1]) for i, name in enumerate(WEIRD)]
     await raw.store_employees(store_pool, SCOPE, page)
     latest = await raw.load_latest(store_pool, SCOPE)
@@ -192,7 +192,7 @@ async def test_awkward_strings_are_stored_verbatim(store_pool: AsyncConnectionPo
     assert (await raw.store_employees(store_pool, SCOPE, page)).unchanged == len(WEIRD)
 
 
-async def test_large_page_is_one_statement_and_fast(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_large_page_is_one_statement_and_fast(store_pool: AsyncConnectionPool) -> None:
     page = [employee(i) for i in range(1000)]
     await raw.store_employees(store_pool, SCOPE, page)
     started = time.perf_counter()

@@ -6,10 +6,9 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.store import runs
-from tests.fixtures.store import store_pool  # noqa: F401
 
 
-async def test_run_lifecycle(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_run_lifecycle(store_pool: AsyncConnectionPool) -> None:
     settings = {"api_url": "http://sim/v4", "requests_per_second": 5, "redact": ["iban"]}
     run_id = await runs.start_run(store_pool, "default/acme", "c-1", "created", "interactive", settings)
     run = await runs.get_run(store_pool, run_id)
@@ -31,7 +30,7 @@ async def test_run_lifecycle(store_pool: AsyncConnectionPool) -> None:  # noqa: 
     assert (run["summary"], run["error"]) == ({"failed_batches": 1}, "batch 2: boom")
 
 
-async def test_latest_run_and_bad_input(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_latest_run_and_bad_input(store_pool: AsyncConnectionPool) -> None:
     assert await runs.latest_run(store_pool, "ns/x") is None
     await runs.start_run(store_pool, "ns/x", "c", "created", "background")
     second = await runs.start_run(store_pool, "ns/x", "c", "annotation", "background")

@@ -9,7 +9,6 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.store import timeline
-from tests.fixtures.store import store_pool  # noqa: F401
 
 SCOPE = "default/acme"
 
@@ -37,7 +36,7 @@ def events_of(employee_id: str, n: int, title: str = "Salary increase") -> list[
     ]
 
 
-async def test_second_write_inserts_nothing(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_second_write_inserts_nothing(store_pool: AsyncConnectionPool) -> None:
     events = events_of("a", 5) + events_of("b", 3)
     first = await timeline.write_events(store_pool, SCOPE, ["a", "b"], events)
     assert (first.inserted, first.removed) == (8, 0)
@@ -46,7 +45,7 @@ async def test_second_write_inserts_nothing(store_pool: AsyncConnectionPool) -> 
     assert await timeline.employees_with_events(store_pool, SCOPE) == 2
 
 
-async def test_events_no_longer_derived_are_removed(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_events_no_longer_derived_are_removed(store_pool: AsyncConnectionPool) -> None:
     await timeline.write_events(store_pool, SCOPE, ["a", "b", "c"], events_of("a", 5) + events_of("b", 3))
     await timeline.write_events(store_pool, "other/scope", ["a"], events_of("a", 5))
     # a lost two events, b lost all of its events; c never had any
@@ -58,14 +57,14 @@ async def test_events_no_longer_derived_are_removed(store_pool: AsyncConnectionP
     assert len(await timeline.events_for(store_pool, "other/scope", "a")) == 5
 
 
-async def test_writing_some_employees_leaves_the_others(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_writing_some_employees_leaves_the_others(store_pool: AsyncConnectionPool) -> None:
     await timeline.write_events(store_pool, SCOPE, ["a", "b"], events_of("a", 2) + events_of("b", 2))
     result = await timeline.write_events(store_pool, SCOPE, ["a"], events_of("a", 4))
     assert (result.inserted, result.removed) == (2, 0)
     assert len(await timeline.events_for(store_pool, SCOPE, "b")) == 2
 
 
-async def test_events_come_back_oldest_first_with_their_data(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_events_come_back_oldest_first_with_their_data(store_pool: AsyncConnectionPool) -> None:
     events = list(reversed(events_of("a", 4)))
     await timeline.write_events(store_pool, SCOPE, ["a"], events)
     stored = await timeline.events_for(store_pool, SCOPE, "a")
@@ -75,7 +74,7 @@ async def test_events_come_back_oldest_first_with_their_data(store_pool: AsyncCo
     assert stored[0]["change_id"] is None
 
 
-async def test_mappings_are_accepted_too(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_mappings_are_accepted_too(store_pool: AsyncConnectionPool) -> None:
     event = {
         "employee_id": "a",
         "event_type": "employee_added",
@@ -89,7 +88,7 @@ async def test_mappings_are_accepted_too(store_pool: AsyncConnectionPool) -> Non
     assert (await timeline.events_for(store_pool, SCOPE, "a"))[0]["event_data"] == {}
 
 
-async def test_awkward_text_is_stored_verbatim(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_awkward_text_is_stored_verbatim(store_pool: AsyncConnectionPool) -> None:
     titles = [
         "O'Brien's raise",
         "'; DELETE FROM employes_timeline_v2; --",
@@ -108,7 +107,7 @@ async def test_awkward_text_is_stored_verbatim(store_pool: AsyncConnectionPool) 
     assert [e["event_data"]["note"] for e in stored] == titles
 
 
-async def test_five_thousand_employees_in_one_write(store_pool: AsyncConnectionPool) -> None:  # noqa: F811
+async def test_five_thousand_employees_in_one_write(store_pool: AsyncConnectionPool) -> None:
     ids = [f"emp-{i}" for i in range(5000)]
     events = [e for i in ids for e in events_of(i, 4)]
     first = await timeline.write_events(store_pool, SCOPE, ids, events)

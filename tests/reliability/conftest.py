@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.store import store_pool  # noqa: F401  (a fixture for this folder's tests)
-
 REPORT_ENV = "ESYNC_RELIABILITY_REPORT"
 
 AREAS = ["API", "Database", "Workers", "Operator", "Load", "Bad input", "Security"]

@@ -205,10 +205,7 @@ UPDATE processing_queue
    SET status = CASE WHEN attempts < max_attempts THEN 'pending' ELSE 'failed' END,
        run_after = CASE
            WHEN attempts < max_attempts
-           THEN now() + make_interval(secs =>
-                    least(%(backoff_max)s::float8,
-                          %(backoff_base)s::float8 * power(2, greatest(attempts - 1, 0)))
-                    * %(jitter)s::float8)
+           THEN now() + batch_retry_delay(attempts, %(backoff_base)s::float8, %(backoff_max)s::float8)
            ELSE run_after
        END,
        completed_at = CASE WHEN attempts < max_attempts THEN NULL ELSE now() END,
@@ -229,10 +226,7 @@ UPDATE processing_queue
    SET status = CASE WHEN attempts < max_attempts THEN 'pending' ELSE 'failed' END,
        run_after = CASE
            WHEN attempts < max_attempts
-           THEN now() + make_interval(secs =>
-                    least(%(backoff_max)s::float8,
-                          %(backoff_base)s::float8 * power(2, greatest(attempts - 1, 0)))
-                    * (0.5 + random() / 2))
+           THEN now() + batch_retry_delay(attempts, %(backoff_base)s::float8, %(backoff_max)s::float8)
            ELSE run_after
        END,
        completed_at = CASE WHEN attempts < max_attempts THEN NULL ELSE now() END,

@@ -7,7 +7,6 @@ two workers at once, and a lost worker costs one attempt rather than a stuck run
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -152,11 +151,6 @@ async def complete(pool: AsyncConnectionPool, batch_id: str | UUID, result: Mapp
     return row is not None
 
 
-def backoff_seconds(attempts: int, base: float, maximum: float, jitter: float) -> float:
-    """The delay before the next attempt after ``attempts`` tries (the SQL in fail_batch does the same)."""
-    return min(maximum, base * 2 ** max(attempts - 1, 0)) * jitter
-
-
 async def fail(
     pool: AsyncConnectionPool,
     batch_id: str | UUID,
@@ -169,8 +163,8 @@ async def fail(
     """Record a failed attempt of a processing batch.
 
     Returns "retrying" (pending again after min(max, base * 2^(attempts-1)) * jitter, jitter in
-    [0.5, 1]), "failed" (attempts exhausted), or "stale" when the batch was not processing any more
-    (already rescued, completed or failed): nothing is changed then.
+    [0.5, 1]: the SQL function batch_retry_delay), "failed" (attempts exhausted), or "stale" when the
+    batch was not processing any more (already rescued, completed or failed): nothing is changed then.
     """
     params = {
         "batch_id": _id(batch_id),
@@ -178,7 +172,6 @@ async def fail(
         "details": Jsonb(dict(details or {})),
         "backoff_base": backoff_base,
         "backoff_max": backoff_max,
-        "jitter": random.uniform(0.5, 1.0),
     }
     row = await _one(pool, Q.fail_batch, params)
     if row is None:
