@@ -71,8 +71,8 @@ def write(path: Path, info: dict[str, str] | None, command: str) -> None:
             if row.met == "no":
                 missed.append(f"{row.benchmark}, {row.metric}: {row.ours} against target {row.target}")
     lines += ["", "## Targets missed", ""]
-    lines += [f"- {m}" for m in missed] or ["- none"]
-    lines += ["", "Reasons are given under *Findings* below.", ""]
+    lines += [f"- {m}" for m in missed] or ["- none: every row meets its target."]
+    lines += ["", "Reasons are given under *Findings* below." if missed else "", ""]
     if EXTRA.exists():
         lines += [EXTRA.read_text().rstrip(), ""]
     lines += ["## Per-benchmark notes", ""]
