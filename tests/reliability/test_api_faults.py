@@ -308,6 +308,6 @@ async def test_oversized_employments_in_a_run(
     assert summary.succeeded, summary.error
     errors = summary.summary["employee_errors"]
     assert len(errors) == 1, errors
-    (employee_id, reason), = errors.items()
+    ((employee_id, reason),) = errors.items()
     assert "too large" in reason
     assert_complete(await snapshot(store_pool, scope_of(sim)), sim, missing={employee_id})

@@ -40,9 +40,29 @@ PARSER = "arbitrary JSON to the API response parser"
 TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"))
 
 FIELDS = [
-    "id", "data", "total", "pages", "page", "first_name", "start_date", "end_date", "date_of_birth",
-    "dt_update", "yearly_wage", "employment", "salary", "hours", "contracts", "contract", "hour_wage",
-    "month_wage", "hours_per_week", "days_per_week", "tax_details", "sign_date", "x",
+    "id",
+    "data",
+    "total",
+    "pages",
+    "page",
+    "first_name",
+    "start_date",
+    "end_date",
+    "date_of_birth",
+    "dt_update",
+    "yearly_wage",
+    "employment",
+    "salary",
+    "hours",
+    "contracts",
+    "contract",
+    "hour_wage",
+    "month_wage",
+    "hours_per_week",
+    "days_per_week",
+    "tax_details",
+    "sign_date",
+    "x",
 ]
 scalars = (
     st.none()
@@ -54,8 +74,10 @@ scalars = (
 )
 json_values = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=4), children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=4), children, max_size=6)
+    ),
     max_leaves=25,
 )
 SAMPLE = generate_company(6, seed=3)

@@ -107,8 +107,21 @@ def test_cli_runs_failing_every_way_never_show_secrets(secret_sim: Simulator, da
     sim = secret_sim
     dsn = with_password(database_url)
     assert sim.url is not None
-    base = ["sync", "--api-url", sim.url, "--company-id", sim.config.company_id, "--backoff-seconds", "0.2",
-            "--batch-size", "10", "--requests-per-second", "500", "--max-attempts", "2"]
+    base = [
+        "sync",
+        "--api-url",
+        sim.url,
+        "--company-id",
+        sim.config.company_id,
+        "--backoff-seconds",
+        "0.2",
+        "--batch-size",
+        "10",
+        "--requests-per-second",
+        "500",
+        "--max-attempts",
+        "2",
+    ]
     env = {"EMPLOYES_API_TOKEN": TOKEN, "DATABASE_URL": dsn}
     outputs: list[tuple[str, subprocess.CompletedProcess[str]]] = []
 
@@ -133,8 +146,9 @@ def test_cli_runs_failing_every_way_never_show_secrets(secret_sim: Simulator, da
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT id::text FROM processing_queue WHERE status = 'failed' LIMIT 1").fetchone()
         assert row is not None, "the 401 run left no failed batch"
-        conn.execute("UPDATE processing_queue SET status = 'pending', attempts = 0 WHERE id = %(id)s",
-                     {"id": row[0]})
+        conn.execute(
+            "UPDATE processing_queue SET status = 'pending', attempts = 0 WHERE id = %(id)s", {"id": row[0]}
+        )
     sim.faults.rotate_token("tok_other")
     outputs.append(("worker 401", cli("worker", "--batch-id", row[0], env=env)))
     sim.faults.reset()
@@ -244,8 +258,9 @@ async def test_personal_data_never_stored(make_simulator: MakeSim, database_url:
     async with migrated_pool(database_url) as pool:
         assert (await local_run(sim, pool, database_url)).succeeded
         assert (await local_run(sim, pool, database_url, incremental=True)).succeeded
-        other = make_simulator(employees=10, requests_per_second=0, seed=9,
-                               company_id="0b4f1f62-5c8e-4d8c-9a55-3f3e0e6d7a10")
+        other = make_simulator(
+            employees=10, requests_per_second=0, seed=9, company_id="0b4f1f62-5c8e-4d8c-9a55-3f3e0e6d7a10"
+        )
         for person in other.company:
             collect(person.employee)
         redact = ("personal_identification_number", "iban", "phone_number")
@@ -363,4 +378,3 @@ def test_no_sql_is_built_by_formatting() -> None:
     for migration in sorted((PACKAGE / "store" / "migrations").glob("*.sql")):
         body = "\n".join(line.split("--", 1)[0] for line in migration.read_text("utf-8").splitlines())
         assert "%(" not in body and not re.search(r"\{[A-Za-z_]\w*\}", body), migration.name
-
