@@ -437,9 +437,11 @@ STATUS_WRITES: dict[str, tuple[Callable[[dict[str, Any]], bool], bool, int]] = {
     "run-started": (lambda st: _run(st).get("phase") == "Starting", False, 2),
     # start(): the write after the inline part (phase Batches, syncedGeneration), before any Job.
     "inline-done": (lambda st: _run(st).get("phase") == "Batches" and "batches" not in _run(st), False, 1),
-    # progress(): a write while Jobs run, with batches done and others running; the write lands.
+    # progress(): a write while Jobs run, with batches done and others still to do; the write lands.
+    # (Not "processing > 0": with fast batches a poll can see two just done and the next not yet started.)
     "jobs-running": (lambda st: (_run(st).get("batches") or {}).get("completed", 0) >= 2
-                     and (_run(st).get("batches") or {}).get("processing", 0) > 0, True, 1),
+                     and (_run(st).get("batches") or {}).get("pending", 0)
+                     + (_run(st).get("batches") or {}).get("processing", 0) > 0, True, 1),
     # finish(): the write that closes the run (lastRun, Ready), after the run is closed in PostgreSQL.
     "run-finished": (lambda st: "lastRun" in st, False, 1),
 }  # fmt: skip
