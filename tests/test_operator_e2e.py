@@ -133,6 +133,12 @@ class Env:
     def events(self, reason: str | None = None) -> list[dict[str, Any]]:
         return [e for e in self.cluster.events(NS) if reason is None or e.get("reason") == reason]
 
+    def wait_events(self, reason: str, count: int = 1, timeout: float = 15) -> list[dict[str, Any]]:
+        """Events with `reason` once there are `count` of them: kopf posts events from a queue of its
+        own, so one may reach the API a moment after the status that it accompanies."""
+        wait_for(lambda: len(self.events(reason)) >= count, timeout, what=f"{count} {reason} event(s)")
+        return self.events(reason)
+
     def jobs(self) -> list[dict[str, Any]]:
         return self.cluster.list(JOBS, NS)
 
@@ -206,7 +212,7 @@ def test_a_resource_syncs_to_ready_within_parallelism(env: Env) -> None:
     assert env.runner.max_active["acme"] <= 2
     names = sorted(j["metadata"]["name"] for j in jobs)
     assert names[0] == "acme-r1-b1-a1"
-    assert {e["reason"] for e in env.events()} >= {"RunStarted", "RunSucceeded"}
+    assert env.wait_events("RunStarted") and env.wait_events("RunSucceeded")
 
     out = env.cluster.kubectl("get", "esync", "acme").stdout
     assert out.split("\n")[0].split() == [
@@ -252,6 +258,7 @@ def test_a_batch_failing_once_is_retried_and_one_always_failing_degrades(env: En
     names = {j["metadata"]["name"] for j in env.jobs()}
     assert {"acme-r1-b2-a1", "acme-r1-b2-a2", "acme-r1-b3-a1", "acme-r1-b3-a2"} <= names
     assert env.runner.outcomes["acme-r1-b2-a2"] == "Complete"
+    env.wait_events("RunDegraded")
     reasons = Counter(e["reason"] for e in env.events())
     assert reasons["BatchRetried"] >= 2 and reasons["BatchFailed"] == 1 and reasons["RunDegraded"] == 1
     assert env.timelines() == 78 - 10  # everyone but batch 3's ten employees
@@ -303,7 +310,7 @@ def test_triggers_during_a_run_coalesce_into_one_follow_up(env: Env) -> None:
     # No third run: every trigger was covered by the follow-up.
     wait_for(lambda: True, 1.5)
     assert env.status()["lastRun"]["id"] == 2 and "currentRun" not in env.status()
-    assert len(env.events("RunSucceeded")) == 2
+    assert len(env.wait_events("RunSucceeded", 2)) == 2
 
 
 def test_operator_killed_mid_run_finishes_it_without_duplicate_jobs(env: Env) -> None:
@@ -323,7 +330,7 @@ def test_operator_killed_mid_run_finishes_it_without_duplicate_jobs(env: Env) ->
     assert len(env.runner.seen) == len(set(env.runner.seen)) == 16
     assert set(created_before) <= set(names)
     assert env.runner.max_active["acme"] <= 2
-    assert any(e["reason"] == "RunResumed" for e in env.events())
+    assert env.wait_events("RunResumed")
     assert "RunResumed" in op2.logs() or True
 
 
@@ -387,7 +394,7 @@ def test_operator_killed_during_the_inline_part_ends_with_every_employee_synced(
     env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
     st = env.status()
     assert st["lastRun"]["id"] == 2  # the interrupted run was closed, and a new one covered everyone
-    assert env.events("RunResumed") and env.events("RunInterrupted")
+    assert env.wait_events("RunResumed") and env.wait_events("RunInterrupted")
     assert env.timelines() == 78
     names = [j["metadata"]["name"] for j in env.jobs()]
     assert len(names) == len(set(names))
@@ -470,9 +477,9 @@ def test_operator_killed_while_status_is_written_finishes_the_run(env: Env, writ
     # listed, a new one once the interrupted one is closed.
     assert last["id"] == final_run and last["state"] == "succeeded", last
     if final_run != 1:
-        assert env.events("RunInterrupted")
+        assert env.wait_events("RunInterrupted")
     if write != "run-finished":
-        assert env.events("RunResumed")
+        assert env.wait_events("RunResumed")
     assert env.timelines() == 78
 
     # Every batch of the run completed, with exactly the Jobs its attempts account for.
@@ -505,7 +512,7 @@ def test_operator_killed_while_status_is_written_finishes_the_run(env: Env, writ
     conditions = {c["type"]: (c["status"], c["reason"], c["observedGeneration"]) for c in st["conditions"]}
     assert conditions == {"Ready": ("True", "RunSucceeded", 1), "Progressing": ("False", "RunFinished", 1),
                           "Degraded": ("False", "NoFailedBatches", 1)}  # fmt: skip
-    assert len(env.events("RunSucceeded")) == 1
+    assert len(env.wait_events("RunSucceeded")) == 1
     # Nothing more happens: no further run, no further Job.
     wait_for(lambda: True, 1.0)
     assert env.status()["lastRun"]["id"] == final_run and len(env.jobs()) == len(expected)
