@@ -20,6 +20,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.employes.client import EmployesClient
+from employes_sync.messages import one_line
 from employes_sync.processing import ProcessResult, process_employees
 from employes_sync.settings import SyncSettings
 from employes_sync.store import queue as queue_store
@@ -129,7 +130,7 @@ async def start_run(
             if waiting:
                 await _enqueue(pool, settings, run, [waiting], report)
     except BaseException as exc:
-        await runs_store.finish_run(pool, run_id, "failed", _started_json(run), _one_line(exc))
+        await runs_store.finish_run(pool, run_id, "failed", _started_json(run), one_line(exc))
         raise
     report("listed", {"employees": run.employees, "batches": len(run.batch_ids)})
     await runs_store.update_summary(pool, run_id, _started_json(run))
@@ -169,11 +170,6 @@ def _started_json(run: RunStarted) -> dict[str, Any]:
         "invalid_employees": run.invalid_employees,
         "time_to_first_feedback_seconds": run.time_to_first_feedback,
     }
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 @dataclass

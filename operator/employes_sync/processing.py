@@ -19,7 +19,6 @@ from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.employes.client import EmployesClient
 from employes_sync.employes.errors import (
-    EmployesError,
     MalformedResponseError,
     NotFoundError,
     ResponseTooLargeError,
@@ -167,13 +166,6 @@ async def process_employees(
     for employee_id, reason in errors.items():
         log.warning("employee %s skipped: %s", employee_id, reason)
     return result
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a later attempt of the same batch may succeed."""
-    if isinstance(exc, EmployesError):
-        return bool(getattr(exc, "transient", True))
-    return True
 
 
 async def rebuild_timelines(

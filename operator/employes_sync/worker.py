@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
+from employes_sync.messages import one_line
 from employes_sync.pipeline import OnResponse, make_client
 from employes_sync.processing import ProcessResult, process_employees
 from employes_sync.settings import SyncSettings
@@ -68,7 +69,7 @@ async def process_batch(
         async with make_client(settings, token, pool, counted) as client:
             result = await process_employees(client, pool, settings, batch.employee_ids)
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
+        error = one_line(exc)
         details = {"traceback": traceback.format_exc(limit=8), "attempt": batch.attempts}
         await _record_requests(pool, settings.scope, tally)
         outcome = await queue_store.fail(

@@ -19,6 +19,7 @@ from typing import Protocol
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from employes_sync.messages import one_line
 from employes_sync.store import queue as queue_store
 from employes_sync.store.queue import Batch
 
@@ -134,7 +135,7 @@ async def drive(
             except (psycopg.OperationalError, PoolTimeout) as exc:
                 if outage_since is None:
                     outage_since = loop.time()
-                    log.warning("database unreachable, the run waits for it: %s", _one_line(exc))
+                    log.warning("database unreachable, the run waits for it: %s", one_line(exc))
                 elif loop.time() - outage_since > settings.outage_seconds:
                     raise
                 await asyncio.sleep(settings.poll_seconds)
@@ -197,8 +198,3 @@ async def _pause(seconds: float, wake: asyncio.Event | None) -> None:
     except TimeoutError:
         pass
     wake.clear()
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -35,6 +35,7 @@ from employes_sync.kube import jobs, status, triggers
 from employes_sync.kube.kubeapi import KubeApi
 from employes_sync.kube.secrets import SecretProblem, read_secret_value
 from employes_sync.kube.spec import GROUP, PLURAL, VERSION, ResourceSpec, SpecError, parse
+from employes_sync.messages import one_line
 from employes_sync.settings import SettingsError
 from employes_sync.store import db
 from employes_sync.store import queue as queue_store
@@ -111,11 +112,6 @@ class OperatorContext:
             event.set()
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 class Reconciler:
     """The loop behind one EmployesSync (see the module docstring)."""
 
@@ -152,8 +148,8 @@ class Reconciler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.logger.error("reconcile of %s failed: %s", self.scope, _one_line(exc), exc_info=True)
-                await self.report_problem(Problem("ReconcileError", _one_line(exc)))
+                self.logger.error("reconcile of %s failed: %s", self.scope, one_line(exc), exc_info=True)
+                await self.report_problem(Problem("ReconcileError", one_line(exc)))
                 await self.sleep(self.retry_delay(), stopped)
 
     def retry_delay(self) -> float:
@@ -269,13 +265,13 @@ class Reconciler:
                 "AccessDenied", f"the token may not read company {spec.company_id}: HTTP 403"
             ) from None
         except api_errors.EmployesError as exc:
-            await self.run_failed(current, "ApiUnavailable", _one_line(exc))
+            await self.run_failed(current, "ApiUnavailable", one_line(exc))
             raise Problem(
-                "ApiUnavailable", f"the Employes API at {spec.base_url} failed: {_one_line(exc)}"
+                "ApiUnavailable", f"the Employes API at {spec.base_url} failed: {one_line(exc)}"
             ) from None
         except (psycopg.Error, db.DatabaseUnavailable) as exc:
-            await self.run_failed(current, "DatabaseUnavailable", _one_line(exc))
-            raise Problem("DatabaseUnavailable", _one_line(exc)) from None
+            await self.run_failed(current, "DatabaseUnavailable", one_line(exc))
+            raise Problem("DatabaseUnavailable", one_line(exc)) from None
         if started.time_to_first_feedback is not None:
             metrics.observe_time_to_first_feedback(self.namespace, self.name, started.time_to_first_feedback)
         current = status.run_status(
@@ -570,7 +566,7 @@ class Reconciler:
                 progressing=(False, problem.reason, f"waiting to retry: {problem.message}"),
             )
         except Exception as exc:  # the status is best effort while something is already wrong
-            self.logger.warning("could not write the status of %s: %s", self.scope, _one_line(exc))
+            self.logger.warning("could not write the status of %s: %s", self.scope, one_line(exc))
 
     # --- writing --------------------------------------------------------------------------------
 
