@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import itertools
 import multiprocessing
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from employes_sync.store.ratelimit import PostgresRateLimiter
+from employes_sync.store.ratelimit import PostgresRateLimiter, Reservation, credential_key
 from tests.fixtures.store import acquire_in_process, migrated_pool
 
 TOLERANCE = timedelta(microseconds=1)
 
 
 def test_processes_share_one_even_spacing(database_url: str) -> None:
-    import asyncio
-
     async def setup() -> None:
         async with migrated_pool(database_url):
             pass
@@ -68,3 +69,71 @@ async def test_idle_key_does_not_bank_a_burst(store_pool: AsyncConnectionPool) -
 def test_rate_must_be_positive() -> None:
     with pytest.raises(ValueError):
         PostgresRateLimiter(None, "k", 0)  # type: ignore[arg-type]
+
+
+def test_credential_key_is_a_digest_of_the_token_never_the_token() -> None:
+    token = "secret-token-123"
+    key = credential_key(token)
+    assert key == "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+    assert token not in key
+    assert credential_key(token + "\n") == key, "a Secret file's newline is the same credential"
+    assert credential_key("another-token") != key
+
+
+async def test_background_takes_only_a_slot_that_is_due(store_pool: AsyncConnectionPool) -> None:
+    background = PostgresRateLimiter(store_pool, "k", 1.0, interactive=False)
+    first = await background.try_reserve_due()
+    assert isinstance(first, Reservation) and first.wait_seconds == 0
+    # the next slot is a whole interval away: a background request does not queue for it
+    second = await background.try_reserve_due()
+    assert isinstance(second, float) and 0.8 < second <= 0.9
+    # an interactive request does, and is next
+    interactive = PostgresRateLimiter(store_pool, "k", 1.0)
+    taken = await interactive.reserve()
+    assert taken.slot - first.slot == timedelta(seconds=1)
+
+
+async def test_background_waits_behind_every_queued_interactive_request(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    interactive = PostgresRateLimiter(store_pool, "k", 1.0)
+    background = PostgresRateLimiter(store_pool, "k", 1.0, interactive=False)
+    for _ in range(3):
+        await interactive.reserve()
+    pause = await background.try_reserve_due()
+    assert isinstance(pause, float) and 2.8 < pause <= 2.9, "until the slot after the third is due"
+
+
+async def test_interactive_requests_go_ahead_of_a_busy_background_loop(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    rate = 20.0
+    background = PostgresRateLimiter(store_pool, "shared", rate, interactive=False)
+    interactive = [PostgresRateLimiter(store_pool, "shared", rate) for _ in range(6)]
+    taken_in_background: list[datetime] = []
+    counted = {5: asyncio.Event(), 10: asyncio.Event()}
+
+    async def background_loop() -> None:
+        while True:
+            await background.acquire()
+            assert background.last is not None
+            taken_in_background.append(background.last.slot)
+            if len(taken_in_background) in counted:
+                counted[len(taken_in_background)].set()
+
+    loop = asyncio.create_task(background_loop())
+    try:
+        await asyncio.wait_for(counted[5].wait(), 30)  # the background run owns the budget
+        await asyncio.gather(*(limiter.acquire() for limiter in interactive))
+        await asyncio.wait_for(counted[10].wait(), 30)  # and gets it back afterwards
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    slots = sorted(limiter.last.slot for limiter in interactive if limiter.last is not None)
+    interval = timedelta(seconds=1 / rate)
+    assert [b - a for a, b in itertools.pairwise(slots)] == [interval] * 5, "no background slot between"
+    assert not [t for t in taken_in_background if slots[0] < t < slots[-1]]
+    # every slot of the key is still one interval apart from the next
+    every = sorted([*slots, *taken_in_background])
+    assert min(b - a for a, b in itertools.pairwise(every)) >= interval - TOLERANCE

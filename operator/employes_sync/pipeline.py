@@ -27,7 +27,7 @@ from employes_sync.store import queue as queue_store
 from employes_sync.store import raw as raw_store
 from employes_sync.store import runs as runs_store
 from employes_sync.store import timeline as timeline_store
-from employes_sync.store.ratelimit import PostgresRateLimiter
+from employes_sync.store.ratelimit import PostgresRateLimiter, credential_key
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,17 @@ def _noop(event: str, fields: dict[str, Any]) -> None:
 def make_client(
     settings: SyncSettings, token: str, pool: AsyncConnectionPool, on_response: OnResponse | None = None
 ) -> EmployesClient:
-    """A client whose rate limit is shared, through PostgreSQL, by every process of this scope."""
-    limiter = PostgresRateLimiter(pool, settings.scope, settings.requests_per_second)
+    """A client whose rate limit is shared, through PostgreSQL, by everything that uses this token.
+
+    The key is the token's SHA-256, not the scope: resources and scopes sharing one credential share
+    its budget. An interactive run's requests go ahead of background runs' requests on that budget.
+    """
+    limiter = PostgresRateLimiter(
+        pool,
+        credential_key(token),
+        settings.requests_per_second,
+        interactive=settings.mode == "interactive",
+    )
     return EmployesClient(
         settings.api_url,
         settings.company_id,

@@ -382,6 +382,21 @@ VALUES (%(key)s, clock_timestamp() + make_interval(secs => %(interval_seconds)s:
    SET next_slot = greatest(r.next_slot, clock_timestamp()) + make_interval(secs => %(interval_seconds)s::float8)
 RETURNING r.next_slot - make_interval(secs => %(interval_seconds)s::float8) AS slot, clock_timestamp() AS now;
 
+-- name: reserve_due_rate_slot
+-- A background request: reserve the key's next slot only if it is due within %(lead_seconds)s.
+-- Returns slot (null when not taken), the key's next slot as it was, and the database's clock.
+WITH taken AS (
+    INSERT INTO rate_limits AS r (key, next_slot)
+    VALUES (%(key)s, clock_timestamp() + make_interval(secs => %(interval_seconds)s::float8))
+        ON CONFLICT (key) DO UPDATE
+       SET next_slot = greatest(r.next_slot, clock_timestamp()) + make_interval(secs => %(interval_seconds)s::float8)
+     WHERE r.next_slot <= clock_timestamp() + make_interval(secs => %(lead_seconds)s::float8)
+    RETURNING r.next_slot - make_interval(secs => %(interval_seconds)s::float8) AS slot
+)
+SELECT (SELECT slot FROM taken) AS slot,
+       (SELECT next_slot FROM rate_limits WHERE key = %(key)s) AS next_slot,
+       clock_timestamp() AS now;
+
 -- ---------------------------------------------------------------------------------------------------
 -- metrics (read at scrape time by employes_sync.metrics; scopes = null reads every scope)
 -- ---------------------------------------------------------------------------------------------------

@@ -1,20 +1,45 @@
-"""A rate limit shared through PostgreSQL by every process and pod of a scope.
+"""One rate limit per API credential, shared through PostgreSQL by every process and pod that uses it.
+
+The Employes API counts requests per token. Two resources with one token (a production and a staging
+resource of one company, or an accountant's token for several companies) must therefore share one
+budget: the key is a SHA-256 of the token (`credential_key`), never the token and never the scope.
 
 Each ``acquire`` reserves the key's next free slot in one statement
 (``greatest(next_slot, clock_timestamp()) + 1/rate``) and then sleeps until that slot, measured on the
 database's clock. Requests are therefore spaced evenly across all processes without any of them
 holding a lock while it waits, and without trusting the pods' clocks to agree.
+
+Interactive requests (a person is waiting) reserve as far ahead as the queue goes. Background requests
+only take a slot that is due now (within a tenth of an interval); otherwise they sleep until the queue
+has drained to that point and ask again. Background requests therefore never queue ahead of an
+interactive one: the person's first feedback waits for at most the one background request being sent,
+however many background workers share the token, and background runs spend whatever budget the
+interactive ones leave (a steady interactive load starves them, by design).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import random
 from dataclasses import dataclass
 from datetime import datetime
 
 from psycopg_pool import AsyncConnectionPool
 
 from .queries import Q
+
+#: How early, as a fraction of the interval, a background request may take a slot: enough to cover
+#: the round trip to the database, so background runs alone still get (almost) the full rate.
+BACKGROUND_LEAD = 0.1
+#: The shortest pause of a background request that found the queue full (no tight loop when the
+#: database and this process disagree by a few milliseconds about "due").
+MIN_BACKGROUND_PAUSE = 0.002
+
+
+def credential_key(token: str) -> str:
+    """The rate-limit key of an API token: its SHA-256, so the database never holds the token."""
+    return "sha256:" + hashlib.sha256(token.strip().encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -26,17 +51,21 @@ class Reservation:
 class PostgresRateLimiter:
     """A ``RateLimiter`` (see employes/ratelimit.py) with one row per key in ``rate_limits``."""
 
-    def __init__(self, pool: AsyncConnectionPool, key: str, rate: float) -> None:
+    def __init__(self, pool: AsyncConnectionPool, key: str, rate: float, *, interactive: bool = True) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.pool = pool
         self.key = key
         self.rate = rate
         self.interval = 1.0 / rate
+        self.interactive = interactive
+        self.lead = self.interval * BACKGROUND_LEAD
         self.last: Reservation | None = None
+        # Background requests of this process queue here, so only one of them asks the database at a time.
+        self._background = asyncio.Lock()
 
     async def reserve(self) -> Reservation:
-        """Take the next slot without waiting for it."""
+        """Take the next slot without waiting for it (the interactive way)."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 Q.reserve_rate_slot, {"key": self.key, "interval_seconds": self.interval}
@@ -46,8 +75,32 @@ class PostgresRateLimiter:
         slot, now = row
         return Reservation(slot=slot, wait_seconds=max(0.0, (slot - now).total_seconds()))
 
+    async def try_reserve_due(self) -> Reservation | float:
+        """Take a slot that is due now, or say how many seconds until one may be (background)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                Q.reserve_due_rate_slot,
+                {"key": self.key, "interval_seconds": self.interval, "lead_seconds": self.lead},
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        slot, next_slot, now = row
+        if slot is not None:
+            return Reservation(slot=slot, wait_seconds=max(0.0, (slot - now).total_seconds()))
+        return max(MIN_BACKGROUND_PAUSE, (next_slot - now).total_seconds() - self.lead)
+
     async def acquire(self) -> None:
-        reservation = await self.reserve()
+        if self.interactive:
+            reservation = await self.reserve()
+        else:
+            async with self._background:
+                while True:
+                    taken = await self.try_reserve_due()
+                    if isinstance(taken, Reservation):
+                        reservation = taken
+                        break
+                    # a little jitter, so background waiters of several processes do not ask in step
+                    await asyncio.sleep(taken + random.uniform(0, self.lead / 2))
         self.last = reservation
         if reservation.wait_seconds > 0:
             await asyncio.sleep(reservation.wait_seconds)
