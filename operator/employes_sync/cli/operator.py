@@ -78,7 +78,8 @@ def operator(
     """Run the Kubernetes operator for EmployesSync resources."""
     import kopf
 
-    from employes_sync.kube import handlers  # registers the handlers with kopf
+    from employes_sync.controller import registration  # noqa: F401  (registers the handlers with kopf)
+    from employes_sync.controller.context import OperatorConfig
 
     watched = _namespaces(namespaces)
     if watched and all_namespaces:
@@ -90,7 +91,7 @@ def operator(
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     logging.getLogger("kopf.objects").addFilter(_QuietWakeups())
-    config = handlers.OperatorConfig(
+    config = OperatorConfig(
         worker_image=worker_image,
         worker_service_account=worker_service_account or None,
         poll_seconds=poll_seconds,

@@ -1,6 +1,6 @@
-"""The kopf handlers: one reconciler per EmployesSync, woken by changes to it and to its Jobs.
+"""The reconcile loop: one `Reconciler` per EmployesSync, woken by changes to it and to its Jobs.
 
-Each resource gets a kopf daemon running `Reconciler.run`, a loop that, every time it wakes:
+Each resource gets a kopf daemon (registration.py) running `Reconciler.run`, a loop that, every time it wakes:
 1. reads the spec; when suspended it starts nothing and spawns no Job;
 2. reads the Secrets and opens the database (a problem there is a condition, a Warning event and a
    retry with backoff, never a crash);
@@ -14,12 +14,10 @@ carries on where the last one stopped.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,13 +26,14 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync import metrics, pipeline
+from employes_sync.controller.context import OperatorContext
 from employes_sync.employes import errors as api_errors
 from employes_sync.executors.driver import DriverSettings, drive
-from employes_sync.executors.kubernetes import KubernetesLauncher
 from employes_sync.kube import jobs, status, triggers
-from employes_sync.kube.kubeapi import KubeApi
-from employes_sync.kube.secrets import SecretProblem, read_secret_value
-from employes_sync.kube.spec import GROUP, PLURAL, VERSION, ResourceSpec, SpecError, parse
+from employes_sync.kube.launcher import KubernetesLauncher
+from employes_sync.kube.problem import Problem
+from employes_sync.kube.secrets import read_secret_value
+from employes_sync.kube.spec import ResourceSpec, SpecError, parse
 from employes_sync.messages import one_line
 from employes_sync.settings import SettingsError
 from employes_sync.store import db
@@ -46,70 +45,6 @@ log = logging.getLogger(__name__)
 
 PROBLEM_BACKOFF_BASE = float(os.environ.get("EMPLOYES_SYNC_RETRY_BASE_SECONDS", "5"))
 PROBLEM_BACKOFF_MAX = float(os.environ.get("EMPLOYES_SYNC_RETRY_MAX_SECONDS", "300"))
-
-
-@dataclass
-class OperatorConfig:
-    """What the command line gave the operator (see cli/operator.py)."""
-
-    worker_image: str = "employes-sync:latest"
-    worker_service_account: str | None = None
-    poll_seconds: float = 2.0
-    idle_seconds: float = 30.0
-    #: scope -> DSN of the resources managed now, for the metrics collector (never logged or shown).
-    dsns: dict[str, str] = field(default_factory=dict)
-
-
-class Problem(Exception):
-    """Something a person must fix (or wait out); shown as Ready=False with this reason and message."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-class Pools:
-    """One connection pool per database, migrated once, shared by every resource that uses it."""
-
-    def __init__(self) -> None:
-        self._pools: dict[str, AsyncConnectionPool] = {}
-        self._lock = asyncio.Lock()
-
-    async def get(self, dsn: str) -> AsyncConnectionPool:
-        key = hashlib.sha256(dsn.encode()).hexdigest()  # the DSN (with its password) is not kept as a key
-        async with self._lock:
-            pool = self._pools.get(key)
-            if pool is not None:
-                return pool
-            try:
-                pool = await db.open_pool(dsn, max_size=4)
-                await db.migrate(pool)
-            except db.DatabaseUnavailable as exc:
-                raise Problem("DatabaseUnavailable", str(exc)) from None
-            self._pools[key] = pool
-            return pool
-
-    async def close(self) -> None:
-        for pool in self._pools.values():
-            await pool.close()
-        self._pools.clear()
-
-
-@dataclass
-class OperatorContext:
-    config: OperatorConfig
-    api: KubeApi
-    pools: Pools = field(default_factory=Pools)
-    wakers: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
-
-    def waker(self, namespace: str, name: str) -> asyncio.Event:
-        return self.wakers.setdefault((namespace, name), asyncio.Event())
-
-    def wake(self, namespace: str | None, name: str | None) -> None:
-        event = self.wakers.get((namespace or "", name or ""))
-        if event is not None:
-            event.set()
 
 
 class Reconciler:
@@ -209,11 +144,8 @@ class Reconciler:
         return False
 
     async def connect(self, spec: ResourceSpec) -> tuple[AsyncConnectionPool, str]:
-        try:
-            token = await read_secret_value(self.ctx.api, self.namespace, spec.token_ref, "API token")
-            dsn = await read_secret_value(self.ctx.api, self.namespace, spec.dsn_ref, "database DSN")
-        except SecretProblem as exc:
-            raise Problem(exc.reason, exc.message) from None
+        token = await read_secret_value(self.ctx.api, self.namespace, spec.token_ref, "API token")
+        dsn = await read_secret_value(self.ctx.api, self.namespace, spec.dsn_ref, "database DSN")
         pool = await self.ctx.pools.get(dsn)
         self.ctx.config.dsns[self.scope] = dsn
         return pool, token
@@ -608,66 +540,3 @@ class Reconciler:
             kopf.event(self.body, type=type_, reason=reason, message=status.clip(message, 1000))
         except Exception as exc:  # events are nice to have; never let one stop a run
             self.logger.debug("event %s not posted: %s", reason, exc)
-
-
-# --- kopf registration --------------------------------------------------------------------------------
-
-
-def configure(settings: kopf.OperatorSettings) -> None:
-    """kopf settings: our own annotation prefix, no cluster scanning, quiet event posting."""
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP, key="last-handled")
-    settings.persistence.finalizer = f"{GROUP}/finalizer"
-    # The chart grants no access to CRDs or namespaces: work from discovery at start (see rbac.scanning).
-    settings.scanning.disabled = True
-    settings.posting.level = logging.WARNING
-    settings.watching.server_timeout = 300
-    settings.networking.request_timeout = 60
-
-
-@kopf.on.startup()
-async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    configure(settings)
-    if getattr(memo, "ctx", None) is None:
-        memo.ctx = OperatorContext(config=getattr(memo, "config", None) or OperatorConfig(), api=KubeApi())
-
-
-@kopf.on.cleanup()
-async def cleanup(memo: kopf.Memo, **_: Any) -> None:
-    ctx: OperatorContext | None = getattr(memo, "ctx", None)
-    if ctx is not None:
-        await ctx.pools.close()
-        ctx.api.close()
-
-
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=5.0)
-async def reconcile(
-    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, logger: logging.Logger, **_: Any
-) -> None:
-    ctx: OperatorContext = memo.ctx
-    reconciler = Reconciler(ctx, body, logger)
-    try:
-        await reconciler.run(stopped)
-    finally:
-        ctx.config.dsns.pop(reconciler.scope, None)
-
-
-@kopf.on.event(GROUP, VERSION, PLURAL)
-async def resource_changed(namespace: str | None, name: str | None, memo: kopf.Memo, **_: Any) -> None:
-    """Any change (spec, annotations, suspend) wakes that resource's reconciler at once."""
-    ctx: OperatorContext | None = getattr(memo, "ctx", None)
-    if ctx is not None:
-        ctx.wake(namespace, name)
-
-
-@kopf.on.event("batch", "v1", "jobs", labels={jobs.MANAGED_BY_LABEL: jobs.MANAGER})
-async def job_changed(
-    namespace: str | None, labels: Mapping[str, str], meta: kopf.Meta, memo: kopf.Memo, **_: Any
-) -> None:
-    """A Job of ours moved: wake its owner's reconciler instead of waiting for the next poll."""
-    ctx: OperatorContext | None = getattr(memo, "ctx", None)
-    if ctx is None:
-        return
-    for owner in meta.get("ownerReferences") or []:
-        if owner.get("kind") == "EmployesSync":
-            ctx.wake(namespace, owner.get("name"))

@@ -1,0 +1,79 @@
+"""The kopf registration: handlers that start one reconciler per EmployesSync and wake it on changes.
+
+Importing this module registers the handlers with kopf (cli/operator.py does, and so can a test that
+runs kopf in-process); everything they do is in reconciler.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from employes_sync.controller.context import OperatorConfig, OperatorContext
+from employes_sync.controller.reconciler import Reconciler
+from employes_sync.kube import jobs
+from employes_sync.kube.kubeapi import KubeApi
+from employes_sync.kube.spec import GROUP, PLURAL, VERSION
+
+
+def configure(settings: kopf.OperatorSettings) -> None:
+    """kopf settings: our own annotation prefix, no cluster scanning, quiet event posting."""
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP, key="last-handled")
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    # The chart grants no access to CRDs or namespaces: work from discovery at start (see rbac.scanning).
+    settings.scanning.disabled = True
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    configure(settings)
+    if getattr(memo, "ctx", None) is None:
+        memo.ctx = OperatorContext(config=getattr(memo, "config", None) or OperatorConfig(), api=KubeApi())
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    ctx: OperatorContext | None = getattr(memo, "ctx", None)
+    if ctx is not None:
+        await ctx.pools.close()
+        ctx.api.close()
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=5.0)
+async def reconcile(
+    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, logger: logging.Logger, **_: Any
+) -> None:
+    ctx: OperatorContext = memo.ctx
+    reconciler = Reconciler(ctx, body, logger)
+    try:
+        await reconciler.run(stopped)
+    finally:
+        ctx.config.dsns.pop(reconciler.scope, None)
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def resource_changed(namespace: str | None, name: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """Any change (spec, annotations, suspend) wakes that resource's reconciler at once."""
+    ctx: OperatorContext | None = getattr(memo, "ctx", None)
+    if ctx is not None:
+        ctx.wake(namespace, name)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={jobs.MANAGED_BY_LABEL: jobs.MANAGER})
+async def job_changed(
+    namespace: str | None, labels: Mapping[str, str], meta: kopf.Meta, memo: kopf.Memo, **_: Any
+) -> None:
+    """A Job of ours moved: wake its owner's reconciler instead of waiting for the next poll."""
+    ctx: OperatorContext | None = getattr(memo, "ctx", None)
+    if ctx is None:
+        return
+    for owner in meta.get("ownerReferences") or []:
+        if owner.get("kind") == "EmployesSync":
+            ctx.wake(namespace, owner.get("name"))
