@@ -74,6 +74,67 @@ def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> Non
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:99999/v4", "invalid port '99999'"),
+        ("http://127.0.0.1:8089/v4?x=1", "must not have a query"),
+        ("http://[::1:8089/v4", "malformed IPv6 address"),
+        ("http://u:s3cretpw@127.0.0.1:8089/v4", "must not contain a user or password"),
+        ("http://127.0.0.1:8089/v4?api_key=s3cretpw", "must not have a query"),
+    ],
+)
+def test_every_unusable_api_url_is_one_usage_line_without_its_credential(url: str, message: str) -> None:
+    env = {"EMPLOYES_API_TOKEN": "t"}
+    result = run("sync", "--company-id", COMPANY, "--api-url", url, env=env, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("employes-sync: error: ")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "s3cretpw" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sync", "--bogus"], "No such option '--bogus'"),
+        (["sync", "--workers", "0"], "Invalid value for '--workers'"),
+        (["timeline"], "Missing argument 'EMPLOYEE_ID'"),
+        (["queue", "--prune-older-than", "soon"], "is not an age like 30m"),
+        (["nope"], "No such command 'nope'"),
+        (["simulate", "--token", " "], "must not be empty"),
+        (["worker"], "Missing option '--batch-id'"),
+    ],
+)
+def test_click_usage_errors_of_every_subcommand_are_one_line(args: list[str], message: str) -> None:
+    result = run(*args, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("employes-sync: error: "), result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stdout == ""
+
+
+def test_simulate_on_a_taken_port_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("simulate", "--port", str(port), timeout=60)
+    assert result.returncode == 1
+    expected = f"employes-sync: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert result.stderr.strip() == expected
+
+
+def test_verbose_works_after_the_subcommand_too() -> None:
+    result = run("queue", "-vv", "--database-url", "postgresql://u@127.0.0.1:1/db", timeout=60)
+    assert result.returncode == 1
+    assert "DEBUG" in result.stderr or "INFO" in result.stderr
+
+
 def test_unreachable_database_is_one_line_without_the_password() -> None:
     env = {"EMPLOYES_API_TOKEN": "tok-123"}
     result = run(

@@ -7,17 +7,20 @@ A run's settings are stored (as JSON) on its `sync_runs` row, so a worker starte
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 DEFAULT_API_URL = "https://connect.employes.nl/v4"
 DEFAULT_REDACT: tuple[str, ...] = ("personal_identification_number", "iban")
 
 Mode = Literal["interactive", "background"]
 
+#: A DNS name or an IPv4 address: letters, digits, '-', '_' and dots, no empty label.
+_HOST = re.compile(r"^(?!-)[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 
 #: Batches of a run a person waits for go first.
 PRIORITY = {"interactive": 5, "background": 0}
@@ -79,8 +82,7 @@ def validate(s: SyncSettings) -> None:
         raise SettingsError("scope must not be empty")
     if not _UUID.match(s.company_id or ""):
         raise SettingsError(f"company id {s.company_id!r} is not a UUID")
-    if not _URL.match(s.api_url or ""):
-        raise SettingsError(f"API URL {s.api_url!r} is not an http(s) URL")
+    check_api_url(s.api_url)
     _bound("requests per second", s.requests_per_second, 0.1, 1000)
     _bound("page size", s.page_size, 1, 1000)
     _bound("timeout seconds", s.timeout_seconds, 0.1, 600)
@@ -91,6 +93,54 @@ def validate(s: SyncSettings) -> None:
     _bound("lease seconds", s.lease_seconds, 1, 86400)
     if s.mode not in PRIORITY:
         raise SettingsError(f"mode {s.mode!r} is not one of interactive, background")
+
+
+def check_api_url(url: str) -> None:
+    """Refuse an API URL the client cannot use, saying why in one line.
+
+    A URL with a user, a password, a query or a fragment is refused without being quoted: those
+    parts are where credentials hide (`https://user:pass@host`, `?api_key=...`), and they would
+    otherwise reach the run's stored settings, its error column and every log line.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise SettingsError("API URL must not be empty")
+    text = url.strip()
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise SettingsError("API URL must not contain whitespace or control characters")
+    shown = text if not any(mark in text for mark in "@?#") else "the API URL"
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # urlsplit only raises for brackets: "Invalid IPv6 URL", "... IPv4 or IPv6 address"
+        raise SettingsError(
+            f"API URL {shown!r} has a malformed IPv6 address (write it as http://[::1]:8089/v4)"
+        ) from None
+    if "@" in parts.netloc:
+        raise SettingsError(
+            "API URL must not contain a user or password (user:pass@); the token comes from "
+            "$EMPLOYES_API_TOKEN, --token-file or its Secret"
+        )
+    if parts.query or parts.fragment or "?" in text or "#" in text:
+        raise SettingsError("API URL must not have a query (?...) or a fragment (#...)")
+    if parts.scheme not in ("http", "https"):
+        raise SettingsError(f"API URL {shown!r} is not an http(s) URL")
+    if not parts.hostname:
+        raise SettingsError(f"API URL {shown!r} has no host")
+    try:
+        port = parts.port
+    except ValueError:
+        port_text = parts.netloc.rpartition("]")[2].rpartition(":")[2]
+        raise SettingsError(
+            f"API URL {shown!r} has an invalid port {port_text!r} (must be 1-65535)"
+        ) from None
+    if port == 0:
+        raise SettingsError(f"API URL {shown!r} has an invalid port '0' (must be 1-65535)")
+    if parts.netloc.startswith("["):
+        try:
+            ipaddress.IPv6Address(parts.hostname)
+        except ValueError:
+            raise SettingsError(f"API URL {shown!r} has an invalid IPv6 address") from None
+    elif ":" in parts.hostname or not _HOST.match(parts.hostname):
+        raise SettingsError(f"API URL {shown!r} has an invalid host name")
 
 
 def _bound(name: str, value: float, low: float, high: float) -> None:

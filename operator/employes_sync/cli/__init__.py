@@ -7,12 +7,15 @@ in a Job pod does not pay for kopf or aiohttp imports it never uses.
 from __future__ import annotations
 
 import importlib
-import logging
+import os
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
 from employes_sync import __version__
+from employes_sync.cli.common import ERROR_PREFIX, fail, setup_logging
 
 #: command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
@@ -38,7 +41,57 @@ HELP = {
 }
 
 
+def _verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    if value:
+        setup_logging(value)
+
+
+#: Added to every subcommand, so `employes-sync sync -v` works as well as `employes-sync -v sync`.
+VERBOSE = click.Option(
+    ["-v", "--verbose"],
+    count=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_verbose,
+    help="More logging (-v info, -vv debug).",
+)
+
+
+def usage_line(exc: click.UsageError) -> str:
+    """Click's three-line `Usage / Try / Error` as one line: what is wrong, and where help is."""
+    where = exc.ctx.command_path if exc.ctx is not None else "employes-sync"
+    return f"{exc.format_message().rstrip('.')} (see '{where} --help')"
+
+
 class LazyGroup(click.Group):
+    """The command group: subcommands imported on use, and every error told the same way.
+
+    Click keeps parsing and validating; only the way an error is shown changes: one
+    `employes-sync: error: ...` line on stderr, exit 2 for a usage error.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            fail(usage_line(exc), 2)
+        except click.ClickException as exc:
+            fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            fail("interrupted", 130)
+        except BrokenPipeError:
+            _stdout_closed()
+        sys.exit(code if isinstance(code, int) else 0)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -54,6 +107,8 @@ class LazyGroup(click.Group):
                 return None
             raise
         command: click.Command = getattr(module, attr)
+        if not any(p.name == "verbose" for p in command.params):
+            command.params.append(VERBOSE)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -68,11 +123,22 @@ class LazyGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """Employes.nl payroll data into PostgreSQL timelines, locally or as a Kubernetes operator."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL at INFO; ours are logged by the client with bounded detail.
-    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    setup_logging(verbose)
+
+
+def _stdout_closed() -> None:
+    """`employes-sync timeline X | head`: the reader left; stop quietly, as `cat` does.
+
+    Python would otherwise print "Exception ignored ... BrokenPipeError" when it flushes stdout at
+    exit, and exit 120; pointing stdout at /dev/null first makes that flush succeed.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
 
 
 def main() -> None:
-    sys.exit(cli.main(prog_name="employes-sync", standalone_mode=True))
+    cli.main(prog_name="employes-sync")
+
+
+__all__ = ["COMMANDS", "ERROR_PREFIX", "cli", "main"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -27,10 +28,37 @@ database_option = click.option(
 )
 
 
+ERROR_PREFIX = "employes-sync: error: "
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """One line on stderr and an exit code: 2 for usage, 1 for a run that failed."""
-    click.echo(f"employes-sync: error: {message}", err=True)
+    click.echo(ERROR_PREFIX + " ".join(message.split()), err=True)
     sys.exit(code)
+
+
+def warn(message: str) -> None:
+    click.echo(f"employes-sync: warning: {message}", err=True)
+
+
+_verbosity = [-1]
+
+
+def setup_logging(verbose: int) -> None:
+    """Log level from -v counts; a later, larger count (`sync -vv`) raises what an earlier one set."""
+    verbose = min(verbose, 2)
+    if verbose <= _verbosity[0]:
+        return
+    _verbosity[0] = verbose
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    # httpx logs every request URL at INFO; ours are logged by the client with bounded detail.
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 employee`, `3 employees`, `1 batch`, `2 batches` (pass `many` when +s is wrong)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
 def read_token(token_file: Path | None, *, required: bool = True) -> str:

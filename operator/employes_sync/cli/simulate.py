@@ -7,6 +7,7 @@ requests/second limit, latency, a bearer token) without a payroll account.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from typing import TYPE_CHECKING
 
@@ -61,8 +62,9 @@ if TYPE_CHECKING:  # aiohttp is imported only when the command runs
     "--token",
     envvar="EMPLOYES_SIMULATOR_TOKEN",
     default=DEMO_TOKEN,
-    show_default="the demo token",
-    help="Bearer token the simulator accepts (or $EMPLOYES_SIMULATOR_TOKEN).",
+    show_default=True,
+    help="Bearer token the simulator accepts (or $EMPLOYES_SIMULATOR_TOKEN); the default is the demo "
+    "token, which `sync --demo` and the examples use.",
 )
 @click.option("--company-id", default=DEMO_COMPANY_ID, show_default=True, help="The company id it serves.")
 def simulate(
@@ -97,7 +99,8 @@ async def _serve(sim: Simulator, host: str, port: int) -> None:
     try:
         url = await sim.start(host, port)
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
     click.echo(f"{url} {sim.config.company_id}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
