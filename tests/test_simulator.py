@@ -337,3 +337,72 @@ def test_the_simulate_command_serves_until_terminated() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# -- many companies -----------------------------------------------------------------------------
+
+
+def test_many_companies_each_with_its_own_token_data_and_limit(make_simulator: MakeSimulator) -> None:
+    sim = make_simulator(employees=4, companies=3, requests_per_second=5)
+    ids = [c.company_id for c in sim.companies]
+    assert ids[0] == DEMO_COMPANY_ID and len(set(ids)) == 3
+    assert ids == SimulatorConfig(companies=3).company_ids(), "ids are stable for a seed"
+    tokens = [c.token for c in sim.companies]
+    assert tokens == [DEMO_TOKEN, f"{DEMO_TOKEN}-1", f"{DEMO_TOKEN}-2"]
+    first_employees = {}
+    for company in sim.companies:
+        headers = {"Authorization": f"Bearer {company.token}"}
+        response = _get(sim, f"/{company.company_id}/employees", headers=headers)
+        assert response.status_code == 200 and response.json()["total"] == 4
+        first_employees[company.company_id] = response.json()["data"][0]["id"]
+    assert len(set(first_employees.values())) == 3, "each company has its own people"
+    # a token reads only its own company
+    other = {"Authorization": f"Bearer {tokens[1]}"}
+    assert _get(sim, f"/{ids[2]}/employees", headers=other).status_code == 404
+    assert _get(sim, f"/{ids[0]}/employees", headers={"Authorization": "Bearer nope"}).status_code == 401
+    # spend company 1's budget: company 2 still has its own
+    url1 = f"/{ids[1]}/employees/{first_employees[ids[1]]}"
+    statuses = [_get(sim, url1, headers=other).status_code for _ in range(12)]
+    assert 429 in statuses
+    own = {"Authorization": f"Bearer {tokens[2]}"}
+    assert _get(sim, f"/{ids[2]}/employees", headers=own).status_code == 200
+
+
+def test_a_shared_token_reads_every_company_on_one_limit(make_simulator: MakeSimulator) -> None:
+    sim = make_simulator(employees=2, companies=2, shared_token=True, requests_per_second=5)
+    assert {c.token for c in sim.companies} == {DEMO_TOKEN}
+    statuses = []
+    for _ in range(6):
+        for company in sim.companies:
+            statuses.append(_get(sim, f"/{company.company_id}/employees").status_code)
+    assert statuses[:5] == [200] * 5 and 429 in statuses, "one bucket of 5 for both companies"
+
+
+def test_the_simulate_command_serves_many_companies() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "employes_sync", "simulate", "--port", "0", "-n", "3", "--companies", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline().split() for _ in range(4)]
+        assert [company for _, company in lines] == SimulatorConfig(companies=4).company_ids()
+        url, company = lines[3]
+        response = httpx.get(
+            f"{url}/{company}/employees", headers={"Authorization": f"Bearer {DEMO_TOKEN}-3"}, timeout=10
+        )
+        assert response.json()["total"] == 3
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_companies_must_be_at_least_one() -> None:
+    with pytest.raises(ValueError, match="companies"):
+        Simulator(SimulatorConfig(companies=0))

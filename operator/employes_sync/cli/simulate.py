@@ -66,7 +66,20 @@ if TYPE_CHECKING:  # aiohttp is imported only when the command runs
     help="Bearer token the simulator accepts (or $EMPLOYES_SIMULATOR_TOKEN); the default is the demo "
     "token, which `sync --demo` and the examples use.",
 )
-@click.option("--company-id", default=DEMO_COMPANY_ID, show_default=True, help="The company id it serves.")
+@click.option("--company-id", default=DEMO_COMPANY_ID, show_default=True, help="The (first) company id.")
+@click.option(
+    "--companies",
+    type=click.IntRange(1, 100_000),
+    default=1,
+    show_default=True,
+    help="How many companies to serve, each with --employees employees, its own id and its own rate limit. "
+    "Company k (from 0) accepts TOKEN for k = 0 and TOKEN-k after that.",
+)
+@click.option(
+    "--shared-token",
+    is_flag=True,
+    help="Every company accepts TOKEN (one rate limit for all, like an accountant's token).",
+)
 def simulate(
     employees: int,
     host: str,
@@ -77,8 +90,13 @@ def simulate(
     fault_rate: float,
     token: str,
     company_id: str,
+    companies: int,
+    shared_token: bool,
 ) -> None:
-    """Serve a simulated Employes API until interrupted; prints "BASE_URL COMPANY_ID" first."""
+    """Serve a simulated Employes API until interrupted.
+
+    Prints "BASE_URL COMPANY_ID" first, and one more such line for each further company.
+    """
     from employes_sync.employes.simulator import Simulator, SimulatorConfig
 
     if not token.strip():
@@ -91,6 +109,8 @@ def simulate(
         fault_rate=fault_rate,
         token=token.strip(),
         company_id=company_id,
+        companies=companies,
+        shared_token=shared_token,
     )
     asyncio.run(_serve(Simulator(config), host, port))
 
@@ -101,7 +121,8 @@ async def _serve(sim: Simulator, host: str, port: int) -> None:
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
-    click.echo(f"{url} {sim.config.company_id}")
+    for company in sim.companies:
+        click.echo(f"{url} {company.company_id}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,10 +1,12 @@
 """A local stand-in for the Employes.nl API v4, for tests, the demo and benchmarks.
 
 It serves the three endpoints the client uses with deterministic data (`fakedata`), enforces the
-API's limit the way a gateway does (a token bucket of `rps` tokens refilled at `rps`/s, answering
-429 + Retry-After), checks the bearer token, and misbehaves on request (`sim.faults`) so the
-client's retry paths are tested over real HTTP. Responses are pre-serialised once per employee so
-that thousands of employees at high request rates cost little CPU.
+API's limit the way a gateway does (a token bucket per token of `rps` tokens refilled at `rps`/s,
+answering 429 + Retry-After), checks the bearer token, and misbehaves on request (`sim.faults`) so the
+client's retry paths are tested over real HTTP. One simulator can serve many companies at once
+(`companies=N`), each with its own id, data and token (or one token for all of them, as an accountant's
+token would be: `shared_token=True`), for scale tests and benchmarks. Responses are pre-serialised
+once per employee so that thousands of employees at high request rates cost little CPU.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import math
 import random
 import threading
 import time
+import uuid
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,7 +29,7 @@ from aiohttp import web
 from employes_sync.employes.fakedata import DEMO_COMPANY_ID, DEMO_TOKEN, SimEmployee, generate_company
 from employes_sync.employes.faults import Fault, Faults
 
-__all__ = ["Faults", "Simulator", "SimulatorConfig", "SimulatorStats", "serve_in_thread"]
+__all__ = ["Faults", "SimCompany", "Simulator", "SimulatorConfig", "SimulatorStats", "serve_in_thread"]
 
 MiB = 1024 * 1024
 
@@ -37,7 +40,7 @@ class SimulatorConfig:
 
     employees: int = 78
     seed: int = 1
-    requests_per_second: float = 5.0  # per token and company; 0 disables the limit
+    requests_per_second: float = 5.0  # per token; 0 disables the limit
     latency_ms: float = 80.0
     latency_jitter: float = 0.25  # each response waits latency * (1 ± jitter)
     fault_rate: float = 0.0  # fraction of requests answered with a random 500/503
@@ -47,6 +50,36 @@ class SimulatorConfig:
     employee_envelope: bool = True  # GET /employees/{id} answers {data: {...}} rather than {...}
     employments_envelope: bool = True  # GET .../employments answers {data: [...]} rather than [...]
     company: Sequence[SimEmployee] | None = field(default=None, repr=False)  # serve these instead
+    companies: int = 1  # companies served; the first is `company_id`, see `company_ids()` for the rest
+    shared_token: bool = False  # one token (`token`) for every company, instead of one each
+
+    def company_ids(self) -> list[str]:
+        """The companies served: `company_id` first, then ids derived from the seed (stable across runs)."""
+        return [self.company_id] + [
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"employes-sync-simulator:{self.seed}:{i}"))
+            for i in range(1, self.companies)
+        ]
+
+    def token_for(self, index: int) -> str:
+        """The bearer token of the index-th company: `token`, or `token-<index>` unless shared."""
+        return self.token if index == 0 or self.shared_token else f"{self.token}-{index}"
+
+
+@dataclass
+class SimCompany:
+    """One company the simulator serves, with its responses pre-serialised."""
+
+    index: int
+    company_id: str
+    token: str
+    employees: list[SimEmployee]
+    by_id: dict[str, int] = field(init=False, repr=False)
+    employee_json: list[bytes] = field(init=False, repr=False)
+    employments_json: dict[int, bytes] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.by_id = {sim.id: i for i, sim in enumerate(self.employees)}
+        self.employee_json = [_dumps(sim.employee) for sim in self.employees]
 
 
 class SimulatorStats:
@@ -107,25 +140,33 @@ class SimulatorStats:
 
 
 class Simulator:
-    """The Employes API v4 for one company, as an aiohttp application."""
+    """The Employes API v4 for one company (or `companies` of them), as an aiohttp application.
+
+    Faults (`sim.faults`) apply to every company; a rotated token replaces the first company's.
+    """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
-        company = self.config.company
-        self.company: list[SimEmployee] = (
-            list(company)
-            if company is not None
-            else generate_company(self.config.employees, self.config.seed)
-        )
+        if self.config.companies < 1:
+            raise ValueError(f"companies must be at least 1, got {self.config.companies}")
+        given = self.config.company
+        self.companies: list[SimCompany] = []
+        for index, company_id in enumerate(self.config.company_ids()):
+            employees = (
+                list(given)
+                if given is not None and index == 0
+                else generate_company(self.config.employees, self.config.seed + index)
+            )
+            self.companies.append(SimCompany(index, company_id, self.config.token_for(index), employees))
+        self._by_company_id = {c.company_id: c for c in self.companies}
+        self._other_tokens = frozenset(c.token for c in self.companies[1:])
+        self.company: list[SimEmployee] = self.companies[0].employees
         self.stats = SimulatorStats()
         self.faults = Faults(self.config.seed)
         self.url: str | None = None
         self.port: int | None = None
         self._rng = random.Random(f"esync-latency:{self.config.seed}")
-        self._index = {sim.id: index for index, sim in enumerate(self.company)}
-        self._employee_json = [_dumps(sim.employee) for sim in self.company]
-        self._employments_json: dict[int, bytes] = {}
-        self._buckets: dict[tuple[str, str], list[float]] = {}  # key -> [tokens, last refill]
+        self._buckets: dict[str, list[float]] = {}  # token -> [tokens, last refill]
         self._runner: web.AppRunner | None = None
         self._in_flight: set[asyncio.Task[Any]] = set()
         self.app = self._build_app()
@@ -187,7 +228,7 @@ class Simulator:
     async def _forbidden(self, request: web.Request) -> web.StreamResponse:
         # /salary-history, /contracts, /hours exist but a payroll token may not read them.
         return await self._serve(
-            request, "other", lambda _: (403, _dumps({"message": "This action is unauthorized."}))
+            request, "other", lambda *_: (403, _dumps({"message": "This action is unauthorized."}))
         )
 
     async def _unknown(self, request: web.Request) -> web.StreamResponse:
@@ -215,16 +256,20 @@ class Simulator:
             return await _oversized(request, fault.size, declare_length=fault.declare_length)
         return _json_response(status, body, headers)
 
+    def _accepted_token(self, company: SimCompany) -> str:
+        return self.faults.accepted_token(company.token) if company.index == 0 else company.token
+
     def _decide(
         self, request: web.Request, kind: str, now: float, produce: Any
     ) -> tuple[int, bytes, dict[str, str], Fault | None]:
         """Status and body in the order a real gateway checks: token, company, limit, then data."""
         token = _bearer(request)
-        if token is None or token != self.faults.accepted_token(self.config.token):
+        if token is None or not self._authenticated(token):
             return 401, _dumps({"message": "Unauthenticated."}), {}, None
-        if request.match_info["company"] != self.config.company_id:
+        company = self._by_company_id.get(request.match_info["company"])
+        if company is None or token != self._accepted_token(company):
             return 404, _dumps({"message": "Company not found."}), {}, None
-        wait = self._take_token((token, self.config.company_id), now)
+        wait = self._take_token(token, now)
         if wait is not None:
             return 429, _dumps({"message": "Too Many Attempts."}), {"Retry-After": str(wait)}, None
         fault = self.faults.take(kind, default_fault_rate=self.config.fault_rate)
@@ -235,15 +280,18 @@ class Simulator:
             if fault.kind == "malformed":
                 return 200, b'{"data": [{"id": "broken", <html>Bad Gateway</html>', {}, None
             if fault.kind == "truncated":
-                status, body = produce(request)
+                status, body = produce(company, request)
                 return status, body[: max(1, len(body) // 2)], {}, None
             if fault.kind in ("slow", "drop", "oversized"):
-                status, body = produce(request)
+                status, body = produce(company, request)
                 return status, body, {}, fault
-        status, body = produce(request)
+        status, body = produce(company, request)
         return status, body, {}, None
 
-    def _take_token(self, key: tuple[str, str], now: float) -> int | None:
+    def _authenticated(self, token: str) -> bool:
+        return token == self._accepted_token(self.companies[0]) or token in self._other_tokens
+
+    def _take_token(self, key: str, now: float) -> int | None:
         """None if the request may pass, else the Retry-After seconds (a whole number, at least 1)."""
         rate = self.config.requests_per_second
         if not rate or rate <= 0:
@@ -268,13 +316,13 @@ class Simulator:
 
     # -- bodies -------------------------------------------------------------------------------
 
-    def _visible(self) -> list[int]:
+    def _visible(self, company: SimCompany) -> list[int]:
         removed = self.faults.removed_ids()
         if not removed:
-            return list(range(len(self.company)))
-        return [i for i, sim in enumerate(self.company) if sim.id not in removed]
+            return list(range(len(company.employees)))
+        return [i for i, sim in enumerate(company.employees) if sim.id not in removed]
 
-    def _page_body(self, request: web.Request) -> tuple[int, bytes]:
+    def _page_body(self, company: SimCompany, request: web.Request) -> tuple[int, bytes]:
         try:
             page = int(request.query.get("page", "1"))
             per_page = int(request.query.get("per_page", str(self.config.max_per_page)))
@@ -285,15 +333,15 @@ class Simulator:
         per_page = min(per_page, self.config.max_per_page)
         removed = self.faults.removed_ids()
         if removed:
-            visible = self._visible()
+            visible = self._visible(company)
             total = len(visible)
             chosen = visible[(page - 1) * per_page : page * per_page]
         else:
-            total = len(self.company)
+            total = len(company.employees)
             chosen = list(range((page - 1) * per_page, min(total, page * per_page)))
         corrupt = self.faults.corrupt_indices()
         items = [
-            _dumps(_mangle(self.company[i].employee, i)) if i in corrupt else self._employee_json[i]
+            _dumps(_mangle(company.employees[i].employee, i)) if i in corrupt else company.employee_json[i]
             for i in chosen
         ]
         pages = math.ceil(total / per_page)
@@ -304,29 +352,29 @@ class Simulator:
         )
         return 200, body
 
-    def _lookup(self, request: web.Request) -> int | None:
+    def _lookup(self, company: SimCompany, request: web.Request) -> int | None:
         employee_id = request.match_info["employee"]
-        index = self._index.get(employee_id)
+        index = company.by_id.get(employee_id)
         if index is None or employee_id in self.faults.removed_ids():
             return None
         return index
 
-    def _employee_body(self, request: web.Request) -> tuple[int, bytes]:
-        index = self._lookup(request)
+    def _employee_body(self, company: SimCompany, request: web.Request) -> tuple[int, bytes]:
+        index = self._lookup(company, request)
         if index is None:
             return 404, _dumps({"message": "Employee not found."})
-        body = self._employee_json[index]
+        body = company.employee_json[index]
         if index in self.faults.corrupt_indices():
-            body = _dumps(_mangle(self.company[index].employee, index))
+            body = _dumps(_mangle(company.employees[index].employee, index))
         if self.config.employee_envelope:
             body = b'{"data":' + body + b"}"
         return 200, body
 
-    def _employments_body(self, request: web.Request) -> tuple[int, bytes]:
-        index = self._lookup(request)
+    def _employments_body(self, company: SimCompany, request: web.Request) -> tuple[int, bytes]:
+        index = self._lookup(company, request)
         if index is None:
             return 404, _dumps({"message": "Employee not found."})
-        sim = self.company[index]
+        sim = company.employees[index]
         how = self.faults.malformed_employments_for(sim.id)
         if how == "json":
             return 200, b'{"data": [{"id": "' + sim.id.encode() + b'", "start_date": '
@@ -338,9 +386,10 @@ class Simulator:
         elif sim.employments_not_found and not sim.employments:
             return 404, _dumps({"message": "No employments found."})
         else:
-            data = self._employments_json.get(index)
-            if data is None:
-                data = self._employments_json[index] = _dumps(sim.employments)
+            cached = company.employments_json.get(index)
+            if cached is None:
+                cached = company.employments_json[index] = _dumps(sim.employments)
+            data = cached
         if self.config.employments_envelope:
             data = b'{"data":' + data + b"}"
         return 200, data

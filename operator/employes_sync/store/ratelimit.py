@@ -87,7 +87,8 @@ class PostgresRateLimiter:
         slot, next_slot, now = row
         if slot is not None:
             return Reservation(slot=slot, wait_seconds=max(0.0, (slot - now).total_seconds()))
-        return max(MIN_BACKGROUND_PAUSE, (next_slot - now).total_seconds() - self.lead)
+        due_in: float = (next_slot - now).total_seconds() - self.lead
+        return max(MIN_BACKGROUND_PAUSE, due_in)
 
     async def acquire(self) -> None:
         if self.interactive:
