@@ -41,9 +41,10 @@ SCHEDULE = {
 SCENARIOS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "namespaced": {"watchNamespaces": ["payroll", "payroll-test"]},
-    "cluster-wide": {"watchNamespaces": []},
+    "cluster-wide": {"clusterWide": True},
     "scanning-namespaced": {"watchNamespaces": ["payroll"], "rbac": {"scanning": True}},
-    "scanning-cluster-wide": {"rbac": {"scanning": True}},
+    "scanning-cluster-wide": {"clusterWide": True, "rbac": {"scanning": True}},
+    "network-policies": {"networkPolicy": {"enabled": True}},
     "service-monitor": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "kps"}}}},
     "dashboard": {"dashboard": {"enabled": True}},
     "prometheus-rule": {"prometheusRule": {"enabled": True}},
@@ -59,7 +60,21 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "simulator": {"enabled": True},
         "imagePullSecrets": [{"name": "regcred"}],
         "worker": {"serviceAccount": {"extraNamespaces": ["other"]}},
+        "networkPolicy": {
+            "enabled": True,
+            "operator": {"ingressFrom": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]},
+            "worker": {"databaseTo": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "apiTo": []},
+        },
+        "allowlist": {"workerImages": ["registry.example/esync:1.2.3"], "workerServiceAccounts": ["batch"]},
     },
+}
+
+#: Cluster-scoped kinds the chart renders (no namespace).
+CLUSTER_SCOPED = {
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
 }
 
 # Kinds that are not part of Kubernetes itself (Prometheus Operator CRDs): kubernetes-validate has no
@@ -154,7 +169,7 @@ def test_chart_renders(chart: helm.Chart, scenario: str) -> None:
     names = [(m["kind"], m["metadata"].get("namespace"), m["metadata"]["name"]) for m in manifests]
     assert len(names) == len(set(names)), "two objects render with the same kind, namespace and name"
     for m in manifests:
-        if m["kind"] not in {"ClusterRole", "ClusterRoleBinding"}:
+        if m["kind"] not in CLUSTER_SCOPED:
             assert m["metadata"].get("namespace"), f"{m['kind']}/{m['metadata']['name']} has no namespace"
         assert m["metadata"]["labels"]["app.kubernetes.io/instance"] == RELEASE
 
@@ -208,7 +223,11 @@ def test_operator_deployment(chart: helm.Chart) -> None:
     assert container["image"] == f"employes-sync:{chart.metadata['appVersion']}"
     args = container["args"]
     assert args[:2] == ["-v", "operator"]  # -v is the CLI group's option: info logging
-    assert "--all-namespaces" in args
+    # Namespaced by default: the release's namespace only.
+    assert f"--namespace={NAMESPACE}" in args and "--all-namespaces" not in args
+    assert [a for a in args if a.startswith("--allow-api-url")] == [
+        "--allow-api-url=https://connect.employes.nl/v4"
+    ]
     assert "--metrics-port=8080" in args and "--health-port=8081" in args
     assert f"--worker-image=employes-sync:{chart.metadata['appVersion']}" in args
     assert f"--worker-service-account={RELEASE}-employes-sync-worker" in args
@@ -273,8 +292,29 @@ def _permissions(role: Manifest) -> dict[tuple[str, str], set[str]]:
     return granted
 
 
-def test_cluster_wide_rbac_is_a_least_privilege_cluster_role(chart: helm.Chart) -> None:
+def test_default_rbac_is_one_role_in_the_release_namespace(chart: helm.Chart) -> None:
     manifests = render(chart)
+    assert not of_kind(manifests, "ClusterRole") and not of_kind(manifests, "ClusterRoleBinding")
+    (role,) = of_kind(manifests, "Role")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert _permissions(role) == OPERATOR_RULES
+    (binding,) = of_kind(manifests, "RoleBinding")
+    assert binding["metadata"]["namespace"] == NAMESPACE and binding["roleRef"]["kind"] == "Role"
+
+
+def test_cluster_wide_is_explicit_and_warned_about(chart: helm.Chart) -> None:
+    args = one(render(chart, SCENARIOS["cluster-wide"]), "Deployment")["spec"]["template"]["spec"]
+    assert "--all-namespaces" in args["containers"][0]["args"]
+    assert "WARNING" in notes(chart, SCENARIOS["cluster-wide"]) and "EVERY namespace" in notes(
+        chart, SCENARIOS["cluster-wide"]
+    )
+    assert "WARNING" not in notes(chart)
+    with pytest.raises(helm.HelmRenderError, match="clusterWide"):
+        render(chart, {"clusterWide": True, "watchNamespaces": ["payroll"]})
+
+
+def test_cluster_wide_rbac_is_a_least_privilege_cluster_role(chart: helm.Chart) -> None:
+    manifests = render(chart, SCENARIOS["cluster-wide"])
     assert not of_kind(manifests, "Role") and not of_kind(manifests, "RoleBinding")
     role = one(manifests, "ClusterRole")
     assert _permissions(role) == OPERATOR_RULES
@@ -329,7 +369,9 @@ def test_kopf_scanning_permissions_are_opt_in_and_read_only(
     manifests = render(chart, SCENARIOS[scenario])
     scanning = one(manifests, "ClusterRole", f"{RELEASE}-employes-sync-scanning")
     assert _permissions(scanning) == expected
-    everything_else = [r for r in rbac_rules(render(chart)) if "namespaces" in r[1]["resources"]]
+    everything_else = [
+        r for r in rbac_rules(render(chart, SCENARIOS["cluster-wide"])) if "namespaces" in r[1]["resources"]
+    ]
     assert not everything_else
 
 
@@ -410,7 +452,11 @@ def test_schedules_become_trigger_cronjobs_with_their_own_minimal_rbac(chart: he
 
     trigger_sa = pod["serviceAccountName"]
     assert one(manifests, "ServiceAccount", trigger_sa)["metadata"]["namespace"] == NAMESPACE
-    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in of_kind(manifests, "Role")}
+    roles = {
+        (r["metadata"]["namespace"], r["metadata"]["name"]): r
+        for r in of_kind(manifests, "Role")
+        if r["metadata"]["labels"]["app.kubernetes.io/component"] == "trigger"
+    }
     assert len(roles) == 2
     nightly_role = roles[("payroll", f"{RELEASE}-employes-sync-nightly-trigger")]
     assert nightly_role["rules"] == [
@@ -422,6 +468,8 @@ def test_schedules_become_trigger_cronjobs_with_their_own_minimal_rbac(chart: he
         }
     ]
     for binding in of_kind(manifests, "RoleBinding"):
+        if binding["metadata"]["labels"]["app.kubernetes.io/component"] != "trigger":
+            continue
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": trigger_sa, "namespace": NAMESPACE}]
         assert (binding["metadata"]["namespace"], binding["roleRef"]["name"]) in roles
 
@@ -589,3 +637,292 @@ def test_example_reaches_the_simulator_the_chart_installs(chart: helm.Chart) -> 
     service = one(manifests, "Service")
     url = f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}/v4"
     assert syncs[0]["spec"]["api"]["baseUrl"] == url
+    deployment = yaml.safe_load(rendered["employes-sync/templates/deployment.yaml"])
+    assert f"--allow-api-url={url}" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    secrets = [doc for _, doc in _examples() if doc["kind"] == "Secret"]
+    assert secrets and all(s["metadata"]["labels"]["employessync.io/secret"] == "true" for s in secrets)
+
+
+# --- the allowlists ------------------------------------------------------------------------------
+
+
+def _operator_args(manifests: list[Manifest]) -> list[str]:
+    args: list[str] = one(manifests, "Deployment", f"{RELEASE}-employes-sync")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["args"]
+    return args
+
+
+def _flag(args: list[str], name: str) -> list[str]:
+    return [a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")]
+
+
+def test_allowlists_reach_the_operator(chart: helm.Chart) -> None:
+    default = _operator_args(render(chart))
+    assert _flag(default, "allow-api-url") == ["https://connect.employes.nl/v4"]
+    assert _flag(default, "allow-worker-image") == [] and _flag(default, "allow-worker-service-account") == []
+    # The operator always allows its --worker-image and --worker-service-account (the chart's own).
+    assert _flag(default, "worker-image") == [f"employes-sync:{chart.metadata['appVersion']}"]
+    assert _flag(default, "worker-service-account") == [f"{RELEASE}-employes-sync-worker"]
+
+    args = _operator_args(render(chart, SCENARIOS["everything"]))
+    simulator = f"{RELEASE}-employes-sync-simulator"
+    assert _flag(args, "allow-api-url") == [
+        "https://connect.employes.nl/v4",
+        f"http://{simulator}:8089/v4",
+        f"http://{simulator}.{NAMESPACE}.svc:8089/v4",
+        f"http://{simulator}.{NAMESPACE}.svc.cluster.local:8089/v4",
+    ]
+    assert _flag(args, "allow-worker-image") == ["registry.example/esync:1.2.3"]
+    assert _flag(args, "allow-worker-service-account") == ["batch"]
+
+    own = _operator_args(render(chart, {"allowlist": {"apiUrls": ["https://proxy.example/employes/v4"]}}))
+    assert _flag(own, "allow-api-url") == ["https://proxy.example/employes/v4"]
+
+
+def test_the_notes_url_of_the_simulator_is_allowed(chart: helm.Chart) -> None:
+    text = notes(chart, SCENARIOS["simulator"])
+    url = f"http://{RELEASE}-employes-sync-simulator.{NAMESPACE}.svc:8089/v4"
+    assert url in text
+    assert url in _flag(_operator_args(render(chart, SCENARIOS["simulator"])), "allow-api-url")
+    assert "employessync.io/secret=true" in notes(chart)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"allowlist": {"apiUrls": []}},
+        {"allowlist": {"apiUrls": ["https://user:pass@connect.employes.nl/v4"]}},
+        {"allowlist": {"apiUrls": ["https://connect.employes.nl/v4?api_key=x"]}},
+        {"allowlist": {"apiUrls": ["ftp://connect.employes.nl/v4"]}},
+        {"allowlist": {"workerImages": ["two words"]}},
+        {"allowlist": {"workerServiceAccounts": ["Not_A_Name"]}},
+        {"clusterWide": "yes"},
+        {"networkPolicy": {"enabled": True, "worker": {"databasePort": 0}}},
+        {"triggerPolicy": {"enabled": "sometimes"}},
+    ],
+    ids=lambda v: json.dumps(v, sort_keys=True)[:60],
+)
+def test_values_schema_rejects_unsafe_allowlists(chart: helm.Chart, values: dict[str, Any]) -> None:
+    with pytest.raises(helm.HelmValuesError):
+        chart.render(values, name=RELEASE, namespace=NAMESPACE)
+
+
+# --- NetworkPolicies ----------------------------------------------------------------------------
+
+
+def test_network_policies_are_off_by_default(chart: helm.Chart) -> None:
+    assert not of_kind(render(chart), "NetworkPolicy")
+
+
+def test_operator_network_policy_admits_only_the_listed_sources(chart: helm.Chart) -> None:
+    manifests = render(chart, SCENARIOS["everything"])
+    policy = one(manifests, "NetworkPolicy", f"{RELEASE}-employes-sync-operator")
+    deployment = one(manifests, "Deployment", f"{RELEASE}-employes-sync")
+    assert policy["spec"]["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]
+    assert {p["port"] for p in rule["ports"]} == {8080, 8081}
+    closed = one(
+        render(chart, SCENARIOS["network-policies"]), "NetworkPolicy", f"{RELEASE}-employes-sync-operator"
+    )
+    assert closed["spec"]["ingress"] == []
+
+
+def test_worker_network_policy_selects_the_operators_jobs_and_limits_their_egress(chart: helm.Chart) -> None:
+    from employes_sync.kube import jobs
+    from employes_sync.kube.spec import parse
+    from employes_sync.store.queue import Batch
+
+    manifests = render(chart, SCENARIOS["everything"])
+    policies = [p for p in of_kind(manifests, "NetworkPolicy") if p["metadata"]["name"].endswith("-worker")]
+    assert sorted(p["metadata"]["namespace"] for p in policies) == ["other", "payroll"]
+    owner = {"apiVersion": "employessync.io/v1alpha1", "kind": "EmployesSync",
+             "metadata": {"name": "acme", "namespace": "payroll", "uid": "u-1"}}  # fmt: skip
+    api = {"companyId": "00000000-0000-4000-8000-000000000001", "tokenSecretRef": {"name": "s"}}
+    spec = parse({"api": api, "database": {"dsnSecretRef": {"name": "s"}}})
+    batch = Batch(id="b-1", scope="payroll/acme", run_id=1, employee_ids=["e"], status="pending", priority=0,
+                  attempts=0, max_attempts=3, run_after=None, error_message=None, job_name=None, batch_no=1,
+                  started_at=None, completed_at=None, lease_expires_at=None, result=None)  # fmt: skip
+    pod_labels = jobs.job_manifest(owner, spec, 1, batch, 1, default_image="x")["spec"]["template"][
+        "metadata"
+    ]["labels"]
+    for policy in policies:
+        spec_ = policy["spec"]
+        assert spec_["podSelector"]["matchLabels"].items() <= pod_labels.items()
+        assert spec_["policyTypes"] == ["Ingress", "Egress"] and spec_["ingress"] == []
+        egress = spec_["egress"]
+        ports = [sorted((p["port"], p["protocol"]) for p in rule["ports"]) for rule in egress]
+        assert ports[:3] == [[(53, "TCP"), (53, "UDP")], [(5432, "TCP")], [(443, "TCP")]]
+        assert egress[1]["to"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
+        assert "to" not in egress[2]  # the API: any address on 443 unless apiTo narrows it
+        simulator = egress[3]["to"][0]["podSelector"]["matchLabels"]
+        assert simulator["app.kubernetes.io/component"] == "simulator" and ports[3] == [(8089, "TCP")]
+
+
+# --- the trigger's ValidatingAdmissionPolicy ------------------------------------------------------
+
+
+def _trigger_policy(manifests: list[Manifest]) -> Manifest:
+    return one(manifests, "ValidatingAdmissionPolicy")
+
+
+class Admission:
+    """Evaluates a ValidatingAdmissionPolicy's CEL the way the API server does: the match conditions
+    first (all must hold for the policy to apply), then its variables, then every validation."""
+
+    def __init__(self, policy: Manifest) -> None:
+        import celpy
+
+        self.celpy = celpy
+        self.env = celpy.Environment()
+        self.spec = policy["spec"]
+
+    def _eval(self, expression: str, activation: dict[str, Any]) -> Any:
+        program = self.env.program(self.env.compile(expression))
+        return program.evaluate(activation)
+
+    def review(self, request: dict[str, Any], obj: Manifest, old: Manifest) -> list[str] | None:
+        """None when the policy does not apply; else the messages of the validations that failed."""
+        to_cel = self.celpy.json_to_cel
+        activation: dict[str, Any] = {
+            "request": to_cel(request),
+            "object": to_cel(obj),
+            "oldObject": to_cel(old),
+        }
+        for condition in self.spec.get("matchConditions", []):
+            if not bool(self._eval(condition["expression"], activation)):
+                return None
+        variables: dict[str, Any] = {}
+        for variable in self.spec.get("variables", []):
+            variables[variable["name"]] = self._eval(
+                variable["expression"], {**activation, "variables": self.celpy.celtypes.MapType(variables)}
+            )
+        activation["variables"] = self.celpy.celtypes.MapType(variables)
+        failed = []
+        for validation in self.spec["validations"]:
+            result = self._eval(validation["expression"], activation)
+            # An evaluation error fails the request too (failurePolicy: Fail).
+            if not (isinstance(result, self.celpy.celtypes.BoolType) and bool(result)):
+                failed.append(validation["message"])
+        return failed
+
+
+def _esync(**changes: Any) -> Manifest:
+    obj: Manifest = {
+        "apiVersion": "employessync.io/v1alpha1",
+        "kind": "EmployesSync",
+        "metadata": {"name": "acme", "namespace": "payroll", "labels": {"team": "payroll"},
+                     "annotations": {"employessync.io/last-handled": "{}"},
+                     "finalizers": ["employessync.io/finalizer"]},
+        "spec": {"api": {"companyId": "00000000-0000-4000-8000-000000000001",
+                         "baseUrl": "https://connect.employes.nl/v4",
+                         "tokenSecretRef": {"name": "employes-sync", "key": "token"}},
+                 "database": {"dsnSecretRef": {"name": "employes-sync", "key": "dsn"}}},
+    }  # fmt: skip
+    for dotted, value in changes.items():
+        node = obj
+        *parents, leaf = dotted.split("__")
+        for part in parents:
+            node = node.setdefault(part, {})
+        if value is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = value
+    return obj
+
+
+TRIGGER_USER = f"system:serviceaccount:{NAMESPACE}:{RELEASE}-employes-sync-trigger"
+ANNOTATED = {
+    "employessync.io/last-handled": "{}",
+    "employessync.io/sync-requested-at": "2026-12-01T02:00:00Z",
+    "employessync.io/sync-mode": "background",
+}
+
+
+def _request(user: str = TRIGGER_USER, sub_resource: str = "") -> dict[str, Any]:
+    resource = {"group": "employessync.io", "version": "v1alpha1", "resource": "employessyncs"}
+    return {
+        "operation": "UPDATE",
+        "userInfo": {"username": user},
+        "subResource": sub_resource,
+        "resource": resource,
+    }
+
+
+def test_trigger_policy_is_installed_with_the_schedules_and_binds_deny(chart: helm.Chart) -> None:
+    assert not of_kind(render(chart), "ValidatingAdmissionPolicy")
+    assert not of_kind(render(chart, {**SCENARIOS["schedules"], "triggerPolicy": {"enabled": False}}),
+                       "ValidatingAdmissionPolicy")  # fmt: skip
+    manifests = render(chart, SCENARIOS["schedules"])
+    policy = _trigger_policy(manifests)
+    binding = one(manifests, "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
+    assert rule["apiGroups"] == ["employessync.io"] and "UPDATE" in rule["operations"]
+    # The CronJobs run as exactly the account the policy is about.
+    cronjob = of_kind(manifests, "CronJob")[0]
+    account = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"]
+    assert TRIGGER_USER == f"system:serviceaccount:{NAMESPACE}:{account}"
+
+
+def test_trigger_policy_lets_the_trigger_set_its_annotations_only(chart: helm.Chart) -> None:
+    admission = Admission(_trigger_policy(render(chart, SCENARIOS["schedules"])))
+    old = _esync()
+    # What `employes-sync trigger` sends: both annotations, first time and again.
+    assert admission.review(_request(), _esync(metadata__annotations=ANNOTATED), old) == []
+    again = {**ANNOTATED, "employessync.io/sync-requested-at": "2026-12-02T02:00:00Z"}
+    assert (
+        admission.review(
+            _request(), _esync(metadata__annotations=again), _esync(metadata__annotations=ANNOTATED)
+        )
+        == []
+    )
+    no_annotations = _esync(metadata__annotations=None)
+    only_trigger = {"employessync.io/sync-requested-at": "x"}
+    assert admission.review(_request(), _esync(metadata__annotations=only_trigger), no_annotations) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"spec__worker": {"image": "attacker/img", "serviceAccountName": "ci-deployer"}},
+            "not change the spec",
+        ),
+        ({"spec__api__baseUrl": "https://evil.example/v4"}, "not change the spec"),
+        ({"spec__api__tokenSecretRef": {"name": "other-secret", "key": "password"}}, "not change the spec"),
+        ({"metadata__annotations": {**ANNOTATED, "other": "x"}}, "no annotation but"),
+        ({"metadata__annotations": {"employessync.io/sync-mode": "background"}}, "no annotation but"),
+        ({"metadata__labels": {"team": "other"}}, "not change labels"),
+        ({"metadata__labels": None}, "not change labels"),
+        ({"metadata__finalizers": None}, "finalizers"),
+        (
+            {
+                "metadata__ownerReferences": [
+                    {"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "u"}
+                ]
+            },
+            "owner references",
+        ),
+    ],
+    ids=lambda v: json.dumps(v, sort_keys=True)[:50] if isinstance(v, dict) else v,
+)
+def test_trigger_policy_denies_every_other_change(
+    chart: helm.Chart, change: dict[str, Any], message: str
+) -> None:
+    admission = Admission(_trigger_policy(render(chart, SCENARIOS["schedules"])))
+    failed = admission.review(_request(), _esync(**change), _esync())
+    assert failed and any(message in m for m in failed), failed
+
+
+def test_trigger_policy_denies_status_writes_and_leaves_everyone_else_alone(chart: helm.Chart) -> None:
+    admission = Admission(_trigger_policy(render(chart, SCENARIOS["schedules"])))
+    changed = _esync(spec__worker={"image": "attacker/img"})
+    assert admission.review(_request(sub_resource="status"), _esync(), _esync())
+    # The operator, a person, another ServiceAccount: the policy does not apply to them.
+    for user in ("system:serviceaccount:employes-sync-system:esync-employes-sync", "alice",
+                 "system:serviceaccount:payroll:esync-employes-sync-trigger"):  # fmt: skip
+        assert admission.review(_request(user), changed, _esync()) is None

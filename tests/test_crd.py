@@ -170,6 +170,10 @@ BAD = [
     ("batches.backoffSeconds", -1),
     ("api.companyId", "not-a-uuid"), ("api.companyId", "00000000-0000-4000-8000-00000000000"),
     ("api.baseUrl", "ftp://connect.employes.nl/v4"), ("api.baseUrl", "connect.employes.nl"),
+    # Credentials have no place in the URL (the token comes from its Secret; a stored URL is shown).
+    ("api.baseUrl", "https://apiuser:pass@connect.employes.nl/v4"), ("api.baseUrl", "https://u@h/v4"),
+    ("api.baseUrl", "https://connect.employes.nl/v4?api_key=k"), ("api.baseUrl", "https://h/v4#frag"),
+    ("api.baseUrl", "https://h/v4?"), ("api.baseUrl", "https:///v4"),
     ("api.requestsPerSecond", 0), ("api.pageSize", 0),
     ("api.tokenSecretRef", _DELETE), ("database.dsnSecretRef", _DELETE), ("api.companyId", _DELETE),
     ("suspend", "yes"), ("redact", "iban"), ("worker.imagePullPolicy", "Sometimes"),
@@ -187,6 +191,7 @@ GOOD = [
     ("inline.count", 0), ("inline.count", 50), ("batches.size", 1), ("batches.size", 500),
     ("batches.parallelism", 50), ("batches.maxAttempts", 10), ("batches.maxAttempts", 1),
     ("api.baseUrl", "https://connect.employes.nl/v4"), ("api.baseUrl", "http://sim:8089/v4"),
+    ("api.baseUrl", "https://[::1]:8443/v4/"), ("api.baseUrl", "https://proxy.example"),
 ]  # fmt: skip
 
 

@@ -62,9 +62,49 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-trigger" (include "employes-sync.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* The namespaces the operator watches, without duplicates, in the given order. */}}
+{{/*
+The namespaces the operator watches, comma-separated, without duplicates, in the given order: the listed
+ones, or the release's namespace when none is listed. Empty in cluster-wide mode (clusterWide: true).
+*/}}
 {{- define "employes-sync.watchNamespaces" -}}
+{{- if .Values.clusterWide }}
+{{- if .Values.watchNamespaces }}
+{{- fail "clusterWide: true watches every namespace; leave watchNamespaces empty (or set clusterWide: false)" }}
+{{- end }}
+{{- else if .Values.watchNamespaces }}
 {{- .Values.watchNamespaces | uniq | join "," }}
+{{- else }}
+{{- .Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{/* The namespaces worker Jobs run in, where they need their ServiceAccount and NetworkPolicy. */}}
+{{- define "employes-sync.workerNamespaces" -}}
+{{- if .Values.clusterWide }}
+{{- prepend .Values.worker.serviceAccount.extraNamespaces .Release.Namespace | uniq | join "," }}
+{{- else }}
+{{- concat (splitList "," (include "employes-sync.watchNamespaces" .)) .Values.worker.serviceAccount.extraNamespaces | uniq | join "," }}
+{{- end }}
+{{- end }}
+
+{{- define "employes-sync.simulatorName" -}}
+{{- printf "%s-simulator" (include "employes-sync.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The API base URLs the operator allows, one per line: allowlist.apiUrls, plus the simulator's in-cluster
+URLs when it is enabled (its short name, as in examples/, and its namespace-qualified names).
+*/}}
+{{- define "employes-sync.allowedApiUrls" -}}
+{{- $urls := .Values.allowlist.apiUrls }}
+{{- if .Values.simulator.enabled }}
+{{- $name := include "employes-sync.simulatorName" . }}
+{{- $port := .Values.simulator.port }}
+{{- range $host := list $name (printf "%s.%s.svc" $name .Release.Namespace) (printf "%s.%s.svc.cluster.local" $name .Release.Namespace) }}
+{{- $urls = append $urls (printf "http://%s:%v/v4" $host $port) }}
+{{- end }}
+{{- end }}
+{{- $urls | uniq | join "\n" }}
 {{- end }}
 
 {{/* Pod-level hardening shared by every pod of the chart. */}}

@@ -11,6 +11,9 @@ import os
 
 import click
 
+from employes_sync import allowlist
+from employes_sync.settings import DEFAULT_API_URL
+
 NAMESPACES_ENV = "EMPLOYES_SYNC_WATCH_NAMESPACES"
 IMAGE_ENV = "EMPLOYES_SYNC_WORKER_IMAGE"
 SERVICE_ACCOUNT_ENV = "EMPLOYES_SYNC_WORKER_SERVICE_ACCOUNT"
@@ -59,6 +62,30 @@ def _namespaces(given: tuple[str, ...]) -> list[str]:
     help=f"ServiceAccount of the batch Jobs when a resource names none (or ${SERVICE_ACCOUNT_ENV}).",
 )
 @click.option(
+    "--allow-api-url",
+    "allowed_api_urls",
+    multiple=True,
+    metavar="URL",
+    help=f"An API base URL resources may send their token to (repeatable; or ${allowlist.API_URLS_ENV}, "
+    f"comma-separated). Default: only {DEFAULT_API_URL}. https only unless an http:// URL is listed.",
+)
+@click.option(
+    "--allow-worker-image",
+    "allowed_images",
+    multiple=True,
+    metavar="IMAGE",
+    help=f"Another image resources may run as workers, besides --worker-image (repeatable; or "
+    f"${allowlist.IMAGES_ENV}).",
+)
+@click.option(
+    "--allow-worker-service-account",
+    "allowed_service_accounts",
+    multiple=True,
+    metavar="NAME",
+    help=f"Another ServiceAccount resources may run workers as, besides --worker-service-account "
+    f"(repeatable; or ${allowlist.SERVICE_ACCOUNTS_ENV}).",
+)
+@click.option(
     "--poll-seconds",
     envvar=POLL_ENV,
     type=click.FloatRange(0.05, 60),
@@ -73,14 +100,34 @@ def operator(
     health_port: int,
     worker_image: str,
     worker_service_account: str | None,
+    allowed_api_urls: tuple[str, ...],
+    allowed_images: tuple[str, ...],
+    allowed_service_accounts: tuple[str, ...],
     poll_seconds: float,
 ) -> None:
-    """Run the Kubernetes operator for EmployesSync resources."""
+    """Run the Kubernetes operator for EmployesSync resources.
+
+    A resource may only make the operator use Secrets labelled employessync.io/secret=true, send its
+    token to an allowed API URL, and run Jobs with an allowed image and ServiceAccount.
+    """
     import kopf
 
     from employes_sync.controller import registration  # noqa: F401  (registers the handlers with kopf)
     from employes_sync.controller.context import OperatorConfig
 
+    try:
+        allowed = allowlist.Allowlists.build(
+            api_urls=allowed_api_urls
+            or allowlist.Allowlists.parse_env(os.environ.get(allowlist.API_URLS_ENV)),
+            worker_images=allowed_images
+            or allowlist.Allowlists.parse_env(os.environ.get(allowlist.IMAGES_ENV)),
+            worker_service_accounts=allowed_service_accounts
+            or allowlist.Allowlists.parse_env(os.environ.get(allowlist.SERVICE_ACCOUNTS_ENV)),
+            default_image=worker_image,
+            default_service_account=worker_service_account or None,
+        )
+    except allowlist.AllowlistError as exc:
+        raise click.BadParameter(str(exc)) from None
     watched = _namespaces(namespaces)
     if watched and all_namespaces:
         raise click.UsageError("give --namespace or --all-namespaces, not both")
@@ -102,14 +149,17 @@ def operator(
 
         start_metrics_server(metrics_port, lambda: dict(config.dsns))
     logging.getLogger(__name__).info(
-        "watching %s; worker image %s", "all namespaces" if clusterwide else ", ".join(watched), worker_image
+        "watching %s; worker image %s; API URLs allowed: %s",
+        "all namespaces" if clusterwide else ", ".join(watched),
+        worker_image,
+        ", ".join(sorted(allowed.api_urls)),
     )
     kopf.run(
         standalone=True,
         clusterwide=clusterwide,
         namespaces=[] if clusterwide else watched,
         liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
-        memo=kopf.Memo(config=config),
+        memo=kopf.Memo(config=config, allowlists=allowed),
     )
 
 
