@@ -23,6 +23,7 @@ from employes_sync.employes.client import EmployesClient
 from employes_sync.messages import one_line
 from employes_sync.processing import ProcessResult, process_employees
 from employes_sync.settings import SyncSettings
+from employes_sync.store import employees as employees_store
 from employes_sync.store import queue as queue_store
 from employes_sync.store import raw as raw_store
 from employes_sync.store import runs as runs_store
@@ -50,6 +51,9 @@ class RunStarted:
     raw_unchanged: int = 0
     invalid_employees: dict[str, str] = field(default_factory=dict)
     time_to_first_feedback: float | None = None
+    removed: list[str] = field(default_factory=list)
+    #: why departures were not looked for (None: the listing was complete and they were)
+    departures_skipped: str | None = None
 
 
 def _noop(event: str, fields: dict[str, Any]) -> None:
@@ -125,7 +129,9 @@ async def start_run(
                     inline_ids, ids = ids[: settings.inline_count], ids[settings.inline_count :]
                     if inline_ids:
                         by_id = {e["id"]: e for e in page.employees}
-                        run.inline = await process_employees(client, pool, settings, inline_ids, by_id)
+                        run.inline = await process_employees(
+                            client, pool, settings, inline_ids, by_id, run_id=run_id
+                        )
                         run.time_to_first_feedback = time.monotonic() - started
                         await runs_store.mark_first_feedback(pool, run_id, run.time_to_first_feedback)
                         report(
@@ -138,6 +144,7 @@ async def start_run(
                     await _enqueue(pool, settings, run, [chunk], report)
             if waiting:
                 await _enqueue(pool, settings, run, [waiting], report)
+            await _departures(pool, settings, run)
     except BaseException as exc:
         await runs_store.finish_run(pool, run_id, "failed", _started_json(run), one_line(exc))
         raise
@@ -167,6 +174,22 @@ async def _enqueue(
     report("queued", {"batches": len(run.batch_ids), "employees": run.queued_employees})
 
 
+async def _departures(pool: AsyncConnectionPool, settings: SyncSettings, run: RunStarted) -> None:
+    """Every page was read and stored: who was there before and is not now has left.
+
+    An invalid record on a page means an employee the listing could not store, so nobody can be
+    called absent; neither can anyone after an empty listing, which is far likelier an API fault.
+    """
+    if run.invalid_employees:
+        run.departures_skipped = f"{len(run.invalid_employees)} invalid records in the listing"
+    elif run.employees == 0:
+        run.departures_skipped = "the listing was empty"
+    else:
+        run.removed = await employees_store.mark_departures(pool, settings.scope, run.run_id)
+        if run.removed:
+            log.info("%d employees of %s no longer listed: marked removed", len(run.removed), settings.scope)
+
+
 def _started_json(run: RunStarted) -> dict[str, Any]:
     return {
         "employees_processed": run.employees,
@@ -178,7 +201,18 @@ def _started_json(run: RunStarted) -> dict[str, Any]:
         "inline": run.inline.to_json(),
         "invalid_employees": run.invalid_employees,
         "time_to_first_feedback_seconds": run.time_to_first_feedback,
+        **_removed_json(len(run.removed), run.removed, run.departures_skipped),
     }
+
+
+def _removed_json(count: int, removed: list[str], skipped: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "employees_removed": count,
+        "removed_employee_ids": removed[: employees_store.MAX_LISTED_REMOVED],
+    }
+    if skipped:
+        data["departures_skipped"] = skipped
+    return data
 
 
 @dataclass
@@ -235,6 +269,11 @@ async def finish_run(pool: AsyncConnectionPool, run_id: int) -> RunSummary:
         "employee_errors": errors,
         "invalid_employees": dict(started.get("invalid_employees") or {}),
         "time_to_first_feedback_seconds": started.get("time_to_first_feedback_seconds"),
+        **_removed_json(
+            int(started.get("employees_removed") or 0),
+            list(started.get("removed_employee_ids") or []),
+            started.get("departures_skipped"),
+        ),
         "hybrid_processing": {
             "immediate": started.get("immediately_processed", 0),
             "queued": started.get("queued_for_processing", 0),

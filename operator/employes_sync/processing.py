@@ -128,6 +128,8 @@ async def process_employees(
     settings: SyncSettings,
     employee_ids: Sequence[str],
     employees: dict[str, dict[str, Any]] | None = None,
+    *,
+    run_id: int | None = None,
 ) -> ProcessResult:
     """Fetch, store and build the timelines of these employees (already stored from the list).
 
@@ -156,7 +158,7 @@ async def process_employees(
 
     events = build_events(employees, dict(fetched), errors)
     written = await timeline_store.write_events(
-        pool, settings.scope, [e for e in employee_ids if e not in errors], events
+        pool, settings.scope, [e for e in employee_ids if e not in errors], events, run_id=run_id
     )
     result.events_created, result.events_removed = written.inserted, written.removed
     for event in events:

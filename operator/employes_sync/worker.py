@@ -67,7 +67,7 @@ async def process_batch(
 
     try:
         async with make_client(settings, token, pool, counted) as client:
-            result = await process_employees(client, pool, settings, batch.employee_ids)
+            result = await process_employees(client, pool, settings, batch.employee_ids, run_id=batch.run_id)
     except Exception as exc:
         error = one_line(exc)
         details = {"traceback": traceback.format_exc(limit=8), "attempt": batch.attempts}

@@ -195,6 +195,10 @@ def _report(summary: RunSummary, as_json: bool) -> None:
     click.echo(
         f"  raw records:            {raw['new']} new, {raw['changed']} changed, {raw['unchanged']} unchanged"
     )
+    if s.get("employees_removed"):
+        shown = ", ".join(s.get("removed_employee_ids") or [])
+        more = "" if len(s.get("removed_employee_ids") or []) == s["employees_removed"] else ", ..."
+        click.echo(f"  no longer listed:       {s['employees_removed']} marked removed ({shown}{more})")
     if s.get("skipped_unchanged"):
         click.echo(f"  skipped (unchanged):    {s['skipped_unchanged']}")
     done, failed = batches.get("completed", 0), batches.get("failed", 0)

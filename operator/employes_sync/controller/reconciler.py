@@ -402,6 +402,8 @@ class Reconciler:
             **current, "phase": "Finished", "state": state, "finishedAt": finished_at, "batches": counts,
             "eventsCreated": int(summary.get("events_created") or 0),
             "employees": int(summary.get("employees_processed") or 0),
+            "employeesRemoved": int(summary.get("employees_removed") or 0),
+            "removedEmployeeIds": list(summary.get("removed_employee_ids") or [])[:20],
         }  # fmt: skip
         if error:
             last["error"] = status.clip(error)

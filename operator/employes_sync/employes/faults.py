@@ -127,6 +127,11 @@ class Faults:
         with self._lock:
             self._removed = self._removed | {employee_id}
 
+    def restore_employee(self, employee_id: str) -> None:
+        """A removed employee is listed and answered again (someone re-hired, or a mistake undone)."""
+        with self._lock:
+            self._removed = self._removed - {employee_id}
+
     def corrupt_employees(self, indices: list[int] | range) -> None:
         """Break the employees at these list positions (missing id, bad date, wrong type, ...)."""
         with self._lock:

@@ -135,6 +135,38 @@ SELECT e.employee_id, e.api_response AS employee, m.api_response AS employments
  ORDER BY e.employee_id;
 
 -- ---------------------------------------------------------------------------------------------------
+-- employees and departures
+-- ---------------------------------------------------------------------------------------------------
+
+-- name: mark_departures
+-- After a complete listing: employees whose latest record was not seen since the run started, and who
+-- are not already removed, are removed now by this run. Returns their ids.
+INSERT INTO employee_departures AS d (scope, employee_id, removed_at, run_id)
+SELECT e.scope, e.employee_id, now(), %(run_id)s
+  FROM employes_raw_data e
+  JOIN sync_runs r ON r.id = %(run_id)s
+ WHERE e.scope = %(scope)s
+   AND e.endpoint = '/employee'
+   AND e.is_latest
+   AND e.last_verified_at < r.started_at
+   AND NOT EXISTS (SELECT 1
+                     FROM employee_departures o
+                    WHERE o.scope = e.scope
+                      AND o.employee_id = e.employee_id
+                      AND o.removed_at > e.last_verified_at)
+    ON CONFLICT (scope, employee_id) DO UPDATE
+   SET removed_at = excluded.removed_at, run_id = excluded.run_id
+RETURNING d.employee_id;
+
+-- name: list_employees
+-- The employes_employees view for one scope (or every scope), removed ones only when asked.
+SELECT scope, employee_id, employee_number, display_name, status, first_seen_at, last_seen_at, removed_at
+  FROM employes_employees
+ WHERE (%(scope)s::text IS NULL OR scope = %(scope)s::text)
+   AND (NOT %(removed_only)s::boolean OR removed_at IS NOT NULL)
+ ORDER BY scope, removed_at DESC NULLS LAST, display_name, employee_id;
+
+-- ---------------------------------------------------------------------------------------------------
 -- queue
 -- ---------------------------------------------------------------------------------------------------
 
@@ -288,7 +320,7 @@ removed AS (
                          FROM incoming i
                         WHERE i.employee_id = t.employee_id
                           AND i.event_key = t.event_key)
- RETURNING 1
+ RETURNING t.employee_id
 ),
 inserted AS (
     INSERT INTO employes_timeline_v2
@@ -298,9 +330,15 @@ inserted AS (
            coalesce(event_data, '{}'::jsonb), event_key
       FROM incoming
         ON CONFLICT (scope, employee_id, event_key) DO NOTHING
- RETURNING 1
+ RETURNING employee_id
 )
-SELECT (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM removed) AS removed;
+SELECT (SELECT count(*) FROM inserted) AS inserted,
+       (SELECT count(*) FROM removed) AS removed,
+       ARRAY(SELECT employee_id FROM inserted UNION SELECT employee_id FROM removed ORDER BY 1) AS changed_ids;
+
+-- name: notify
+-- Send notifications on the employes_sync channel at commit; each payload gets its `at`.
+SELECT employes_sync_notify(p) FROM unnest(%(payloads)s::jsonb[]) AS p;
 
 -- name: events_for
 -- One employee's timeline, oldest first.

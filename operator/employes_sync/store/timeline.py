@@ -17,6 +17,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from . import notify
 from ._retry import retry_races
 from .queries import Q
 
@@ -35,6 +36,8 @@ _FIELDS = (
 class WriteResult:
     inserted: int = 0
     removed: int = 0
+    #: the employees whose stored events this write changed (sorted), told to listeners
+    changed_ids: tuple[str, ...] = ()
 
 
 def _as_row(event: Any) -> dict[str, Any]:
@@ -53,11 +56,17 @@ def _as_row(event: Any) -> dict[str, Any]:
 
 
 async def write_events(
-    pool: AsyncConnectionPool, scope: str, employee_ids: Iterable[str], events: Iterable[Any]
+    pool: AsyncConnectionPool,
+    scope: str,
+    employee_ids: Iterable[str],
+    events: Iterable[Any],
+    *,
+    run_id: int | None = None,
 ) -> WriteResult:
     """Make these employees' stored events exactly ``events``, in one statement.
 
     ``employee_ids`` names every employee rebuilt, so one whose events all vanished is cleared too.
+    The ``timeline.changed`` notifications of the employees changed go out in the same transaction.
     """
     ids = sorted({str(e) for e in employee_ids})
     rows = [_as_row(e) for e in events]
@@ -67,11 +76,13 @@ async def write_events(
     params = {"scope": scope, "employee_ids": ids, "events": Jsonb(rows)}
 
     async def attempt() -> WriteResult:
-        async with pool.connection() as conn:
+        async with pool.connection() as conn, conn.transaction():
             cur = await conn.execute(Q.write_events, params)
             row = await cur.fetchone()
-        assert row is not None
-        return WriteResult(inserted=int(row[0]), removed=int(row[1]))
+            assert row is not None
+            result = WriteResult(inserted=int(row[0]), removed=int(row[1]), changed_ids=tuple(row[2]))
+            await notify.publish(conn, notify.timeline_changed(scope, run_id, result.changed_ids))
+        return result
 
     # Two rebuilds of the same employee at once (a rebuild during a run) may deadlock; the loser reruns.
     return await retry_races(attempt)

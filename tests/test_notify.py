@@ -1,0 +1,154 @@
+"""NOTIFY employes_sync: a listener hears every step of a sync, in order, and exactly who changed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from employes_sync.employes.simulator import Simulator
+from employes_sync.executors.local import sync_locally
+from employes_sync.settings import SyncSettings
+from employes_sync.store import db, notify
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
+    pool = await db.open_pool(database_url)
+    await db.migrate(pool)
+    yield pool
+    await pool.close()
+
+
+class Listener:
+    """LISTEN on its own connection and keep every payload, in arrival order."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.payloads: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._arrived = asyncio.Event()
+
+    async def __aenter__(self) -> Listener:
+        self._task = asyncio.create_task(self._listen())
+        await asyncio.wait_for(self._ready.wait(), 10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _listen(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as conn:
+            await conn.execute("LISTEN employes_sync")
+            self._ready.set()
+            async for message in conn.notifies():
+                self.raw.append(message.payload)
+                self.payloads.append(json.loads(message.payload))
+                self._arrived.set()
+
+    async def wait_for(self, type_: str, count: int = 1, timeout: float = 30) -> None:
+        async with asyncio.timeout(timeout):
+            while sum(1 for p in self.payloads if p["type"] == type_) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+
+
+def settings_for(sim: Simulator, **changes: Any) -> SyncSettings:
+    assert sim.url is not None
+    values: dict[str, Any] = {
+        "scope": f"local/{sim.config.company_id}",
+        "company_id": sim.config.company_id,
+        "api_url": sim.url,
+        "requests_per_second": 500.0,
+        "backoff_seconds": 0.1,
+        "backoff_max_seconds": 0.5,
+        **changes,
+    }
+    return SyncSettings(**values)
+
+
+def changed_ids(payloads: list[dict[str, Any]]) -> list[str]:
+    ids = [i for p in payloads if p["type"] == "timeline.changed" for i in p["employee_ids"]]
+    assert len(ids) == len(set(ids)), "an employee is told once per write"
+    return sorted(ids)
+
+
+async def test_a_sync_tells_a_listener_every_step_in_order(
+    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    settings = settings_for(simulator)
+    token = simulator.config.token
+    async with Listener(database_url) as listener:
+        summary = await sync_locally(settings, pool, database_url, token, workers=2)
+        await listener.wait_for("run.finished")
+    assert summary.succeeded
+    seen = listener.payloads
+    types = [p["type"] for p in seen]
+    # run.started, the inline timelines, the first feedback, then the batches, then the end
+    assert types[0] == "run.started"
+    assert types[1] == "timeline.changed" and len(seen[1]["employee_ids"]) == 5
+    assert types[2] == "run.first_feedback"
+    assert types[-1] == "run.finished"
+    assert types.count("batch.finished") == 3
+    assert set(types[3:-1]) == {"timeline.changed", "batch.finished"}
+    for payload, raw in zip(seen, listener.raw, strict=True):
+        assert {"type", "scope", "run_id", "at"} <= payload.keys()
+        assert payload["scope"] == settings.scope and payload["run_id"] == summary.run_id
+        assert len(raw.encode()) < 4000
+    end = seen[-1]
+    assert end["status"] == "succeeded" and end["employees"] == 78 and end["batches"] == 3
+    assert end["events_created"] == summary.summary["events_created"]
+    # exactly the employees whose events were written
+    with psycopg.connect(database_url) as conn:
+        stored = [
+            r[0] for r in conn.execute("SELECT DISTINCT employee_id FROM employes_timeline_v2 ORDER BY 1")
+        ]
+    assert changed_ids(seen) == stored
+    # no personal data: no name, no amount of any employee appears in any payload
+    everything = " ".join(listener.raw)
+    for employee in simulator.company[:20]:
+        assert employee.employee["surname"] not in everything
+        assert employee.employee["first_name"] not in everything
+
+    # a second run changes nothing: no timeline.changed at all
+    async with Listener(database_url) as listener:
+        await sync_locally(settings, pool, database_url, token, workers=2)
+        await listener.wait_for("run.finished")
+    assert changed_ids(listener.payloads) == []
+
+    # one employee lost its events, another got a stale one: exactly those two are told
+    lost, stale = stored[3], stored[40]
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DELETE FROM employes_timeline_v2 WHERE employee_id = %s", (lost,))
+        conn.execute(
+            "INSERT INTO employes_timeline_v2 (scope, employee_id, event_type, event_date, event_title,"
+            " event_key) VALUES (%s, %s, 'hours_change', '2001-01-01', 'stale', 'stale-key')",
+            (settings.scope, stale),
+        )
+    async with Listener(database_url) as listener:
+        await sync_locally(settings, pool, database_url, token, workers=2)
+        await listener.wait_for("run.finished")
+    assert changed_ids(listener.payloads) == sorted([lost, stale])
+
+
+def test_timeline_payloads_are_split_by_count_and_by_size() -> None:
+    ids = [f"{n:05d}" for n in range(250)]
+    chunks = notify.timeline_changed("ns/name", 7, ids)
+    assert [len(c["employee_ids"]) for c in chunks] == [100, 100, 50]
+    assert [i for c in chunks for i in c["employee_ids"]] == ids
+    long_ids = ["x" * 500 for _ in range(30)]
+    chunks = notify.timeline_changed("ns/name", 7, long_ids)
+    assert all(len(json.dumps(c).encode()) < notify.MAX_PAYLOAD_BYTES - 500 for c in chunks)
+    assert sum(len(c["employee_ids"]) for c in chunks) == 30
+    assert notify.timeline_changed("ns/name", None, []) == []
