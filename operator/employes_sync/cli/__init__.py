@@ -72,7 +72,7 @@ class LazyGroup(click.Group):
     `employes-sync: error: ...` line on stderr, exit 2 for a usage error.
     """
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,

@@ -40,6 +40,7 @@ def demo_api(employees: int) -> Iterator[tuple[str, str, str]]:
 
     config = SimulatorConfig(employees=employees, requests_per_second=5.0, latency_ms=80)
     with serve_in_thread(config) as sim:
+        assert sim.url is not None  # set once it serves
         yield sim.url, DEMO_COMPANY_ID, DEMO_TOKEN
 
 

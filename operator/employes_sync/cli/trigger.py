@@ -21,7 +21,7 @@ def _default_namespace() -> str:
     try:
         import kubernetes
 
-        _, context = kubernetes.config.list_kube_config_contexts()
+        _, context = kubernetes.config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
         return (context or {}).get("context", {}).get("namespace") or "default"
     except Exception:
         return "default"

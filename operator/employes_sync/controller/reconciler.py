@@ -89,7 +89,7 @@ class Reconciler:
 
     def retry_delay(self) -> float:
         self.failures += 1
-        delay = min(PROBLEM_BACKOFF_MAX, PROBLEM_BACKOFF_BASE * 2 ** (self.failures - 1))
+        delay = min(PROBLEM_BACKOFF_MAX, PROBLEM_BACKOFF_BASE * 2.0 ** (self.failures - 1))
         return delay * random.uniform(0.8, 1.0)
 
     async def sleep(self, seconds: float, stopped: kopf.DaemonStopped | None = None) -> None:
@@ -108,7 +108,7 @@ class Reconciler:
 
     @staticmethod
     async def _until_stopped(stopped: kopf.DaemonStopped) -> None:
-        await stopped.wait()  # type: ignore[misc]
+        await stopped.wait()
 
     @property
     def generation(self) -> int:

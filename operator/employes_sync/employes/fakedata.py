@@ -193,9 +193,9 @@ def _employments(rng: random.Random, scenario: str) -> list[dict[str, Any]]:
             if last and scenario == "rehired":
                 result.append(_employment(rng, start, None))
                 break
-            end = min(start + timedelta(days=rng.randint(200, 1100)), AS_OF - timedelta(days=40))
-            result.append(_employment(rng, start, end))
-            start = _first_of_month(end + timedelta(days=rng.randint(60, 500)))
+            until = min(start + timedelta(days=rng.randint(200, 1100)), AS_OF - timedelta(days=40))
+            result.append(_employment(rng, start, until))
+            start = _first_of_month(until + timedelta(days=rng.randint(60, 500)))
             if start >= AS_OF - timedelta(days=60):
                 break
         return result
@@ -242,26 +242,27 @@ def _contracts(
     # Dutch practice: up to three fixed-term ("definite") contracts, then permanent.
     fixed_terms = 1 if first_fixed_only else rng.choice((0, 1, 1, 2, 2, 3))
     spans: list[tuple[date, date | None, str]] = []
-    cursor = start
+    cursor: date | None = start
     for _ in range(fixed_terms):
+        assert cursor is not None
         months = rng.choice((6, 7, 12, 12, 24)) if not first_fixed_only else 12
         until = _add_months(cursor, months) - timedelta(days=1)
         if end is not None and until >= end:
             spans.append((cursor, end, "definite"))
-            cursor = None  # type: ignore[assignment]
+            cursor = None
             break
         spans.append((cursor, until, "definite"))
         cursor = until + timedelta(days=1)
         if not first_fixed_only and cursor > AS_OF:
-            cursor = None  # type: ignore[assignment]
+            cursor = None
             break
     if cursor is not None and not first_fixed_only:
         spans.append((cursor, end, "permanent"))
     contracts = []
-    for index, (since, until, duration) in enumerate(spans):
+    for index, (since, ends, duration) in enumerate(spans):
         contract: dict[str, Any] = {"start_date": _ts(since), "contract_duration": duration}
-        if until is not None:
-            contract["end_date"] = _ts(until)
+        if ends is not None:
+            contract["end_date"] = _ts(ends)
         newest = index == len(spans) - 1
         if newest and since > AS_OF - timedelta(days=45) and rng.random() < 0.5:
             contract["is_signed"] = False  # a fresh renewal still waiting for a signature

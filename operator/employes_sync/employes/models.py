@@ -204,7 +204,8 @@ def _require_object(obj: Any, what: str) -> dict[str, Any]:
     if not isinstance(obj, Mapping):
         raise InvalidRecord(f"{what} must be an object, got {type(obj).__name__}")
     try:
-        return _copy(obj)
+        copied: dict[str, Any] = _copy(obj)
+        return copied
     except _Unstorable:
         raise InvalidRecord(
             f"{what} holds text with a NUL character or a lone surrogate, which PostgreSQL cannot store"

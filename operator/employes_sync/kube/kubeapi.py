@@ -24,9 +24,9 @@ def load_configuration() -> kubernetes.client.Configuration:
     """In a pod: its ServiceAccount (the token file is re-read as it rotates). Elsewhere: $KUBECONFIG."""
     configuration = kubernetes.client.Configuration()
     try:
-        kubernetes.config.load_incluster_config(client_configuration=configuration)
+        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config(client_configuration=configuration)
+        kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     return configuration
 
 
@@ -38,7 +38,7 @@ class KubeApi:
         self._custom = kubernetes.client.CustomObjectsApi(self._client)
 
     def close(self) -> None:
-        self._client.close()
+        self._client.close()  # type: ignore[no-untyped-call]
 
     @staticmethod
     def _json(response: Any) -> dict[str, Any]:
@@ -55,7 +55,10 @@ class KubeApi:
         """Create the Job; False when one of that name exists already (a restarted operator's case)."""
         try:
             await asyncio.to_thread(
-                self._batch.create_namespaced_job, namespace, dict(manifest), _preload_content=False
+                self._batch.create_namespaced_job,
+                namespace,
+                dict(manifest),  # type: ignore[arg-type]  # the client serializes a plain dict too
+                _preload_content=False,
             )
         except ApiException as exc:
             if exc.status == 409:

@@ -40,13 +40,13 @@ class KubernetesLauncher:
         self._namespace = namespace
         self._labels = {**jobs.selector_labels(resource), jobs.RUN_LABEL: str(run_id)}
         self._manifest = manifest
-        self._active: dict[str, tuple[str, str, int]] = {}  # job name -> (batch id, attempt)
+        self._active: dict[str, tuple[str, int]] = {}  # job name -> (batch id, attempt)
         self._reported: set[str] = set()
         self.created: list[str] = []
 
     async def launch(self, batch: Batch, attempt: int) -> str:
         manifest = self._manifest(batch, attempt)
-        name = manifest["metadata"]["name"]
+        name = str(manifest["metadata"]["name"])
         if await self._api.create_job(self._namespace, manifest):
             self.created.append(name)
         else:

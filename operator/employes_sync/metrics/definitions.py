@@ -19,7 +19,7 @@ import prometheus_client
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 # The `_created` series double every counter for no use on a dashboard.
-prometheus_client.disable_created_metrics()
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 #: The namespace/name labels of `employes-sync sync`: its scope is "local/<companyId>", and a company
 #: id must never become a label.

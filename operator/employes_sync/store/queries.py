@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
-from typing import LiteralString, cast
+from typing import LiteralString
 
 _HEADER = re.compile(r"^-- name: (?P<name>[a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
@@ -46,7 +46,7 @@ class Queries:
     def __getattr__(self, name: str) -> LiteralString:
         try:
             # The text comes from our packaged file, never from input: it is a literal in all but syntax.
-            return cast(LiteralString, self._catalogue[name][1])
+            return self._catalogue[name][1]
         except KeyError:
             raise AttributeError(f"no query named {name!r} in queries.sql") from None
 

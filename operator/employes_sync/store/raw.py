@@ -72,7 +72,7 @@ async def _store(pool: AsyncConnectionPool, query: str, scope: str, rows: list[d
 
     async def attempt() -> RawResult:
         async with pool.connection() as conn:
-            cur = await conn.execute(query, {"scope": scope, "rows": Jsonb(rows)})  # type: ignore[arg-type]
+            cur = await conn.execute(query, {"scope": scope, "rows": Jsonb(rows)})
             row = await cur.fetchone()
         assert row is not None
         return RawResult(int(row[0]), int(row[1]), int(row[2]), list(row[3]))
