@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"pipeline"},
     {"processing"},
     {"metrics"},
-    {"store", "employes", "timeline", "localdb"},
+    {"store", "employes", "timeline", "localdb", "allowlist"},
     {"validation", "settings", "messages", "__init__"},
 ]
 #: Imports allowed between different packages of one layer (importer, imported).
