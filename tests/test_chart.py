@@ -50,7 +50,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "prometheus-rule": {"prometheusRule": {"enabled": True}},
     "schedules": {"schedules": [SCHEDULE, {"name": "hourly", "syncName": "beta", "schedule": "@hourly"}]},
     "simulator": {"simulator": {"enabled": True}},
+    "two-replicas": {"replicaCount": 2, "clusterWide": True},
+    "two-replicas-release-namespace": {"replicaCount": 2},
+    "two-replicas-namespaced": {"replicaCount": 2, "watchNamespaces": ["payroll", "payroll-test"]},
+    "two-replicas-no-pdb": {"replicaCount": 3, "podDisruptionBudget": {"enabled": False}},
     "everything": {
+        "replicaCount": 2,
         "watchNamespaces": ["payroll"],
         "rbac": {"scanning": True},
         "metrics": {"serviceMonitor": {"enabled": True}},
@@ -75,6 +80,7 @@ CLUSTER_SCOPED = {
     "ClusterRoleBinding",
     "ValidatingAdmissionPolicy",
     "ValidatingAdmissionPolicyBinding",
+    "ClusterKopfPeering",
 }
 
 # Kinds that are not part of Kubernetes itself (Prometheus Operator CRDs): kubernetes-validate has no
@@ -82,6 +88,8 @@ CLUSTER_SCOPED = {
 FOREIGN_KINDS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("kopf.dev/v1", "ClusterKopfPeering"),  # crds/kopfpeering.yaml: checked by the peering tests
+    ("kopf.dev/v1", "KopfPeering"),
 }
 
 
@@ -540,7 +548,10 @@ def test_values_schema_is_valid_and_accepts_the_defaults(chart: helm.Chart) -> N
     "values",
     [
         {"replicaCount": "two"},
-        {"replicaCount": 2},
+        {"replicaCount": 11},
+        {"peering": {"lifetimeSeconds": 2}},
+        {"peering": {"name": "Not A Name"}},
+        {"podDisruptionBudget": {"minAvailable": 0}},
         {"image": {"tag": 3}},
         {"image": {"pullPolicy": "Sometimes"}},
         {"watchNamespaces": "payroll"},
@@ -926,3 +937,132 @@ def test_trigger_policy_denies_status_writes_and_leaves_everyone_else_alone(char
     for user in ("system:serviceaccount:employes-sync-system:esync-employes-sync", "alice",
                  "system:serviceaccount:payroll:esync-employes-sync-trigger"):  # fmt: skip
         assert admission.review(_request(user), changed, _esync()) is None
+
+
+# --- replicas: standalone, or active + standby through kopf peering ----------------------------
+
+PEERING_CRDS = list(yaml.safe_load_all((ROOT / "crds" / "kopfpeering.yaml").read_text()))
+
+
+def _operator_container(manifests: list[Manifest]) -> Manifest:
+    deployment = one(manifests, "Deployment")
+    container: Manifest = deployment["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def _peering_rules(manifests: list[Manifest]) -> list[tuple[str, Manifest]]:
+    return [(owner, rule) for owner, rule in rbac_rules(manifests) if "kopf.dev" in rule["apiGroups"]]
+
+
+def test_one_replica_runs_standalone_with_recreate(chart: helm.Chart) -> None:
+    manifests = render(chart)
+    deployment = one(manifests, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert not [a for a in _operator_container(manifests)["args"] if a.startswith("--peering")]
+    assert not of_kind(manifests, "PodDisruptionBudget"), "a PDB of 1 with 1 replica would block drains"
+    assert not of_kind(manifests, "ClusterKopfPeering") and not of_kind(manifests, "KopfPeering")
+    assert not _peering_rules(manifests)
+
+
+def test_two_replicas_peer_roll_one_at_a_time_and_keep_one_through_a_drain(chart: helm.Chart) -> None:
+    manifests = render(chart, SCENARIOS["two-replicas"])
+    deployment = one(manifests, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    name = f"{RELEASE}-employes-sync"
+    args = _operator_container(manifests)["args"]
+    assert f"--peering={name}" in args and "--peering-lifetime=15" in args
+    env = {e["name"]: e for e in _operator_container(manifests)["env"]}
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+    pdb = one(manifests, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert pdb["metadata"]["namespace"] == NAMESPACE
+
+    peering = one(manifests, "ClusterKopfPeering")
+    assert peering["metadata"]["name"] == name
+    (owner, rule), *more = _peering_rules(manifests)
+    assert not more and owner.startswith("ClusterRole/")
+    assert rule == {
+        "apiGroups": ["kopf.dev"],
+        "resources": ["clusterkopfpeerings"],
+        "resourceNames": [name],
+        "verbs": ["get", "list", "watch", "patch"],
+    }
+    # everything else the operator may do is unchanged
+    role = one(manifests, "ClusterRole")
+    granted = _permissions(role)
+    assert granted.pop(("kopf.dev", "clusterkopfpeerings")) == {"get", "list", "watch", "patch"}
+    assert granted == OPERATOR_RULES
+
+
+@pytest.mark.parametrize(
+    ("scenario", "namespaces"),
+    [
+        ("two-replicas-namespaced", ["payroll", "payroll-test"]),
+        ("two-replicas-release-namespace", [NAMESPACE]),
+    ],
+)
+def test_two_replicas_in_watched_namespaces_peer_in_each_of_them(
+    chart: helm.Chart, scenario: str, namespaces: list[str]
+) -> None:
+    manifests = render(chart, SCENARIOS[scenario])
+    peerings = of_kind(manifests, "KopfPeering")
+    assert sorted(p["metadata"]["namespace"] for p in peerings) == namespaces
+    assert not of_kind(manifests, "ClusterKopfPeering")
+    for role in of_kind(manifests, "Role"):
+        rules = [r for r in role["rules"] if "kopf.dev" in r["apiGroups"]]
+        assert rules == [
+            {
+                "apiGroups": ["kopf.dev"],
+                "resources": ["kopfpeerings"],
+                "resourceNames": [f"{RELEASE}-employes-sync"],
+                "verbs": ["get", "list", "watch", "patch"],
+            }
+        ], role["metadata"]
+
+
+def test_peering_name_lifetime_and_pdb_are_settable(chart: helm.Chart) -> None:
+    values = {
+        "replicaCount": 3,
+        "clusterWide": True,
+        "peering": {"name": "payroll-operators", "lifetimeSeconds": 30},
+        "podDisruptionBudget": {"minAvailable": 2},
+    }
+    manifests = render(chart, values)
+    args = _operator_container(manifests)["args"]
+    assert "--peering=payroll-operators" in args and "--peering-lifetime=30" in args
+    assert one(manifests, "ClusterKopfPeering")["metadata"]["name"] == "payroll-operators"
+    assert one(manifests, "PodDisruptionBudget")["spec"]["minAvailable"] == 2
+    assert not of_kind(render(chart, SCENARIOS["two-replicas-no-pdb"]), "PodDisruptionBudget")
+
+
+@pytest.mark.parametrize(
+    "scenario", ["two-replicas", "two-replicas-namespaced", "two-replicas-release-namespace"]
+)
+def test_peering_objects_match_the_peering_crds(chart: helm.Chart, scenario: str) -> None:
+    """What kubernetes-validate cannot check: each peering object is a kind crds/kopfpeering.yaml defines."""
+    crds = {(f"{c['spec']['group']}/v1", c["spec"]["names"]["kind"]): c for c in PEERING_CRDS}
+    for manifest in render(chart, SCENARIOS[scenario]):
+        if manifest["apiVersion"] != "kopf.dev/v1":
+            continue
+        crd = crds[(manifest["apiVersion"], manifest["kind"])]
+        namespaced = crd["spec"]["scope"] == "Namespaced"
+        assert ("namespace" in manifest["metadata"]) == namespaced, manifest["metadata"]
+        assert set(manifest) == {"apiVersion", "kind", "metadata"}, "kopf writes the status itself"
+
+
+def test_peering_crds_are_valid_and_ship_with_the_chart(chart: helm.Chart) -> None:
+    top_level = (ROOT / "crds" / "kopfpeering.yaml").read_bytes()
+    assert (CHART_DIR / "crds" / "kopfpeering.yaml").read_bytes() == top_level
+    assert {c["metadata"]["name"] for c in PEERING_CRDS} == {
+        "clusterkopfpeerings.kopf.dev",
+        "kopfpeerings.kopf.dev",
+    }
+    for crd in PEERING_CRDS:
+        kubernetes_validate.validate(crd, KUBE_VERSION, strict=True)

@@ -172,3 +172,20 @@ kopf runs standalone, so it needs no peering resources.
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
+
+{{/* Two or more replicas run as active + standby through kopf peering; one runs standalone. */}}
+{{- define "employes-sync.peering" -}}
+{{- if ge (int .Values.replicaCount) 2 }}true{{ end }}
+{{- end }}
+
+{{- define "employes-sync.peeringName" -}}
+{{- default (include "employes-sync.fullname" .) .Values.peering.name }}
+{{- end }}
+
+{{/* What kopf's peering needs: read and watch the peering object, patch its status with keep-alives. */}}
+{{- define "employes-sync.peeringRules" -}}
+- apiGroups: ["kopf.dev"]
+  resources: [{{ if .Values.clusterWide }}"clusterkopfpeerings"{{ else }}"kopfpeerings"{{ end }}]
+  resourceNames: [{{ include "employes-sync.peeringName" . | quote }}]
+  verbs: ["get", "list", "watch", "patch"]
+{{- end }}

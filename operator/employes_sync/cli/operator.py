@@ -1,13 +1,18 @@
-"""`employes-sync operator`: kopf with our handlers, standalone (one replica), with a health endpoint.
+"""`employes-sync operator`: kopf with our handlers and a health endpoint.
 
-kopf handles SIGTERM: it stops the reconcilers (Jobs keep running; a new operator picks them up by
-name) and exits. The watched namespaces come from the flags, or $EMPLOYES_SYNC_WATCH_NAMESPACES.
+It runs standalone (one replica), or with `--peering NAME` as one of two or more replicas of which
+only one works at a time (controller/peering.py). kopf handles SIGTERM: it stops the reconcilers
+(Jobs keep running; a new operator picks them up by name), leaves the peering group so a standby
+takes over at once, and exits. The watched namespaces come from the flags, or
+$EMPLOYES_SYNC_WATCH_NAMESPACES.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
+import time
 
 import click
 
@@ -18,6 +23,7 @@ NAMESPACES_ENV = "EMPLOYES_SYNC_WATCH_NAMESPACES"
 IMAGE_ENV = "EMPLOYES_SYNC_WORKER_IMAGE"
 SERVICE_ACCOUNT_ENV = "EMPLOYES_SYNC_WORKER_SERVICE_ACCOUNT"
 POLL_ENV = "EMPLOYES_SYNC_POLL_SECONDS"
+PEERING_ENV = "EMPLOYES_SYNC_PEERING"
 
 
 def _namespaces(given: tuple[str, ...]) -> list[str]:
@@ -93,6 +99,30 @@ def _namespaces(given: tuple[str, ...]) -> list[str]:
     show_default=True,
     help="How often a running sync looks at its Jobs and queue (Job events also wake it).",
 )
+@click.option(
+    "--peering",
+    "peering_name",
+    envvar=PEERING_ENV,
+    default=None,
+    metavar="NAME",
+    help="Run as one of several replicas through kopf peering, with the (Cluster)KopfPeering object NAME "
+    f"(or ${PEERING_ENV}); only the oldest live replica works. Without it: standalone.",
+)
+@click.option(
+    "--peering-lifetime",
+    type=click.IntRange(5, 600),
+    default=15,
+    show_default=True,
+    help="Seconds a keep-alive stays valid: a standby takes over at most this long after the active "
+    "replica dies (at once when it stops cleanly).",
+)
+@click.option(
+    "--priority",
+    type=click.IntRange(0, 2**53),
+    default=None,
+    help="Peering priority (the highest live one works). Default: from the start time, older is higher, "
+    "with $POD_NAME breaking ties.",
+)
 def operator(
     namespaces: tuple[str, ...],
     all_namespaces: bool,
@@ -104,6 +134,9 @@ def operator(
     allowed_images: tuple[str, ...],
     allowed_service_accounts: tuple[str, ...],
     poll_seconds: float,
+    peering_name: str | None,
+    peering_lifetime: int,
+    priority: int | None,
 ) -> None:
     """Run the Kubernetes operator for EmployesSync resources.
 
@@ -154,8 +187,24 @@ def operator(
         worker_image,
         ", ".join(sorted(allowed.api_urls)),
     )
+    settings: kopf.OperatorSettings | None = None
+    rank: int | None = None
+    if peering_name:
+        from employes_sync.controller.peering import auto_priority, peering_settings
+
+        pod = os.environ.get("POD_NAME") or socket.gethostname()
+        rank = auto_priority(time.time(), pod) if priority is None else priority
+        settings = peering_settings(
+            name=peering_name, lifetime=peering_lifetime, priority=rank, clusterwide=clusterwide
+        )
+        logging.getLogger(__name__).info(
+            "peering as %s with priority %d (keep-alive lifetime %d s)", peering_name, rank, peering_lifetime
+        )
     kopf.run(
-        standalone=True,
+        settings=settings,
+        standalone=not peering_name,
+        peering_name=peering_name or None,
+        priority=rank,
         clusterwide=clusterwide,
         namespaces=[] if clusterwide else watched,
         liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
