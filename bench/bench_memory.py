@@ -47,7 +47,7 @@ def run(pg: Postgres, employees: int, rps: float) -> Result:
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "metadata": {"name": "esync", "namespace": NS},
+                "metadata": {"name": "esync", "namespace": NS, "labels": {"employessync.io/secret": "true"}},
                 "stringData": {"token": TOKEN, "dsn": url},
             }
         )
@@ -65,6 +65,8 @@ def run(pg: Postgres, employees: int, rps: float) -> Result:
                 "0",
                 "--worker-image",
                 "employes-sync:bench",
+                "--allow-api-url",
+                str(sim.url),
             ],
         ).start()
         stack.callback(op.terminate, 20)

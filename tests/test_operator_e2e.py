@@ -61,12 +61,20 @@ class Env:
     simulator: Simulator
 
     def secret(
-        self, name: str = "esync", token: str | None = None, dsn: str | None = None, omit: str | None = None
+        self,
+        name: str = "esync",
+        token: str | None = None,
+        dsn: str | None = None,
+        omit: str | None = None,
+        labelled: bool = True,
     ) -> None:
+        """A Secret with the token and DSN, labelled for the operator unless `labelled` is False."""
         data = {"token": token or self.simulator.config.token, "dsn": dsn or self.database_url}
         if omit:
             data.pop(omit)
-        self.cluster.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NS},
+        labels = {"employessync.io/secret": "true"} if labelled else {}
+        self.cluster.apply({"apiVersion": "v1", "kind": "Secret",
+                            "metadata": {"name": name, "namespace": NS, "labels": labels},
                             "stringData": data})  # fmt: skip
 
     def resource(self, name: str = "acme", **overrides: Any) -> dict[str, Any]:
@@ -88,11 +96,19 @@ class Env:
                "metadata": {"name": name, "namespace": NS}, "spec": spec}  # fmt: skip
         return self.cluster.apply(obj)
 
-    def operator(self, metrics_port: int = 0, health_port: int = 0) -> OperatorProcess:
+    def operator(
+        self,
+        metrics_port: int = 0,
+        health_port: int = 0,
+        allowed_urls: list[str] | None = None,
+        extra: list[str] | None = None,
+    ) -> OperatorProcess:
+        """The operator, allowed to send tokens to the simulator (or to `allowed_urls`)."""
+        allowed = [f"--allow-api-url={url}" for url in (allowed_urls or [str(self.simulator.url)])]
         return self.start_operator(
             [str(BIN / "employes-sync"), "operator", "-n", NS, "--metrics-port", str(metrics_port),
              "--health-port", str(health_port), "--worker-image", "employes-sync:test",
-             "--poll-seconds", "0.2"],
+             "--poll-seconds", "0.2", *allowed, *(extra or [])],
             {"EMPLOYES_SYNC_RETRY_BASE_SECONDS": "0.5", "EMPLOYES_SYNC_RETRY_MAX_SECONDS": "2"},
         )  # fmt: skip
 
@@ -530,6 +546,7 @@ def test_missing_secret_then_created_recovers(env: Env) -> None:
     env.secret(omit="dsn")
     c = env.wait_condition("Ready", "False", "SecretKeyNotFound")
     assert "'dsn'" in c["message"] and "default/esync" in c["message"]
+    assert "token" not in c["message"]  # only the asked key is named, never the Secret's other keys
 
     env.secret()
     env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)

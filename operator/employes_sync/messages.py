@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import psycopg
+
 
 def one_line(exc: BaseException) -> str:
-    """`Type: message`, its whitespace (newlines included) folded, so a reader sees it whole in a column."""
-    text = " ".join(str(exc).split())
+    """`Type: message`, its whitespace (newlines included) folded, so a reader sees it whole in a column.
+
+    A PostgreSQL error is told by its SQLSTATE and primary message only: its detail, context and
+    hint quote the rows a statement carried (a record's name, city, wage, ...), and this line is
+    stored in `sync_runs.error`, the queue, the status, Warning events and the logs.
+    """
+    text = " ".join(_text(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _text(exc: BaseException) -> str:
+    if isinstance(exc, psycopg.Error) and exc.sqlstate:
+        primary = exc.diag.message_primary or "database error"
+        return f"{primary} (SQLSTATE {exc.sqlstate})"
+    return str(exc)

@@ -12,10 +12,12 @@ import asyncio
 import contextlib
 import logging
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
+from employes_sync.allowlist import Allowlists
 from employes_sync.messages import one_line
 from employes_sync.pipeline import OnResponse, make_client
 from employes_sync.processing import ProcessResult, process_employees
@@ -44,9 +46,33 @@ async def _keep_lease(pool: AsyncConnectionPool, batch_id: str, lease_seconds: f
             log.warning("heartbeat for batch %s failed: %s", batch_id, exc)
 
 
+class DestinationNotAllowed(Exception):
+    """The API URL the token would go to is not on the allowlist the worker was started with."""
+
+
+def _check_destination(api_url: str, allowed_api_urls: Sequence[str] | None) -> None:
+    if allowed_api_urls is None:  # a local worker: its parent and its database are the user's own
+        return
+    refusal = Allowlists.build(api_urls=allowed_api_urls).api_url_refusal(api_url)
+    if refusal is not None:
+        raise DestinationNotAllowed(refusal.message.replace("spec.api.baseUrl", "the API URL", 1))
+
+
 async def process_batch(
-    pool: AsyncConnectionPool, batch_id: str, token: str, *, on_response: OnResponse | None = None
+    pool: AsyncConnectionPool,
+    batch_id: str,
+    token: str,
+    *,
+    on_response: OnResponse | None = None,
+    api_url: str | None = None,
+    allowed_api_urls: Sequence[str] | None = None,
 ) -> BatchOutcome:
+    """Claim and process one batch.
+
+    `api_url` (a Job's $EMPLOYES_API_URL, from the resource's spec) takes the place of the URL stored
+    with the run: whoever can write the database must not be able to send a tenant's token elsewhere.
+    With `allowed_api_urls` (a Job's allowlist) any other URL fails the attempt before a request.
+    """
     found = await queue_store.get(pool, batch_id)
     if found is None:
         raise LookupError(f"batch {batch_id} does not exist")
@@ -54,6 +80,8 @@ async def process_batch(
     if run is None:
         raise LookupError(f"batch {batch_id} belongs to no run")
     settings = SyncSettings.from_json(run["settings"])
+    if api_url:
+        settings = settings.replace(api_url=api_url)
     batch = await queue_store.claim(pool, batch_id, lease_seconds=settings.lease_seconds)
     if batch is None:
         log.info("batch %s is %s, not pending: nothing to do", batch_id, found.status)
@@ -68,11 +96,14 @@ async def process_batch(
             on_response(endpoint, status_class, seconds)
 
     try:
+        _check_destination(settings.api_url, allowed_api_urls)
         async with make_client(settings, token, pool, counted) as client:
             result = await process_employees(client, pool, settings, batch.employee_ids, run_id=batch.run_id)
     except Exception as exc:
         error = one_line(exc)
-        details = {"traceback": traceback.format_exc(limit=8), "attempt": batch.attempts}
+        # Where it failed, and the one line: never str(exc) of a database error, which quotes records.
+        frames = "".join(traceback.format_tb(exc.__traceback__, limit=8))
+        details = {"traceback": f"{frames}{error}", "attempt": batch.attempts}
         await _record_requests(pool, settings.scope, tally)
         outcome = await queue_store.fail(
             pool,

@@ -73,7 +73,7 @@ def test_many_companies_at_once_stay_apart(
     names = [f"company-{i:02d}" for i in range(COMPANIES)]
     for name, sim in zip(names, sims, strict=True):
         env.secret(name=name, token=sim.config.token)
-    op = env.operator()
+    op = env.operator(allowed_urls=[str(sim.url) for sim in sims])
     started = time.monotonic()
     for name, sim in zip(names, sims, strict=True):
         ref: dict[str, Any] = {"name": name, "key": "token"}

@@ -176,6 +176,7 @@ def operator(
         worker_service_account=worker_service_account or None,
         poll_seconds=poll_seconds,
         idle_seconds=max(30.0, poll_seconds),
+        allowlists=allowed,
     )
     if metrics_port:
         from employes_sync.metrics import start_metrics_server
@@ -208,7 +209,7 @@ def operator(
         clusterwide=clusterwide,
         namespaces=[] if clusterwide else watched,
         liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
-        memo=kopf.Memo(config=config, allowlists=allowed),
+        memo=kopf.Memo(config=config),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from employes_sync.allowlist import Allowlists
 from employes_sync.controller.pools import Pools
 from employes_sync.kube.kubeapi import KubeApi
 
@@ -17,6 +18,8 @@ class OperatorConfig:
     worker_service_account: str | None = None
     poll_seconds: float = 2.0
     idle_seconds: float = 30.0
+    #: What a resource may make the operator reach (API URLs, worker images and ServiceAccounts).
+    allowlists: Allowlists = field(default_factory=Allowlists)
     #: scope -> DSN of the resources managed now, for the metrics collector (never logged or shown).
     dsns: dict[str, str] = field(default_factory=dict)
 

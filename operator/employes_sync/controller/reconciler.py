@@ -127,6 +127,7 @@ class Reconciler:
             await self.suspended()
             await self.sleep(self.ctx.config.idle_seconds)
             return True
+        self.refuse_unless_allowed(spec)
         pool, token = await self.connect(spec)
         latest = await runs_store.latest_run(pool, self.scope)
         if latest is not None and latest["status"] == "running":
@@ -142,6 +143,28 @@ class Reconciler:
             return True
         await self.start(pool, spec, token, trigger)
         return False
+
+    def refuse_unless_allowed(self, spec: ResourceSpec) -> None:
+        """The API URL, worker image and ServiceAccount must be on the operator's lists.
+
+        Checked before a Secret is read (the token's destination decides whether it may be read at
+        all), and again before each Job, since the spec may change while a run drives its batches.
+        """
+        refusal = self.ctx.config.allowlists.refusal(
+            spec.base_url, spec.worker.image, spec.worker.service_account_name
+        )
+        if refusal is not None:
+            raise Problem(refusal.reason, refusal.message)
+
+    def job_manifest(self, run_id: int, batch: Batch, attempt: int) -> dict[str, Any]:
+        spec = self.spec()
+        self.refuse_unless_allowed(spec)
+        return jobs.job_manifest(
+            self.body, spec, run_id, batch, attempt,
+            default_image=self.ctx.config.worker_image,
+            default_service_account=self.ctx.config.worker_service_account,
+            allowed_api_urls=sorted(self.ctx.config.allowlists.api_urls),
+        )  # fmt: skip
 
     async def connect(self, spec: ResourceSpec) -> tuple[AsyncConnectionPool, str]:
         token = await read_secret_value(self.ctx.api, self.namespace, spec.token_ref, "API token")
@@ -274,11 +297,7 @@ class Reconciler:
         """Run the batches as Jobs until each is done or failed for good, then close the run."""
         launcher = KubernetesLauncher(
             self.ctx.api, pool, self.namespace, self.name, run_id,
-            lambda batch, attempt: jobs.job_manifest(
-                self.body, self.spec(), run_id, batch, attempt,
-                default_image=self.ctx.config.worker_image,
-                default_service_account=self.ctx.config.worker_service_account,
-            ),
+            lambda batch, attempt: self.job_manifest(run_id, batch, attempt),
         )  # fmt: skip
         settings = DriverSettings(
             parallelism=spec.parallelism, backoff_seconds=spec.backoff_seconds,
@@ -292,11 +311,13 @@ class Reconciler:
                 if ticks:
                     await self.progress(current, ticks[-1])
                     ticks.clear()
-                if self.spec().suspend:
+                now = self.spec()
+                if now.suspend:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
                     await self.suspended()
                     return  # the run stays open; it resumes when unsuspended
+                self.refuse_unless_allowed(now)  # changed mid-run: stop launching (the run stays open)
             batches = task.result()
             for _ in launcher.created:
                 metrics.record_job_created(self.namespace, self.name)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kopf
 
+from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV
 from employes_sync.kube.spec import ResourceSpec
 from employes_sync.store.queue import Batch
 
@@ -70,8 +71,13 @@ def job_manifest(
     *,
     default_image: str,
     default_service_account: str | None = None,
+    allowed_api_urls: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """The Job for one attempt of one batch, owned by (and garbage-collected with) the EmployesSync."""
+    """The Job for one attempt of one batch, owned by (and garbage-collected with) the EmployesSync.
+
+    The API URL comes from the spec through the environment, with the operator's allowlist: a worker
+    never takes the token's destination from the database, which others may be able to write.
+    """
     resource = owner["metadata"]["name"]
     name = job_name(resource, run_id, batch, attempt)
     labels = {
@@ -88,6 +94,8 @@ def job_manifest(
         "env": [
             _secret_env(DATABASE_ENV, spec.dsn_ref.name, spec.dsn_ref.key),
             _secret_env(TOKEN_ENV, spec.token_ref.name, spec.token_ref.key),
+            {"name": API_URL_ENV, "value": spec.base_url},
+            {"name": API_URLS_ENV, "value": ",".join(allowed_api_urls)},
             {"name": "TMPDIR", "value": "/tmp"},
         ],
         "securityContext": {

@@ -18,6 +18,7 @@ from kubernetes.client import ApiException
 from employes_sync.kube.spec import GROUP, PLURAL, VERSION
 
 MERGE_PATCH = "application/merge-patch+json"
+PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 
 def load_configuration() -> kubernetes.client.Configuration:
@@ -43,6 +44,17 @@ class KubeApi:
     @staticmethod
     def _json(response: Any) -> dict[str, Any]:
         return json.loads(response.data) if response.data else {}
+
+    async def read_secret_metadata(self, namespace: str, name: str) -> dict[str, Any]:
+        """Only the Secret's metadata (a PartialObjectMetadata): its labels, without its data.
+
+        The operator decides from the labels whether it may use a Secret at all, before it reads a value.
+        """
+        response = await asyncio.to_thread(
+            self._core.read_namespaced_secret, name, namespace,
+            _preload_content=False, _headers={"Accept": PARTIAL_METADATA},
+        )  # fmt: skip
+        return dict(self._json(response).get("metadata") or {})
 
     async def read_secret(self, namespace: str, name: str) -> dict[str, Any]:
         """The Secret as a dict; raises ApiException (404, 403) for the caller to explain."""

@@ -1,13 +1,20 @@
 """Reading the token and DSN from Secrets, with errors that say which Secret and key is wrong.
 
-Errors name the Secret and the key and never the value; the value is returned and nothing else
-keeps it (no log line, no status field, no event).
+Only Secrets that opt in with the label `employessync.io/secret: "true"` are read: whoever may write an
+EmployesSync could otherwise name any Secret of the namespace and have the operator send its value to
+the API. The label is checked on the Secret's metadata alone (a PartialObjectMetadata read), so an
+unlabelled Secret's data never reaches the operator.
+
+Errors name the Secret and the asked key and never a value or the Secret's other keys; the value is
+returned and nothing else keeps it (no log line, no status field, no event).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
+from typing import Any
 
 from kubernetes.client import ApiException
 
@@ -15,11 +22,29 @@ from employes_sync.kube.kubeapi import KubeApi
 from employes_sync.kube.problem import Problem
 from employes_sync.kube.spec import SecretRef
 
+SECRET_LABEL = "employessync.io/secret"
+SECRET_NOT_ALLOWED = "SecretNotAllowed"
 
-async def read_secret_value(api: KubeApi, namespace: str, ref: SecretRef, what: str) -> str:
-    """The decoded value of one key; `what` says what it is for ("API token"), for the message."""
+
+def opted_in(metadata: Mapping[str, Any]) -> bool:
+    """Whether a Secret's owner let EmployesSync resources use it."""
+    return (metadata.get("labels") or {}).get(SECRET_LABEL) == "true"
+
+
+def _not_allowed(namespace: str, ref: SecretRef, what: str) -> Problem:
+    return Problem(
+        SECRET_NOT_ALLOWED,
+        f'Secret {namespace}/{ref.name} (the {what}) is not labelled {SECRET_LABEL}: "true"; the operator'
+        f" reads only Secrets that opt in (kubectl -n {namespace} label secret {ref.name}"
+        f" {SECRET_LABEL}=true)",
+    )
+
+
+async def _read(api: KubeApi, namespace: str, ref: SecretRef, what: str, *, metadata: bool) -> dict[str, Any]:
     try:
-        secret = await api.read_secret(namespace, ref.name)
+        if metadata:
+            return await api.read_secret_metadata(namespace, ref.name)
+        return await api.read_secret(namespace, ref.name)
     except ApiException as exc:
         if exc.status == 404:
             raise Problem(
@@ -33,12 +58,24 @@ async def read_secret_value(api: KubeApi, namespace: str, ref: SecretRef, what: 
             "SecretUnreadable",
             f"Secret {namespace}/{ref.name} (the {what}) could not be read: HTTP {exc.status}",
         ) from None
+
+
+async def check_secret_allowed(api: KubeApi, namespace: str, ref: SecretRef, what: str) -> None:
+    """Raise SecretNotAllowed (or SecretNotFound...) from the Secret's metadata, never reading its data."""
+    if not opted_in(await _read(api, namespace, ref, what, metadata=True)):
+        raise _not_allowed(namespace, ref, what)
+
+
+async def read_secret_value(api: KubeApi, namespace: str, ref: SecretRef, what: str) -> str:
+    """The decoded value of one key; `what` says what it is for ("API token"), for the message."""
+    await check_secret_allowed(api, namespace, ref, what)
+    secret = await _read(api, namespace, ref, what, metadata=False)
+    if not opted_in(secret.get("metadata") or {}):  # the label was removed in between
+        raise _not_allowed(namespace, ref, what)
     data = secret.get("data") or {}
     if ref.key not in data:
-        keys = ", ".join(sorted(data)) or "none"
         raise Problem(
-            "SecretKeyNotFound",
-            f"Secret {namespace}/{ref.name} has no key {ref.key!r} (the {what}); its keys: {keys}",
+            "SecretKeyNotFound", f"Secret {namespace}/{ref.name} has no key {ref.key!r} (the {what})"
         )
     try:
         value = base64.b64decode(data[ref.key], validate=True).decode("utf-8").strip()

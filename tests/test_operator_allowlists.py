@@ -1,0 +1,153 @@
+"""The operator, not the resource's author, decides what an EmployesSync may reach (issue 11).
+
+`employes-sync operator` as a process against kmock's emulator, with the simulator and embedded
+PostgreSQL: a resource naming an API URL, a Secret, a worker image or a ServiceAccount the operator
+does not allow is refused with Ready=False and its reason, and nothing happens on its behalf: no
+request reaches any simulator, no Job is created, the Secret's data is never read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from employes_sync.employes.simulator import Simulator
+from tests.fixtures.kube import *  # noqa: F403
+from tests.fixtures.kube import SECRETS, Cluster, JobRunner, OperatorProcess, esync_path, wait_for
+from tests.test_operator_e2e import NS, Env, assert_no_secret_anywhere
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def env(
+    cluster_with_crd: Cluster,
+    job_runner: JobRunner,
+    operator_factory: Callable[..., OperatorProcess],
+    database_url: str,
+    simulator: Simulator,
+) -> Iterator[Env]:
+    yield Env(cluster_with_crd, job_runner, operator_factory, database_url, simulator)
+
+
+@pytest.fixture
+def elsewhere(make_simulator: Callable[..., Simulator], simulator: Simulator) -> Simulator:
+    """A second API, as an attacker's host would be: it takes the same token and would answer."""
+    return make_simulator(employees=10, token=simulator.config.token, company_id=simulator.config.company_id)
+
+
+def data_reads(env: Env, name: str = "esync") -> int:
+    """GETs of the Secret that asked for more than its metadata (its data)."""
+    return sum(1 for metadata_only in env.cluster.reads(SECRETS, NS, name) if not metadata_only)
+
+
+def refused(env: Env, reason: str) -> dict[str, Any]:
+    condition = env.wait_condition("Ready", "False", reason)
+    wait_for(lambda: env.events(reason), 15, what=f"a {reason} Warning event")
+    assert env.events(reason)[0]["type"] == "Warning"
+    return condition
+
+
+def test_an_unlisted_api_host_gets_no_request_and_no_token(env: Env, elsewhere: Simulator) -> None:
+    env.secret()
+    env.cluster.forget_reads()
+    env.resource(api__baseUrl=elsewhere.url)
+    op = env.operator()  # allows the test's simulator only
+    condition = refused(env, "ApiHostNotAllowed")
+    assert str(elsewhere.url) in condition["message"] and str(env.simulator.url) in condition["message"]
+    wait_for(lambda: True, 1.0)  # a moment more in which something could go wrong
+    assert elsewhere.stats.total == 0 and env.simulator.stats.total == 0
+    assert not env.jobs()
+    assert env.cluster.reads(SECRETS, NS, "esync") == []  # not even its labels: the URL is checked first
+    assert "currentRun" not in env.status() and "lastRun" not in env.status()
+    assert_no_secret_anywhere(env, op, env.simulator.config.token)
+
+    # Pointed back at an allowed URL, it recovers without touching the operator.
+    env.cluster.patch(esync_path("acme"), {"spec": {"api": {"baseUrl": env.simulator.url}}})
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+    assert elsewhere.stats.total == 0
+
+
+def test_plain_http_to_an_https_only_host_is_refused(env: Env) -> None:
+    env.secret()
+    https_only = str(env.simulator.url).replace("http://", "https://", 1)
+    env.resource()
+    env.operator(allowed_urls=[https_only])
+    condition = refused(env, "ApiHostNotAllowed")
+    assert "plain http" in condition["message"]
+    assert env.simulator.stats.total == 0 and not env.jobs()
+
+
+def test_an_unlabelled_secret_is_refused_without_reading_it(env: Env) -> None:
+    env.secret(labelled=False)
+    env.cluster.forget_reads()
+    env.resource()
+    op = env.operator()
+    condition = refused(env, "SecretNotAllowed")
+    assert "default/esync" in condition["message"] and "employessync.io/secret" in condition["message"]
+    wait_for(lambda: True, 1.0)
+    reads = env.cluster.reads(SECRETS, NS, "esync")
+    assert reads and all(reads), f"the Secret's data was read: {reads}"  # metadata only
+    assert env.simulator.stats.total == 0 and not env.jobs()
+    assert env.timelines() == 0
+    assert_no_secret_anywhere(env, op, env.simulator.config.token, env.database_url)
+
+    # Its owner opts in: the resource recovers by itself.
+    env.cluster.patch(f"/api/v1/namespaces/{NS}/secrets/esync",
+                      {"metadata": {"labels": {"employessync.io/secret": "true"}}})  # fmt: skip
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+    assert data_reads(env) > 0
+
+
+def test_an_unlabelled_dsn_secret_is_refused_too(env: Env) -> None:
+    env.secret()  # the token's Secret, labelled
+    env.secret(name="db", labelled=False)
+    env.cluster.forget_reads()
+    env.resource(database__dsnSecretRef={"name": "db", "key": "dsn"})
+    env.operator()
+    condition = refused(env, "SecretNotAllowed")
+    assert "default/db" in condition["message"] and "database DSN" in condition["message"]
+    assert data_reads(env, "db") == 0
+    assert env.simulator.stats.total == 0 and not env.jobs()
+
+
+@pytest.mark.parametrize(
+    ("worker", "reason", "named"),
+    [
+        ({"image": "attacker/img:latest"}, "WorkerImageNotAllowed", "attacker/img:latest"),
+        ({"serviceAccountName": "ci-deployer"}, "ServiceAccountNotAllowed", "ci-deployer"),
+    ],
+)
+def test_an_unlisted_worker_image_or_service_account_runs_nothing(
+    env: Env, worker: dict[str, str], reason: str, named: str
+) -> None:
+    env.secret()
+    env.cluster.forget_reads()
+    env.resource(worker=worker)
+    env.operator()
+    condition = refused(env, reason)
+    assert named in condition["message"] and "no Job was created" in condition["message"]
+    wait_for(lambda: True, 1.0)
+    assert not env.jobs() and not env.runner.seen
+    assert env.simulator.stats.total == 0  # refused before the inline part too
+    assert env.cluster.reads(SECRETS, NS, "esync") == []
+
+
+def test_listed_images_and_service_accounts_run_and_jobs_get_the_api_url_from_the_spec(env: Env) -> None:
+    env.secret()
+    env.resource(worker={"image": "registry.example/esync:1.2.3", "serviceAccountName": "batch"})
+    env.operator(extra=["--allow-worker-image", "registry.example/esync:1.2.3",
+                        "--allow-worker-service-account", "batch"])  # fmt: skip
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+    jobs = env.jobs()
+    assert jobs
+    for job in jobs:
+        pod = job["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == "batch"
+        (container,) = pod["containers"]
+        assert container["image"] == "registry.example/esync:1.2.3"
+        environment = {e["name"]: e.get("value") for e in container["env"]}
+        assert environment["EMPLOYES_API_URL"] == env.simulator.url
+        assert environment["EMPLOYES_SYNC_ALLOWED_API_URLS"] == env.simulator.url
