@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +18,8 @@ from employes_sync.employes.errors import AuthenticationError
 from employes_sync.employes.simulator import Simulator
 from employes_sync.executors.local import sync_locally
 from employes_sync.pipeline import start_run
-from employes_sync.settings import SyncSettings
-from employes_sync.store import db
 from employes_sync.store import employees as employees_store
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
-    pool = await db.open_pool(database_url)
-    await db.migrate(pool)
-    yield pool
-    await pool.close()
-
-
-def settings_for(sim: Simulator, **changes: Any) -> SyncSettings:
-    assert sim.url is not None
-    values: dict[str, Any] = {
-        "scope": f"local/{sim.config.company_id}",
-        "company_id": sim.config.company_id,
-        "api_url": sim.url,
-        "requests_per_second": 500.0,
-        "backoff_seconds": 0.1,
-        "backoff_max_seconds": 0.5,
-        "page_size": 25,
-        **changes,
-    }
-    return SyncSettings(**values)
+from tests.reliability.helpers import fast_settings
 
 
 async def removed_ids(pool: AsyncConnectionPool, scope: str) -> list[str]:
@@ -53,22 +28,22 @@ async def removed_ids(pool: AsyncConnectionPool, scope: str) -> list[str]:
 
 
 async def test_removed_between_runs_is_marked_and_a_return_clears_it(
-    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+    simulator: Simulator, store_pool: AsyncConnectionPool, database_url: str
 ) -> None:
-    settings = settings_for(simulator)
+    settings = fast_settings(simulator, page_size=25, batch_size=25)
     token = simulator.config.token
-    first = await sync_locally(settings, pool, database_url, token, workers=2)
+    first = await sync_locally(settings, store_pool, database_url, token, workers=2)
     assert first.succeeded and first.summary["employees_removed"] == 0
     gone = simulator.employee_ids[30]
 
     simulator.faults.remove_employee(gone)
-    second = await sync_locally(settings, pool, database_url, token, workers=2)
+    second = await sync_locally(settings, store_pool, database_url, token, workers=2)
     assert second.succeeded, second.error
     assert second.summary["employees_processed"] == 77
     assert second.summary["employees_removed"] == 1
     assert second.summary["removed_employee_ids"] == [gone]
-    assert await removed_ids(pool, settings.scope) == [gone]
-    rows = {r["employee_id"]: r for r in await employees_store.list_employees(pool, settings.scope)}
+    assert await removed_ids(store_pool, settings.scope) == [gone]
+    rows = {r["employee_id"]: r for r in await employees_store.list_employees(store_pool, settings.scope)}
     assert len(rows) == 78, "a removed employee stays in the view"
     assert rows[gone]["status"] == "removed"
     assert rows[gone]["removed_at"] > rows[gone]["last_seen_at"] >= rows[gone]["first_seen_at"]
@@ -83,29 +58,33 @@ async def test_removed_between_runs_is_marked_and_a_return_clears_it(
     assert kept is not None and kept[0] > 0
 
     # still absent: not "removed again" (the count is of this run's departures)
-    third = await sync_locally(settings, pool, database_url, token, workers=2)
+    third = await sync_locally(settings, store_pool, database_url, token, workers=2)
     assert third.summary["employees_removed"] == 0
-    assert await removed_ids(pool, settings.scope) == [gone]
+    assert await removed_ids(store_pool, settings.scope) == [gone]
 
     simulator.faults.restore_employee(gone)
-    fourth = await sync_locally(settings, pool, database_url, token, workers=2)
+    fourth = await sync_locally(settings, store_pool, database_url, token, workers=2)
     assert fourth.succeeded and fourth.summary["employees_removed"] == 0
-    assert await removed_ids(pool, settings.scope) == []
-    back = [r for r in await employees_store.list_employees(pool, settings.scope) if r["employee_id"] == gone]
+    assert await removed_ids(store_pool, settings.scope) == []
+    back = [
+        r
+        for r in await employees_store.list_employees(store_pool, settings.scope)
+        if r["employee_id"] == gone
+    ]
     assert back[0]["status"] != "removed" and back[0]["removed_at"] is None
 
     # and leaving a second time moves the departure on
     simulator.faults.remove_employee(gone)
-    fifth = await sync_locally(settings, pool, database_url, token, workers=2)
+    fifth = await sync_locally(settings, store_pool, database_url, token, workers=2)
     assert fifth.summary["removed_employee_ids"] == [gone]
 
 
 async def test_a_listing_stopped_by_401_on_page_2_removes_no_one(
-    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+    simulator: Simulator, store_pool: AsyncConnectionPool, database_url: str
 ) -> None:
-    settings = settings_for(simulator, inline_count=0)
+    settings = fast_settings(simulator, page_size=25, batch_size=25, inline_count=0)
     token = simulator.config.token
-    assert (await sync_locally(settings, pool, database_url, token, workers=2)).succeeded
+    assert (await sync_locally(settings, store_pool, database_url, token, workers=2)).succeeded
     simulator.faults.remove_employee(simulator.employee_ids[70])  # on page 3 of 4
 
     def rotate_after_page_one(event: str, fields: dict[str, Any]) -> None:
@@ -113,8 +92,8 @@ async def test_a_listing_stopped_by_401_on_page_2_removes_no_one(
             simulator.faults.rotate_token()  # page 2 gets 401
 
     with pytest.raises(AuthenticationError):
-        await start_run(settings, pool, token, progress=rotate_after_page_one)
-    assert await removed_ids(pool, settings.scope) == []
+        await start_run(settings, store_pool, token, progress=rotate_after_page_one)
+    assert await removed_ids(store_pool, settings.scope) == []
     with psycopg.connect(database_url) as conn:
         run = conn.execute("SELECT status, summary FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()
     assert run is not None and run[0] == "failed"
@@ -122,18 +101,18 @@ async def test_a_listing_stopped_by_401_on_page_2_removes_no_one(
 
 
 async def test_a_listing_with_an_invalid_record_removes_no_one(
-    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+    simulator: Simulator, store_pool: AsyncConnectionPool, database_url: str
 ) -> None:
-    settings = settings_for(simulator)
+    settings = fast_settings(simulator, page_size=25, batch_size=25)
     token = simulator.config.token
-    assert (await sync_locally(settings, pool, database_url, token, workers=2)).succeeded
+    assert (await sync_locally(settings, store_pool, database_url, token, workers=2)).succeeded
     simulator.faults.remove_employee(simulator.employee_ids[10])
     simulator.faults.corrupt_employees([40])  # that employee cannot be stored: it would look absent
 
-    summary = await sync_locally(settings, pool, database_url, token, workers=2)
+    summary = await sync_locally(settings, store_pool, database_url, token, workers=2)
     assert summary.summary["employees_removed"] == 0
     assert "invalid" in summary.summary["departures_skipped"]
-    assert await removed_ids(pool, settings.scope) == []
+    assert await removed_ids(store_pool, settings.scope) == []
 
 
 def test_a_sync_killed_during_listing_removes_no_one(

@@ -5,25 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
-import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.employes.simulator import Simulator
 from employes_sync.executors.local import sync_locally
-from employes_sync.settings import SyncSettings
-from employes_sync.store import db, notify
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
-    pool = await db.open_pool(database_url)
-    await db.migrate(pool)
-    yield pool
-    await pool.close()
+from employes_sync.store import notify
+from tests.reliability.helpers import fast_settings
 
 
 class Listener:
@@ -64,20 +54,6 @@ class Listener:
                 await self._arrived.wait()
 
 
-def settings_for(sim: Simulator, **changes: Any) -> SyncSettings:
-    assert sim.url is not None
-    values: dict[str, Any] = {
-        "scope": f"local/{sim.config.company_id}",
-        "company_id": sim.config.company_id,
-        "api_url": sim.url,
-        "requests_per_second": 500.0,
-        "backoff_seconds": 0.1,
-        "backoff_max_seconds": 0.5,
-        **changes,
-    }
-    return SyncSettings(**values)
-
-
 def changed_ids(payloads: list[dict[str, Any]]) -> list[str]:
     ids = [i for p in payloads if p["type"] == "timeline.changed" for i in p["employee_ids"]]
     assert len(ids) == len(set(ids)), "an employee is told once per write"
@@ -85,12 +61,12 @@ def changed_ids(payloads: list[dict[str, Any]]) -> list[str]:
 
 
 async def test_a_sync_tells_a_listener_every_step_in_order(
-    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+    simulator: Simulator, store_pool: AsyncConnectionPool, database_url: str
 ) -> None:
-    settings = settings_for(simulator)
+    settings = fast_settings(simulator, batch_size=25)
     token = simulator.config.token
     async with Listener(database_url) as listener:
-        summary = await sync_locally(settings, pool, database_url, token, workers=2)
+        summary = await sync_locally(settings, store_pool, database_url, token, workers=2)
         await listener.wait_for("run.finished")
     assert summary.succeeded
     seen = listener.payloads
@@ -123,7 +99,7 @@ async def test_a_sync_tells_a_listener_every_step_in_order(
 
     # a second run changes nothing: no timeline.changed at all
     async with Listener(database_url) as listener:
-        await sync_locally(settings, pool, database_url, token, workers=2)
+        await sync_locally(settings, store_pool, database_url, token, workers=2)
         await listener.wait_for("run.finished")
     assert changed_ids(listener.payloads) == []
 
@@ -137,7 +113,7 @@ async def test_a_sync_tells_a_listener_every_step_in_order(
             (settings.scope, stale),
         )
     async with Listener(database_url) as listener:
-        await sync_locally(settings, pool, database_url, token, workers=2)
+        await sync_locally(settings, store_pool, database_url, token, workers=2)
         await listener.wait_for("run.finished")
     assert changed_ids(listener.payloads) == sorted([lost, stale])
 
