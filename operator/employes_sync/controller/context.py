@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from employes_sync.allowlist import Allowlists
+from employes_sync.controller.listener import DatabaseListeners, requested_resource
 from employes_sync.controller.pools import Pools
 from employes_sync.kube.kubeapi import KubeApi
 
@@ -30,6 +32,10 @@ class OperatorContext:
     api: KubeApi
     pools: Pools = field(default_factory=Pools)
     wakers: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
+    listeners: DatabaseListeners = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.listeners = DatabaseListeners(self.on_notification, self.wake_all)
 
     def waker(self, namespace: str, name: str) -> asyncio.Event:
         return self.wakers.setdefault((namespace, name), asyncio.Event())
@@ -38,3 +44,13 @@ class OperatorContext:
         event = self.wakers.get((namespace or "", name or ""))
         if event is not None:
             event.set()
+
+    def wake_all(self) -> None:
+        for event in self.wakers.values():
+            event.set()
+
+    def on_notification(self, payload: dict[str, Any]) -> None:
+        """A notification heard on one of our databases: wake the resource it asks a run of."""
+        target = requested_resource(payload)
+        if target is not None:
+            self.wake(*target)

@@ -36,7 +36,7 @@ from employes_sync.kube.secrets import read_secret_value
 from employes_sync.kube.spec import ResourceSpec, SpecError, parse
 from employes_sync.messages import one_line
 from employes_sync.settings import SettingsError
-from employes_sync.store import db
+from employes_sync.store import db, sync_requests
 from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
 from employes_sync.store.queue import Batch
@@ -65,6 +65,7 @@ class Reconciler:
         self.failures = 0
         self.batch_seen: dict[str, tuple[int, str]] = {}
         self.stopped: kopf.DaemonStopped | None = None
+        self.registered = False
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -138,6 +139,9 @@ class Reconciler:
             return False
         trigger = triggers.wanted(self.body.metadata, self.status)
         if trigger is None:
+            asked = await sync_requests.open_requests(pool, self.scope)
+            trigger = triggers.sql_requested(self.body.metadata, self.status, asked.count, asked.interactive)
+        if trigger is None:
             await self.idle()
             await self.sleep(self.ctx.config.idle_seconds)
             return True
@@ -171,6 +175,10 @@ class Reconciler:
         dsn = await read_secret_value(self.ctx.api, self.namespace, spec.dsn_ref, "database DSN")
         pool = await self.ctx.pools.get(dsn)
         self.ctx.config.dsns[self.scope] = dsn
+        self.ctx.listeners.ensure(dsn)
+        if not self.registered:
+            await sync_requests.register_scope(pool, self.scope)  # request_sync() knows it from now on
+            self.registered = True
         return pool, token
 
     # --- runs -----------------------------------------------------------------------------------

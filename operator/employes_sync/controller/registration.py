@@ -42,6 +42,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx: OperatorContext | None = getattr(memo, "ctx", None)
     if ctx is not None:
+        await ctx.listeners.close()
         await ctx.pools.close()
         ctx.api.close()
 

@@ -22,7 +22,7 @@ MODES: tuple[Mode, ...] = ("interactive", "background")
 
 @dataclass(frozen=True)
 class Trigger:
-    reason: str  # created | spec-changed | requested
+    reason: str  # created | spec-changed | requested | sql-requested
     mode: Mode
     generation: int
     requested_at: str | None
@@ -48,6 +48,22 @@ def wanted(meta: Mapping[str, Any], status: Mapping[str, Any]) -> Trigger | None
     if requested is not None and requested != synced_request:
         return Trigger("requested", mode, generation, requested)
     return None
+
+
+def sql_requested(
+    meta: Mapping[str, Any], status: Mapping[str, Any], open_requests: int, interactive: bool
+) -> Trigger | None:
+    """The run open ``request_sync()`` rows ask for (checked after `wanted`, which goes first).
+
+    It leaves the annotation's request as it was synced, so only the rows count; the run's start
+    serves them all (in SQL), which is what makes requests made during a run one follow-up run.
+    """
+    if open_requests <= 0:
+        return None
+    mode: Mode = "interactive" if interactive else "background"
+    return Trigger(
+        "sql-requested", mode, int(meta.get("generation") or 1), status.get("syncedRequest") or None
+    )
 
 
 def request_patch(mode: Mode = "interactive", now: datetime | None = None) -> dict[str, Any]:

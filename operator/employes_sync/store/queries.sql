@@ -167,6 +167,31 @@ SELECT scope, employee_id, employee_number, display_name, status, first_seen_at,
  ORDER BY scope, removed_at DESC NULLS LAST, display_name, employee_id;
 
 -- ---------------------------------------------------------------------------------------------------
+-- sync requests (request_sync() from SQL)
+-- ---------------------------------------------------------------------------------------------------
+
+-- name: register_scope
+-- Make a scope known here, so request_sync() accepts it before its first run.
+INSERT INTO sync_scopes (scope) VALUES (%(scope)s) ON CONFLICT DO NOTHING;
+
+-- name: open_sync_requests
+-- A scope's requests no run has served yet: how many, and whether any asks for an interactive run.
+SELECT count(*) AS n,
+       coalesce(bool_or(mode = 'interactive'), false) AS interactive,
+       min(requested_at) AS oldest
+  FROM sync_requests
+ WHERE scope = %(scope)s
+   AND served_at IS NULL;
+
+-- name: request_sync
+-- Ask for a run of a scope, as an application would.
+SELECT request_sync(%(scope)s, %(mode)s);
+
+-- name: get_sync_request
+-- One request, with the run that served it.
+SELECT id, scope, mode, requested_by, requested_at, run_id, served_at FROM sync_requests WHERE id = %(id)s;
+
+-- ---------------------------------------------------------------------------------------------------
 -- queue
 -- ---------------------------------------------------------------------------------------------------
 
