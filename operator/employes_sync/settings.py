@@ -44,6 +44,10 @@ class SyncSettings:
     backoff_seconds: float = 10.0
     backoff_max_seconds: float = 600.0
     lease_seconds: float = 300.0
+    #: The run's own lease: its owner renews it every third of this; expired, the run may be taken over.
+    run_lease_seconds: float = 30.0
+    #: A total deadline for listing the employees (and the inline part that rides on page 1).
+    listing_deadline_seconds: float = 900.0
     redact: tuple[str, ...] = DEFAULT_REDACT
     incremental: bool = False
     trigger: str = "manual"
@@ -91,6 +95,8 @@ def validate(s: SyncSettings) -> None:
     _bound("max attempts", s.max_attempts, 1, 10)
     _bound("backoff seconds", s.backoff_seconds, 0, 3600)
     _bound("lease seconds", s.lease_seconds, 1, 86400)
+    _bound("run lease seconds", s.run_lease_seconds, 1, 3600)
+    _bound("listing deadline seconds", s.listing_deadline_seconds, 1, 86400)
     if s.mode not in PRIORITY:
         raise SettingsError(f"mode {s.mode!r} is not one of interactive, background")
 

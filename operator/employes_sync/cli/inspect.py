@@ -84,7 +84,8 @@ def queue(scope: str | None, database_url: str | None, prune: str | None, as_jso
         async with open_database(dsn) as pool:
             pruned = await queue_store.prune(pool, age, scope) if age is not None else None
             counts = await queue_store.counts(pool, scope)
-            return {"counts": counts, "pruned": pruned}
+            closed = await queue_store.closed_count(pool, scope)
+            return {"counts": counts, "closed": closed, "pruned": pruned}
 
     with resolve_database(database_url) as dsn:
         result = asyncio.run(main())
@@ -95,7 +96,10 @@ def queue(scope: str | None, database_url: str | None, prune: str | None, as_jso
         click.echo(f"pruned {result['pruned']} finished batches older than {prune}")
     click.echo(f"{'status':<12} {'batches':>8}")
     for status in ("pending", "processing", "completed", "failed"):
-        click.echo(f"{status:<12} {result['counts'].get(status, 0):>8}")
+        line = f"{status:<12} {result['counts'].get(status, 0):>8}"
+        if status == "failed" and result["closed"]:
+            line += f"  ({result['closed']} closed with an interrupted run, never retried)"
+        click.echo(line)
 
 
 @click.command()

@@ -6,7 +6,6 @@ the command a Kubernetes Job runs, with the same retries and backoff.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 from collections.abc import Iterator
@@ -16,18 +15,22 @@ from typing import Any
 import click
 
 from employes_sync.cli.common import (
+    TOKEN_ENV,
     database_option,
     echo_json,
     fail,
     open_database,
+    plural,
     read_token,
     resolve_database,
 )
 from employes_sync.cli.progress import ProgressLine
-from employes_sync.employes.errors import EmployesError
-from employes_sync.executors.local import sync_locally
+from employes_sync.cli.signals import Interrupted, SignalGuard
+from employes_sync.employes.errors import AuthenticationError, EmployesError
+from employes_sync.executors.local import RunLost, sync_locally
 from employes_sync.pipeline import RunSummary
 from employes_sync.settings import SettingsError, SyncSettings
+from employes_sync.store.runs import RunAlreadyRunning
 
 DEMO_EMPLOYEES = 78
 
@@ -44,13 +47,20 @@ def demo_api(employees: int) -> Iterator[tuple[str, str, str]]:
         yield sim.url, DEMO_COMPANY_ID, DEMO_TOKEN
 
 
-@click.command()
+@click.command(
+    epilog=f"The API token is read from ${TOKEN_ENV} or --token-file (never from the command line, "
+    "where `ps` would show it). The database URL from --database-url or $DATABASE_URL; without "
+    "either, an embedded PostgreSQL in $EMPLOYES_SYNC_DATA_DIR (default ~/.local/share/employes-sync). "
+    "Exit codes: 0 synced, 1 failed, 2 usage error, 130/143 stopped by SIGINT/SIGTERM."
+)
 @click.option(
     "--api-url", default="https://connect.employes.nl/v4", show_default=True, help="Employes API base URL."
 )
 @click.option("--company-id", help="The company's UUID in Employes.")
 @click.option(
-    "--token-file", type=click.Path(path_type=Path, dir_okay=False), help="File holding the API token."
+    "--token-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f"File holding the API token (default: ${TOKEN_ENV}).",
 )
 @database_option
 @click.option(
@@ -95,7 +105,21 @@ def demo_api(employees: int) -> Iterator[tuple[str, str, str]]:
     "--incremental", is_flag=True, help="Skip employments of employees whose dt_update is unchanged."
 )
 @click.option(
+    "--listing-deadline",
+    type=click.FloatRange(1, 86400),
+    default=900.0,
+    show_default=True,
+    help="Seconds listing the employees (and the inline part) may take in all, retries included.",
+)
+@click.option("--run-lease-seconds", type=click.FloatRange(1, 3600), default=30.0, hidden=True)
+@click.option(
     "--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve Prometheus metrics here."
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address for --metrics-port (0.0.0.0: every interface).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def sync(
@@ -113,10 +137,22 @@ def sync(
     backoff_seconds: float,
     requests_per_second: float,
     incremental: bool,
+    listing_deadline: float,
+    run_lease_seconds: float,
     metrics_port: int | None,
+    metrics_host: str,
     as_json: bool,
 ) -> None:
     """Sync a company from the Employes API into PostgreSQL and build its timelines."""
+    ctx = click.get_current_context()
+    if demo:
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in ("company_id", "api_url")
+            if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+        ]
+        if given:
+            fail(f"--demo syncs the built-in simulator's company: leave out {' and '.join(given)}", 2)
 
     def settings_for(api_url: str, company_id: str) -> SyncSettings:
         try:
@@ -131,32 +167,53 @@ def sync(
                 backoff_seconds=backoff_seconds,
                 backoff_max_seconds=max(backoff_seconds * 16, 1.0),
                 incremental=incremental,
+                listing_deadline_seconds=listing_deadline,
+                run_lease_seconds=run_lease_seconds,
                 trigger="cli",
                 mode=mode,  # type: ignore[arg-type]
             )
         except SettingsError as exc:
             fail(str(exc), 2)
 
-    with contextlib.ExitStack() as stack:
-        if demo:
-            api_url, company_id, token = stack.enter_context(demo_api(demo_employees))
-        else:
-            if not company_id:
-                fail("missing --company-id", 2)
-            settings_for(api_url, company_id)  # every usage error before the token is asked for
-            token = read_token(token_file)
-        settings = settings_for(api_url, company_id)
-        dsn = stack.enter_context(resolve_database(database_url))
-        if metrics_port is not None:
-            from employes_sync.metrics import serve_metrics
-
-            serve_metrics(metrics_port, dsn)
-        summary = asyncio.run(_sync(settings, dsn, token, workers, as_json))
+    guard = SignalGuard()
+    summary: RunSummary | None = None
+    try:
+        with guard, contextlib.ExitStack() as stack:
+            if demo:
+                api_url, company_id, token = stack.enter_context(guard.entered(demo_api(demo_employees)))
+            else:
+                if not company_id:
+                    fail("missing --company-id", 2)
+                settings_for(api_url, company_id)  # every usage error before the token is asked for
+                token = read_token(token_file)
+            settings = settings_for(api_url, company_id)
+            dsn = stack.enter_context(guard.entered(resolve_database(database_url)))
+            if metrics_port is not None:
+                _serve_metrics(stack, metrics_host, metrics_port, dsn)
+            summary = guard.run(_sync(settings, dsn, token, workers, as_json, guard))
+    except Interrupted as exc:
+        fail(f"interrupted by {exc} before the run started; nothing was left running", exc.exit_code)
+    assert summary is not None
     _report(summary, as_json)
+    if guard.signum is not None:
+        sys.exit(128 + guard.signum)
     sys.exit(0 if summary.succeeded else 1)
 
 
-async def _sync(settings: SyncSettings, dsn: str, token: str, workers: int, quiet: bool) -> RunSummary:
+def _serve_metrics(stack: contextlib.ExitStack, host: str, port: int, dsn: str) -> None:
+    from employes_sync.metrics import serve_metrics
+
+    try:
+        server = serve_metrics(port, dsn, addr=host)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        fail(f"cannot serve metrics on {host}:{port}: {reason} (--metrics-host, --metrics-port)", 2)
+    stack.callback(server.close)
+
+
+async def _sync(
+    settings: SyncSettings, dsn: str, token: str, workers: int, quiet: bool, guard: SignalGuard
+) -> RunSummary:
     progress = ProgressLine(enabled=not quiet)
     on_response = None
     with contextlib.suppress(ImportError):
@@ -166,8 +223,13 @@ async def _sync(settings: SyncSettings, dsn: str, token: str, workers: int, quie
     async with open_database(dsn) as pool:
         try:
             return await sync_locally(
-                settings, pool, dsn, token, workers=workers, progress=progress, on_response=on_response
-            )
+                settings, pool, dsn, token, workers=workers, progress=progress, on_response=on_response,
+                stop=guard.watching(), stop_reason=lambda: guard.reason,
+            )  # fmt: skip
+        except (RunAlreadyRunning, RunLost) as exc:
+            fail(str(exc))
+        except AuthenticationError as exc:
+            fail(f"{exc} (${TOKEN_ENV} or --token-file)")
         except EmployesError as exc:
             fail(str(exc))
         finally:
@@ -175,7 +237,40 @@ async def _sync(settings: SyncSettings, dsn: str, token: str, workers: int, quie
 
 
 def _report(summary: RunSummary, as_json: bool) -> None:
-    data: dict[str, Any] = {"success": summary.succeeded, "run_id": summary.run_id, "result": summary.summary}
+    try:
+        _print_summary(summary, as_json)
+    except BrokenPipeError:  # `sync | head`: the reader left; the exit code still tells the outcome
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def headline(summary: RunSummary) -> str:
+    """The first line of the summary: what happened to how many employees, in words."""
+    s = summary.summary
+    listed = s["employees_processed"]
+    if summary.succeeded:
+        return (
+            f"Synced {plural(listed, 'employee')}: {s['immediately_processed']} processed immediately, "
+            f"{s['queued_for_processing']} queued"
+        )
+    counts = f"{s.get('employees_synced', 0)} of {plural(listed, 'employee')} synced"
+    if s.get("employees_failed"):
+        counts += f", {s['employees_failed']} failed"
+    if s.get("employees_unfinished"):
+        counts += f", {s['employees_unfinished']} not done"
+    if summary.status == "interrupted":
+        return f"Sync INTERRUPTED (run {summary.run_id}): {counts}; the next sync does the rest"
+    return f"Sync FAILED (run {summary.run_id}): {counts}"
+
+
+def _print_summary(summary: RunSummary, as_json: bool) -> None:
+    data: dict[str, Any] = {
+        "success": summary.succeeded,
+        "status": summary.status,
+        "run_id": summary.run_id,
+        "result": summary.summary,
+    }
     if summary.error:
         data["error"] = summary.error
     if as_json:
@@ -184,10 +279,11 @@ def _report(summary: RunSummary, as_json: bool) -> None:
     s = summary.summary
     raw = s["raw_records"]
     batches = s["batches"]
-    click.echo(
-        f"{'Synced' if summary.succeeded else 'Sync FAILED for'} {s['employees_processed']} employees: "
-        f"{s['immediately_processed']} processed immediately, {s['queued_for_processing']} queued"
-    )
+    click.echo(headline(summary))
+    if summary.status == "interrupted" and summary.error:
+        click.echo(f"  {summary.error}")
+    if took := s.get("took_over"):
+        click.echo(f"  took over run {took['run_id']}: {took.get('error') or 'its owner was gone'}")
     if s.get("time_to_first_feedback_seconds") is not None:
         click.echo(f"  time to first feedback: {s['time_to_first_feedback_seconds']:.2f} s")
     click.echo(f"  employments fetched:    {s['history_processed']}")
@@ -203,9 +299,17 @@ def _report(summary: RunSummary, as_json: bool) -> None:
     if s.get("skipped_unchanged"):
         click.echo(f"  skipped (unchanged):    {s['skipped_unchanged']}")
     done, failed = batches.get("completed", 0), batches.get("failed", 0)
-    click.echo(f"  batches:                {done} completed, {failed} failed of {batches['total']}")
-    for failed in s["failed_batches"]:
-        click.echo(f"  failed batch {failed['id']} after {failed['attempts']} attempts: {failed['error']}")
+    line = f"  batches:                {done} completed, {failed} failed"
+    if batches.get("closed"):
+        line += f", {batches['closed']} closed unfinished"
+    click.echo(f"{line} of {batches['total']}")
+    for employee_id, reason in sorted(s.get("inline_handed_to_batches", {}).items()):
+        click.echo(f"  employee {employee_id} handed to a batch after the inline part failed: {reason}")
+    for failed_batch in s["failed_batches"]:
+        click.echo(
+            f"  failed batch {failed_batch.get('batch_no') or failed_batch['id']} after "
+            f"{plural(failed_batch['attempts'], 'attempt')}: {failed_batch['error']}"
+        )
     for employee_id, reason in sorted(s["employee_errors"].items()):
         click.echo(f"  employee {employee_id}: {reason}")
     for where, reason in s.get("invalid_employees", {}).items():

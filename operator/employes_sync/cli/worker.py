@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -29,6 +32,7 @@ def worker(batch_id: str, token_file: Path | None) -> None:
     In a Job also $EMPLOYES_API_URL (used instead of the URL stored with the run) and
     $EMPLOYES_SYNC_ALLOWED_API_URLS (the token goes to no other URL).
     """
+    die_with_parent()
     dsn = os.environ.get(DATABASE_ENV)
     if not dsn:
         fail(f"no database: set ${DATABASE_ENV}", 2)
@@ -42,6 +46,40 @@ def worker(batch_id: str, token_file: Path | None) -> None:
         click.echo(f"batch {batch_id}: {outcome.status}")
         sys.exit(0)
     fail(f"batch {batch_id} {outcome.status}: {outcome.error}")
+
+
+#: Set by the local launcher (`employes-sync sync`): the pid of the process that started this worker.
+PARENT_ENV = "EMPLOYES_SYNC_PARENT_PID"
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """A local worker ends with the `sync` that started it, even one killed with SIGKILL.
+
+    On Linux the kernel sends SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG). The parent may
+    have died before that call, so the parent pid is compared afterwards. Elsewhere, a thread polls
+    the parent pid. A Job pod has no such parent and no variable: nothing changes there.
+    """
+    expected = os.environ.get(PARENT_ENV, "")
+    if not expected.isdigit():
+        return
+    parent = int(expected)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    else:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:
+        fail(f"the process that started this worker ({parent}) is gone", 1)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def _work(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -16,16 +17,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from psycopg_pool import AsyncConnectionPool
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from employes_sync import metrics
 from employes_sync.executors.driver import DriverSettings, Ended, OnTick, drive
-from employes_sync.pipeline import OnResponse, RunSummary, finish_run, start_run
+from employes_sync.messages import one_line
+from employes_sync.pipeline import OnResponse, RunSummary, finish_run, interrupt_run, start_run
 from employes_sync.settings import SyncSettings
 from employes_sync.store import runs as runs_store
 from employes_sync.store.queue import Batch
 
+log = logging.getLogger(__name__)
+
 WORKER_COMMAND = [sys.executable, "-m", "employes_sync", "worker"]
+#: Set in a local worker's environment: the worker asks the kernel for SIGTERM when this process dies
+#: (see `cli/worker.py`, which reads the same name).
+PARENT_ENV = "EMPLOYES_SYNC_PARENT_PID"
+#: How long stopped workers get to exit before they are killed.
+STOP_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -51,6 +61,7 @@ class LocalLauncher:
             **(extra_env or {}),
             "DATABASE_URL": database_url,
             "EMPLOYES_API_TOKEN": token,
+            PARENT_ENV: str(os.getpid()),
         }
         self._attempts: dict[str, _Attempt] = {}
         self._on_exit = on_exit
@@ -102,18 +113,50 @@ class LocalLauncher:
         return set(self._attempts)
 
     async def close(self) -> None:
-        for attempt in self._attempts.values():
+        """Stop every worker: SIGTERM, then SIGKILL for one still there after the grace period."""
+        attempts = list(self._attempts.values())
+        for attempt in attempts:
             with contextlib.suppress(ProcessLookupError):
                 attempt.process.terminate()
-        for attempt in self._attempts.values():
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(attempt.process.wait(), 5)
+        waits = [asyncio.ensure_future(a.process.wait()) for a in attempts]
+        if waits:
+            _, late = await asyncio.wait(waits, timeout=STOP_GRACE_SECONDS)
+            for attempt in attempts:
+                if attempt.process.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        attempt.process.kill()
+            if late:
+                await asyncio.wait(late, timeout=STOP_GRACE_SECONDS)
+        for attempt in attempts:
+            if attempt.reader is not None:
+                attempt.reader.cancel()
         self._attempts.clear()
 
 
 class ProgressSink(Protocol):
     def event(self, name: str, fields: dict[str, Any]) -> None: ...
     def batches(self, batches: list[Batch]) -> None: ...
+
+
+class RunLost(RuntimeError):
+    """Another sync took this run over: its heartbeat was not renewed in time (a suspended laptop)."""
+
+
+async def keep_run(
+    pool: AsyncConnectionPool, run_id: int, owner: runs_store.Owner, lease_seconds: float
+) -> None:
+    """Renew the run's heartbeat every third of its lease; return when the run is no longer ours.
+
+    A database that does not answer one beat is not the end: the lease is three beats long, and the
+    driver has its own patience for outages.
+    """
+    while True:
+        await asyncio.sleep(lease_seconds / 3)
+        try:
+            if not await runs_store.renew(pool, run_id, owner, lease_seconds):
+                return
+        except (psycopg.Error, PoolTimeout) as exc:
+            log.warning("heartbeat of run %d failed: %s", run_id, one_line(exc))
 
 
 async def sync_locally(
@@ -126,17 +169,26 @@ async def sync_locally(
     progress: ProgressSink | None = None,
     on_response: OnResponse | None = None,
     poll_seconds: float = 2.0,
+    stop: asyncio.Event | None = None,
+    stop_reason: Callable[[], str] = lambda: "stopped",
+    owner: runs_store.Owner | None = None,
 ) -> RunSummary:
     """A whole run on this machine: listing and the inline part here, batches in worker processes.
 
-    Workers start on the first queued batch, while listing still goes on.
+    Workers start on the first queued batch, while listing still goes on. Raises `RunAlreadyRunning`
+    when another live process runs this scope. When `stop` is set (SIGINT, SIGTERM), the workers are
+    stopped and the run is closed as interrupted with its unfinished batches, and its summary
+    returned; the next run syncs those employees again.
     """
     started = time.monotonic()
     labels = metrics.scope_labels(settings.scope)
+    owner = owner or runs_store.Owner.this_process()
+    claimed = await runs_store.claim_run(
+        pool, settings.scope, settings.company_id, settings.trigger, settings.mode, settings.to_json(),
+        owner=owner, lease_seconds=settings.run_lease_seconds,
+    )  # fmt: skip
+    run_id = claimed.run_id
     metrics.record_run_started(*labels, settings.trigger)
-    run_id = await runs_store.start_run(
-        pool, settings.scope, settings.company_id, settings.trigger, settings.mode, settings.to_json()
-    )
     listing_done = asyncio.Event()
     wake = asyncio.Event()  # a worker exited, or batches were queued: look at the queue now
     on_tick: OnTick | None = progress.batches if progress else None
@@ -146,6 +198,9 @@ async def sync_locally(
             wake.set()
         if progress:
             progress.event(name, fields)
+
+    if claimed.took_over is not None:
+        report("took_over", {"run_id": claimed.took_over.run_id, "reason": claimed.took_over.reason})
 
     async def collect() -> None:
         try:
@@ -160,22 +215,43 @@ async def sync_locally(
         backoff_max_seconds=settings.backoff_max_seconds,
         poll_seconds=poll_seconds,  # a safety net: worker exits and queued batches wake the driver at once
     )
-    collector = asyncio.create_task(collect())
     launcher = LocalLauncher(dsn, token, on_exit=wake.set)
+    collector = asyncio.create_task(collect())
     driver = asyncio.create_task(
         drive(pool, run_id, launcher, driver_settings, listing_done=listing_done, on_tick=on_tick, wake=wake)
     )
-    try:
+    heartbeat = asyncio.create_task(keep_run(pool, run_id, owner, settings.run_lease_seconds))
+    stopped = asyncio.create_task(stop.wait()) if stop is not None else None
+
+    async def work() -> None:
         await collector
-    except BaseException:
-        driver.cancel()
-        with contextlib.suppress(BaseException):
-            await driver
-        metrics.record_run_finished(*labels, settings.trigger, "failed", time.monotonic() - started)
-        raise
-    await driver
-    summary = await finish_run(pool, run_id)
-    metrics.record_run_finished(*labels, settings.trigger, summary.status, time.monotonic() - started)
+        await driver
+
+    whole = asyncio.create_task(work())
+    tasks = [whole, collector, driver, heartbeat, *([stopped] if stopped else [])]
+    outcome = "failed"
+    try:
+        await asyncio.wait([t for t in (whole, heartbeat, stopped) if t], return_when=asyncio.FIRST_COMPLETED)
+        if not whole.done():
+            for task in (whole, collector, driver):
+                task.cancel()
+            await asyncio.gather(whole, collector, driver, return_exceptions=True)
+            if heartbeat.done():
+                raise RunLost(
+                    f"run {run_id} was taken over by another sync: its heartbeat was not renewed within "
+                    f"{settings.run_lease_seconds:g} s"
+                )
+            summary = await interrupt_run(pool, run_id, stop_reason())
+            outcome = "interrupted"
+            return summary
+        whole.result()  # the listing's error (the run is already closed as failed), or the driver's
+        summary = await finish_run(pool, run_id)
+        outcome = summary.status
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        metrics.record_run_finished(*labels, settings.trigger, outcome, time.monotonic() - started)
     if (first_feedback := summary.summary.get("time_to_first_feedback_seconds")) is not None:
         metrics.observe_time_to_first_feedback(*labels, first_feedback)
     return summary

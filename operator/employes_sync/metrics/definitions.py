@@ -27,7 +27,7 @@ LOCAL_LABELS = ("local", "local")
 
 ENDPOINTS = ("employees", "employee", "employments")
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "429", "5xx", "error")
-OUTCOMES = ("succeeded", "failed", "degraded")
+OUTCOMES = ("succeeded", "failed", "degraded", "interrupted")
 
 API_DURATION_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 RUN_DURATION_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
@@ -146,7 +146,7 @@ def record_run_started(namespace: str, name: str, trigger: str) -> None:
 
 
 def record_run_finished(namespace: str, name: str, trigger: str, outcome: str, seconds: float) -> None:
-    """Count a finished run (outcome: succeeded, failed or degraded) and observe its duration."""
+    """Count a finished run (outcome: succeeded, failed, degraded or interrupted) and observe its duration."""
     METRICS.runs.labels(namespace, name, _word(trigger), _word(outcome, OUTCOMES)).inc()
     METRICS.run_duration.labels(namespace, name).observe(max(seconds, 0.0))
 

@@ -312,6 +312,14 @@ SELECT status, count(*) AS n
  WHERE %(scope)s::text IS NULL OR scope = %(scope)s::text
  GROUP BY status;
 
+-- name: closed_batch_count
+-- Failed batches that were closed with their interrupted run rather than failed by their attempts.
+SELECT count(*) AS n
+  FROM processing_queue
+ WHERE status = 'failed'
+   AND error_details ->> 'reason' = 'run_closed'
+   AND (%(scope)s::text IS NULL OR scope = %(scope)s::text);
+
 -- name: run_batches
 -- A run's batches in the order they were queued.
 SELECT * FROM processing_queue WHERE run_id = %(run_id)s ORDER BY batch_no, created_at;
@@ -392,13 +400,73 @@ ON CONFLICT (scope, endpoint, status_class)
 DO UPDATE SET requests = c.requests + excluded.requests;
 
 -- name: scopes
--- Every scope that has run a sync here, for commands that default to the only one.
-SELECT DISTINCT scope FROM sync_runs ORDER BY scope;
+-- Every scope with stored data, for commands that default to the only one (a run that stored
+-- nothing, such as one for a mistyped company id, makes no scope).
+SELECT scope FROM employes_raw_data GROUP BY scope ORDER BY scope;
 
 -- name: start_run
--- Open a run.
-INSERT INTO sync_runs (scope, company_id, trigger, mode, settings)
-VALUES (%(scope)s, %(company_id)s, %(trigger)s, %(mode)s, %(settings)s::jsonb)
+-- Open a run with its owner and first heartbeat, unless the scope has a run running (sync_runs_one_running
+-- then makes this insert nothing and return no row).
+INSERT INTO sync_runs (scope, company_id, trigger, mode, settings, owner, owner_id, heartbeat_at,
+                       heartbeat_expires_at, took_over)
+VALUES (%(scope)s, %(company_id)s, %(trigger)s, %(mode)s, %(settings)s::jsonb, %(owner)s, %(owner_id)s, now(),
+        now() + make_interval(secs => %(lease_seconds)s::float8), %(took_over)s)
+ON CONFLICT (scope) WHERE status = 'running' DO NOTHING
+RETURNING id;
+
+-- name: lock_running_run
+-- The scope's running run, locked for the rest of the transaction, and whether its heartbeat expired
+-- (a run from before heartbeats has none: expired).
+SELECT id, owner, owner_id, started_at, heartbeat_at, heartbeat_expires_at,
+       coalesce(heartbeat_expires_at < now(), true) AS expired
+  FROM sync_runs
+ WHERE scope = %(scope)s AND status = 'running'
+   FOR UPDATE;
+
+-- name: renew_run
+-- The owner's heartbeat: move the run's expiry on; no row if the run is no longer running or no longer its own.
+UPDATE sync_runs
+   SET heartbeat_at = now(),
+       heartbeat_expires_at = now() + make_interval(secs => %(lease_seconds)s::float8)
+ WHERE id = %(run_id)s
+   AND status = 'running'
+   AND owner_id IS NOT DISTINCT FROM %(owner_id)s
+RETURNING id;
+
+-- name: adopt_run
+-- Become the owner of a running run (an operator resuming it after a restart or a failover).
+UPDATE sync_runs
+   SET owner = %(owner)s,
+       owner_id = %(owner_id)s,
+       heartbeat_at = now(),
+       heartbeat_expires_at = now() + make_interval(secs => %(lease_seconds)s::float8)
+ WHERE id = %(run_id)s
+   AND status = 'running'
+RETURNING id;
+
+-- name: close_run_batches
+-- Close a stopped run's unfinished batches: failed with the reason, marked run_closed so that nothing
+-- retries them (the next run of the scope syncs their employees again).
+UPDATE processing_queue
+   SET status = 'failed',
+       completed_at = now(),
+       lease_expires_at = NULL,
+       error_message = %(reason)s,
+       error_details = jsonb_build_object('reason', 'run_closed', 'run_id', run_id,
+                                          'status_before', status, 'attempts', attempts)
+ WHERE run_id = %(run_id)s
+   AND status IN ('pending', 'processing')
+RETURNING id;
+
+-- name: interrupt_run
+-- Close a run that ended without finishing (stopped by a signal, its owner dead, taken over).
+UPDATE sync_runs
+   SET status = 'interrupted',
+       error = %(error)s,
+       finished_at = now(),
+       summary = summary || %(summary)s::jsonb
+ WHERE id = %(run_id)s
+   AND status = 'running'
 RETURNING id;
 
 -- name: mark_first_feedback

@@ -47,6 +47,8 @@ class Batch:
     completed_at: datetime | None = None
     lease_expires_at: datetime | None = None
     result: dict[str, Any] | None = None
+    #: Failed because its run was closed unfinished (interrupted, taken over), not by its own attempts.
+    closed: bool = False
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Batch:
@@ -68,6 +70,7 @@ class Batch:
             completed_at=row["completed_at"],
             lease_expires_at=row["lease_expires_at"],
             result=row["result"],
+            closed=(row.get("error_details") or {}).get("reason") == "run_closed",
         )
 
 
@@ -213,6 +216,14 @@ async def counts(pool: AsyncConnectionPool, scope: str | None = None) -> dict[st
     rows = await _all(pool, Q.queue_counts, {"scope": scope})
     found = {r["status"]: int(r["n"]) for r in rows}
     return {status: found.get(status, 0) for status in STATUSES}
+
+
+async def closed_count(pool: AsyncConnectionPool, scope: str | None = None) -> int:
+    """How many of the failed batches were closed with an interrupted run (never retried)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(Q.closed_batch_count, {"scope": scope})
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def run_batches(pool: AsyncConnectionPool, run_id: int) -> list[Batch]:

@@ -2,11 +2,21 @@
 
 The run also carries its non-secret settings, so a worker given only a batch id finds how to behave
 (API URL, rate, redaction) through the batch's run instead of through its command line.
+
+One run per scope is running at a time, and PostgreSQL says so (a partial unique index), not one
+process's memory: two `employes-sync sync` of one company, or two operators during an upgrade, meet
+here. A run has an owner that renews its heartbeat; a starter that meets a running run with a live
+heartbeat gets `RunAlreadyRunning`, one whose heartbeat expired takes it over: the old run is closed
+as interrupted together with its unfinished batches, and the new run records which one it took over.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from psycopg.rows import dict_row
@@ -15,8 +25,58 @@ from psycopg_pool import AsyncConnectionPool
 
 from .queries import Q
 
-RunStatus = Literal["running", "succeeded", "failed", "degraded"]
-FINAL_STATUSES = ("succeeded", "failed", "degraded")
+RunStatus = Literal["running", "succeeded", "failed", "degraded", "interrupted"]
+FINAL_STATUSES = ("succeeded", "failed", "degraded", "interrupted")
+
+#: How long a run stays owned without a heartbeat; the owner renews it every third of that.
+DEFAULT_RUN_LEASE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who drives a run: `id` decides who may renew or resume it, `name` is what a person reads."""
+
+    id: str
+    name: str
+
+    @classmethod
+    def this_process(cls, kind: str = "employes-sync sync") -> Owner:
+        host, pid = socket.gethostname(), os.getpid()
+        return cls(id=f"{kind}@{host}:{pid}", name=f"{host} pid {pid} ({kind})")
+
+
+class RunAlreadyRunning(Exception):
+    """The scope has a running run whose owner is alive (its heartbeat has not expired)."""
+
+    def __init__(self, scope: str, run_id: int, started_at: datetime, owner: str | None) -> None:
+        self.scope, self.run_id, self.started_at, self.owner = scope, run_id, started_at, owner
+        super().__init__(
+            f"a sync of {scope} is already running (run {run_id}, started "
+            f"{started_at:%Y-%m-%d %H:%M:%S %Z}, on {owner or 'an unknown owner'})"
+        )
+
+
+@dataclass(frozen=True)
+class TakenOver:
+    """An expired run that the new run closed before it started."""
+
+    run_id: int
+    owner: str | None
+    heartbeat_at: datetime | None
+    batches_closed: int
+
+    @property
+    def reason(self) -> str:
+        beat = f"{self.heartbeat_at:%Y-%m-%d %H:%M:%S %Z}" if self.heartbeat_at else "never"
+        return (
+            f"taken over: its owner ({self.owner or 'unknown'}) stopped renewing its heartbeat (last {beat})"
+        )
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    run_id: int
+    took_over: TakenOver | None = None
 
 
 async def start_run(
@@ -26,22 +86,123 @@ async def start_run(
     trigger: str,
     mode: str,
     settings: Mapping[str, Any] | None = None,
+    *,
+    owner: Owner | None = None,
+    lease_seconds: float = DEFAULT_RUN_LEASE_SECONDS,
 ) -> int:
-    """Open a run; ``settings`` must hold no secret (they are readable by anyone reading the table)."""
+    """Open a run (see `claim_run`); ``settings`` must hold no secret (anyone reading the table sees them)."""
+    started = await claim_run(
+        pool, scope, company_id, trigger, mode, settings, owner=owner, lease_seconds=lease_seconds
+    )
+    return started.run_id
+
+
+async def claim_run(
+    pool: AsyncConnectionPool,
+    scope: str,
+    company_id: str,
+    trigger: str,
+    mode: str,
+    settings: Mapping[str, Any] | None = None,
+    *,
+    owner: Owner | None = None,
+    lease_seconds: float = DEFAULT_RUN_LEASE_SECONDS,
+) -> StartedRun:
+    """Open a run owned by `owner` (default: this process), taking over an expired one of the scope.
+
+    Raises `RunAlreadyRunning` when the scope's running run has a live heartbeat. The check and the
+    takeover happen in one transaction, with the running row locked, so two starters that meet the
+    same expired run cannot both take it over.
+    """
+    owner = owner or Owner.this_process()
+    params: dict[str, Any] = {
+        "scope": scope,
+        "company_id": str(company_id),
+        "trigger": trigger,
+        "mode": mode,
+        "settings": Jsonb(dict(settings or {})),
+        "owner": owner.name,
+        "owner_id": owner.id,
+        "lease_seconds": lease_seconds,
+        "took_over": None,
+    }
+    for _ in range(5):  # the running run may end between the insert and the lock: look again
+        async with pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(Q.start_run, params)
+            row = await cur.fetchone()
+            if row is not None:
+                return StartedRun(int(row[0]))
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(Q.lock_running_run, {"scope": scope})
+            running = await cur.fetchone()
+            if running is None:
+                continue
+            if not running["expired"]:
+                raise RunAlreadyRunning(scope, running["id"], running["started_at"], running["owner"])
+            old = int(running["id"])
+            gone = TakenOver(old, running["owner"], running["heartbeat_at"], 0)
+            closed = await _close(conn, old, gone.reason, {"taken_over": True})
+            gone = TakenOver(old, gone.owner, gone.heartbeat_at, closed)
+            cur = await conn.execute(Q.start_run, {**params, "took_over": old})
+            row = await cur.fetchone()
+            assert row is not None  # the scope's running row is the one closed above, under lock
+            return StartedRun(int(row[0]), gone)
+    raise RuntimeError(f"could not start a run of {scope}: its running run kept changing")
+
+
+async def renew(pool: AsyncConnectionPool, run_id: int, owner: Owner, lease_seconds: float) -> bool:
+    """The owner's heartbeat; False when the run is no longer running or no longer the owner's."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            Q.start_run,
-            {
-                "scope": scope,
-                "company_id": str(company_id),
-                "trigger": trigger,
-                "mode": mode,
-                "settings": Jsonb(dict(settings or {})),
-            },
+            Q.renew_run, {"run_id": run_id, "owner_id": owner.id, "lease_seconds": lease_seconds}
         )
-        row = await cur.fetchone()
-    assert row is not None
-    return int(row[0])
+        return await cur.fetchone() is not None
+
+
+async def adopt(pool: AsyncConnectionPool, run_id: int, owner: Owner, lease_seconds: float) -> bool:
+    """Become the owner of a running run (resumed after a restart); False if it is no longer running."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            Q.adopt_run,
+            {"run_id": run_id, "owner": owner.name, "owner_id": owner.id, "lease_seconds": lease_seconds},
+        )
+        return await cur.fetchone() is not None
+
+
+async def interrupt(
+    pool: AsyncConnectionPool, run_id: int, reason: str, summary: Mapping[str, Any] | None = None
+) -> int | None:
+    """Close a run that ended without finishing, and its unfinished batches, in one transaction.
+
+    The batches become failed with `closed: run N <reason>` and are never retried: the next run of
+    the scope lists every employee again and queues them anew. Returns how many batches were closed,
+    or None when the run was no longer running (finished, or taken over, meanwhile).
+    """
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(Q.get_run, {"run_id": run_id})
+        if await cur.fetchone() is None:
+            raise LookupError(f"no run {run_id}")
+        return await _close(conn, run_id, reason, summary or {})
+
+
+async def close_batches(pool: AsyncConnectionPool, run_id: int, reason: str) -> int:
+    """Close a finished run's pending and processing batches with `reason` (never retried)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(Q.close_run_batches, {"run_id": run_id, "reason": reason})
+        return len(await cur.fetchall())
+
+
+async def _close(conn: Any, run_id: int, reason: str, summary: Mapping[str, Any]) -> int | None:
+    cur = await conn.execute(
+        Q.interrupt_run,
+        {"run_id": run_id, "error": f"interrupted: {reason}", "summary": Jsonb(dict(summary))},
+    )
+    if await cur.fetchone() is None:
+        return None
+    cur = await conn.execute(
+        Q.close_run_batches, {"run_id": run_id, "reason": f"closed: run {run_id} was interrupted ({reason})"}
+    )
+    return len(await cur.fetchall())
 
 
 async def mark_first_feedback(pool: AsyncConnectionPool, run_id: int, seconds: float) -> bool:
@@ -91,7 +252,11 @@ async def latest_run(pool: AsyncConnectionPool, scope: str) -> dict[str, Any] | 
 
 
 async def scopes(pool: AsyncConnectionPool) -> list[str]:
-    """The scopes that have synced into this database (`local/<companyId>`, `<namespace>/<name>`)."""
+    """The scopes with data stored here (`local/<companyId>`, `<namespace>/<name>`).
+
+    A scope exists once something of it is stored: a first run that failed (a mistyped company id's
+    404) leaves a failed run row, but no scope for `timeline` or `rebuild` to trip over.
+    """
     async with pool.connection() as conn:
         cur = await conn.execute(Q.scopes)
         return [row[0] for row in await cur.fetchall()]
