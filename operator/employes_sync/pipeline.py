@@ -258,7 +258,7 @@ async def finish_run(pool: AsyncConnectionPool, run_id: int) -> RunSummary:
     summary, open_batches, failed = await summarize(pool, run_id)
     if open_batches:
         raise RuntimeError(f"run {run_id} still has {open_batches} open batches")
-    status = "failed" if failed else "succeeded"
+    status: runs_store.RunStatus = "failed" if failed else "succeeded"
     error = None
     if failed:
         error = f"{len(failed)} of {summary['batches']['total']} batches failed; first: {failed[0]['error']}"
@@ -325,7 +325,6 @@ async def summarize(
                 }
             )
     open_batches = by_status.get("pending", 0) + by_status.get("processing", 0)
-    status: runs_store.RunStatus = "failed" if failed else "succeeded"
     listed = started.get("employees_processed", 0)
     unfinished = sum(
         len(b.employee_ids) for b in batches if b.closed or b.status in ("pending", "processing")

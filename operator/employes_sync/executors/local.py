@@ -221,14 +221,14 @@ async def sync_locally(
         drive(pool, run_id, launcher, driver_settings, listing_done=listing_done, on_tick=on_tick, wake=wake)
     )
     heartbeat = asyncio.create_task(keep_run(pool, run_id, owner, settings.run_lease_seconds))
-    stopped = asyncio.create_task(stop.wait()) if stop is not None else None
+    stopped: asyncio.Task[Any] | None = asyncio.create_task(stop.wait()) if stop is not None else None
 
     async def work() -> None:
         await collector
         await driver
 
     whole = asyncio.create_task(work())
-    tasks = [whole, collector, driver, heartbeat, *([stopped] if stopped else [])]
+    tasks: list[asyncio.Task[Any]] = [whole, collector, driver, heartbeat, *([stopped] if stopped else [])]
     outcome = "failed"
     try:
         await asyncio.wait([t for t in (whole, heartbeat, stopped) if t], return_when=asyncio.FIRST_COMPLETED)

@@ -132,9 +132,9 @@ async def claim_run(
             row = await cur.fetchone()
             if row is not None:
                 return StartedRun(int(row[0]))
-            cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(Q.lock_running_run, {"scope": scope})
-            running = await cur.fetchone()
+            found = conn.cursor(row_factory=dict_row)
+            await found.execute(Q.lock_running_run, {"scope": scope})
+            running = await found.fetchone()
             if running is None:
                 continue
             if not running["expired"]:
@@ -142,7 +142,7 @@ async def claim_run(
             old = int(running["id"])
             gone = TakenOver(old, running["owner"], running["heartbeat_at"], 0)
             closed = await _close(conn, old, gone.reason, {"taken_over": True})
-            gone = TakenOver(old, gone.owner, gone.heartbeat_at, closed)
+            gone = TakenOver(old, gone.owner, gone.heartbeat_at, closed or 0)
             cur = await conn.execute(Q.start_run, {**params, "took_over": old})
             row = await cur.fetchone()
             assert row is not None  # the scope's running row is the one closed above, under lock
