@@ -36,6 +36,7 @@ import psycopg
 
 from employes_sync.employes.client import EmployesClient
 from employes_sync.employes.errors import NotFoundError
+from employes_sync.employes.fakedata import AS_OF
 from employes_sync.employes.ratelimit import TokenBucket
 from employes_sync.store.raw import DEFAULT_REDACT, canonical_json, data_hash, redact
 from employes_sync.timeline import InvalidRecord, TimelineEvent, build_timeline
@@ -126,7 +127,7 @@ class OriginalStore:
             if employee is None:
                 continue
             try:
-                events = build_timeline(employee, employments)
+                events = build_timeline(employee, employments, as_of=AS_OF)
             except InvalidRecord:
                 continue
             for event in events:

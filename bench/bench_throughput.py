@@ -20,7 +20,7 @@ import psycopg
 
 from baseline_original import OriginalStore
 from common import Postgres, Result, Row, log, median, migrated_pool
-from employes_sync.employes.fakedata import DEMO_COMPANY_ID, generate_company
+from employes_sync.employes.fakedata import AS_OF, DEMO_COMPANY_ID, generate_company
 from employes_sync.processing import rebuild_timelines
 from employes_sync.store import raw as raw_store
 
@@ -48,7 +48,7 @@ async def ours_once(url: str) -> dict[str, Any]:
     _truncate(url)
     async with migrated_pool(url) as pool:
         started = time.monotonic()
-        result = await rebuild_timelines(pool, SCOPE)
+        result = await rebuild_timelines(pool, SCOPE, as_of=AS_OF)
         seconds = time.monotonic() - started
     return {"seconds": seconds, "employees": result.employees, "events": result.events_created}
 

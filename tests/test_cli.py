@@ -48,6 +48,8 @@ def test_demo_sync_twice_end_to_end(tmp_path: Path) -> None:
     assert again["raw_records"]["changed"] == 0
     assert again["raw_records"]["unchanged"] == result["raw_records"]["new"]
     assert again["events_created"] == 0
+    assert (again["events_updated"], again["events_removed"]) == (0, 0)
+    assert again["timeline_as_of"] == "2025-06-01"  # the demo data's day, not the clock's
 
     queue = run("queue", "--json", env=env)
     assert json.loads(queue.stdout)["counts"] == {"completed": 6, "failed": 0, "pending": 0, "processing": 0}
@@ -209,7 +211,23 @@ def test_timeline_queue_and_rebuild_commands(simulator: object, database_url: st
 
     rebuilt = run("rebuild", "--employee", employee_id, "--json", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert json.loads(rebuilt.stdout)["events_created"] == 0  # nothing new: the timeline is current
+    same = json.loads(rebuilt.stdout)
+    # Nothing new and nothing changed: the timeline is current.
+    assert (same["events_created"], same["events_updated"], same["events_removed"]) == (0, 0, 0)
+
+    dutch = run("rebuild", "--employee", employee_id, "--locale", "nl", "--as-of", "2025-06-01", env=env)
+    assert dutch.returncode == 0, dutch.stderr
+    assert dutch.stdout.startswith(
+        f"rebuilt 1 employees as of 2025-06-01: 0 events new, {len(events)} updated"
+    )
+    titles = [e["event_title"] for e in json.loads(run("timeline", employee_id, "--json", env=env).stdout)]
+    assert "Toegevoegd aan Employes" in titles
+    kept = json.loads(
+        run("rebuild", "--employee", employee_id, "--as-of", "2025-06-01", "--json", env=env).stdout
+    )
+    assert (kept["locale"], kept["events_updated"]) == ("en", len(events))  # the last sync's locale: en
+    bad_day = run("rebuild", "--as-of", "1 June", env=env)
+    assert bad_day.returncode == 2
 
     pruned = run("queue", "--prune-older-than", "0s", "--json", env=env)
     assert json.loads(pruned.stdout)["pruned"] == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -80,6 +81,9 @@ async def test_a_second_run_of_unchanged_data_writes_nothing_new(
     assert first.succeeded and second.succeeded
     assert second.summary["raw_records"] == {"new": 0, "changed": 0, "unchanged": 156}
     assert second.summary["events_created"] == 0
+    assert second.summary["events_updated"] == 0
+    assert second.summary["events_removed"] == 0
+    assert scalar(database_url, "select count(*) from employes_timeline_v2 where updated_at is not null") == 0
     assert scalar(database_url, "select count(*) from employes_raw_data") == rows
     assert scalar(database_url, "select count(*) from employes_timeline_v2") == events
 
@@ -193,7 +197,7 @@ async def test_rebuild_recreates_timelines_without_the_api(
         conn.execute("delete from employes_timeline_v2")
     simulator.stats.reset()
 
-    result = await rebuild_timelines(pool, settings.scope)
+    result = await rebuild_timelines(pool, settings.scope, as_of=settings.as_of_date)
 
     assert result.events_created == events
     assert simulator.stats.total == 0
@@ -206,3 +210,39 @@ async def _last_run(pool: AsyncConnectionPool) -> tuple[str, str]:
         row = await cur.fetchone()
     assert row is not None
     return row[0], row[1]
+
+
+async def test_a_corrected_contract_end_reaches_the_stored_event_on_rebuild(
+    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    """Issue 12 item 2: a correction upstream updates the stored event instead of leaving it stale."""
+    settings = settings_for(simulator)
+    await sync_locally(settings, pool, database_url, simulator.config.token)
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "select employee_id, api_response from employes_raw_data"
+            " where endpoint = '/employments' and is_latest and jsonb_array_length(api_response) > 0"
+            " and api_response->0->'contracts'->0 ? 'end_date' order by employee_id limit 1"
+        ).fetchone()
+        assert row is not None, "the demo data has a fixed-term contract"
+        employee_id, employments = row
+        first = min(employments, key=lambda e: e["start_date"])
+        contract = min(first["contracts"], key=lambda c: c["start_date"])
+        contract["end_date"] = "2031-12-31T00:00:00"  # corrected: the contract runs years longer
+        conn.execute(
+            "update employes_raw_data set api_response = %s::jsonb"
+            " where employee_id = %s and endpoint = '/employments' and is_latest",
+            (json.dumps(employments), employee_id),
+        )
+    result = await rebuild_timelines(pool, settings.scope, [employee_id], as_of=settings.as_of_date)
+    assert result.events_updated >= 1
+    with psycopg.connect(database_url) as conn:
+        stored = conn.execute(
+            "select event_data->>'contract_end_date', updated_at is not null from employes_timeline_v2"
+            " where employee_id = %s and event_type = 'contract_started'"
+            " and event_data->>'employment_id' = %s",
+            (employee_id, first["id"]),
+        ).fetchone()
+    assert stored == ("2031-12-31", True)
+    again = await rebuild_timelines(pool, settings.scope, [employee_id], as_of=settings.as_of_date)
+    assert (again.events_created, again.events_updated, again.events_removed) == (0, 0, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -114,3 +115,60 @@ async def test_five_thousand_employees_in_one_write(store_pool: AsyncConnectionP
     assert first.inserted == 20_000
     again = await timeline.write_events(store_pool, SCOPE, ids, events)
     assert (again.inserted, again.removed) == (0, 0)
+
+
+async def test_changed_content_under_the_same_key_is_updated_and_counted(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    """Issue 12 item 2: ON CONFLICT updates a row whose content differs, and only such a row."""
+    events = events_of("a", 3)
+    await timeline.write_events(store_pool, SCOPE, ["a"], events)
+    corrected = [
+        events[0],
+        dataclasses.replace(events[1], event_title="Salary increase (+€2.00/month)"),
+        dataclasses.replace(events[2], event_data={"i": 2, "planned": False}),
+    ]
+    result = await timeline.write_events(store_pool, SCOPE, ["a"], corrected)
+    assert (result.inserted, result.updated, result.removed) == (0, 2, 0)
+    stored = await timeline.events_for(store_pool, SCOPE, "a")
+    assert [e["event_title"] for e in stored] == [
+        "Salary increase",
+        "Salary increase (+€2.00/month)",
+        "Salary increase",
+    ]
+    assert stored[2]["event_data"] == {"i": 2, "planned": False}
+    assert [e["updated_at"] is not None for e in stored] == [False, True, True]
+    again = await timeline.write_events(store_pool, SCOPE, ["a"], corrected)
+    assert (again.inserted, again.updated, again.removed) == (0, 0, 0)
+
+
+async def test_a_moved_date_is_an_update_and_events_of_one_day_sort_by_their_order(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    day = date(2024, 1, 1)
+    first = [
+        {**_row("a", "added", day, "employee_added"), "event_order": 40},
+        {**_row("a", "start", day, "contract_started"), "event_order": 20},
+        {**_row("a", "end", day, "contract_ended"), "event_order": 10},
+    ]
+    await timeline.write_events(store_pool, SCOPE, ["a"], first)
+    assert [e["event_type"] for e in await timeline.events_for(store_pool, SCOPE, "a")] == [
+        "contract_ended",
+        "contract_started",
+        "employee_added",
+    ]
+    moved = [{**first[2], "event_date": date(2024, 3, 31)}, *first[:2]]
+    result = await timeline.write_events(store_pool, SCOPE, ["a"], moved)
+    assert (result.inserted, result.updated, result.removed) == (0, 1, 0)
+
+
+def _row(employee_id: str, key: str, day: date, event_type: str) -> dict[str, Any]:
+    return {
+        "employee_id": employee_id,
+        "event_type": event_type,
+        "event_date": day,
+        "event_title": event_type,
+        "event_description": "",
+        "event_data": {},
+        "event_key": key,
+    }

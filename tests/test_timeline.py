@@ -10,12 +10,15 @@ import pytest
 
 from employes_sync.employes.models import InvalidRecord as ModelsInvalidRecord
 from employes_sync.timeline import (
+    CONTRACT_ADDED,
     CONTRACT_ENDED,
+    CONTRACT_EXPIRED_UNRENEWED,
     CONTRACT_RENEWED,
     CONTRACT_STARTED,
     EMPLOYEE_ADDED,
     EVENT_TYPES,
     HOURS_CHANGE,
+    PAY_BASIS_CHANGE,
     SALARY_DECREASE,
     SALARY_INCREASE,
     InvalidRecord,
@@ -46,7 +49,7 @@ def employment(ident: str = "emp-1", start: str = "2023-02-01T00:00:00", **field
 
 
 def build(emp: dict[str, Any], employments: list[dict[str, Any]] | None) -> list[TimelineEvent]:
-    return build_timeline(emp, employments, today=TODAY)
+    return build_timeline(emp, employments, as_of=TODAY)
 
 
 def of_type(events: list[TimelineEvent], event_type: str) -> list[TimelineEvent]:
@@ -66,9 +69,14 @@ def test_employee_added_dated_by_dt_create_with_the_name_verbatim() -> None:
     events = build(employee(first_name="Zoë", surname="Ünal-Øster 🙂"), [employment()])
     added = only(events, EMPLOYEE_ADDED)
     assert added.event_date == date(2023, 1, 10)
-    assert added.event_title == "Employee added"
+    assert added.event_title == "Added to Employes"
     assert "Zoë de Ünal-Øster 🙂" in added.event_description
-    assert added.event_data == {"name": "Zoë de Ünal-Øster 🙂", "source": "dt_create"}
+    assert added.event_data == {
+        "name": "Zoë de Ünal-Øster 🙂",
+        "source": "dt_create",
+        "dates": "record",
+        "planned": False,
+    }
 
 
 def test_employee_added_falls_back_to_the_earliest_employment_start() -> None:
@@ -113,20 +121,33 @@ def test_contract_started_describes_the_start() -> None:
     assert started.event_date == date(2023, 2, 1)
     assert started.event_title == "Contract started"
     assert started.event_description == (
-        "Employment started on 1 Feb 2023: fixed-term contract until 31 Jan 2024, 32h/week, €3,500.00/month."
+        "Employment started on 1 Feb 2023: fixed-term contract until 31 Jan 2024, 32h/week, 4 days/week."
     )
     assert started.event_data == {
         "employment_id": "emp-1",
         "start_date": "2023-02-01",
         "rehire": False,
+        "gap_days": None,
+        "terms": "starting",
+        "terms_from": "2023-02-01",
         "contract_duration": "definite",
+        "contract_start_date": "2023-02-01",
         "contract_end_date": "2024-01-31",
+        "is_signed": True,
+        "sign_date": None,
         "hours_per_week": 32,
         "days_per_week": 4,
         "employee_type": "parttime",
+        "pay_basis": "monthly",
         "month_wage": 3500,
         "hour_wage": 20.19,
         "yearly_wage": None,
+        "currency": "EUR",
+        "chain_contracts": 1,
+        "chain_start_date": "2023-02-01",
+        "chain_reset": False,
+        "chain_exceeds_legal_maximum": False,
+        "planned": False,
     }
 
 
@@ -148,7 +169,7 @@ def test_salary_increase_has_amount_and_percentage() -> None:
     )
     inc = only(events, SALARY_INCREASE)
     assert inc.event_date == date(2024, 1, 1)
-    assert inc.event_title == "Salary increase (+€200.00)"
+    assert inc.event_title == "Salary increase (+€200.00/month)"
     assert inc.event_description == (
         "Monthly wage changed from €3,000.00 to €3,200.00 (+6.67%) on 1 Jan 2024."
     )
@@ -178,7 +199,7 @@ def test_salary_decrease_is_negative() -> None:
         ],
     )
     dec = only(events, SALARY_DECREASE)
-    assert dec.event_title == "Salary decrease (-€345.50)"
+    assert dec.event_title == "Salary decrease (-€345.50/month)"
     assert dec.event_data["amount"] == -345.5
     assert dec.event_data["percentage"] == -2.8
     assert "€12,345.60" in dec.event_description
@@ -199,7 +220,7 @@ def test_hourly_wage_is_compared_when_there_is_no_monthly_wage() -> None:
     )
     inc = only(events, SALARY_INCREASE)
     assert inc.event_data["basis"] == "hourly"
-    assert inc.event_title == "Salary increase (+€0.50)"
+    assert inc.event_title == "Salary increase (+€0.50/hour)"
     assert inc.event_description.startswith("Hourly wage changed from €14.50 to €15.00")
 
 
@@ -240,6 +261,9 @@ def test_hours_change_from_to_with_days() -> None:
         "to_days_per_week": 5,
         "from_employee_type": "parttime",
         "to_employee_type": "fulltime",
+        "monthly_pay_effect": None,  # no salary known to weigh the hours with
+        "currency": "EUR",
+        "planned": False,
     }
 
 
@@ -309,29 +333,35 @@ def test_contract_ended_when_the_employment_ended_in_the_past() -> None:
     )
     ended = only(events, CONTRACT_ENDED)
     assert ended.event_date == date(2024, 12, 31)
-    assert ended.event_title == "Contract ended"
+    assert ended.event_title == "Employment ended"
     assert ended.event_data == {
         "employment_id": "emp-1",
         "reason": "employment_ended",
         "start_date": "2023-02-01",
         "end_date": "2024-12-31",
         "contract_duration": "permanent",
+        "planned": False,
     }
 
 
-@pytest.mark.parametrize("end", ["2025-06-01", "2025-12-31T00:00:00"])
-def test_no_contract_ended_for_an_end_today_or_in_the_future(end: str) -> None:
-    events = build(employee(), [employment(end_date=end)])
-    assert not of_type(events, CONTRACT_ENDED)
+@pytest.mark.parametrize(("end", "planned"), [("2025-06-01", False), ("2025-12-31T00:00:00", True)])
+def test_an_end_today_is_an_end_and_one_after_as_of_is_planned(end: str, planned: bool) -> None:
+    ended = only(build(employee(), [employment(end_date=end)]), CONTRACT_ENDED)
+    assert ended.event_data["planned"] is planned
+    assert ended.event_title == ("Employment ends (planned)" if planned else "Employment ended")
 
 
-def test_today_is_injectable() -> None:
+def test_as_of_is_explicit() -> None:
     emp, emps = employee(), [employment(end_date="2025-12-31")]
-    assert not of_type(build_timeline(emp, emps, today=date(2025, 12, 31)), CONTRACT_ENDED)
-    assert of_type(build_timeline(emp, emps, today=date(2026, 1, 1)), CONTRACT_ENDED)
+    before = only(build_timeline(emp, emps, as_of=date(2025, 12, 30)), CONTRACT_ENDED)
+    after = only(build_timeline(emp, emps, as_of=date(2025, 12, 31)), CONTRACT_ENDED)
+    assert (before.event_data["planned"], after.event_data["planned"]) == (True, False)
+    assert before.event_key == after.event_key  # the store updates it in place when the day comes
+    with pytest.raises(TypeError):
+        build_timeline(emp, emps)  # type: ignore[call-arg]
 
 
-def test_fixed_term_contract_that_ran_out_without_follow_up_ends() -> None:
+def test_fixed_term_contract_that_ran_out_without_follow_up_is_no_departure() -> None:
     events = build(
         employee(),
         [
@@ -342,9 +372,10 @@ def test_fixed_term_contract_that_ran_out_without_follow_up_ends() -> None:
             )
         ],
     )
-    ended = only(events, CONTRACT_ENDED)
-    assert ended.event_date == date(2024, 1, 31)
-    assert ended.event_data["reason"] == "contract_expired"
+    assert not of_type(events, CONTRACT_ENDED)
+    lapsed = only(events, CONTRACT_EXPIRED_UNRENEWED)
+    assert lapsed.event_date == date(2024, 1, 31)
+    assert lapsed.event_title == "Fixed-term contract expired, no follow-up registered"
 
 
 def test_an_ended_employment_gives_one_contract_ended_not_two() -> None:
@@ -362,24 +393,25 @@ def test_an_ended_employment_gives_one_contract_ended_not_two() -> None:
     assert only(events, CONTRACT_ENDED).event_data["reason"] == "employment_ended"
 
 
-def test_fixed_term_running_out_before_the_employment_ends_gives_both() -> None:
+def test_fixed_term_running_out_before_the_employment_ends_gives_a_lapse_then_the_end() -> None:
     contracts = [{"start_date": "2023-02-01", "end_date": "2024-01-31", "contract_duration": "definite"}]
     events = build(employee(), [employment(end_date="2024-03-31", contracts=contracts)])
-    assert [(e.event_date, e.event_data["reason"]) for e in of_type(events, CONTRACT_ENDED)] == [
-        (date(2024, 1, 31), "contract_expired"),
-        (date(2024, 3, 31), "employment_ended"),
+    assert [(e.event_date, e.event_type) for e in events if e.event_type.startswith("contract_e")] == [
+        (date(2024, 1, 31), CONTRACT_EXPIRED_UNRENEWED),
+        (date(2024, 3, 31), CONTRACT_ENDED),
     ]
-    # While the employment still runs, only the expired contract shows; later nothing is withdrawn.
+    # While the employment still runs, the end shows as planned; later nothing is withdrawn.
     earlier = build_timeline(
-        employee(), [employment(end_date="2024-03-31", contracts=contracts)], today=date(2024, 3, 1)
+        employee(), [employment(end_date="2024-03-31", contracts=contracts)], as_of=date(2024, 3, 1)
     )
-    assert [e.event_data["reason"] for e in of_type(earlier, CONTRACT_ENDED)] == ["contract_expired"]
+    assert only(earlier, CONTRACT_ENDED).event_data["planned"] is True
     assert {e.event_key for e in earlier} <= {e.event_key for e in events}
 
 
 def test_every_event_type_appears_on_a_full_history() -> None:
     events = build(employee(), full_history())
-    assert {e.event_type for e in events} == EVENT_TYPES
+    # The other two have their own tests in test_timeline_rules.py.
+    assert {e.event_type for e in events} == EVENT_TYPES - {CONTRACT_ADDED, PAY_BASIS_CHANGE}
 
 
 # ----------------------------------------------------------------------------- shapes and edge cases
@@ -400,9 +432,9 @@ def full_history() -> list[dict[str, Any]]:
                 {
                     "start_date": "2021-01-01T00:00:00",
                     "end_date": "2021-06-30T00:00:00",
-                    "month_wage": "3000.00",
+                    "month_wage": "4500.00",  # at 36 instead of 24 hours: a higher rate, too
                 },
-                {"start_date": "2021-07-01T00:00:00", "month_wage": "2900.00"},
+                {"start_date": "2021-07-01T00:00:00", "month_wage": "4400.00"},
             ],
             "hours": [
                 {
@@ -457,9 +489,9 @@ def test_rehire_shows_two_contract_starts() -> None:
     assert starts[1].event_description.startswith("Re-hired on 1 Mar 2023")
     ended = of_type(events, CONTRACT_ENDED)
     assert [(e.event_date, e.event_data["reason"]) for e in ended] == [
-        (date(2021, 12, 31), "employment_ended"),
-        (date(2024, 2, 29), "contract_expired"),
+        (date(2021, 12, 31), "employment_ended")
     ]
+    assert only(events, CONTRACT_EXPIRED_UNRENEWED).event_date == date(2024, 2, 29)
 
 
 def test_overlapping_employments_are_not_rehires() -> None:
@@ -469,7 +501,7 @@ def test_overlapping_employments_are_not_rehires() -> None:
 
 def test_salary_changes_stay_within_one_employment() -> None:
     events = build(employee(), full_history())
-    # 2800 -> 3000 -> 2900 in the first employment; the re-hire at 3400 is a start, not an increase.
+    # 2800 -> 4500 -> 4400 in the first employment; the re-hire at 3400 is a start, not an increase.
     assert [(e.event_type, e.event_date) for e in events if e.event_type.startswith("salary")] == [
         (SALARY_INCREASE, date(2021, 1, 1)),
         (SALARY_DECREASE, date(2021, 7, 1)),
@@ -485,7 +517,7 @@ def test_open_periods_may_omit_end_date_or_leave_it_empty(open_end: object) -> N
         return r
 
     emp = employment(
-        salary=[row("2023-02-01", month_wage=3000), row("2024-02-01", month_wage=3100)],
+        salary=[row("2023-02-01", month_wage=3000), row("2024-02-01", month_wage=3500)],
         hours=[row("2023-02-01", hours_per_week=32), row("2024-02-01", hours_per_week=36)],
         contracts=[
             row("2023-02-01", contract_duration="definite"),
@@ -609,7 +641,9 @@ def test_no_employments_fall_back_to_the_nested_current_employment(employments: 
     assert started.event_data["contract_duration"] == "definite"
     assert started.event_data["hours_per_week"] == 24
     assert started.event_data["month_wage"] == 1690
-    assert only(events, CONTRACT_ENDED).event_data["reason"] == "contract_expired"
+    assert started.event_data["terms"] == "current"
+    assert only(events, CONTRACT_EXPIRED_UNRENEWED).event_date == date(2023, 4, 30)
+    assert not of_type(events, CONTRACT_ENDED)
 
 
 @pytest.mark.parametrize("nested", [None, {}, "missing"])
@@ -635,8 +669,8 @@ def test_determinism_sorted_and_repeatable() -> None:
     first = build(employee(), full_history())
     second = build(employee(), json.loads(json.dumps(full_history())))
     assert first == second
-    assert [(e.event_date, e.event_type, e.event_key) for e in first] == sorted(
-        (e.event_date, e.event_type, e.event_key) for e in first
+    assert [(e.event_date, e.event_order, e.event_key) for e in first] == sorted(
+        (e.event_date, e.event_order, e.event_key) for e in first
     )
 
 
@@ -765,7 +799,7 @@ def test_invalid_input_is_rejected_with_a_reason_naming_the_field(
     emp: Any, employments: Any, field: str
 ) -> None:
     with pytest.raises(InvalidRecord) as caught:
-        build_timeline(emp, employments, today=TODAY)
+        build_timeline(emp, employments, as_of=TODAY)
     assert caught.value.reason.startswith(field + ":") or caught.value.reason.startswith(field + "."), (
         caught.value.reason
     )
@@ -775,7 +809,7 @@ def test_invalid_input_is_rejected_with_a_reason_naming_the_field(
 def test_reasons_do_not_echo_wages() -> None:
     bad = [employment(salary=[{"start_date": "2024-01-01", "month_wage": "4321.99 EUR"}])]
     with pytest.raises(InvalidRecord) as caught:
-        build_timeline(employee(), bad, today=TODAY)
+        build_timeline(employee(), bad, as_of=TODAY)
     assert "4321" not in caught.value.reason
 
 
@@ -793,8 +827,11 @@ def test_event_types_constant_matches_the_contract() -> None:
         "employee_added",
         "contract_started",
         "contract_renewed",
+        "contract_added",
         "contract_ended",
+        "contract_expired_unrenewed",
         "salary_increase",
         "salary_decrease",
+        "pay_basis_change",
         "hours_change",
     }

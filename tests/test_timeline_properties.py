@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from employes_sync.timeline import (
+    CONTRACT_EXPIRED_UNRENEWED,
+    DEPARTURE_TYPES,
     EVENT_TYPES,
     SALARY_DECREASE,
     SALARY_INCREASE,
@@ -140,8 +142,8 @@ employment_lists = st.none() | st.lists(employment_records, max_size=3)
 def check_result(events: list[TimelineEvent], employee: dict[str, Any]) -> None:
     keys = [e.event_key for e in events]
     assert len(keys) == len(set(keys)), "event keys must be unique within one employee"
-    assert [(e.event_date, e.event_type, e.event_key) for e in events] == sorted(
-        (e.event_date, e.event_type, e.event_key) for e in events
+    assert [(e.event_date, e.event_order, e.event_key) for e in events] == sorted(
+        (e.event_date, e.event_order, e.event_key) for e in events
     )
     for event in events:
         assert event.event_type in EVENT_TYPES
@@ -163,7 +165,7 @@ def check_result(events: list[TimelineEvent], employee: dict[str, Any]) -> None:
 @given(json_values, json_values)
 def test_arbitrary_json_gives_events_or_invalid_record(employee: Any, employments: Any) -> None:
     try:
-        events = build_timeline(employee, employments, today=TODAY)
+        events = build_timeline(employee, employments, as_of=TODAY)
     except InvalidRecord as error:
         assert error.reason and isinstance(error.reason, str)
     else:
@@ -193,7 +195,7 @@ def damaged(draw: st.DrawFn) -> tuple[dict[str, Any], list[Any] | None]:
 def test_right_shape_wrong_values_gives_events_or_invalid_record(case: tuple[dict[str, Any], Any]) -> None:
     employee, employments = case
     try:
-        events = build_timeline(employee, employments, today=TODAY)
+        events = build_timeline(employee, employments, as_of=TODAY)
     except InvalidRecord as error:
         assert error.reason
     else:
@@ -203,9 +205,9 @@ def test_right_shape_wrong_values_gives_events_or_invalid_record(case: tuple[dic
 @FAST
 @given(employee_records, employment_lists)
 def test_well_formed_records_always_build(employee: dict[str, Any], employments: Any) -> None:
-    events = build_timeline(employee, employments, today=TODAY)
+    events = build_timeline(employee, employments, as_of=TODAY)
     check_result(events, employee)
-    assert build_timeline(employee, employments, today=TODAY) == events
+    assert build_timeline(employee, employments, as_of=TODAY) == events
 
 
 @FAST
@@ -213,7 +215,7 @@ def test_well_formed_records_always_build(employee: dict[str, Any], employments:
 def test_order_of_employments_and_periods_does_not_matter(
     employee: dict[str, Any], employments: list[dict[str, Any]], rnd: random.Random
 ) -> None:
-    expected = build_timeline(employee, employments, today=TODAY)
+    expected = build_timeline(employee, employments, as_of=TODAY)
     shuffled = [dict(e) for e in employments]
     rnd.shuffle(shuffled)
     for emp in shuffled:
@@ -221,7 +223,7 @@ def test_order_of_employments_and_periods_does_not_matter(
             rows = list(emp[key])
             rnd.shuffle(rows)
             emp[key] = rows
-    assert build_timeline(employee, shuffled, today=TODAY) == expected
+    assert build_timeline(employee, shuffled, as_of=TODAY) == expected
 
 
 @FAST
@@ -231,19 +233,140 @@ def test_a_json_round_trip_changes_nothing(
 ) -> None:
     # What the store hands back from jsonb must rebuild exactly what the API response built.
     again = json.loads(json.dumps([employee, employments]))
-    assert build_timeline(*again, today=TODAY) == build_timeline(employee, employments, today=TODAY)
+    assert build_timeline(*again, as_of=TODAY) == build_timeline(employee, employments, as_of=TODAY)
 
 
 @FAST
 @given(
     employee_records, st.lists(employment_records, max_size=3), days, st.integers(min_value=1, max_value=400)
 )
-def test_time_only_adds_contract_ended_events(
+def test_time_only_adds_lapses_and_plain_events(
     employee: dict[str, Any], employments: list[dict[str, Any]], today: date, later: int
 ) -> None:
-    before = build_timeline(employee, employments, today=today)
-    after = build_timeline(employee, employments, today=today + timedelta(days=later))
+    """Moving as_of on never withdraws an event: planned ones turn plain, lapsed contracts appear."""
+    before = build_timeline(employee, employments, as_of=today)
+    after = build_timeline(employee, employments, as_of=today + timedelta(days=later))
     before_keys = {e.event_key for e in before}
     new = [e for e in after if e.event_key not in before_keys]
-    assert all(e.event_type == "contract_ended" for e in new)
+    assert all(e.event_type == CONTRACT_EXPIRED_UNRENEWED for e in new)
     assert before_keys <= {e.event_key for e in after}
+
+
+# ----------------------------------------------------------------------------- issue 12 properties
+
+
+def _ends(employments: list[dict[str, Any]] | None) -> set[str]:
+    return {str(e.get("end_date")) for e in employments or [] if e.get("end_date")}
+
+
+@FAST
+@given(employee_records, employment_lists, days)
+def test_an_active_employee_without_an_end_date_never_departs(
+    employee: dict[str, Any], employments: list[dict[str, Any]] | None, as_of: date
+) -> None:
+    employee = {**employee, "status": "active"}
+    if employments:
+        employments = [{k: v for k, v in e.items() if k != "end_date"} for e in employments]
+    nested = employee.get("employment")
+    if isinstance(nested, dict):
+        employee["employment"] = {k: v for k, v in nested.items() if k != "end_date"}
+    events = build_timeline(employee, employments, as_of=as_of)
+    assert not [e for e in events if e.event_type in DEPARTURE_TYPES]
+
+
+@FAST
+@given(employee_records, employment_lists, days)
+def test_every_departure_is_an_employment_end_or_the_out_of_service_state(
+    employee: dict[str, Any], employments: list[dict[str, Any]] | None, as_of: date
+) -> None:
+    events = build_timeline(employee, employments, as_of=as_of)
+    for event in events:
+        if event.event_type in DEPARTURE_TYPES:
+            if event.event_data["reason"] == "out_of_service":
+                assert employee["status"] != "active"
+            else:
+                assert event.event_data["reason"] == "employment_ended"
+
+
+@FAST
+@given(employee_records, employment_lists, days, st.sampled_from(["en", "nl"]))
+def test_events_after_as_of_are_all_planned_and_only_they(
+    employee: dict[str, Any], employments: list[dict[str, Any]] | None, as_of: date, locale: str
+) -> None:
+    for event in build_timeline(employee, employments, as_of=as_of, locale=locale):
+        assert event.event_data["planned"] is (event.event_date > as_of)
+        marker = "(planned)" if locale == "en" else "(gepland)"
+        assert (marker in event.event_title) is (event.event_date > as_of)
+
+
+@FAST
+@given(
+    employee_records,
+    st.lists(employment_records, max_size=3),
+    days,
+    st.randoms(use_true_random=False),
+)
+def test_building_twice_or_reordered_gives_identical_rows(
+    employee: dict[str, Any], employments: list[dict[str, Any]], as_of: date, rnd: random.Random
+) -> None:
+    first = build_timeline(employee, employments, as_of=as_of)
+    reordered = [dict(e) for e in employments]
+    rnd.shuffle(reordered)
+    for emp in reordered:
+        for key in ("salary", "hours", "contracts"):
+            rows = list(emp[key])
+            rnd.shuffle(rows)
+            emp[key] = rows
+    assert build_timeline(employee, employments, as_of=as_of) == first
+    assert build_timeline(employee, reordered, as_of=as_of) == first
+
+
+_CORRECTIONS = {
+    "salary": ("month_wage", "hour_wage", "yearly_wage", "end_date"),
+    "hours": ("hours_per_week", "days_per_week", "end_date"),
+    "contracts": ("end_date", "is_signed", "contract_duration"),
+}
+
+
+@FAST
+@given(employee_records, st.lists(employment_records, min_size=1, max_size=3), days, st.data())
+def test_a_correction_to_any_period_is_reflected_after_a_rebuild(
+    employee: dict[str, Any], employments: list[dict[str, Any]], as_of: date, data: st.DataObject
+) -> None:
+    """Whatever a correction changes, the rows rebuilt from it equal a build from scratch.
+
+    The store writes exactly the rebuilt rows (new keys inserted, changed ones updated, the rest
+    removed): so a store that started from the old rows ends where a new database would.
+    """
+    before = build_timeline(employee, employments, as_of=as_of)
+    corrected = json.loads(json.dumps(employments))
+    emp = data.draw(st.sampled_from(corrected))
+    kind = data.draw(st.sampled_from(sorted(_CORRECTIONS)))
+    if not emp[kind]:
+        return
+    row = data.draw(st.sampled_from(emp[kind]))
+    field = data.draw(st.sampled_from(_CORRECTIONS[kind]))
+    strategies = {
+        "month_wage": numbers(1, 9000),
+        "hour_wage": numbers(1, 60),
+        "yearly_wage": numbers(1, 120000),
+        "hours_per_week": numbers(1, 40),
+        "days_per_week": st.integers(min_value=1, max_value=7),
+        "end_date": api_dates(),
+        "is_signed": st.booleans(),
+        "contract_duration": st.sampled_from(["permanent", "definite"]),
+    }
+    row[field] = data.draw(strategies[field])
+    after = build_timeline(employee, corrected, as_of=as_of)
+    stored = _upsert({e.event_key: e for e in before}, after)
+    assert stored == {e.event_key: e for e in after}
+
+
+def _upsert(stored: dict[str, TimelineEvent], rows: list[TimelineEvent]) -> dict[str, TimelineEvent]:
+    """What write_events does, in memory: insert new keys, update changed rows, delete the rest."""
+    keys = {e.event_key for e in rows}
+    result = {k: v for k, v in stored.items() if k in keys}
+    for row in rows:
+        if result.get(row.event_key) != row:
+            result[row.event_key] = row
+    return result

@@ -292,12 +292,11 @@ async def summarize(
         raise LookupError(f"no run {run_id}")
     started: dict[str, Any] = dict(run.get("summary") or {})
     inline = started.get("inline") or {}
+    run_settings: dict[str, Any] = dict(run.get("settings") or {})
     batches = await queue_store.run_batches(pool, run_id)
     by_status: dict[str, int] = {}
-    totals = {
-        "history_processed": inline.get("history_processed", 0),
-        "events_created": inline.get("events_created", 0),
-    }
+    counted = ("history_processed", "events_created", "events_updated", "events_removed")
+    totals = {key: inline.get(key, 0) for key in counted}
     raw = dict(started.get("raw_records") or {"new": 0, "changed": 0, "unchanged": 0})
     for key in ("new", "changed", "unchanged"):
         raw[key] = raw.get(key, 0) + inline.get(f"raw_{key}", 0)
@@ -308,8 +307,8 @@ async def summarize(
         state = "closed" if batch.closed else batch.status
         by_status[state] = by_status.get(state, 0) + 1
         result = batch.result or {}
-        totals["history_processed"] += result.get("history_processed", 0)
-        totals["events_created"] += result.get("events_created", 0)
+        for key in counted:
+            totals[key] += result.get(key, 0)
         for key in ("new", "changed", "unchanged"):
             raw[key] += result.get(f"raw_{key}", 0)
         errors.update(result.get("errors") or {})
@@ -339,6 +338,10 @@ async def summarize(
         "queued_for_processing": started.get("queued_for_processing", 0),
         "skipped_unchanged": started.get("skipped_unchanged", 0),
         "events_created": totals["events_created"],
+        "events_updated": totals["events_updated"],
+        "events_removed": totals["events_removed"],
+        "timeline_as_of": run_settings.get("as_of"),
+        "timeline_locale": run_settings.get("locale", "en"),
         "employees_with_timelines": await timeline_store.employees_with_events(pool, run["scope"]),
         "raw_records": raw,
         "batches": {"total": len(batches), **by_status},

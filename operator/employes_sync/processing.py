@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
@@ -26,7 +27,7 @@ from employes_sync.employes.errors import (
 from employes_sync.settings import SyncSettings
 from employes_sync.store import raw as raw_store
 from employes_sync.store import timeline as timeline_store
-from employes_sync.timeline import InvalidRecord, TimelineEvent, build_timeline
+from employes_sync.timeline import DEFAULT_LOCALE, InvalidRecord, TimelineEvent, build_timeline
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class ProcessResult:
     employees: int = 0
     history_processed: int = 0
     events_created: int = 0
+    events_updated: int = 0
     events_removed: int = 0
     events_by_type: dict[str, int] = field(default_factory=dict)
     raw_new: int = 0
@@ -47,11 +49,17 @@ class ProcessResult:
     employees_with_events: int = 0
     errors: dict[str, str] = field(default_factory=dict)
 
+    def add_written(self, written: timeline_store.WriteResult) -> None:
+        self.events_created += written.inserted
+        self.events_updated += written.updated
+        self.events_removed += written.removed
+
     def to_json(self) -> dict[str, Any]:
         return {
             "employees_processed": self.employees,
             "history_processed": self.history_processed,
             "events_created": self.events_created,
+            "events_updated": self.events_updated,
             "events_removed": self.events_removed,
             "events_by_type": self.events_by_type,
             "raw_new": self.raw_new,
@@ -109,6 +117,9 @@ def build_events(
     employees: dict[str, dict[str, Any]],
     employments: dict[str, list[dict[str, Any]] | None],
     errors: dict[str, str],
+    *,
+    as_of: date,
+    locale: str,
 ) -> list[TimelineEvent]:
     """Every event of these employees; an employee whose record cannot be read is named in errors."""
     events: list[TimelineEvent] = []
@@ -116,7 +127,7 @@ def build_events(
         if employee_id in errors:
             continue
         try:
-            events.extend(build_timeline(employee, employments.get(employee_id)))
+            events.extend(build_timeline(employee, employments.get(employee_id), as_of=as_of, locale=locale))
         except InvalidRecord as exc:
             errors[employee_id] = f"invalid record: {exc.reason}"
     return events
@@ -156,11 +167,11 @@ async def process_employees(
         if employee_id not in employees and employee_id not in errors:
             errors[employee_id] = "employee record missing from the store"
 
-    events = build_events(employees, dict(fetched), errors)
+    events = build_events(employees, dict(fetched), errors, as_of=settings.as_of_date, locale=settings.locale)
     written = await timeline_store.write_events(
         pool, settings.scope, [e for e in employee_ids if e not in errors], events, run_id=run_id
     )
-    result.events_created, result.events_removed = written.inserted, written.removed
+    result.add_written(written)
     for event in events:
         result.events_by_type[event.event_type] = result.events_by_type.get(event.event_type, 0) + 1
     result.employees_with_events = len({event.employee_id for event in events})
@@ -171,9 +182,19 @@ async def process_employees(
 
 
 async def rebuild_timelines(
-    pool: AsyncConnectionPool, scope: str, employee_ids: Sequence[str] | None = None, *, chunk: int = 500
+    pool: AsyncConnectionPool,
+    scope: str,
+    employee_ids: Sequence[str] | None = None,
+    *,
+    as_of: date,
+    locale: str = DEFAULT_LOCALE,
+    chunk: int = 500,
 ) -> ProcessResult:
-    """Timelines again from what is stored, without one API call (after a builder fix, say)."""
+    """Timelines again from what is stored, without one API call (after a builder fix, say).
+
+    Every stored event that differs from what the builder now derives is updated in place, so the
+    counts say what a correction or an upgrade changed.
+    """
     latest = await raw_store.load_latest(pool, scope, list(employee_ids) if employee_ids else None)
     result = ProcessResult(employees=len(latest))
     if employee_ids:
@@ -185,10 +206,9 @@ async def rebuild_timelines(
         employees = {i: latest[i][0] for i in part}
         employments = {i: latest[i][1] for i in part}
         errors: dict[str, str] = {}
-        events = build_events(employees, employments, errors)
+        events = build_events(employees, employments, errors, as_of=as_of, locale=locale)
         written = await timeline_store.write_events(pool, scope, [i for i in part if i not in errors], events)
-        result.events_created += written.inserted
-        result.events_removed += written.removed
+        result.add_written(written)
         result.employees_with_events += len({event.employee_id for event in events})
         result.errors.update(errors)
     return result

@@ -10,6 +10,7 @@ import dataclasses
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -17,6 +18,14 @@ DEFAULT_API_URL = "https://connect.employes.nl/v4"
 DEFAULT_REDACT: tuple[str, ...] = ("personal_identification_number", "iban")
 
 Mode = Literal["interactive", "background"]
+
+#: The languages timelines are written in (``employes_sync.timeline.LOCALES``; a test keeps them equal).
+TIMELINE_LOCALES = ("en", "nl")
+
+
+def _today() -> str:
+    return date.today().isoformat()
+
 
 #: A DNS name or an IPv4 address: letters, digits, '-', '_' and dots, no empty label.
 _HOST = re.compile(r"^(?!-)[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$")
@@ -52,6 +61,10 @@ class SyncSettings:
     incremental: bool = False
     trigger: str = "manual"
     mode: Mode = "interactive"
+    #: The day timelines are built for, fixed when a run's settings are made and stored with the run, so
+    #: every batch of it builds for the same day (a run across midnight too). The demo passes its data's.
+    as_of: str = field(default_factory=_today)
+    locale: str = "en"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -76,6 +89,10 @@ class SyncSettings:
             values["redact"] = tuple(values["redact"])
         return cls(**values)
 
+    @property
+    def as_of_date(self) -> date:
+        return date.fromisoformat(self.as_of)
+
     def replace(self, **changes: Any) -> SyncSettings:
         return dataclasses.replace(self, **changes)
 
@@ -87,6 +104,12 @@ def validate(s: SyncSettings) -> None:
     if not _UUID.match(s.company_id or ""):
         raise SettingsError(f"company id {s.company_id!r} is not a UUID")
     check_api_url(s.api_url)
+    try:
+        date.fromisoformat(s.as_of)
+    except (TypeError, ValueError):
+        raise SettingsError(f"as-of date {s.as_of!r} is not a date (YYYY-MM-DD)") from None
+    if s.locale not in TIMELINE_LOCALES:
+        raise SettingsError(f"timeline locale {s.locale!r} is not one of {', '.join(TIMELINE_LOCALES)}")
     _bound("requests per second", s.requests_per_second, 0.1, 1000)
     _bound("page size", s.page_size, 1, 1000)
     _bound("timeout seconds", s.timeout_seconds, 0.1, 600)

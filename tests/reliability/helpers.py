@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
@@ -172,7 +173,9 @@ def expected_events(sim: Simulator, employee_ids: set[str]) -> set[tuple[str, st
             continue
         employee = raw_store.redact(parse_employee(person.employee), raw_store.DEFAULT_REDACT)
         employments = raw_store.redact(parse_employments(person.employments), raw_store.DEFAULT_REDACT)
-        keys.update((e.employee_id, e.event_key) for e in build_timeline(employee, employments))
+        keys.update(
+            (e.employee_id, e.event_key) for e in build_timeline(employee, employments, as_of=date.today())
+        )
     return keys
 
 

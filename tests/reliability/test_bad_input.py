@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.employes.client import EmployesClient
 from employes_sync.employes.errors import EmployesError
-from employes_sync.employes.fakedata import generate_company
+from employes_sync.employes.fakedata import AS_OF, generate_company
 from employes_sync.employes.models import (
     InvalidRecord,
     parse_employee,
@@ -164,14 +164,14 @@ def test_employments_parser_never_crashes(body: Any) -> None:
 )
 def test_timeline_builder_never_crashes(employee: Any, employments: Any) -> None:
     try:
-        events = build_timeline(employee, employments)
+        events = build_timeline(employee, employments, as_of=AS_OF)
     except InvalidRecord as error:
         one_line_reason(error)
         return
     assert all(isinstance(e, TimelineEvent) for e in events)
     keys = [e.event_key for e in events]
     assert len(keys) == len(set(keys))
-    assert build_timeline(employee, employments) == events
+    assert build_timeline(employee, employments, as_of=AS_OF) == events
 
 
 @pytest.mark.fault(
@@ -183,7 +183,7 @@ def test_timeline_builder_never_crashes(employee: Any, employments: Any) -> None
 @given(employee=employee_like, employments=employments_like)
 def test_parsed_records_build_or_are_rejected(employee: Any, employments: Any) -> None:
     try:
-        events = build_timeline(parse_employee(employee), parse_employments(employments))
+        events = build_timeline(parse_employee(employee), parse_employments(employments), as_of=AS_OF)
     except InvalidRecord as error:
         one_line_reason(error)
         return

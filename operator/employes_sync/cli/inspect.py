@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import click
@@ -106,14 +106,41 @@ def queue(scope: str | None, database_url: str | None, prune: str | None, as_jso
 @click.option("--employee", "employees", multiple=True, help="Only this employee (repeatable).")
 @scope_option
 @database_option
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Build the timelines as of this day (YYYY-MM-DD): what has lapsed, what is planned. Default: today.",
+)
+@click.option(
+    "--locale",
+    type=click.Choice(["en", "nl"]),
+    default=None,
+    help="Language of titles and descriptions. Default: the one the scope's last sync used.",
+)
 @click.option("--json", "as_json", is_flag=True)
-def rebuild(employees: tuple[str, ...], scope: str | None, database_url: str | None, as_json: bool) -> None:
-    """Rebuild timelines from the stored raw data, without calling the API."""
+def rebuild(
+    employees: tuple[str, ...],
+    scope: str | None,
+    database_url: str | None,
+    as_of: datetime | None,
+    locale: str | None,
+    as_json: bool,
+) -> None:
+    """Rebuild timelines from the stored raw data, without calling the API.
+
+    Every stored event that differs from what the builder derives now is corrected in place; the
+    summary counts the events new, updated and removed.
+    """
+    day = as_of.date() if as_of is not None else date.today()
 
     async def main() -> dict[str, Any]:
         async with open_database(dsn) as pool:
-            result = await rebuild_timelines(pool, await _resolve_scope(pool, scope), employees or None)
-            return result.to_json()
+            resolved = await _resolve_scope(pool, scope)
+            language = locale or await _last_locale(pool, resolved)
+            result = await rebuild_timelines(pool, resolved, employees or None, as_of=day, locale=language)
+            return {**result.to_json(), "as_of": day.isoformat(), "locale": language}
 
     with resolve_database(database_url) as dsn:
         result = asyncio.run(main())
@@ -121,10 +148,19 @@ def rebuild(employees: tuple[str, ...], scope: str | None, database_url: str | N
         echo_json(result)
     else:
         click.echo(
-            f"rebuilt {result['employees_processed']} employees: {result['events_created']} events new, "
+            f"rebuilt {result['employees_processed']} employees as of {result['as_of']}: "
+            f"{result['events_created']} events new, {result['events_updated']} updated, "
             f"{result['events_removed']} removed"
         )
         for employee_id, reason in sorted(result["errors"].items()):
             click.echo(f"  employee {employee_id}: {reason}")
     if result["errors"]:
         raise SystemExit(1)
+
+
+async def _last_locale(pool: Any, scope: str) -> str:
+    """The locale the scope's timelines were last written in, so a rebuild keeps their language."""
+    run = await runs_store.latest_run(pool, scope)
+    settings = (run or {}).get("settings") or {}
+    locale = settings.get("locale")
+    return locale if locale in ("en", "nl") else "en"

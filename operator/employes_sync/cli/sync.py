@@ -27,6 +27,7 @@ from employes_sync.cli.common import (
 from employes_sync.cli.progress import ProgressLine
 from employes_sync.cli.signals import Interrupted, SignalGuard
 from employes_sync.employes.errors import AuthenticationError, EmployesError
+from employes_sync.employes.fakedata import AS_OF as DEMO_AS_OF
 from employes_sync.executors.local import RunLost, sync_locally
 from employes_sync.pipeline import RunSummary
 from employes_sync.settings import SettingsError, SyncSettings
@@ -121,6 +122,13 @@ def demo_api(employees: int) -> Iterator[tuple[str, str, str]]:
     show_default=True,
     help="Address for --metrics-port (0.0.0.0: every interface).",
 )
+@click.option(
+    "--locale",
+    type=click.Choice(["en", "nl"]),
+    default="en",
+    show_default=True,
+    help="Language of timeline titles and descriptions (nl: Dutch words, dates and amounts).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def sync(
     api_url: str,
@@ -141,6 +149,7 @@ def sync(
     run_lease_seconds: float,
     metrics_port: int | None,
     metrics_host: str,
+    locale: str,
     as_json: bool,
 ) -> None:
     """Sync a company from the Employes API into PostgreSQL and build its timelines."""
@@ -171,6 +180,9 @@ def sync(
                 run_lease_seconds=run_lease_seconds,
                 trigger="cli",
                 mode=mode,  # type: ignore[arg-type]
+                locale=locale,
+                # The demo's data is generated as of a fixed day: its timelines are built for that day.
+                **({"as_of": DEMO_AS_OF.isoformat()} if demo else {}),  # type: ignore[arg-type]
             )
         except SettingsError as exc:
             fail(str(exc), 2)
@@ -287,7 +299,10 @@ def _print_summary(summary: RunSummary, as_json: bool) -> None:
     if s.get("time_to_first_feedback_seconds") is not None:
         click.echo(f"  time to first feedback: {s['time_to_first_feedback_seconds']:.2f} s")
     click.echo(f"  employments fetched:    {s['history_processed']}")
-    click.echo(f"  timeline events new:    {s['events_created']}")
+    click.echo(
+        f"  timeline events:        {s['events_created']} new, {s.get('events_updated', 0)} updated, "
+        f"{s.get('events_removed', 0)} removed (as of {s.get('timeline_as_of') or '?'})"
+    )
     click.echo(f"  employees with events:  {s['employees_with_timelines']}")
     click.echo(
         f"  raw records:            {raw['new']} new, {raw['changed']} changed, {raw['unchanged']} unchanged"

@@ -338,12 +338,14 @@ RETURNING id;
 
 -- name: write_events
 -- Make a set of employees' stored events equal the derived ones, in one statement.
--- New keys are inserted, existing ones kept, keys no longer derived deleted.
+-- New keys are inserted; an existing key is updated only when its content differs (a correction
+-- upstream, a planned event whose day came, another locale), so unchanged data writes nothing;
+-- keys no longer derived are deleted. xmax = 0 tells an inserted row from an updated one.
 WITH incoming AS (
     SELECT *
       FROM jsonb_to_recordset(%(events)s::jsonb)
         AS e(employee_id text, event_type text, event_date date, event_title text,
-             event_description text, event_data jsonb, event_key text)
+             event_description text, event_data jsonb, event_key text, event_order smallint)
 ),
 removed AS (
     DELETE FROM employes_timeline_v2 t
@@ -355,19 +357,31 @@ removed AS (
                           AND i.event_key = t.event_key)
  RETURNING t.employee_id
 ),
-inserted AS (
-    INSERT INTO employes_timeline_v2
+written AS (
+    INSERT INTO employes_timeline_v2 AS t
            (scope, employee_id, event_type, event_date, event_title, event_description, event_data,
-            event_key)
+            event_key, event_order)
     SELECT %(scope)s, employee_id, event_type, event_date, event_title, event_description,
-           coalesce(event_data, '{}'::jsonb), event_key
+           coalesce(event_data, '{}'::jsonb), event_key, coalesce(event_order, 0)
       FROM incoming
-        ON CONFLICT (scope, employee_id, event_key) DO NOTHING
- RETURNING employee_id
+        ON CONFLICT (scope, employee_id, event_key) DO UPDATE
+       SET event_type = excluded.event_type,
+           event_date = excluded.event_date,
+           event_title = excluded.event_title,
+           event_description = excluded.event_description,
+           event_data = excluded.event_data,
+           event_order = excluded.event_order,
+           updated_at = now()
+     WHERE (t.event_type, t.event_date, t.event_title, t.event_description, t.event_data, t.event_order)
+           IS DISTINCT FROM
+           (excluded.event_type, excluded.event_date, excluded.event_title, excluded.event_description,
+            excluded.event_data, excluded.event_order)
+ RETURNING t.employee_id, (xmax = 0) AS inserted
 )
-SELECT (SELECT count(*) FROM inserted) AS inserted,
+SELECT (SELECT count(*) FROM written WHERE inserted) AS inserted,
+       (SELECT count(*) FROM written WHERE NOT inserted) AS updated,
        (SELECT count(*) FROM removed) AS removed,
-       ARRAY(SELECT employee_id FROM inserted UNION SELECT employee_id FROM removed ORDER BY 1) AS changed_ids;
+       ARRAY(SELECT employee_id FROM written UNION SELECT employee_id FROM removed ORDER BY 1) AS changed_ids;
 
 -- name: notify
 -- Send notifications on the employes_sync channel at commit; each payload gets its `at`.
@@ -376,11 +390,11 @@ SELECT employes_sync_notify(p) FROM unnest(%(payloads)s::jsonb[]) AS p;
 -- name: events_for
 -- One employee's timeline, oldest first.
 SELECT employee_id, event_type, event_date, event_title, event_description, event_data, change_id,
-       event_key, created_at
+       event_key, event_order, created_at, updated_at
   FROM employes_timeline_v2
  WHERE scope = %(scope)s
    AND employee_id = %(employee_id)s
- ORDER BY event_date, event_type, event_key;
+ ORDER BY event_date, event_order, event_key;
 
 -- name: employees_with_events
 -- How many employees of a scope have at least one event.

@@ -1,8 +1,8 @@
 """Timeline events in ``employes_timeline_v2``, written set-based and idempotently.
 
 A rebuild hands over every event it derives for a set of employees; one statement inserts the new
-keys, leaves existing ones untouched and deletes what is no longer derived, so re-running a batch
-changes nothing and a corrected source removes its stale events.
+keys, updates the existing ones whose content differs and deletes what is no longer derived, so
+re-running a batch on unchanged data writes nothing and a corrected source corrects its events.
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ _FIELDS = (
     "event_description",
     "event_data",
     "event_key",
+    "event_order",
 )
 
 
 @dataclass(frozen=True)
 class WriteResult:
     inserted: int = 0
+    updated: int = 0
     removed: int = 0
     #: the employees whose stored events this write changed (sorted), told to listeners
     changed_ids: tuple[str, ...] = ()
@@ -80,7 +82,9 @@ async def write_events(
             cur = await conn.execute(Q.write_events, params)
             row = await cur.fetchone()
             assert row is not None
-            result = WriteResult(inserted=int(row[0]), removed=int(row[1]), changed_ids=tuple(row[2]))
+            result = WriteResult(
+                inserted=int(row[0]), updated=int(row[1]), removed=int(row[2]), changed_ids=tuple(row[3])
+            )
             await notify.publish(conn, notify.timeline_changed(scope, run_id, result.changed_ids))
         return result
 

@@ -1,0 +1,419 @@
+"""Raw Employes.nl JSON -> small typed records; every value is parsed once here.
+
+Validated only as far as events depend on it: anything that cannot be understood (an employee without an
+id, a date that does not parse, a wage that is not a number) raises :class:`InvalidRecord` with a reason
+that names the field but never echoes wages, so the reason can be stored and logged without leaking pay.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, TypeVar
+
+# One InvalidRecord for the whole pipeline: a caller catches the same class whether the API parser or
+# the timeline rejected a record.
+from employes_sync.employes.models import InvalidRecord
+
+__all__ = [
+    "CURRENT_EMPLOYMENT_ID",
+    "NEVER",
+    "Contract",
+    "Employee",
+    "Employment",
+    "Hours",
+    "InvalidRecord",
+    "Salary",
+    "parse_employee",
+]
+
+# Upper bounds that no real record reaches: they turn absurd values into a reason instead of into
+# nonsense events (and keep Decimal/float arithmetic far from overflow).
+_MAX_WAGE = Decimal(1_000_000_000)
+_MAX_HOURS = Decimal(168)
+_MAX_DAYS = Decimal(7)
+
+# The synthetic employment id used when only the employee's nested current employment is known.
+CURRENT_EMPLOYMENT_ID = "current"
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing: raw JSON -> small typed records. Every value is parsed once here; event code never re-parses.
+
+
+@dataclass(slots=True)
+class Salary:
+    start: date
+    end: date | None
+    month: Decimal | None
+    hour: Decimal | None
+    year: Decimal | None
+
+
+@dataclass(slots=True)
+class Hours:
+    start: date
+    end: date | None
+    hours: Decimal | None
+    days: Decimal | None
+    employee_type: str | None
+
+
+@dataclass(slots=True)
+class Contract:
+    start: date
+    end: date | None
+    duration: str
+    is_signed: bool | None
+    sign_date: date | None
+
+
+@dataclass(slots=True)
+class Employment:
+    id: str
+    start: date
+    end: date | None
+    salaries: list[Salary]
+    hours: list[Hours]
+    contracts: list[Contract]
+    #: Only the employee's nested current employment was known: its terms are today's, not the first ones.
+    current_terms: bool = False
+
+
+# Time and zone are accepted and ignored: Employes sends local calendar dates as midnight timestamps.
+_DATE_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?)?"
+    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+# Plain decimal notation only: no exponents, no locale separators, no NaN/Infinity, ASCII digits only.
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+NEVER = date.max  # sorts an open period after every closed one
+_NEG = Decimal(-1)  # sorts a missing number before every real one
+
+
+@lru_cache(maxsize=16384)
+def _date_from_text(text: str) -> date | None:
+    # Cached because a company's records repeat the same few hundred dates thousands of times.
+    match = _DATE_RE.fullmatch(text.strip())
+    if match is None:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def _to_date(value: object, where: str) -> date:
+    if isinstance(value, str):
+        # Long strings are never dates; checking first keeps them out of the cache.
+        parsed = _date_from_text(value) if len(value) <= 40 else None
+        if parsed is not None:
+            return parsed
+        raise InvalidRecord(f"{where}: not a date (expected YYYY-MM-DD[THH:MM:SS])")
+    if isinstance(value, date):  # already parsed by a caller (a datetime is a date too)
+        return date(value.year, value.month, value.day)
+    raise InvalidRecord(f"{where}: not a date ({type(value).__name__})")
+
+
+def _req_date(obj: Mapping[str, Any], key: str, where: str) -> date:
+    value = obj.get(key)
+    if value is None or value == "":
+        raise InvalidRecord(f"{where}.{key}: missing")
+    return _to_date(value, f"{where}.{key}")
+
+
+def _opt_date(obj: Mapping[str, Any], key: str, where: str) -> date | None:
+    # An open period has no end_date key at all; null and "" mean the same.
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    return _to_date(value, f"{where}.{key}")
+
+
+def _opt_number(obj: Mapping[str, Any], key: str, where: str, upper: Decimal) -> Decimal | None:
+    # Decimal, not float: wages are money, and "3500.10" - "3500.00" must be exactly 0.10.
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidRecord(f"{where}.{key}: not a number (bool)")
+    if isinstance(value, int):
+        if not 0 <= value <= upper:
+            raise InvalidRecord(f"{where}.{key}: out of range")
+        return Decimal(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidRecord(f"{where}.{key}: not a finite number")
+        number = Decimal(repr(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > 32 or _NUMBER_RE.fullmatch(text) is None:
+            raise InvalidRecord(f"{where}.{key}: not a number (str)")
+        number = Decimal(text)
+    else:
+        raise InvalidRecord(f"{where}.{key}: not a number ({type(value).__name__})")
+    if not 0 <= number <= upper:
+        raise InvalidRecord(f"{where}.{key}: out of range")
+    return number
+
+
+def _checked_text(value: str, where: str) -> str:
+    # Carried verbatim into PostgreSQL text and jsonb, which refuse NUL and lone surrogates: a reason
+    # here beats a failed INSERT for the whole batch.
+    if "\x00" in value:
+        raise InvalidRecord(f"{where}: contains a NUL character")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRecord(f"{where}: not valid Unicode text") from None
+    return value
+
+
+def _opt_str(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _checked_text(value, f"{where}.{key}")
+    raise InvalidRecord(f"{where}.{key}: not a string ({type(value).__name__})")
+
+
+def _opt_ident(value: object, where: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return _checked_text(value, where)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise InvalidRecord(f"{where}: not an id ({type(value).__name__})")
+
+
+def _rows(obj: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRecord(f"{where}.{key}: not a list ({type(value).__name__})")
+    for index, row in enumerate(value):
+        if not isinstance(row, Mapping):
+            raise InvalidRecord(f"{where}.{key}[{index}]: not an object ({type(row).__name__})")
+    return value
+
+
+def _mapping_or_none(obj: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any] | None:
+    value = obj.get(key)
+    if value is None or value == "" or value == []:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidRecord(f"{where}.{key}: not an object ({type(value).__name__})")
+    return value
+
+
+def _parse_salary(raw: Mapping[str, Any], where: str, default_start: date | None = None) -> Salary:
+    start = _opt_date(raw, "start_date", where) or default_start
+    if start is None:
+        raise InvalidRecord(f"{where}.start_date: missing")
+    return Salary(
+        start=start,
+        end=_opt_date(raw, "end_date", where),
+        month=_opt_number(raw, "month_wage", where, _MAX_WAGE),
+        hour=_opt_number(raw, "hour_wage", where, _MAX_WAGE),
+        year=_opt_number(raw, "yearly_wage", where, _MAX_WAGE),
+    )
+
+
+def _parse_hours(raw: Mapping[str, Any], where: str, default_start: date | None = None) -> Hours:
+    start = _opt_date(raw, "start_date", where) or default_start
+    if start is None:
+        raise InvalidRecord(f"{where}.start_date: missing")
+    return Hours(
+        start=start,
+        end=_opt_date(raw, "end_date", where),
+        hours=_opt_number(raw, "hours_per_week", where, _MAX_HOURS),
+        days=_opt_number(raw, "days_per_week", where, _MAX_DAYS),
+        employee_type=_opt_str(raw, "employee_type", where) or None,
+    )
+
+
+def _parse_contract(raw: Mapping[str, Any], where: str, default_start: date | None = None) -> Contract:
+    start = _opt_date(raw, "start_date", where) or default_start
+    if start is None:
+        raise InvalidRecord(f"{where}.start_date: missing")
+    end = _opt_date(raw, "end_date", where)
+    duration = (_opt_str(raw, "contract_duration", where) or "").strip().lower()
+    if not duration:
+        # The nested current contract has no contract_duration: an end date is what makes it fixed-term.
+        duration = "definite" if end is not None else "permanent"
+    signed = raw.get("is_signed")
+    return Contract(
+        start=start,
+        end=end,
+        duration=duration[:40],
+        is_signed=signed if isinstance(signed, bool) else None,
+        sign_date=_opt_date(raw, "sign_date", where),
+    )
+
+
+def _parse_employment(raw: object, where: str) -> Employment:
+    if not isinstance(raw, Mapping):
+        raise InvalidRecord(f"{where}: not an object ({type(raw).__name__})")
+    start = _req_date(raw, "start_date", where)
+    # Without an id the start date identifies the employment; it is what the keys need to stay stable.
+    ident = _opt_ident(raw.get("id"), f"{where}.id") or f"start:{start.isoformat()}"
+    return Employment(
+        id=ident,
+        start=start,
+        end=_opt_date(raw, "end_date", where),
+        salaries=[
+            _parse_salary(r, f"{where}.salary[{i}]") for i, r in enumerate(_rows(raw, "salary", where))
+        ],
+        hours=[_parse_hours(r, f"{where}.hours[{i}]") for i, r in enumerate(_rows(raw, "hours", where))],
+        contracts=[
+            _parse_contract(r, f"{where}.contracts[{i}]")
+            for i, r in enumerate(_rows(raw, "contracts", where))
+        ],
+    )
+
+
+def _parse_current_employment(employee: Mapping[str, Any]) -> Employment | None:
+    """The employee's nested ``employment``: one salary and one contract (which also carries the hours).
+
+    Used only when the employments endpoint gave nothing, so an employee whose history could not be
+    fetched still gets a contract_started; an employment we cannot even date is no employment.
+    """
+    where = "employee.employment"
+    raw = _mapping_or_none(employee, "employment", "employee")
+    if not raw:
+        return None
+    contract = _mapping_or_none(raw, "contract", where)
+    salary = _mapping_or_none(raw, "salary", where)
+    start = _opt_date(raw, "start_date", where)
+    if start is None and contract is not None:
+        start = _opt_date(contract, "start_date", f"{where}.contract")
+    if start is None:
+        return None
+    hours: list[Hours] = []
+    contracts: list[Contract] = []
+    if contract is not None:
+        hours.append(_parse_hours(contract, f"{where}.contract", start))
+        contracts.append(_parse_contract(contract, f"{where}.contract", start))
+    return Employment(
+        id=CURRENT_EMPLOYMENT_ID,
+        start=start,
+        end=_opt_date(raw, "end_date", where),
+        salaries=[_parse_salary(salary, f"{where}.salary", start)] if salary is not None else [],
+        hours=hours,
+        contracts=contracts,
+        current_terms=True,
+    )
+
+
+#: Employee states that mean the person has left (Employes writes ``out_of_service``).
+_OUT_OF_SERVICE = frozenset({"out_of_service", "inactive", "uit_dienst"})
+
+
+@dataclass(slots=True)
+class Employee:
+    id: str
+    name: str
+    created: date | None
+    out_of_service: bool
+    employments: list[Employment]
+
+
+def _full_name(employee: Mapping[str, Any]) -> str:
+    parts = (
+        _opt_str(employee, "first_name", "employee"),
+        _opt_str(employee, "surname_prefix", "employee"),
+        _opt_str(employee, "surname", "employee"),
+    )
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+_Row = TypeVar("_Row", Salary, Hours, Contract)
+
+
+def _effective(rows: list[_Row], sort_key: Callable[[_Row], Any]) -> list[_Row]:
+    """Sort by start and keep one row per start date.
+
+    Two rows starting on the same day are a correction, not a change: the one that sorts last (the
+    longest-running, then the larger values) wins, so the outcome never depends on the API's order.
+    """
+    rows = sorted(rows, key=sort_key)
+    kept: list[_Row] = []
+    for row in rows:
+        if kept and kept[-1].start == row.start:
+            kept[-1] = row
+        else:
+            kept.append(row)
+    return kept
+
+
+def _n(value: Decimal | None) -> Decimal:
+    # 0 and missing sort apart: both show in event_data, so a tie would let the input order choose.
+    return _NEG if value is None else value
+
+
+def _salary_order(s: Salary) -> tuple[Any, ...]:
+    return (s.start, s.end or NEVER, _n(s.month), _n(s.hour), _n(s.year))
+
+
+def _hours_order(h: Hours) -> tuple[Any, ...]:
+    return (h.start, h.end or NEVER, _n(h.hours), _n(h.days), h.employee_type or "")
+
+
+def _contract_order(c: Contract) -> tuple[Any, ...]:
+    signed = -1 if c.is_signed is None else int(c.is_signed)
+    return (c.start, c.end or NEVER, c.duration, c.sign_date or date.min, signed)
+
+
+def _employment_order(e: Employment) -> tuple[Any, ...]:
+    return (e.start, e.end or NEVER, e.id)
+
+
+def _normalised(emp: Employment) -> Employment:
+    """Periods sorted by start, one per start date; periods that state nothing are dropped."""
+    emp.salaries = _effective([s for s in emp.salaries if s.month or s.hour or s.year], _salary_order)
+    emp.hours = _effective([h for h in emp.hours if h.hours is not None or h.days is not None], _hours_order)
+    emp.contracts = _effective(emp.contracts, _contract_order)
+    return emp
+
+
+def parse_employee(employee: object, employments: object) -> Employee:
+    """The employee and its employments, sorted by start; the nested employment if there are none.
+
+    ``employments`` is what the employments endpoint returned; ``None`` or ``[]`` (not fetched, 404, or an
+    employee without history) falls back to the employee's nested current ``employment``.
+    """
+    if not isinstance(employee, Mapping):
+        raise InvalidRecord(f"employee: not an object ({type(employee).__name__})")
+    employee_id = _opt_ident(employee.get("id"), "employee.id")
+    if employee_id is None:
+        raise InvalidRecord("employee.id: missing")
+    if employments is not None and not isinstance(employments, list):
+        raise InvalidRecord(f"employments: not a list ({type(employments).__name__})")
+    if employments:
+        parsed = [_parse_employment(raw, f"employments[{i}]") for i, raw in enumerate(employments)]
+    else:
+        current = _parse_current_employment(employee)
+        parsed = [current] if current is not None else []
+    parsed = sorted((_normalised(e) for e in parsed), key=_employment_order)
+    # Read leniently: an unknown or odd status only means we do not know the person left.
+    raw_status = employee.get("status")
+    status = (
+        raw_status.strip().lower().replace(" ", "_").replace("-", "_") if isinstance(raw_status, str) else ""
+    )
+    return Employee(
+        id=employee_id,
+        name=_full_name(employee),
+        created=_opt_date(employee, "dt_create", "employee"),
+        out_of_service=status in _OUT_OF_SERVICE,
+        employments=parsed,
+    )

@@ -1,0 +1,321 @@
+"""The rules: an employee's parsed periods -> the events of their timeline.
+
+Each rule writes facts into ``event_data`` (amounts included, so an application can choose to show
+them); the wording turns those facts into a title and a description. Nothing here depends on ``as_of``
+except which lapsed contracts are reported and the ``planned`` mark the collector adds, so the same
+input gives the same rows on every machine and every rebuild.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+from . import contracts as c
+from . import pay
+from .events import Collector
+from .kinds import (
+    CONTRACT_ADDED,
+    CONTRACT_ENDED,
+    CONTRACT_EXPIRED_UNRENEWED,
+    CONTRACT_RENEWED,
+    CONTRACT_STARTED,
+    EMPLOYEE_ADDED,
+    HOURS_CHANGE,
+    PAY_BASIS_CHANGE,
+    SALARY_DECREASE,
+    SALARY_INCREASE,
+)
+from .records import NEVER, Contract, Employee, Employment, Hours, Salary
+
+EMPLOYMENT_ENDED = "employment_ended"
+OUT_OF_SERVICE = "out_of_service"
+
+
+def derive(person: Employee, out: Collector, as_of: date) -> None:
+    _employee_added(person, out)
+    chains = c.chains(person.employments)
+    covered_until: date | None = None  # the last day any earlier employment runs (date.max: still open)
+    for number, emp in enumerate(person.employments):
+        latest = number == len(person.employments) - 1
+        # A re-hire starts after every earlier employment ended; overlapping ones are not re-hires.
+        rehire = covered_until is not None and covered_until < emp.start
+        gap = c.gap_days(covered_until, emp.start) if rehire else None
+        _contract_started(out, emp, gap, chains)
+        _contract_changes(out, emp, chains)
+        _salary_changes(out, emp)
+        _hours_changes(out, emp)
+        left_on = _departure(out, person, emp, latest)
+        _lapsed_contracts(out, emp, as_of, left_on)
+        until = emp.end or NEVER
+        if covered_until is None or until > covered_until:
+            covered_until = until
+
+
+def _employee_added(person: Employee, out: Collector) -> None:
+    added = person.created or (person.employments[0].start if person.employments else None)
+    if added is None:
+        return
+    out.add(
+        EMPLOYEE_ADDED,
+        added,
+        {
+            "name": person.name,
+            "source": "dt_create" if person.created else "first_employment",
+            # It dates the payroll record, which may be years after the employment began.
+            "dates": "record",
+        },
+        EMPLOYEE_ADDED,
+    )
+
+
+def _wages(salary: Salary | None, prefix: str = "") -> dict[str, Any]:
+    return {
+        f"{prefix}month_wage": salary.month if salary else None,
+        f"{prefix}hour_wage": salary.hour if salary else None,
+        f"{prefix}yearly_wage": salary.year if salary else None,
+    }
+
+
+def _chain_data(contract: Contract | None, chains: dict[int, c.Chain]) -> dict[str, Any]:
+    chain = chains.get(id(contract)) if contract is not None else None
+    return {
+        "chain_contracts": chain.position if chain else None,
+        "chain_start_date": chain.start if chain else None,
+        "chain_reset": chain.reset if chain else False,
+        "chain_exceeds_legal_maximum": chain.exceeds_legal_maximum if chain else False,
+    }
+
+
+def _contract_started(out: Collector, emp: Employment, gap: int | None, chains: dict[int, c.Chain]) -> None:
+    contract = emp.contracts[0] if emp.contracts else None
+    hours = emp.hours[0] if emp.hours else None
+    salary = emp.salaries[0] if emp.salaries else None
+    if emp.current_terms:
+        # Only the nested current employment is known: its terms are today's, from the latest period start.
+        starts = [p.start for p in (contract, hours, salary) if p is not None]
+        terms_from = max(starts) if starts else emp.start
+    else:
+        terms_from = emp.start
+    out.add(
+        CONTRACT_STARTED,
+        emp.start,
+        {
+            "employment_id": emp.id,
+            "start_date": emp.start,
+            "rehire": gap is not None,
+            "gap_days": gap,
+            "terms": "current" if emp.current_terms else "starting",
+            "terms_from": terms_from,
+            "contract_duration": contract.duration if contract else None,
+            "contract_start_date": contract.start if contract else None,
+            "contract_end_date": contract.end if contract else None,
+            "is_signed": contract.is_signed if contract else None,
+            "sign_date": contract.sign_date if contract else None,
+            "hours_per_week": hours.hours if hours else None,
+            "days_per_week": hours.days if hours else None,
+            "employee_type": hours.employee_type if hours else None,
+            "pay_basis": pay.pay_basis(salary) if salary else None,
+            **_wages(salary),
+            "currency": "EUR",
+            **_chain_data(contract, chains),
+        },
+        CONTRACT_STARTED,
+        emp.id,
+    )
+
+
+def _contract_changes(out: Collector, emp: Employment, chains: dict[int, c.Chain]) -> None:
+    previous: Contract | None = None
+    for index, contract in enumerate(emp.contracts):
+        inside = c.is_alongside(contract, emp.contracts[:index])
+        if inside is not None:
+            out.add(
+                CONTRACT_ADDED,
+                contract.start,
+                {
+                    "employment_id": emp.id,
+                    "contract_duration": contract.duration,
+                    "start_date": contract.start,
+                    "end_date": contract.end,
+                    "is_signed": contract.is_signed,
+                    "sign_date": contract.sign_date,
+                    "alongside_contract_duration": inside.duration,
+                    "alongside_start_date": inside.start,
+                    "alongside_end_date": inside.end,
+                },
+                "contract",
+                emp.id,
+                contract.start,
+            )
+            continue
+        if previous is not None:
+            out.add(
+                CONTRACT_RENEWED,
+                contract.start,
+                {
+                    "employment_id": emp.id,
+                    "contract_duration": contract.duration,
+                    "start_date": contract.start,
+                    "end_date": contract.end,
+                    "previous_contract_duration": previous.duration,
+                    "previous_start_date": previous.start,
+                    "previous_end_date": previous.end,
+                    "made_permanent": contract.duration == c.PERMANENT and previous.duration != c.PERMANENT,
+                    "is_signed": contract.is_signed,
+                    "sign_date": contract.sign_date,
+                    "gap_days": c.gap_days(previous.end, contract.start),
+                    **_chain_data(contract, chains),
+                },
+                "contract",
+                emp.id,
+                contract.start,
+            )
+        previous = contract
+
+
+def _salary_changes(out: Collector, emp: Employment) -> None:
+    for prev, cur in pairwise(emp.salaries):
+        old_basis, new_basis = pay.pay_basis(prev), pay.pay_basis(cur)
+        prev_hours, cur_hours = pay.hours_on(emp.hours, prev.start), pay.hours_on(emp.hours, cur.start)
+        common: dict[str, Any] = {
+            "employment_id": emp.id,
+            "previous_start_date": prev.start,
+            "from_hours_per_week": prev_hours,
+            "to_hours_per_week": cur_hours,
+            **_wages(prev, "from_"),
+            **_wages(cur, "to_"),
+            "currency": "EUR",
+        }
+        if old_basis != new_basis:
+            out.add(
+                PAY_BASIS_CHANGE,
+                cur.start,
+                {**common, "from_basis": old_basis, "to_basis": new_basis},
+                PAY_BASIS_CHANGE,
+                emp.id,
+                cur.start,
+            )
+        change = pay.compare(prev, cur, prev_hours, cur_hours)
+        if change is None:
+            continue
+        out.add(
+            SALARY_INCREASE if change.amount > 0 else SALARY_DECREASE,
+            cur.start,
+            {
+                **common,
+                "basis": change.basis,
+                "from": change.old,
+                "to": change.new,
+                "from_at_new_hours": change.reference if change.hours_adjusted else None,
+                "amount": change.amount,
+                "percentage": change.percentage,
+                "hours_adjusted": change.hours_adjusted,
+                "converted": change.converted,
+            },
+            "salary",
+            emp.id,
+            cur.start,
+        )
+
+
+def _hours_changes(out: Collector, emp: Employment) -> None:
+    rows: list[Hours] = emp.hours
+    if not rows:
+        return
+    # A row that leaves a value out keeps the last known one: unknown is not a change.
+    hours, days, kind = rows[0].hours, rows[0].days, rows[0].employee_type
+    for row in rows[1:]:
+        new_hours = row.hours if row.hours is not None else hours
+        new_days = row.days if row.days is not None else days
+        new_kind = row.employee_type or kind
+        hours_changed = hours is not None and new_hours is not None and new_hours != hours
+        days_changed = days is not None and new_days is not None and new_days != days
+        if hours_changed or days_changed:
+            before = pay.salary_on(emp.salaries, date.fromordinal(row.start.toordinal() - 1))
+            effect = pay.monthly_effect_of_hours(before, hours, new_hours) if hours_changed else None
+            out.add(
+                HOURS_CHANGE,
+                row.start,
+                {
+                    "employment_id": emp.id,
+                    "from_hours_per_week": hours,
+                    "to_hours_per_week": new_hours,
+                    "hours_difference": (new_hours - hours) if hours_changed else Decimal(0),  # type: ignore[operator]
+                    "from_days_per_week": days,
+                    "to_days_per_week": new_days,
+                    "from_employee_type": kind,
+                    "to_employee_type": new_kind,
+                    # What the hours alone do to monthly pay, at the rate before: why no salary event.
+                    "monthly_pay_effect": effect,
+                    "currency": "EUR",
+                },
+                HOURS_CHANGE,
+                emp.id,
+                row.start,
+            )
+        hours, days, kind = new_hours, new_days, new_kind
+
+
+def _departure(out: Collector, person: Employee, emp: Employment, latest: bool) -> date | None:
+    """The end of the employment, or the out-of-service state, and nothing else (art. 7:668 lid 4 BW).
+
+    Returns the day the person left, so a contract that ran out that day is not reported as lapsed too.
+    """
+    end, reason = emp.end, EMPLOYMENT_ENDED
+    if end is None and latest and person.out_of_service and emp.contracts:
+        # Left, but the employment was never closed: the last contract's end is the best date there is.
+        ends = [contract.end for contract in emp.contracts]
+        if all(e is not None for e in ends):
+            end, reason = max(e for e in ends if e is not None), OUT_OF_SERVICE
+    if end is None:
+        return None
+    running = [k for k in emp.contracts if k.start <= end]
+    contract = running[-1] if running else None
+    out.add(
+        CONTRACT_ENDED,
+        end,
+        {
+            "employment_id": emp.id,
+            "reason": reason,
+            "start_date": emp.start,
+            "end_date": end,
+            "contract_duration": contract.duration if contract else None,
+        },
+        "departure",
+        emp.id,
+    )
+    return end
+
+
+def _lapsed_contracts(out: Collector, emp: Employment, as_of: date, left_on: date | None) -> None:
+    """Fixed-term contracts that ran out before ``as_of`` while the employment went on, with nothing after.
+
+    Every contract is checked against all the others, so one inside a running permanent contract, or
+    followed by a contract that starts later, is not reported.
+    """
+    for contract in emp.contracts:
+        end = contract.end
+        if contract.duration != c.DEFINITE or end is None or end >= as_of:
+            continue
+        if left_on is not None and left_on <= end:
+            continue
+        if c.has_follow_up(contract, emp.contracts):
+            continue
+        out.add(
+            CONTRACT_EXPIRED_UNRENEWED,
+            end,
+            {
+                "employment_id": emp.id,
+                "contract_duration": contract.duration,
+                "start_date": contract.start,
+                "end_date": end,
+                "is_signed": contract.is_signed,
+                "employment_end_date": emp.end,
+            },
+            CONTRACT_EXPIRED_UNRENEWED,
+            emp.id,
+            contract.start,
+        )

@@ -1,0 +1,562 @@
+"""Issue 12, item by item: hand-made periods an HR reviewer would check, one test (or a few) per item.
+
+Every test here failed on the builder before issue 12. The rules are Dutch payroll practice: a lapsed
+fixed-term contract is not a departure (art. 7:668 lid 4 BW), chains of fixed-term contracts (art.
+7:668a BW), and pay compared as a rate, not as a monthly amount.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from employes_sync.timeline import (
+    CONTRACT_ADDED,
+    CONTRACT_ENDED,
+    CONTRACT_EXPIRED_UNRENEWED,
+    CONTRACT_RENEWED,
+    CONTRACT_STARTED,
+    DEPARTURE_TYPES,
+    EMPLOYEE_ADDED,
+    HOURS_CHANGE,
+    PAY_BASIS_CHANGE,
+    SALARY_DECREASE,
+    SALARY_INCREASE,
+    TimelineEvent,
+    build_timeline,
+)
+
+AS_OF = date(2025, 6, 1)
+SALARY_TYPES = {SALARY_INCREASE, SALARY_DECREASE}
+
+
+def person(**fields: Any) -> dict[str, Any]:
+    return {"id": "e-1", "first_name": "Sanne", "surname": "Visser", "status": "active", **fields}
+
+
+def job(start: str, *, ident: str = "job-1", end: str | None = None, **periods: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": ident, "start_date": start, "salary": [], "hours": [], "contracts": []}
+    if end is not None:
+        out["end_date"] = end
+    out.update(periods)
+    return out
+
+
+def fixed(start: str, end: str, **fields: Any) -> dict[str, Any]:
+    return {"start_date": start, "end_date": end, "contract_duration": "definite", **fields}
+
+
+def permanent(start: str, **fields: Any) -> dict[str, Any]:
+    return {"start_date": start, "contract_duration": "permanent", **fields}
+
+
+def build(employments: list[dict[str, Any]], as_of: date = AS_OF, **employee: Any) -> list[TimelineEvent]:
+    return build_timeline(person(**employee), employments, as_of=as_of)
+
+
+def of(events: list[TimelineEvent], *types: str) -> list[TimelineEvent]:
+    return [e for e in events if e.event_type in types]
+
+
+def one(events: list[TimelineEvent], event_type: str) -> TimelineEvent:
+    found = of(events, event_type)
+    assert len(found) == 1, [(e.event_type, e.event_date, e.event_title) for e in events]
+    return found[0]
+
+
+# ------------------------------------------------------------- 1. a lapsed contract is no departure
+
+
+def test_1_a_lapsed_fixed_term_contract_of_an_open_employment_is_no_departure() -> None:
+    events = build([job("2024-01-01", contracts=[fixed("2024-01-01", "2025-03-31")])])
+    assert not of(events, *DEPARTURE_TYPES)
+    lapsed = one(events, CONTRACT_EXPIRED_UNRENEWED)
+    assert lapsed.event_date == date(2025, 3, 31)
+    assert lapsed.event_title == "Fixed-term contract expired, no follow-up registered"
+    assert "7:668" in lapsed.event_description
+    assert lapsed.event_data["end_date"] == "2025-03-31"
+
+
+def test_1_only_the_end_of_the_employment_or_out_of_service_is_a_departure() -> None:
+    ended = build([job("2024-01-01", end="2025-03-31", contracts=[fixed("2024-01-01", "2025-03-31")])])
+    assert [(e.event_type, e.event_data["reason"]) for e in of(ended, CONTRACT_ENDED)] == [
+        (CONTRACT_ENDED, "employment_ended")
+    ]
+    assert not of(ended, CONTRACT_EXPIRED_UNRENEWED)  # the end covers the contract's end
+    left = build([job("2024-01-01", contracts=[fixed("2024-01-01", "2025-03-31")])], status="out_of_service")
+    departure = one(left, CONTRACT_ENDED)
+    assert (departure.event_date, departure.event_data["reason"]) == (date(2025, 3, 31), "out_of_service")
+    assert not of(left, CONTRACT_EXPIRED_UNRENEWED)
+
+
+# ---------------------------------------------------------- 2. corrections keep the key, change the row
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "event_type"),
+    [
+        (  # the contract's end date corrected
+            {"contracts": [fixed("2025-01-01", "2025-12-31")]},
+            {"contracts": [fixed("2025-01-01", "2026-12-31")]},
+            CONTRACT_STARTED,
+        ),
+        (  # the renewal gets signed
+            {
+                "contracts": [
+                    fixed("2024-01-01", "2024-12-31"),
+                    fixed("2025-01-01", "2025-12-31", is_signed=False),
+                ]
+            },
+            {
+                "contracts": [
+                    fixed("2024-01-01", "2024-12-31"),
+                    fixed("2025-01-01", "2025-12-31", is_signed=True),
+                ]
+            },
+            CONTRACT_RENEWED,
+        ),
+        (  # a back-dated wage correction
+            {
+                "salary": [
+                    {"start_date": "2024-01-01", "month_wage": 3000},
+                    {"start_date": "2025-01-01", "month_wage": 3100},
+                ]
+            },
+            {
+                "salary": [
+                    {"start_date": "2024-01-01", "month_wage": 3000},
+                    {"start_date": "2025-01-01", "month_wage": 3150},
+                ]
+            },
+            SALARY_INCREASE,
+        ),
+    ],
+)
+def test_2_a_correction_changes_the_event_under_the_same_key(
+    before: dict[str, Any], after: dict[str, Any], event_type: str
+) -> None:
+    old = one(build([job("2024-01-01", **before)]), event_type)
+    new = one(build([job("2024-01-01", **after)]), event_type)
+    assert old.event_key == new.event_key
+    assert (old.event_title, old.event_description, old.event_data) != (
+        new.event_title,
+        new.event_description,
+        new.event_data,
+    )
+
+
+def test_2_the_started_event_shows_the_corrected_end() -> None:
+    started = one(build([job("2025-01-01", contracts=[fixed("2025-01-01", "2026-12-31")])]), CONTRACT_STARTED)
+    assert "until 31 Dec 2026" in started.event_description
+    assert started.event_data["contract_end_date"] == "2026-12-31"
+
+
+def test_2_keys_do_not_depend_on_the_locale() -> None:
+    history = [job("2024-01-01", contracts=[fixed("2024-01-01", "2024-12-31"), permanent("2025-01-01")])]
+    english = build_timeline(person(), history, as_of=AS_OF)
+    dutch = build_timeline(person(), history, as_of=AS_OF, locale="nl")
+    assert [e.event_key for e in english] == [e.event_key for e in dutch]
+    assert [e.event_title for e in english] != [e.event_title for e in dutch]
+
+
+# ------------------------------------------------------------------------------ 3. no clock
+
+
+def test_3_the_same_input_and_as_of_give_the_same_rows_whatever_the_clock() -> None:
+    history = [job("2024-01-01", contracts=[fixed("2024-01-01", "2025-12-31")])]
+    assert build(history, date(2025, 6, 1)) == build(history, date(2025, 6, 1))
+    assert not of(build(history, date(2025, 6, 1)), CONTRACT_EXPIRED_UNRENEWED)
+    assert of(build(history, date(2026, 1, 1)), CONTRACT_EXPIRED_UNRENEWED)
+
+
+def test_3_as_of_is_required() -> None:
+    with pytest.raises(TypeError):
+        build_timeline(person(), [], as_of="2025-06-01")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- 4. planned changes marked
+
+
+def test_4_events_after_as_of_are_planned_and_turn_plain_when_the_day_comes() -> None:
+    history = [
+        job(
+            "2020-01-01",
+            end="2025-07-31",  # notice given: the end is registered ahead
+            salary=[
+                {"start_date": "2020-01-01", "month_wage": 3000},
+                {"start_date": "2025-07-01", "month_wage": 3200},
+            ],
+            contracts=[fixed("2020-01-01", "2020-12-31"), permanent("2025-07-01")],
+        )
+    ]
+    events = build(history, date(2025, 6, 1))
+    later = {(e.event_type, e.event_date) for e in events if e.event_date > date(2025, 6, 1)}
+    assert later == {
+        (SALARY_INCREASE, date(2025, 7, 1)),
+        (CONTRACT_RENEWED, date(2025, 7, 1)),
+        (CONTRACT_ENDED, date(2025, 7, 31)),
+    }
+    for event in events:
+        planned = event.event_date > date(2025, 6, 1)
+        assert event.event_data["planned"] is planned
+        assert event.event_title.endswith("(planned)") is planned
+    end = one(events, CONTRACT_ENDED)
+    assert end.event_title == "Employment ends (planned)"
+    after = build(history, date(2025, 8, 1))
+    assert [e.event_key for e in after] == [e.event_key for e in events]
+    assert not any(e.event_data["planned"] for e in after)
+    assert one(after, CONTRACT_ENDED).event_title == "Employment ended"
+
+
+# -------------------------------------------------------------------------------- 5. unsigned
+
+
+def test_5_an_unsigned_renewal_and_start_say_so() -> None:
+    events = build(
+        [
+            job(
+                "2024-06-01",
+                contracts=[
+                    fixed("2024-06-01", "2025-05-31", is_signed=False),
+                    fixed("2025-06-01", "2026-05-31", is_signed=False),
+                ],
+            )
+        ]
+    )
+    started, renewed = one(events, CONTRACT_STARTED), one(events, CONTRACT_RENEWED)
+    assert renewed.event_title == "Contract renewed (fixed-term until 31 May 2026) (not yet signed)"
+    assert started.event_title == "Contract started (not yet signed)"
+    assert started.event_data["is_signed"] is False and renewed.event_data["is_signed"] is False
+    signed = build([job("2024-06-01", contracts=[fixed("2024-06-01", "2025-05-31", is_signed=True)])])
+    assert one(signed, CONTRACT_STARTED).event_title == "Contract started"
+    assert one(signed, CONTRACT_STARTED).event_data["is_signed"] is True
+
+
+# -------------------------------------------------------------------------- 6. pay basis changes
+
+
+def test_6_monthly_to_hourly_to_monthly_gives_basis_changes_and_rate_changes() -> None:
+    events = build(
+        [
+            job(
+                "2024-01-01",
+                salary=[
+                    {"start_date": "2024-01-01", "month_wage": 3000},
+                    {"start_date": "2024-06-01", "hour_wage": 20},
+                    {"start_date": "2025-01-01", "month_wage": 3500},
+                ],
+                hours=[{"start_date": "2024-01-01", "hours_per_week": 40}],
+            )
+        ]
+    )
+    basis = of(events, PAY_BASIS_CHANGE)
+    assert [(e.event_date, e.event_data["from_basis"], e.event_data["to_basis"]) for e in basis] == [
+        (date(2024, 6, 1), "monthly", "hourly"),
+        (date(2025, 1, 1), "hourly", "monthly"),
+    ]
+    assert basis[0].event_title == "Pay basis changed (monthly → hourly)"
+    rises = of(events, SALARY_INCREASE)
+    assert [(e.event_date, e.event_data["basis"], e.event_data["converted"]) for e in rises] == [
+        (date(2024, 6, 1), "hourly", True),  # 3000/month at 40 h/week is 17.31/hour
+        (date(2025, 1, 1), "hourly", True),  # 3500/month at 40 h/week is 20.19/hour
+    ]
+    assert rises[0].event_data["from"] == 17.31 and rises[0].event_data["to"] == 20
+
+
+def test_6_a_yearly_rise_at_an_unchanged_monthly_wage_is_a_rise() -> None:
+    events = build(
+        [
+            job(
+                "2024-01-01",
+                salary=[
+                    {"start_date": "2024-01-01", "month_wage": 3000, "yearly_wage": 38880},
+                    {"start_date": "2025-01-01", "month_wage": 3000, "yearly_wage": 41880},  # a 13th month
+                ],
+            )
+        ]
+    )
+    rise = one(events, SALARY_INCREASE)
+    assert (rise.event_data["basis"], rise.event_data["amount"]) == ("yearly", 3000)
+    assert rise.event_title == "Salary increase (+€3,000.00/year)"
+
+
+def test_6_no_common_basis_and_no_hours_still_reports_the_basis_change() -> None:
+    events = build(
+        [
+            job(
+                "2024-01-01",
+                salary=[
+                    {"start_date": "2024-01-01", "month_wage": 3000},
+                    {"start_date": "2025-01-01", "hour_wage": 20},
+                ],
+            )
+        ]
+    )
+    assert one(events, PAY_BASIS_CHANGE).event_date == date(2025, 1, 1)
+    assert not of(events, *SALARY_TYPES)
+
+
+# ------------------------------------------------------------------ 7. an hours cut is no pay cut
+
+
+def test_7_a_monthly_wage_that_the_hours_explain_is_no_salary_event() -> None:
+    events = build(
+        [
+            job(
+                "2023-01-01",
+                salary=[
+                    {"start_date": "2023-01-01", "hour_wage": 42.02, "month_wage": 6555.12},
+                    {"start_date": "2025-01-01", "hour_wage": 42.02, "month_wage": 3641.73},
+                ],
+                hours=[
+                    {"start_date": "2023-01-01", "hours_per_week": 36},
+                    {"start_date": "2025-01-01", "hours_per_week": 20},
+                ],
+            )
+        ]
+    )
+    assert not of(events, *SALARY_TYPES)
+    change = one(events, HOURS_CHANGE)
+    assert change.event_data["monthly_pay_effect"] == pytest.approx(-2913.39, abs=0.01)
+
+
+def test_7_without_an_hourly_wage_the_monthly_wage_is_compared_per_hour() -> None:
+    salary = [
+        {"start_date": "2023-01-01", "month_wage": 4000},
+        {"start_date": "2025-01-01", "month_wage": 3300},
+    ]
+    hours = [
+        {"start_date": "2023-01-01", "hours_per_week": 40},
+        {"start_date": "2025-01-01", "hours_per_week": 32},
+    ]
+    events = build([job("2023-01-01", salary=salary, hours=hours)])
+    rise = one(events, SALARY_INCREASE)  # 4000 at 40 h is 3200 at 32 h: 3300 is a rise of the rate
+    assert rise.event_data["hours_adjusted"] is True
+    assert rise.event_data["from_at_new_hours"] == 3200
+    assert rise.event_data["amount"] == 100
+    assert rise.event_title == "Salary increase (+€100.00/month)"
+    assert one(events, HOURS_CHANGE).event_data["monthly_pay_effect"] == -800
+
+
+# --------------------------------------------------------------------------------- 8. rounding
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({"hour_wage": 20, "month_wage": 3466.67}, {"hour_wage": 20, "month_wage": 3466.66}),
+        ({"month_wage": 3466.67}, {"month_wage": 3466.66}),  # one cent, 0.0003 %
+        ({"month_wage": 100000.00}, {"month_wage": 100040.00}),  # 0.04 %
+        ({"hour_wage": 0.10}, {"hour_wage": 0.105}),  # 5 % but half a cent
+    ],
+)
+def test_8_differences_at_rounding_level_are_no_change(old: dict[str, Any], new: dict[str, Any]) -> None:
+    salary = [{"start_date": "2024-01-01", **old}, {"start_date": "2025-01-01", **new}]
+    assert not of(build([job("2024-01-01", salary=salary)]), *SALARY_TYPES)
+
+
+# ----------------------------------------------------------------------------------- 9. units
+
+
+@pytest.mark.parametrize(
+    ("field", "old", "new", "title"),
+    [
+        ("hour_wage", 20.00, 20.59, "Salary increase (+€0.59/hour)"),
+        ("month_wage", 3000, 3150, "Salary increase (+€150.00/month)"),
+        ("yearly_wage", 40000, 42000, "Salary increase (+€2,000.00/year)"),
+        ("month_wage", 3150, 3000, "Salary decrease (-€150.00/month)"),
+    ],
+)
+def test_9_titles_carry_their_unit(field: str, old: float, new: float, title: str) -> None:
+    salary = [{"start_date": "2024-01-01", field: old}, {"start_date": "2025-01-01", field: new}]
+    (event,) = of(build([job("2024-01-01", salary=salary)]), *SALARY_TYPES)
+    assert event.event_title == title
+
+
+# ------------------------------------------------------------------ 10. current terms are current
+
+
+def test_10_the_nested_fallback_labels_its_terms_as_current() -> None:
+    employee = person(
+        employment={
+            "start_date": "2015-01-01",
+            "contract": {"start_date": "2024-03-01", "hours_per_week": 32},
+            "salary": {"start_date": "2025-01-01", "month_wage": 4200},
+        }
+    )
+    started = one(build_timeline(employee, None, as_of=AS_OF), CONTRACT_STARTED)
+    assert started.event_date == date(2015, 1, 1)
+    assert started.event_data["terms"] == "current"
+    assert started.event_data["terms_from"] == "2025-01-01"
+    assert started.event_description == (
+        "Employment started on 1 Jan 2015. Current terms (from 1 Jan 2025): permanent contract, 32h/week."
+    )
+
+
+# -------------------------------------------------------------------------- 11. overlaps and gaps
+
+
+def test_11_a_fixed_term_contract_inside_a_running_permanent_one_neither_renews_nor_lapses() -> None:
+    events = build(
+        [job("2020-01-01", contracts=[permanent("2020-01-01"), fixed("2023-01-01", "2023-06-30")])]
+    )
+    assert not of(events, CONTRACT_RENEWED, CONTRACT_EXPIRED_UNRENEWED, CONTRACT_ENDED)
+    added = one(events, CONTRACT_ADDED)
+    assert added.event_data["alongside_contract_duration"] == "permanent"
+    assert added.event_title == "Additional fixed-term contract (until 30 Jun 2023)"
+
+
+def test_11_every_running_contract_is_checked_not_only_the_latest() -> None:
+    # The longer contract started first; the later, shorter one lapses while the first still runs.
+    contracts = [fixed("2024-01-01", "2026-12-31"), fixed("2024-06-01", "2024-12-31")]
+    events = build([job("2024-01-01", contracts=contracts)])
+    assert not of(events, CONTRACT_EXPIRED_UNRENEWED, CONTRACT_ENDED)
+
+
+def test_11_a_gap_of_more_than_six_months_resets_the_chain_and_is_shown() -> None:
+    contracts = [fixed("2023-01-01", "2023-12-31"), fixed("2024-09-01", "2025-08-31")]
+    renewed = one(build([job("2023-01-01", contracts=contracts)]), CONTRACT_RENEWED)
+    assert renewed.event_data["gap_days"] == 244
+    assert renewed.event_data["chain_reset"] is True
+    assert renewed.event_data["chain_contracts"] == 1
+    assert "after a gap of 8 months" in renewed.event_description
+    short = [fixed("2023-01-01", "2023-12-31"), fixed("2024-03-01", "2025-02-28")]
+    kept = one(build([job("2023-01-01", contracts=short)]), CONTRACT_RENEWED)
+    assert (kept.event_data["chain_reset"], kept.event_data["chain_contracts"]) == (False, 2)
+    assert "after a gap of 2 months" in kept.event_description
+
+
+def test_11_exactly_six_months_between_contracts_continues_the_chain() -> None:
+    contracts = [fixed("2023-01-01", "2023-12-31"), fixed("2024-07-01", "2024-12-31")]
+    renewed = one(build([job("2023-01-01", contracts=contracts)]), CONTRACT_RENEWED)
+    assert (renewed.event_data["chain_reset"], renewed.event_data["chain_contracts"]) == (False, 2)
+
+
+def test_11_a_fourth_fixed_term_contract_or_one_past_36_months_exceeds_the_legal_chain() -> None:
+    four = [
+        fixed("2022-01-01", "2022-06-30"),
+        fixed("2022-07-01", "2022-12-31"),
+        fixed("2023-01-01", "2023-06-30"),
+        fixed("2023-07-01", "2023-12-31"),
+    ]
+    renewals = of(build([job("2022-01-01", contracts=four)]), CONTRACT_RENEWED)
+    assert [e.event_data["chain_exceeds_legal_maximum"] for e in renewals] == [False, False, True]
+    assert "7:668a" in renewals[-1].event_description
+    long = [fixed("2021-01-01", "2022-12-31"), fixed("2023-01-01", "2024-01-31")]  # 37 months
+    (renewal,) = of(build([job("2021-01-01", contracts=long)]), CONTRACT_RENEWED)
+    assert renewal.event_data["chain_exceeds_legal_maximum"] is True
+
+
+def test_11_a_rehire_within_six_months_continues_the_chain() -> None:
+    events = build(
+        [
+            job("2023-01-01", ident="a", end="2023-12-31", contracts=[fixed("2023-01-01", "2023-12-31")]),
+            job("2024-04-01", ident="b", contracts=[fixed("2024-04-01", "2025-03-31")]),
+        ],
+        as_of=date(2025, 3, 1),
+    )
+    rehire = of(events, CONTRACT_STARTED)[1]
+    assert rehire.event_data["rehire"] is True
+    assert rehire.event_data["chain_contracts"] == 2
+    assert rehire.event_data["gap_days"] == 91
+    assert "after a gap of 3 months" in rehire.event_description
+
+
+# ------------------------------------------------------------------- 12. no pay in general text
+
+
+def test_12_only_salary_events_speak_of_money_in_their_text() -> None:
+    events = build(
+        [
+            job(
+                "2023-01-01",
+                salary=[
+                    {"start_date": "2023-01-01", "month_wage": 3500},
+                    {"start_date": "2024-01-01", "hour_wage": 25},
+                ],
+                hours=[
+                    {"start_date": "2023-01-01", "hours_per_week": 32},
+                    {"start_date": "2024-06-01", "hours_per_week": 24},
+                ],
+                contracts=[fixed("2023-01-01", "2023-12-31"), permanent("2024-01-01")],
+            )
+        ]
+    )
+    assert {e.event_type for e in events} >= {
+        CONTRACT_STARTED,
+        PAY_BASIS_CHANGE,
+        HOURS_CHANGE,
+        CONTRACT_RENEWED,
+    }
+    for event in events:
+        if event.event_type not in SALARY_TYPES:
+            assert "€" not in event.event_title + event.event_description, event
+    assert one(events, CONTRACT_STARTED).event_data["month_wage"] == 3500  # the amount is in the data
+
+
+# ----------------------------------------------------------------------- 13. order and the record
+
+
+def test_13_added_to_employes_dates_the_record_and_a_day_reads_ended_started_changed() -> None:
+    events = build(
+        [
+            job("2019-01-01", ident="a", end="2022-12-31"),
+            job(
+                "2023-01-01",
+                ident="b",
+                salary=[{"start_date": "2023-01-01", "month_wage": 3000}],
+                hours=[{"start_date": "2023-01-01", "hours_per_week": 40}],
+            ),
+        ],
+        dt_create="2023-01-01T10:00:00",
+    )
+    added = one(events, EMPLOYEE_ADDED)
+    assert added.event_title == "Added to Employes"
+    assert added.event_data["dates"] == "record"
+    on_the_day = [e.event_type for e in events if e.event_date == date(2023, 1, 1)]
+    assert on_the_day == [CONTRACT_STARTED, EMPLOYEE_ADDED]
+    same_day = build(
+        [
+            job("2019-01-01", ident="a", end="2023-01-01"),
+            job(
+                "2023-01-01",
+                ident="b",
+                hours=[
+                    {"start_date": "2023-01-01", "hours_per_week": 40},
+                    {"start_date": "2023-01-02", "hours_per_week": 32},
+                ],
+            ),
+        ],
+        dt_create="2023-01-01",
+    )
+    assert [e.event_type for e in same_day if e.event_date == date(2023, 1, 1)] == [
+        CONTRACT_ENDED,
+        CONTRACT_STARTED,
+        EMPLOYEE_ADDED,
+    ]
+
+
+# ---------------------------------------------------------------------------------------- locale
+
+
+def test_dutch_titles_use_dutch_words_numbers_and_dates() -> None:
+    history = [
+        job(
+            "2025-01-01",
+            salary=[
+                {"start_date": "2025-01-01", "month_wage": 3000},
+                {"start_date": "2025-03-01", "month_wage": 3150},
+            ],
+            contracts=[fixed("2025-01-01", "2025-12-31", is_signed=False)],
+        )
+    ]
+    events = build_timeline(person(), history, as_of=AS_OF, locale="nl")
+    assert one(events, SALARY_INCREASE).event_title == "Salarisverhoging (+€ 150,00/maand)"
+    assert "€ 3.000,00" in one(events, SALARY_INCREASE).event_description
+    started = one(events, CONTRACT_STARTED)
+    assert started.event_title == "Contract gestart (nog niet getekend)"
+    assert "1 januari 2025" in started.event_description and "31 december 2025" in started.event_description
+    with pytest.raises(ValueError, match="locale"):
+        build_timeline(person(), history, as_of=AS_OF, locale="fr")
