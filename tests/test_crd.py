@@ -116,7 +116,7 @@ def test_status_written_by_the_operator_validates() -> None:
         "startedAt": "2025-01-01T00:00:00Z", "finishedAt": "2025-01-01T00:01:00Z", "employees": 78,
         "inlineProcessed": 5, "queued": 3,
         "batches": {"pending": 0, "processing": 0, "completed": 3, "failed": 0},
-        "eventsCreated": 400, "timeToFirstFeedbackSeconds": 1.5,
+        "eventsCreated": 400, "eventsUpdated": 12, "eventsRemoved": 1, "timeToFirstFeedbackSeconds": 1.5,
     }  # fmt: skip
     obj["status"] = {
         "observedGeneration": 1,
@@ -178,6 +178,7 @@ BAD = [
     ("api.tokenSecretRef", _DELETE), ("database.dsnSecretRef", _DELETE), ("api.companyId", _DELETE),
     ("suspend", "yes"), ("redact", "iban"), ("worker.imagePullPolicy", "Sometimes"),
     ("api.tokenSecretRef", {"key": "token"}),
+    ("timeline.locale", "fr"), ("timeline.locale", "NL"),
 ]  # fmt: skip
 
 
@@ -192,6 +193,7 @@ GOOD = [
     ("batches.parallelism", 50), ("batches.maxAttempts", 10), ("batches.maxAttempts", 1),
     ("api.baseUrl", "https://connect.employes.nl/v4"), ("api.baseUrl", "http://sim:8089/v4"),
     ("api.baseUrl", "https://[::1]:8443/v4/"), ("api.baseUrl", "https://proxy.example"),
+    ("timeline.locale", "nl"), ("timeline.locale", "en"),
 ]  # fmt: skip
 
 

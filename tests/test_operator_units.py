@@ -133,6 +133,11 @@ def test_spec_defaults_apply_when_fields_are_missing() -> None:
     assert parsed.redact == ("personal_identification_number", "iban")
     settings = parsed.settings("payroll/acme", trigger="created", mode="background", extra={"generation": 1})
     assert settings.inline_count == 0  # background runs process nothing inline
+    assert settings.locale == "en"
+    dutch = spec.parse({**SPEC, "timeline": {"locale": "nl"}}).settings(
+        "payroll/acme", trigger="created", mode="interactive", extra={}
+    )
+    assert dutch.locale == "nl"  # spec.timeline.locale reaches every batch through the run's settings
     assert settings.lease_seconds > parsed.active_deadline_seconds
     with pytest.raises(spec.SpecError, match="companyId"):
         spec.parse({"api": {}, "database": {"dsnSecretRef": {"name": "db"}}})

@@ -430,6 +430,8 @@ class Reconciler:
         last = {
             **current, "phase": "Finished", "state": state, "finishedAt": finished_at, "batches": counts,
             "eventsCreated": int(summary.get("events_created") or 0),
+            "eventsUpdated": int(summary.get("events_updated") or 0),
+            "eventsRemoved": int(summary.get("events_removed") or 0),
             "employees": int(summary.get("employees_processed") or 0),
             "employeesRemoved": int(summary.get("employees_removed") or 0),
             "removedEmployeeIds": list(summary.get("removed_employee_ids") or [])[:20],
@@ -464,7 +466,8 @@ class Reconciler:
         else:
             message = (
                 f"run {run_id} synced {last['employees']} employees "
-                f"({last['eventsCreated']} new timeline events)"
+                f"(timeline events: {last['eventsCreated']} new, {last['eventsUpdated']} updated, "
+                f"{last['eventsRemoved']} removed)"
             )
             await self.patch(
                 changes,

@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "redact": list(DEFAULT_REDACT),
     "incremental": False,
     "suspend": False,
+    "timeline.locale": "en",
 }
 
 
@@ -82,6 +83,8 @@ class ResourceSpec:
     incremental: bool
     suspend: bool
     worker: WorkerSpec
+    #: The language timeline titles and descriptions are written in (en, nl).
+    locale: str = "en"
 
     @property
     def lease_seconds(self) -> float:
@@ -104,6 +107,7 @@ class ResourceSpec:
             lease_seconds=self.lease_seconds,
             redact=self.redact,
             incremental=self.incremental,
+            locale=self.locale,
             trigger=trigger,
             mode=mode,
             extra=dict(extra),
@@ -151,6 +155,7 @@ def parse(spec: Mapping[str, Any]) -> ResourceSpec:
             redact=tuple(str(f) for f in _get(spec, "redact")),
             incremental=bool(_get(spec, "incremental")),
             suspend=bool(_get(spec, "suspend")),
+            locale=str(_get(spec, "timeline.locale")),
             worker=WorkerSpec(
                 image=worker.get("image") or None,
                 image_pull_policy=worker.get("imagePullPolicy") or None,
