@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, Self
@@ -97,6 +98,9 @@ class EmployesClient:
             raise ValueError("max_response_bytes must be positive")
         self.page_size = page_size
         self.max_response_bytes = max_response_bytes
+        # One attempt, connect to last byte, ends by this deadline: httpx's timeout is per read, so a
+        # server trickling a byte at a time would otherwise hold a request (and the operator) forever.
+        self.deadline = float(timeout)
         if limiter is None:
             limiter = TokenBucket(requests_per_second) if requests_per_second > 0 else Unlimited()
         self.limiter = limiter
@@ -107,6 +111,9 @@ class EmployesClient:
             headers={
                 "Authorization": f"Bearer {self._token}",
                 "Accept": "application/json",
+                # An uncompressed body is counted as it arrives; a compressed one is only accepted
+                # from a server that ignores this, and is then inflated under the same limit.
+                "Accept-Encoding": "identity",
                 "User-Agent": "employes-sync",
             },
             timeout=httpx.Timeout(timeout),
@@ -232,7 +239,15 @@ class EmployesClient:
         """One send: (failure, retry_after, result); raises only what must never be retried."""
         started = time.monotonic()
         try:
-            status, headers, content = await self._send(url, params, what)
+            async with asyncio.timeout(self.deadline):
+                status, headers, content = await self._send(url, params, what)
+        except TimeoutError:
+            self._report(endpoint, None, started)
+            return (
+                TransportError(f"Employes API did not answer within {self.deadline:g} s for GET {what}"),
+                None,
+                None,
+            )
         except httpx.TimeoutException as error:
             self._report(endpoint, None, started)
             return (
@@ -255,8 +270,13 @@ class EmployesClient:
         if 200 <= status < 300:
             try:
                 return None, None, shape(json.loads(content))
-            except (ValueError, UnicodeDecodeError) as error:  # InvalidRecord is a ValueError too
-                reason = error.reason if isinstance(error, InvalidRecord) else "body is not valid JSON"
+            except (ValueError, UnicodeDecodeError, RecursionError) as error:  # InvalidRecord: a ValueError
+                if isinstance(error, InvalidRecord):
+                    reason = error.reason
+                elif isinstance(error, RecursionError):
+                    reason = "JSON nested too deeply"
+                else:
+                    reason = "body is not valid JSON"
                 return (
                     MalformedResponseError(
                         f"Employes API sent a malformed response ({reason}) for GET {what}", status=status
@@ -295,21 +315,32 @@ class EmployesClient:
         self, url: str, params: dict[str, Any] | None, what: str
     ) -> tuple[int, httpx.Headers, bytes]:
         # Streamed and counted: Content-Length may be absent (chunked) or lie, and a body is only
-        # held in memory up to the limit.
+        # held in memory up to the limit. The raw bytes are read and any decoding is done here, so
+        # what is counted is what is held: a 1 MiB gzip bomb never grows past the limit.
         async with self._http.stream("GET", url, params=params) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_response_bytes:
                 raise self._too_large(what, response.status_code, f"declared {int(declared)} bytes")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_response_bytes:
+            body = _Body(response.headers.get("content-encoding", ""), self.max_response_bytes)
+            if body.unsupported:
+                raise MalformedResponseError(
+                    f"Employes API sent a body in an encoding it was not asked for "
+                    f"({body.unsupported}) for GET {what}",
+                    status=response.status_code,
+                    transient=False,
+                )
+            async for chunk in response.aiter_raw():
+                if not body.add(chunk):
                     raise self._too_large(
                         what, response.status_code, f"more than {self.max_response_bytes} bytes"
                     )
-                chunks.append(chunk)
-            return response.status_code, response.headers, b"".join(chunks)
+            content = body.finish()
+            if content is None:
+                raise MalformedResponseError(
+                    f"Employes API sent a body that does not decompress for GET {what}",
+                    status=response.status_code,
+                )
+            return response.status_code, response.headers, content
 
     def _too_large(self, what: str, status: int, detail: str) -> ResponseTooLargeError:
         return ResponseTooLargeError(
@@ -331,6 +362,59 @@ class EmployesClient:
             self._on_response(endpoint, status_class(status), time.monotonic() - started)
         except Exception:  # metrics must never break a sync
             log.exception("on_response callback failed")
+
+
+class _Body:
+    """A response body collected chunk by chunk, inflated (gzip, deflate) under a size limit.
+
+    zlib inflates at most `limit + 1` bytes per step (the rest of the input waits in
+    `unconsumed_tail`), so no chunk, however well it compresses, is ever inflated whole.
+    """
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.chunks: list[bytes] = []
+        self.unsupported = ""
+        self._inflate: Any = None
+        codings = [c.strip().lower() for c in encoding.split(",") if c.strip() and c.strip() != "identity"]
+        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+            self.unsupported = ", ".join(codings)[:40]
+        elif codings:
+            # gzip: a gzip header; deflate: a zlib header (32 + 15 accepts either).
+            self._inflate = zlib.decompressobj(32 + zlib.MAX_WBITS)
+        self.failed = False
+
+    def add(self, raw: bytes) -> bool:
+        """False when the body has grown past the limit."""
+        if self._inflate is None:
+            return self._keep(raw)
+        data = raw
+        while data:
+            try:
+                out = self._inflate.decompress(data, self.limit - self.size + 1)
+            except zlib.error:
+                self.failed = True
+                return True
+            if not self._keep(out):
+                return False
+            data = self._inflate.unconsumed_tail
+            if not out and data:
+                break  # no progress: leave the rest to finish()
+        return True
+
+    def _keep(self, data: bytes) -> bool:
+        self.size += len(data)
+        if self.size > self.limit:
+            return False
+        self.chunks.append(data)
+        return True
+
+    def finish(self) -> bytes | None:
+        """The whole body, or None when a compressed one was corrupt or cut short."""
+        if self._inflate is not None and (self.failed or not self._inflate.eof):
+            return None
+        return b"".join(self.chunks)
 
 
 def _require_object_body(body: Any) -> Any:
