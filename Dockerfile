@@ -6,15 +6,24 @@
 # stage copies only that virtualenv onto a clean slim base (no compilers, no build tools, no pip cache).
 # The `local` extra (embedded PostgreSQL) is deliberately not installed: in a cluster the database is
 # a real server, reached through the DSN an EmployesSync references.
+#
+# BASE_IMAGE is the official Python image by default. Where that cannot be pulled (an air-gapped
+# build host), pass a mirror of it, or any Debian-based image with python3.11 and pip on PATH as
+# `python` and `pip`:
+#
+#   docker build --build-arg BASE_IMAGE=registry.example.com/python:3.11.13-slim-bookworm -t employes-sync:0.1.0 .
+ARG BASE_IMAGE=python:3.11.13-slim-bookworm
 
-FROM python:3.11.13-slim-bookworm AS builder
+FROM ${BASE_IMAGE} AS builder
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
-RUN python -m venv /opt/venv
+# A venv without pip or setuptools: the image never installs anything at run time, so they would only
+# be dead weight (and attack surface). The base's own pip installs into it with --python.
+RUN python -m venv --without-pip /opt/venv
 
 # Metadata first, sources second. README.m[d] matches README.md when it exists and nothing otherwise
 # (pyproject names it as the readme; a missing one only warns).
@@ -22,11 +31,11 @@ COPY pyproject.toml README.m[d] ./
 COPY operator/ ./operator/
 # Build the wheel, install it with its dependencies (all ship as wheels), and prove the console script runs.
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
-    && /opt/venv/bin/pip install --no-cache-dir /wheels/*.whl \
+    && pip --python /opt/venv/bin/python install --no-cache-dir /wheels/*.whl \
     && /opt/venv/bin/employes-sync --help > /dev/null
 
 
-FROM python:3.11.13-slim-bookworm
+FROM ${BASE_IMAGE}
 
 LABEL org.opencontainers.image.title="employes-sync" \
       org.opencontainers.image.description="Kubernetes operator syncing Employes.nl employees into PostgreSQL timelines" \

@@ -285,6 +285,7 @@ OPERATOR_RULES = {
     ("employessync.io", "employessyncs"): {"get", "list", "watch", "patch"},
     ("employessync.io", "employessyncs/status"): {"get", "patch"},
     ("batch", "jobs"): {"create", "delete", "get", "list", "watch"},
+    ("", "pods"): {"get", "list"},
     ("", "secrets"): {"get"},
     ("", "events"): {"create", "patch"},
     ("events.k8s.io", "events"): {"create", "patch"},

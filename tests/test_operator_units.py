@@ -92,6 +92,26 @@ def test_job_finished_reads_controller_conditions() -> None:
     assert finished and not ok and "DeadlineExceeded" in reason
 
 
+def test_pod_failure_names_what_the_kubelet_reports() -> None:
+    def pod(name: str, state: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name},
+            "status": {"containerStatuses": [{"name": "worker", "state": state}]},
+        }
+
+    assert jobs.pod_failure([]) == ""
+    assert jobs.pod_failure([pod("p0", {"terminated": {"reason": "Completed", "exitCode": 0}})]) == ""
+    oom = pod("p1", {"terminated": {"reason": "OOMKilled", "exitCode": 137}})
+    assert jobs.pod_failure([oom]) == "pod p1: container worker OOMKilled (exit code 137)"
+    message = "couldn't find key token in Secret default/esync"
+    waiting = pod("p2", {"waiting": {"reason": "CreateContainerConfigError", "message": message}})
+    assert jobs.pod_failure([oom, waiting]) == (
+        "pod p1: container worker OOMKilled (exit code 137); pod p2: container worker waiting: "
+        "CreateContainerConfigError (couldn't find key token in Secret default/esync)"
+    )
+    assert jobs.pod_failure([{"metadata": {"name": "p3"}}]) == ""  # a pod not scheduled yet says nothing
+
+
 def test_condition_transition_time_moves_only_on_a_flip() -> None:
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
     c = status.set_condition([], "Ready", False, "RunInProgress", "first run", 1, now=t0)

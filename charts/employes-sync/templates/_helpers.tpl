@@ -148,6 +148,7 @@ seccompProfile:
 The operator's permissions, and nothing more (no wildcard anywhere):
   - its own resources: watch them, patch them (kopf's finalizers and progress annotations) and their status;
   - batch Jobs: create one per batch attempt, watch their outcome, delete those it gives up on;
+  - Pods: read a failed Job's pods, to say why it failed (OOMKilled, exit code, CreateContainerConfigError);
   - Secrets: read the token and DSN an EmployesSync references, by name (no list, no watch);
   - Events: post them (core v1, which kopf uses, and events.k8s.io for newer clients).
 kopf runs standalone, so it needs no peering resources.
@@ -162,6 +163,9 @@ kopf runs standalone, so it needs no peering resources.
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["create", "delete", "get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list"]
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]

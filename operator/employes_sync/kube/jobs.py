@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import kopf
@@ -164,3 +164,34 @@ def job_finished(job: Mapping[str, Any]) -> tuple[bool, bool, str]:
                 f"Job {job['metadata']['name']} failed: {reason}" + (f" ({message})" if message else ""),
             )
     return False, False, ""
+
+
+#: The label the Job controller puts on each pod it creates (Kubernetes 1.27+; `job-name` before).
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+
+
+def pod_failure(pods: Sequence[Mapping[str, Any]]) -> str:
+    """Why a Job's pod ended or never started, as its kubelet reports it; "" when no pod says.
+
+    A Job's own conditions only say that it failed (BackoffLimitExceeded, DeadlineExceeded); the pod
+    says why: OOMKilled and the exit code of its container, or the reason it is still waiting
+    (CreateContainerConfigError for a missing Secret key, ImagePullBackOff). The reasons are the
+    kubelet's; its messages can name a Secret and a key, never a value.
+    """
+    details: list[str] = []
+    for pod in pods:
+        name = (pod.get("metadata") or {}).get("name", "?")
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            state = status.get("state") or {}
+            terminated = state.get("terminated")
+            waiting = state.get("waiting")
+            container = status.get("name", "?")
+            if terminated and terminated.get("reason") != "Completed":
+                code = terminated.get("exitCode")
+                details.append(f"pod {name}: container {container} {terminated.get('reason') or 'terminated'}"
+                               + (f" (exit code {code})" if code is not None else ""))  # fmt: skip
+            elif waiting and waiting.get("reason"):
+                message = waiting.get("message")
+                details.append(f"pod {name}: container {container} waiting: {waiting['reason']}"
+                               + (f" ({message})" if message else ""))  # fmt: skip
+    return "; ".join(details)

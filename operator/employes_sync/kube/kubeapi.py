@@ -1,4 +1,4 @@
-"""The few Kubernetes API calls the operator makes besides kopf's own: Secrets, Jobs, status.
+"""The few Kubernetes API calls the operator makes besides kopf's own: Secrets, Jobs, pods, status.
 
 The synchronous `kubernetes` client runs in threads, with plain dicts in and out (no models), so an
 object with fields the client's models do not know never breaks a reconcile. kopf keeps its own
@@ -89,6 +89,15 @@ class KubeApi:
             job for job in items
             if all((job.get("metadata", {}).get("labels") or {}).get(k) == v for k, v in labels.items())
         ]  # fmt: skip
+
+    async def list_pods(self, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Pods with these labels (a failed Job's, to say why it failed)."""
+        selector = ",".join(f"{k}={v}" for k, v in labels.items())
+        response = await asyncio.to_thread(
+            self._core.list_namespaced_pod, namespace, label_selector=selector, _preload_content=False
+        )
+        items: list[dict[str, Any]] = self._json(response).get("items") or []
+        return items
 
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         await asyncio.to_thread(

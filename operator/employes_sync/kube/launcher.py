@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from kubernetes.client import ApiException
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.executors.driver import Ended
@@ -72,6 +73,8 @@ class KubernetesLauncher:
             self._active.pop(name, None)
             if name not in self._reported:
                 self._reported.add(name)
+                if not succeeded:
+                    reason = await self._with_pod_failure(name, reason)
                 done.append(Ended(identity[0], identity[1], succeeded, reason))
         for name, (batch_id, attempt) in list(self._active.items()):
             if name not in seen:  # deleted while it ran (or by its TTL before we looked)
@@ -79,6 +82,19 @@ class KubernetesLauncher:
                 self._reported.add(name)
                 done.append(Ended(batch_id, attempt, False, f"Job {name} was deleted before it finished"))
         return done
+
+    async def _with_pod_failure(self, job_name: str, reason: str) -> str:
+        """The Job's failure plus what its pod says (OOMKilled, exit code, a config error), when readable:
+        without the pods permission, or once the pods are gone, the Job's own reason stands alone."""
+        try:
+            pods = await self._api.list_pods(self._namespace, {jobs.JOB_NAME_LABEL: job_name})
+        except ApiException as exc:
+            log.debug(
+                "cannot read the pods of Job %s (%s): reporting the Job's reason only", job_name, exc.status
+            )
+            return reason
+        detail = jobs.pod_failure(pods)
+        return f"{reason}: {detail}" if detail else reason
 
     def running(self) -> set[str]:
         return {batch_id for batch_id, _ in self._active.values()}

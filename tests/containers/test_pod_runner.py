@@ -1,0 +1,194 @@
+"""The container pod runner against the real engine: each setting of a Job's pod reaches the container,
+and the Job and Pod statuses read as the Job controller and the kubelet write them.
+
+The Jobs are the operator's own manifests (kube/jobs.job_manifest) with only the command swapped for
+a probe, so what is checked is what the operator's pods get.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+import pytest
+
+from employes_sync.kube import jobs
+from employes_sync.kube.spec import parse
+from employes_sync.store.queue import Batch
+from tests.containers.engine import BuiltImage
+from tests.containers.runner import PODS, ContainerJobRunner
+from tests.fixtures.kube import *  # noqa: F403
+from tests.fixtures.kube import JOBS, Cluster, wait_for
+
+pytestmark = pytest.mark.slow
+
+NS = "default"
+PROBE = """
+import json, os, pathlib
+status = dict(line.split(":\\t", 1) for line in pathlib.Path("/proc/self/status").read_text().splitlines()
+              if ":\\t" in line)
+try:
+    pathlib.Path("/opt/probe").write_text("x")
+    root_writable = True
+except OSError:
+    root_writable = False
+tmp = os.statvfs("/tmp")
+print(json.dumps({"uid": os.getuid(), "gid": os.getgid(), "token": os.environ.get("EMPLOYES_API_TOKEN"),
+                  "cap_eff": status["CapEff"].strip(), "no_new_privs": status["NoNewPrivs"].strip(),
+                  "seccomp": status["Seccomp"].strip(), "root_writable": root_writable,
+                  "tmp_bytes": tmp.f_blocks * tmp.f_frsize}))
+"""
+
+
+def job(image: str, name: str, command: list[str], **worker: Any) -> dict[str, Any]:
+    spec = parse(
+        {
+            "api": {
+                "companyId": "00000000-0000-0000-0000-000000000001",
+                "tokenSecretRef": {"name": "esync", "key": "token"},
+            },
+            "database": {"dsnSecretRef": {"name": "esync", "key": "dsn"}},
+            "batches": {"activeDeadlineSeconds": worker.pop("deadline", 120)},
+            "worker": {"image": image, **worker},
+        }
+    )
+    owner = {
+        "apiVersion": "employessync.io/v1alpha1",
+        "kind": "EmployesSync",
+        "metadata": {"name": name, "namespace": NS, "uid": "u-" + name},
+    }
+    batch = Batch(
+        id=f"b-{name}",
+        scope=f"{NS}/{name}",
+        run_id=1,
+        employee_ids=["e1"],
+        status="pending",
+        priority=0,
+        attempts=0,
+        max_attempts=1,
+        run_after=datetime.datetime.now(datetime.UTC),
+        error_message=None,
+        job_name=None,
+        batch_no=1,
+    )
+    manifest = jobs.job_manifest(owner, spec, 1, batch, 1, default_image=image)
+    manifest["spec"]["template"]["spec"]["containers"][0]["command"] = command
+    return manifest
+
+
+def secret(cluster: Cluster, **data: str) -> None:
+    cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "esync", "namespace": NS},
+            "stringData": data,
+        }
+    )
+
+
+def conditions(cluster: Cluster, name: str) -> list[list[str]]:
+    """Every distinct list of condition types the Job went through, in order."""
+    seen: list[list[str]] = []
+    for version in cluster.history(JOBS, NS, name):
+        types = [c["type"] for c in ((version or {}).get("status") or {}).get("conditions") or []]
+        if types and (not seen or seen[-1] != types):
+            seen.append(types)
+    return seen
+
+
+def container_state(cluster: Cluster, job_name: str) -> dict[str, Any]:
+    """The state of the Job's pod's container ({} before the Job controller made the pod)."""
+    found = [
+        p for p in cluster.list(PODS, NS) if p["metadata"]["labels"].get(jobs.JOB_NAME_LABEL) == job_name
+    ]
+    assert len(found) <= 1, f"one pod per Job attempt, found {len(found)}"
+    statuses = ((found[0].get("status") or {}).get("containerStatuses") if found else None) or [{}]
+    return dict(statuses[0].get("state") or {})
+
+
+def finished(cluster: Cluster, name: str) -> dict[str, Any] | None:
+    found = cluster.get(JOBS, NS, name)
+    types = {c["type"] for c in ((found or {}).get("status") or {}).get("conditions") or []}
+    return found if types & {"Complete", "Failed"} else None
+
+
+def test_a_job_waits_for_its_secret_then_runs_hardened_and_completes(
+    cluster: Cluster, container_runner: ContainerJobRunner, project_image: BuiltImage
+) -> None:
+    manifest = job(project_image.tag, "probe", ["python", "-c", PROBE])
+    name = manifest["metadata"]["name"]
+    cluster.apply(manifest)
+    waiting = wait_for(lambda: container_state(cluster, name).get("waiting"), 30, what="the pod to wait")
+    assert waiting == {"reason": "CreateContainerConfigError", "message": 'secret "esync" not found'}
+    secret(cluster, dsn="postgresql://db")  # the key the pod needs is still missing
+    wait_for(lambda: "couldn't find key token" in str(container_state(cluster, name)), 30, what="key error")
+    assert container_runner.outcomes == {}  # still pending: a config error does not fail the pod
+    secret(cluster, dsn="postgresql://db", token="s3cret")
+    done = wait_for(lambda: finished(cluster, name), 120, what="the Job to finish")
+    status = done["status"]
+    assert status["succeeded"] == 1 and not status.get("active") and not status.get("failed")
+    assert status["startTime"] <= status["completionTime"]
+    assert conditions(cluster, name)[-2:] == [["SuccessCriteriaMet"], ["SuccessCriteriaMet", "Complete"]]
+    terminated = container_state(cluster, name)["terminated"]
+    assert terminated["reason"] == "Completed" and terminated["exitCode"] == 0
+    probe = json.loads((container_runner.logdir / f"{name}.log").read_text().strip().splitlines()[-1])
+    assert probe["token"] == "s3cret"  # secretKeyRef resolved from the emulator's Secret
+    assert (probe["uid"], probe["gid"]) == (10001, 10001)  # the image's user; runAsNonRoot verified it
+    assert probe["cap_eff"] == "0000000000000000"  # capabilities.drop: ALL
+    assert probe["no_new_privs"] == "1"  # allowPrivilegeEscalation: false
+    assert probe["seccomp"] == "2"  # RuntimeDefault: Docker's default filter
+    assert probe["root_writable"] is False  # readOnlyRootFilesystem
+    assert probe["tmp_bytes"] == 64 * 2**20  # the emptyDir's sizeLimit, as a tmpfs
+
+
+def test_a_container_over_its_memory_limit_is_oom_killed_and_the_job_fails(
+    cluster: Cluster, container_runner: ContainerJobRunner, project_image: BuiltImage
+) -> None:
+    secret(cluster, dsn="postgresql://db", token="t")
+    hog = "x = bytearray(512 * 2**20); print('survived')"
+    manifest = job(project_image.tag, "hog", ["python", "-c", hog], resources={"limits": {"memory": "32Mi"}})
+    name = manifest["metadata"]["name"]
+    cluster.apply(manifest)
+    done = wait_for(lambda: finished(cluster, name), 120, what="the Job to fail")
+    assert done["status"]["failed"] == 1 and not done["status"].get("succeeded")
+    assert conditions(cluster, name)[-2:] == [["FailureTarget"], ["FailureTarget", "Failed"]]
+    failed = done["status"]["conditions"][-1]
+    assert failed["reason"] == "BackoffLimitExceeded"  # the Job says only that it failed ...
+    terminated = container_state(cluster, name)["terminated"]
+    assert terminated["reason"] == "OOMKilled" and terminated["exitCode"] == 137  # ... its pod says why
+    assert "survived" not in (container_runner.logdir / f"{name}.log").read_text()
+
+
+def test_a_job_past_its_deadline_is_killed_with_deadline_exceeded(
+    cluster: Cluster,
+    container_runner: ContainerJobRunner,
+    project_image: BuiltImage,
+    docker_engine: Any,
+    container_labels: dict[str, str],
+) -> None:
+    secret(cluster, dsn="postgresql://db", token="t")
+    manifest = job(project_image.tag, "slow", ["python", "-c", "import time; time.sleep(600)"], deadline=3)
+    name = manifest["metadata"]["name"]
+    cluster.apply(manifest)
+    done = wait_for(lambda: finished(cluster, name), 60, what="the deadline")
+    assert done["status"]["conditions"][-1]["reason"] == "DeadlineExceeded"
+    assert conditions(cluster, name)[-2:] == [["FailureTarget"], ["FailureTarget", "Failed"]]
+    label = f"io.employessync.job={name}"
+    assert docker_engine.containers.list(all=True, filters={"label": label}) == []  # killed and removed
+
+
+def test_run_as_non_root_refuses_an_image_that_runs_as_root(
+    cluster: Cluster, container_runner: ContainerJobRunner, stand_in_base: str
+) -> None:
+    secret(cluster, dsn="postgresql://db", token="t")
+    manifest = job(stand_in_base, "rooty", ["python3", "-c", "print('ran')"])  # the base's user is root
+    name = manifest["metadata"]["name"]
+    cluster.apply(manifest)
+    waiting = wait_for(lambda: container_state(cluster, name).get("waiting"), 30, what="the refusal")
+    assert waiting == {
+        "reason": "CreateContainerConfigError",
+        "message": "container has runAsNonRoot and image will run as root",
+    }
+    assert container_runner.outcomes == {}
