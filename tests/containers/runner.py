@@ -140,14 +140,7 @@ class ContainerJobRunner(JobRunner):
     async def _watch(self, key: tuple[str, str, str], raw: dict[str, Any]) -> None:
         job = self.running[key]
         pod = self.pods[job.uid]
-        if job.deadline is not None and time.monotonic() > job.deadline:
-            await self._kill(job)
-            await self._finish(
-                key,
-                ok=False,
-                reason="DeadlineExceeded",
-                message="Job was active longer than specified deadline",
-            )
+        if await self._past_deadline(key):
             return
         if pod.container is None:
             if time.monotonic() - pod.last_try >= CONFIG_RETRY_SECONDS:
@@ -157,15 +150,7 @@ class ContainerJobRunner(JobRunner):
         if pod.container.status not in ("exited", "dead"):
             return
         terminated = await self._terminated(job, pod)
-        if terminated["exitCode"] == 0:
-            await self._finish(key, ok=True)
-        else:
-            await self._finish(
-                key,
-                ok=False,
-                reason="BackoffLimitExceeded",
-                message="Job has reached the specified backoff limit",
-            )
+        await self._pod_exited(key, int(terminated["exitCode"]))
 
     async def _terminated(self, job: RunningJob, pod: Pod) -> dict[str, Any]:
         """The pod's terminated state as the kubelet reports it; the container's log kept, then removed."""

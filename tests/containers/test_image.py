@@ -7,6 +7,7 @@ stand-in built with debootstrap from Debian's packages (see engine.py), laid out
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from pathlib import Path
 
@@ -100,13 +101,12 @@ def _tree_hashes(root: Path) -> dict[str, str]:
 def test_the_installed_package_is_the_working_tree(
     docker_engine: docker.DockerClient, project_image: BuiltImage, container_labels: dict[str, str]
 ) -> None:
-    script = (
-        "import hashlib, json, pathlib, importlib.metadata as md, employes_sync\n"
-        "root = pathlib.Path(employes_sync.__file__).parent\n"
-        "files = {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()\n"
-        "         for p in sorted(root.rglob('*')) if p.is_file() and '__pycache__' not in p.parts"
-        " and p.suffix != '.pyc'}\n"
-        "print(json.dumps({'version': md.version('employes-sync'), 'root': str(root), 'files': files}))\n"
+    script = (  # the same function, run inside the image on the installed package
+        "import hashlib, json, importlib.metadata as md, employes_sync\nfrom pathlib import Path\n"
+        + inspect.getsource(_tree_hashes)
+        + "root = Path(employes_sync.__file__).parent\n"
+        "print(json.dumps({'version': md.version('employes-sync'), 'root': str(root),"
+        " 'files': _tree_hashes(root)}))\n"
     )
     found = json.loads(
         run(docker_engine, project_image, container_labels, "-c", script, entrypoint=["python"])

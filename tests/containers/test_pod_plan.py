@@ -4,14 +4,11 @@ and the pods a kubelet refuses are refused with its reason."""
 from __future__ import annotations
 
 import base64
-import datetime
 from typing import Any
 
 import pytest
 
-from employes_sync.kube import jobs
-from employes_sync.kube.spec import parse
-from employes_sync.store.queue import Batch
+from tests.containers.manifests import worker_job
 from tests.containers.pods import PodConfigError, plan, quantity
 
 SECRETS = {
@@ -28,36 +25,7 @@ def lookup(namespace: str, name: str) -> dict[str, str] | None:
 
 def worker_pod(**worker: Any) -> dict[str, Any]:
     """The pod template of a Job exactly as the operator writes it."""
-    spec = parse(
-        {
-            "api": {
-                "companyId": "00000000-0000-0000-0000-000000000001",
-                "tokenSecretRef": {"name": "esync", "key": "token"},
-            },
-            "database": {"dsnSecretRef": {"name": "esync", "key": "dsn"}},
-            "worker": worker,
-        },
-    )
-    owner = {
-        "apiVersion": "employessync.io/v1alpha1",
-        "kind": "EmployesSync",
-        "metadata": {"name": "acme", "namespace": "default", "uid": "u1"},
-    }
-    batch = Batch(
-        id="b-1",
-        scope="default/acme",
-        run_id=1,
-        employee_ids=["e1"],
-        status="pending",
-        priority=0,
-        attempts=0,
-        max_attempts=3,
-        run_after=datetime.datetime.now(datetime.UTC),
-        error_message=None,
-        job_name=None,
-        batch_no=1,
-    )
-    job = jobs.job_manifest(owner, spec, 1, batch, 1, default_image="employes-sync:test")
+    job = worker_job("employes-sync:test", **worker)
     return {"metadata": {"name": "acme-r1-b1-a1-x"}, "spec": job["spec"]["template"]["spec"]}
 
 
@@ -79,13 +47,13 @@ def test_the_operators_worker_pod_runs_hardened_with_its_secrets() -> None:
     )
     kwargs = result.create_kwargs()
     assert kwargs["image"] == "employes-sync:test"
-    assert kwargs["entrypoint"] == ["employes-sync", "worker", "--batch-id", "b-1"]
+    assert kwargs["entrypoint"] == ["employes-sync", "worker", "--batch-id", "b-acme"]
     assert kwargs["command"] is None
-    assert kwargs["environment"] == {
-        "DATABASE_URL": "postgresql://x",
-        "EMPLOYES_API_TOKEN": "t0ken",
-        "TMPDIR": "/tmp",
-    }
+    environment = kwargs["environment"]
+    assert environment["DATABASE_URL"] == "postgresql://x" and environment["EMPLOYES_API_TOKEN"] == "t0ken"
+    container = worker_pod()["spec"]["containers"][0]
+    assert environment == {**{e["name"]: e["value"] for e in container["env"] if "value" in e},
+                           "DATABASE_URL": "postgresql://x", "EMPLOYES_API_TOKEN": "t0ken"}  # fmt: skip
     assert kwargs["read_only"] is True
     assert kwargs["cap_drop"] == ["ALL"] and kwargs["cap_add"] is None
     assert kwargs["security_opt"] == ["no-new-privileges"]  # RuntimeDefault seccomp is Docker's default

@@ -7,23 +7,20 @@ a probe, so what is checked is what the operator's pods get.
 
 from __future__ import annotations
 
-import datetime
 import json
 from typing import Any
 
 import pytest
 
 from employes_sync.kube import jobs
-from employes_sync.kube.spec import parse
-from employes_sync.store.queue import Batch
 from tests.containers.engine import BuiltImage
+from tests.containers.manifests import NS, worker_job
 from tests.containers.runner import PODS, ContainerJobRunner
 from tests.fixtures.kube import *  # noqa: F403
 from tests.fixtures.kube import JOBS, Cluster, wait_for
 
 pytestmark = pytest.mark.slow
 
-NS = "default"
 PROBE = """
 import json, os, pathlib
 status = dict(line.split(":\\t", 1) for line in pathlib.Path("/proc/self/status").read_text().splitlines()
@@ -39,42 +36,6 @@ print(json.dumps({"uid": os.getuid(), "gid": os.getgid(), "token": os.environ.ge
                   "seccomp": status["Seccomp"].strip(), "root_writable": root_writable,
                   "tmp_bytes": tmp.f_blocks * tmp.f_frsize}))
 """
-
-
-def job(image: str, name: str, command: list[str], **worker: Any) -> dict[str, Any]:
-    spec = parse(
-        {
-            "api": {
-                "companyId": "00000000-0000-0000-0000-000000000001",
-                "tokenSecretRef": {"name": "esync", "key": "token"},
-            },
-            "database": {"dsnSecretRef": {"name": "esync", "key": "dsn"}},
-            "batches": {"activeDeadlineSeconds": worker.pop("deadline", 120)},
-            "worker": {"image": image, **worker},
-        }
-    )
-    owner = {
-        "apiVersion": "employessync.io/v1alpha1",
-        "kind": "EmployesSync",
-        "metadata": {"name": name, "namespace": NS, "uid": "u-" + name},
-    }
-    batch = Batch(
-        id=f"b-{name}",
-        scope=f"{NS}/{name}",
-        run_id=1,
-        employee_ids=["e1"],
-        status="pending",
-        priority=0,
-        attempts=0,
-        max_attempts=1,
-        run_after=datetime.datetime.now(datetime.UTC),
-        error_message=None,
-        job_name=None,
-        batch_no=1,
-    )
-    manifest = jobs.job_manifest(owner, spec, 1, batch, 1, default_image=image)
-    manifest["spec"]["template"]["spec"]["containers"][0]["command"] = command
-    return manifest
 
 
 def secret(cluster: Cluster, **data: str) -> None:
@@ -117,7 +78,7 @@ def finished(cluster: Cluster, name: str) -> dict[str, Any] | None:
 def test_a_job_waits_for_its_secret_then_runs_hardened_and_completes(
     cluster: Cluster, container_runner: ContainerJobRunner, project_image: BuiltImage
 ) -> None:
-    manifest = job(project_image.tag, "probe", ["python", "-c", PROBE])
+    manifest = worker_job(project_image.tag, "probe", ["python", "-c", PROBE])
     name = manifest["metadata"]["name"]
     cluster.apply(manifest)
     waiting = wait_for(lambda: container_state(cluster, name).get("waiting"), 30, what="the pod to wait")
@@ -148,7 +109,9 @@ def test_a_container_over_its_memory_limit_is_oom_killed_and_the_job_fails(
 ) -> None:
     secret(cluster, dsn="postgresql://db", token="t")
     hog = "x = bytearray(512 * 2**20); print('survived')"
-    manifest = job(project_image.tag, "hog", ["python", "-c", hog], resources={"limits": {"memory": "32Mi"}})
+    manifest = worker_job(
+        project_image.tag, "hog", ["python", "-c", hog], resources={"limits": {"memory": "32Mi"}}
+    )
     name = manifest["metadata"]["name"]
     cluster.apply(manifest)
     done = wait_for(lambda: finished(cluster, name), 120, what="the Job to fail")
@@ -169,7 +132,9 @@ def test_a_job_past_its_deadline_is_killed_with_deadline_exceeded(
     container_labels: dict[str, str],
 ) -> None:
     secret(cluster, dsn="postgresql://db", token="t")
-    manifest = job(project_image.tag, "slow", ["python", "-c", "import time; time.sleep(600)"], deadline=3)
+    manifest = worker_job(
+        project_image.tag, "slow", ["python", "-c", "import time; time.sleep(600)"], deadline=3
+    )
     name = manifest["metadata"]["name"]
     cluster.apply(manifest)
     done = wait_for(lambda: finished(cluster, name), 60, what="the deadline")
@@ -183,7 +148,9 @@ def test_run_as_non_root_refuses_an_image_that_runs_as_root(
     cluster: Cluster, container_runner: ContainerJobRunner, stand_in_base: str
 ) -> None:
     secret(cluster, dsn="postgresql://db", token="t")
-    manifest = job(stand_in_base, "rooty", ["python3", "-c", "print('ran')"])  # the base's user is root
+    manifest = worker_job(
+        stand_in_base, "rooty", ["python3", "-c", "print('ran')"]
+    )  # the base's user is root
     name = manifest["metadata"]["name"]
     cluster.apply(manifest)
     waiting = wait_for(lambda: container_state(cluster, name).get("waiting"), 30, what="the refusal")
