@@ -145,7 +145,7 @@ async def test_page_with_invalid_records(
     assert summary.succeeded, summary.error
     invalid = summary.summary["invalid_employees"]
     assert set(invalid) == {f"page 1 item {i}" for i in broken}
-    assert "id is missing" in invalid["page 1 item 12"]
+    assert "id: missing" in invalid["page 1 item 12"]
     assert "date_of_birth" in invalid["page 1 item 1"] and sim.company[1].id in invalid["page 1 item 1"]
     assert "yearly_wage" in invalid["page 1 item 30"]
     assert "employment" in invalid["page 1 item 31"]

@@ -7,18 +7,23 @@ that names the field but never echoes wages, so the reason can be stored and log
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, TypeVar
 
-# One InvalidRecord for the whole pipeline: a caller catches the same class whether the API parser or
-# the timeline rejected a record.
-from employes_sync.employes.models import InvalidRecord
+# One InvalidRecord and one set of rules for the whole pipeline (validation.py): a caller catches the same
+# class, and a field reads the same, whether the API parser or the timeline looks at a record.
+from employes_sync.validation import (
+    InvalidRecord,
+    check_text,
+    optional_date,
+    parse_number,
+    record_id,
+    required_date,
+)
+from employes_sync.validation import employee_id as valid_employee_id
 
 __all__ = [
     "CURRENT_EMPLOYMENT_ID",
@@ -85,95 +90,28 @@ class Employment:
     current_terms: bool = False
 
 
-# Time and zone are accepted and ignored: Employes sends local calendar dates as midnight timestamps.
-_DATE_RE = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
-    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?)?"
-    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
-)
-# Plain decimal notation only: no exponents, no locale separators, no NaN/Infinity, ASCII digits only.
-_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 NEVER = date.max  # sorts an open period after every closed one
 _NEG = Decimal(-1)  # sorts a missing number before every real one
-
-
-@lru_cache(maxsize=16384)
-def _date_from_text(text: str) -> date | None:
-    # Cached because a company's records repeat the same few hundred dates thousands of times.
-    match = _DATE_RE.fullmatch(text.strip())
-    if match is None:
-        return None
-    try:
-        return date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
-        return None
-
-
-def _to_date(value: object, where: str) -> date:
-    if isinstance(value, str):
-        # Long strings are never dates; checking first keeps them out of the cache.
-        parsed = _date_from_text(value) if len(value) <= 40 else None
-        if parsed is not None:
-            return parsed
-        raise InvalidRecord(f"{where}: not a date (expected YYYY-MM-DD[THH:MM:SS])")
-    if isinstance(value, date):  # already parsed by a caller (a datetime is a date too)
-        return date(value.year, value.month, value.day)
-    raise InvalidRecord(f"{where}: not a date ({type(value).__name__})")
+_ZERO = Decimal(0)
 
 
 def _req_date(obj: Mapping[str, Any], key: str, where: str) -> date:
-    value = obj.get(key)
-    if value is None or value == "":
-        raise InvalidRecord(f"{where}.{key}: missing")
-    return _to_date(value, f"{where}.{key}")
+    return required_date(obj, key, where)
 
 
 def _opt_date(obj: Mapping[str, Any], key: str, where: str) -> date | None:
     # An open period has no end_date key at all; null and "" mean the same.
-    value = obj.get(key)
-    if value is None or value == "":
-        return None
-    return _to_date(value, f"{where}.{key}")
+    return optional_date(obj, key, where)
 
 
 def _opt_number(obj: Mapping[str, Any], key: str, where: str, upper: Decimal) -> Decimal | None:
     # Decimal, not float: wages are money, and "3500.10" - "3500.00" must be exactly 0.10.
-    value = obj.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise InvalidRecord(f"{where}.{key}: not a number (bool)")
-    if isinstance(value, int):
-        if not 0 <= value <= upper:
-            raise InvalidRecord(f"{where}.{key}: out of range")
-        return Decimal(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidRecord(f"{where}.{key}: not a finite number")
-        number = Decimal(repr(value))
-    elif isinstance(value, str):
-        text = value.strip()
-        if len(text) > 32 or _NUMBER_RE.fullmatch(text) is None:
-            raise InvalidRecord(f"{where}.{key}: not a number (str)")
-        number = Decimal(text)
-    else:
-        raise InvalidRecord(f"{where}.{key}: not a number ({type(value).__name__})")
-    if not 0 <= number <= upper:
-        raise InvalidRecord(f"{where}.{key}: out of range")
-    return number
+    return parse_number(obj.get(key), f"{where}.{key}", lower=_ZERO, upper=upper)
 
 
 def _checked_text(value: str, where: str) -> str:
-    # Carried verbatim into PostgreSQL text and jsonb, which refuse NUL and lone surrogates: a reason
-    # here beats a failed INSERT for the whole batch.
-    if "\x00" in value:
-        raise InvalidRecord(f"{where}: contains a NUL character")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidRecord(f"{where}: not valid Unicode text") from None
-    return value
+    # Carried verbatim into PostgreSQL text and jsonb: a reason here beats a failed INSERT for the batch.
+    return check_text(value, where)
 
 
 def _opt_str(obj: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -186,13 +124,7 @@ def _opt_str(obj: Mapping[str, Any], key: str, where: str) -> str | None:
 
 
 def _opt_ident(value: object, where: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return _checked_text(value, where)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise InvalidRecord(f"{where}: not an id ({type(value).__name__})")
+    return record_id(value, where)
 
 
 def _rows(obj: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
@@ -394,9 +326,12 @@ def parse_employee(employee: object, employments: object) -> Employee:
     """
     if not isinstance(employee, Mapping):
         raise InvalidRecord(f"employee: not an object ({type(employee).__name__})")
-    employee_id = _opt_ident(employee.get("id"), "employee.id")
-    if employee_id is None:
+    raw_id = employee.get("id")
+    if raw_id is None or raw_id == "":
         raise InvalidRecord("employee.id: missing")
+    # An integer id is the API's too; a string one must be usable as a key and a URL segment.
+    is_int = isinstance(raw_id, int) and not isinstance(raw_id, bool)
+    employee_id = str(raw_id) if is_int else valid_employee_id(raw_id)
     if employments is not None and not isinstance(employments, list):
         raise InvalidRecord(f"employments: not a list ({type(employments).__name__})")
     if employments:

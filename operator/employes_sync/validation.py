@@ -1,0 +1,211 @@
+"""Record validation shared by the API parser (employes/models.py) and the timeline builder (timeline.py).
+
+One grammar for dates, one for numbers (money and hours, as `Decimal`), one check for text and ids,
+so a record the parser accepts is never refused by the timeline for reading a field differently.
+
+Every reason names the field and what is wrong with it, never the value: a reason is stored in
+`invalid_employees` and batch results, shown in the status and logged, and the value may be a wage,
+a name, a date of birth or an address. Reasons read `<where>: <what is wrong>`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+__all__ = [
+    "InvalidRecord",
+    "check_record",
+    "check_text",
+    "employee_id",
+    "optional_date",
+    "parse_date",
+    "parse_number",
+    "record_id",
+    "required_date",
+]
+
+
+class InvalidRecord(ValueError):
+    """A record the pipeline cannot use; `reason` is one line naming the field, never its value."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Employes sends local calendar dates as midnight timestamps (`2024-09-01T00:00:00`); plain dates,
+# fractional seconds and a zone (`Z`, `+02:00`) are tolerated and ignored: nothing downstream needs
+# more than the calendar day. The time, when present, must still be a time of day.
+_DATE_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?)?"
+    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+_DATE_FORM = "expected YYYY-MM-DD[THH:MM:SS]"
+# Plain decimal notation only: no exponents, no locale separators, no NaN/Infinity, ASCII digits only.
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_MAX_NUMBER_TEXT = 32
+# A field name is shown in a reason only when it looks like one (a hostile key is data, not a name).
+_FIELD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+# jsonb refuses NUL and unpaired surrogates; one such string would fail the statement storing the
+# whole page or batch, so the record holding it is refused alone.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNSAFE_ID = re.compile(r"[/\\?#\x00-\x1f\x7f]")
+
+
+@lru_cache(maxsize=16384)
+def _date_from_text(text: str) -> date | None:
+    # Cached because a company's records repeat the same few hundred dates thousands of times.
+    match = _DATE_RE.fullmatch(text.strip())
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = match.groups()
+    if hour is not None and (int(hour) > 23 or int(minute) > 59 or int(second or 0) > 59):
+        return None
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def parse_date(value: object, where: str = "date") -> date:
+    """The calendar day of an API date; a `date` (or datetime) passes as its day."""
+    if isinstance(value, str):
+        # Long strings are never dates; checking first keeps them out of the cache.
+        parsed = _date_from_text(value) if len(value) <= 40 else None
+        if parsed is not None:
+            return parsed
+        raise InvalidRecord(f"{where}: not a date ({_DATE_FORM})")
+    if isinstance(value, date):
+        return date(value.year, value.month, value.day)
+    raise InvalidRecord(f"{where}: not a date ({type(value).__name__})")
+
+
+def optional_date(obj: Mapping[str, Any], key: str, where: str) -> date | None:
+    """An open period has no end date: a missing key, null and "" all mean none."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    return parse_date(value, f"{where}.{key}")
+
+
+def required_date(obj: Mapping[str, Any], key: str, where: str) -> date:
+    value = obj.get(key)
+    if value is None or value == "":
+        raise InvalidRecord(f"{where}.{key}: missing")
+    return parse_date(value, f"{where}.{key}")
+
+
+def parse_number(
+    value: object, where: str, *, lower: Decimal | None = None, upper: Decimal | None = None
+) -> Decimal | None:
+    """A number as `Decimal` (money must subtract exactly), from a JSON number or a plain decimal string.
+
+    None and "" mean absent. Booleans are refused although Python counts them as ints, and so are
+    NaN and the infinities (`1e400` parses to inf). `lower`/`upper` bound the value when given.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidRecord(f"{where}: not a number (bool)")
+    if isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidRecord(f"{where}: not a finite number")
+        number = Decimal(repr(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > _MAX_NUMBER_TEXT or _NUMBER_RE.fullmatch(text) is None:
+            raise InvalidRecord(f"{where}: not a number (str)")
+        number = Decimal(text)
+    else:
+        raise InvalidRecord(f"{where}: not a number ({type(value).__name__})")
+    if (lower is not None and number < lower) or (upper is not None and number > upper):
+        raise InvalidRecord(f"{where}: out of range")
+    return number
+
+
+def check_text(value: str, where: str) -> str:
+    """Text PostgreSQL can store (no NUL, no lone surrogate), returned unchanged."""
+    if _UNSTORABLE.search(value):
+        raise InvalidRecord(
+            f"{where}: contains a NUL character or a lone surrogate, which PostgreSQL cannot store"
+        )
+    return value
+
+
+def record_id(value: object, where: str, *, integers: bool = True) -> str | None:
+    """The id of a nested record (an employment, a period), or None when absent.
+
+    The API sends string ids; the timeline also takes integers (`integers=True`), as stored data
+    written by older versions may hold them.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        return check_text(value, where)
+    if integers and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise InvalidRecord(f"{where}: not an id ({type(value).__name__})")
+
+
+def employee_id(value: object, where: str = "employee.id") -> str:
+    """An employee id, which becomes a path segment of API URLs and a key in every table.
+
+    `.` and `..` would address another endpoint even when quoted, `/` another path; empty ids and
+    control characters are no one's id.
+    """
+    if value is None:
+        raise InvalidRecord(f"{where}: missing")
+    if not isinstance(value, str):
+        raise InvalidRecord(f"{where}: not a string ({type(value).__name__})")
+    if not value.strip() or value in (".", "..") or _UNSAFE_ID.search(value):
+        raise InvalidRecord(
+            f"{where}: not a usable id (empty, a dot segment, or with a slash or a control character)"
+        )
+    return check_text(value, where)
+
+
+def check_record(obj: object, where: str) -> dict[str, Any]:
+    """A copy of one JSON object that PostgreSQL will store: every string storable, every number finite.
+
+    Walks the whole tree without recursion (a deeply nested record must not end in RecursionError),
+    so a NaN or an infinity anywhere makes this one record invalid instead of failing the statement
+    that stores its page. The copy leaves the caller's object untouched.
+    """
+    if not isinstance(obj, Mapping):
+        raise InvalidRecord(f"{where}: not an object ({type(obj).__name__})")
+    root: dict[str, Any] = {}
+    stack: list[tuple[Any, Any, str]] = [(obj, root, where)]
+    while stack:
+        source, target, path = stack.pop()
+        items = source.items() if isinstance(source, Mapping) else enumerate(source)
+        for key, item in items:
+            if isinstance(key, str):
+                check_text(key, f"{path}: a field name")
+                here = f"{path}.{key}" if _FIELD_RE.fullmatch(key) else f"{path}.…"
+            else:
+                here = f"{path}[{key}]"
+            if isinstance(item, Mapping):
+                child: Any = {}
+                stack.append((item, child, here))
+            elif isinstance(item, list):
+                child = [None] * len(item)
+                stack.append((item, child, here))
+            else:
+                if isinstance(item, str):
+                    check_text(item, here)
+                elif isinstance(item, float) and not math.isfinite(item):
+                    raise InvalidRecord(f"{here}: not a finite number")
+                child = item
+            target[key] = child
+    return root

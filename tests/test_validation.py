@@ -1,0 +1,184 @@
+"""One validation layer: the API parser and the timeline read every field the same way, and no reason
+ever quotes the value it rejects (a wage, a name, an address must not reach a log or the status)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from employes_sync.employes.models import parse_employee, parse_employee_page, parse_employments
+from employes_sync.store import raw as raw_store
+from employes_sync.timeline import build_timeline
+from employes_sync.validation import (
+    InvalidRecord,
+    check_record,
+    employee_id,
+    parse_date,
+    parse_number,
+)
+
+EMPLOYMENT: dict[str, Any] = {
+    "id": "emp-1",
+    "start_date": "2022-03-01T00:00:00",
+    "salary": [{"start_date": "2022-03-01T00:00:00", "month_wage": "3512.50"}],
+}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-09-01",
+        "2024-09-01T00:00:00",
+        "2024-09-01T00:00:00Z",
+        "2024-09-01T00:00:00+02:00",
+        "2024-09-01 08:15",
+        "2024-09-01T00:00:00.123456",
+        "31-12-1990",
+        "2024-13-01",
+        "2024-09-01T25:00:00",
+        "2024-09-01T12:61:00",
+        "yesterday",
+    ],
+)
+def test_the_parser_and_the_timeline_accept_the_same_dates(text: str) -> None:
+    """The parser used to refuse `Z`/offset dates the timeline took: now one grammar decides for both."""
+
+    def parser_accepts() -> bool:
+        try:
+            parse_employments([{**EMPLOYMENT, "start_date": text}])
+        except InvalidRecord:
+            return False
+        return True
+
+    def timeline_accepts() -> bool:
+        try:
+            build_timeline({"id": "e1"}, [{**EMPLOYMENT, "start_date": text}])
+        except InvalidRecord:
+            return False
+        return True
+
+    assert parser_accepts() == timeline_accepts()
+
+
+def test_money_is_decimal_and_kept_as_sent() -> None:
+    assert parse_number("3512.50", "wage") == Decimal("3512.50")
+    assert parse_number(0.1, "wage") == Decimal("0.1")
+    assert parse_number("", "wage") is None
+    # The parser checks the number and stores the record as the API sent it.
+    assert parse_employee({"id": "e1", "yearly_wage": "3512.50"})["yearly_wage"] == "3512.50"
+    with pytest.raises(InvalidRecord, match="out of range"):
+        parse_number(-1, "wage", lower=Decimal(0))
+
+
+NON_FINITE_JSON = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"]
+
+
+@pytest.mark.parametrize("literal", NON_FINITE_JSON)
+def test_a_non_finite_number_anywhere_makes_that_one_record_invalid(literal: str) -> None:
+    """`json.loads` takes NaN, Infinity and 1e400 (inf); jsonb refuses them and would fail the page."""
+    body = json.loads(
+        '{"data": ['
+        '{"id": "a", "last_name": "Jansen", "address": {"city": "Utrecht", "housenumber": ' + literal + "}},"
+        '{"id": "b", "tags": [1, 2, ' + literal + "]},"
+        '{"id": "c", "first_name": "Kees"}'
+        '], "total": 3}'
+    )
+    page = parse_employee_page(body, per_page=100)
+    assert [e["id"] for e in page.employees] == ["c"]
+    assert [index for index, _ in page.invalid] == [0, 1]
+    first, second = (reason for _, reason in page.invalid)
+    assert first == "id a: employee.address.housenumber: not a finite number"
+    assert second == "id b: employee.tags[2]: not a finite number"
+    for reason in (first, second):
+        assert "Jansen" not in reason and "Utrecht" not in reason and literal.lstrip("-") not in reason
+
+
+@pytest.mark.parametrize("literal", NON_FINITE_JSON)
+def test_a_non_finite_number_in_an_employment_rejects_that_employees_employments(literal: str) -> None:
+    body = json.loads(
+        '{"data": [{"id": "x", "start_date": "2020-01-01", "salary": [{"start_date": "2020-01-01", '
+        '"hour_wage": 20, "bonus": {"amount": ' + literal + "}}]}]}"
+    )
+    with pytest.raises(InvalidRecord) as caught:
+        parse_employments(body)
+    assert caught.value.reason == "employments[0]: employment.salary[0].bonus.amount: not a finite number"
+
+
+async def test_a_page_with_a_non_finite_record_stores_the_rest(store_pool: AsyncConnectionPool) -> None:
+    """End to end through PostgreSQL: the good records of the page are stored, the statement succeeds."""
+    body = json.loads('{"data": [{"id": "a", "x": NaN}, {"id": "b", "y": [Infinity]}, {"id": "c"}]}')
+    page = parse_employee_page(body, per_page=100)
+    stored = await raw_store.store_employees(store_pool, "ns/validation", page.employees)
+    assert stored.new == 1
+    assert len(page.invalid) == 2
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "   ", ".", "..", "a/b", "/", "../companies", "a\\b", "a?b", "a#b", "a\x00b", "a\nb"]
+)
+def test_employee_ids_that_cannot_be_a_url_segment_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidRecord) as caught:
+        employee_id(bad)
+    assert caught.value.reason.startswith("employee.id: ")
+    page = parse_employee_page({"data": [{"id": bad, "last_name": "Jansen"}, {"id": "ok"}]}, per_page=10)
+    assert [e["id"] for e in page.employees] == ["ok"]
+    [(index, reason)] = page.invalid
+    assert index == 0 and reason.startswith("employee.id: ")  # no "id <bad>: " label
+    with pytest.raises(InvalidRecord):
+        build_timeline({"id": bad}, None)
+
+
+@pytest.mark.parametrize("good", ["e1", "7b0e4c1e-8f3a-4d2b-9c55-2f0b8a1d6e77", "...", "a.b", "Jansen-01"])
+def test_ordinary_ids_are_fine(good: str) -> None:
+    assert employee_id(good) == good
+    assert parse_employee({"id": good})["id"] == good
+
+
+SECRETS = ["€ 45.000,00", "Jansen", "Kerkstraat 12", "1990-31-12", "4321.99 EUR", "NL91ABNA0417164300"]
+
+
+@pytest.mark.parametrize("value", SECRETS)
+@pytest.mark.parametrize(
+    "place",
+    [
+        lambda v: parse_employee({"id": "e1", "yearly_wage": v}),
+        lambda v: parse_employee({"id": "e1", "date_of_birth": v}),
+        lambda v: parse_employee({"id": "e1", "employment": {"salary": {"month_wage": v}}}),
+        lambda v: parse_employee({"id": "e1", "employment": {"contract": {"end_date": v}}}),
+        lambda v: parse_employee({"id": v + "\x00"}),
+        lambda v: parse_employee({"id": "e1", "street": v + "\ud800"}),
+        lambda v: parse_employee({"id": "e1", v + "\x00": 1}),
+        lambda v: parse_employments([{**EMPLOYMENT, "start_date": v}]),
+        lambda v: parse_employments(
+            [{**EMPLOYMENT, "salary": [{"start_date": "2022-01-01", "hour_wage": v}]}]
+        ),
+        lambda v: build_timeline({"id": "e1"}, [{**EMPLOYMENT, "salary": [{"start_date": v}]}]),
+        lambda v: build_timeline({"id": "e1", "first_name": 5, "last_name": v}, None),
+        lambda v: parse_date(v, "date"),
+        lambda v: parse_employee_page({"data": [], "total": v}),
+    ],
+)
+def test_no_reason_echoes_the_rejected_value(place: Any, value: str) -> None:
+    try:
+        place(value)
+    except InvalidRecord as error:
+        reason = error.reason
+    else:  # not every value is bad in every place (a name is fine text): nothing to echo then
+        return
+    for fragment in (value, value.split()[0], value.replace(" ", "")):
+        assert fragment not in reason, reason
+
+
+def test_check_record_walks_deep_records_without_recursion() -> None:
+    deep: dict[str, Any] = {"id": "e1"}
+    node = deep
+    for _ in range(5000):
+        node["n"] = {}
+        node = node["n"]
+    node["x"] = float("nan")
+    with pytest.raises(InvalidRecord, match="not a finite number"):
+        check_record(deep, "employee")
