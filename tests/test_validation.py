@@ -4,6 +4,7 @@ ever quotes the value it rejects (a wage, a name, an address must not reach a lo
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,7 @@ from employes_sync.validation import (
     parse_number,
 )
 
+AS_OF = date(2025, 1, 1)
 EMPLOYMENT: dict[str, Any] = {
     "id": "emp-1",
     "start_date": "2022-03-01T00:00:00",
@@ -56,7 +58,7 @@ def test_the_parser_and_the_timeline_accept_the_same_dates(text: str) -> None:
 
     def timeline_accepts() -> bool:
         try:
-            build_timeline({"id": "e1"}, [{**EMPLOYMENT, "start_date": text}])
+            build_timeline({"id": "e1"}, [{**EMPLOYMENT, "start_date": text}], as_of=AS_OF)
         except InvalidRecord:
             return False
         return True
@@ -129,7 +131,7 @@ def test_employee_ids_that_cannot_be_a_url_segment_are_refused(bad: str) -> None
     [(index, reason)] = page.invalid
     assert index == 0 and reason.startswith("employee.id: ")  # no "id <bad>: " label
     with pytest.raises(InvalidRecord):
-        build_timeline({"id": bad}, None)
+        build_timeline({"id": bad}, None, as_of=AS_OF)
 
 
 @pytest.mark.parametrize("good", ["e1", "7b0e4c1e-8f3a-4d2b-9c55-2f0b8a1d6e77", "...", "a.b", "Jansen-01"])
@@ -156,8 +158,8 @@ SECRETS = ["€ 45.000,00", "Jansen", "Kerkstraat 12", "1990-31-12", "4321.99 EU
         lambda v: parse_employments(
             [{**EMPLOYMENT, "salary": [{"start_date": "2022-01-01", "hour_wage": v}]}]
         ),
-        lambda v: build_timeline({"id": "e1"}, [{**EMPLOYMENT, "salary": [{"start_date": v}]}]),
-        lambda v: build_timeline({"id": "e1", "first_name": 5, "last_name": v}, None),
+        lambda v: build_timeline({"id": "e1"}, [{**EMPLOYMENT, "salary": [{"start_date": v}]}], as_of=AS_OF),
+        lambda v: build_timeline({"id": "e1", "first_name": 5, "last_name": v}, None, as_of=AS_OF),
         lambda v: parse_date(v, "date"),
         lambda v: parse_employee_page({"data": [], "total": v}),
     ],
