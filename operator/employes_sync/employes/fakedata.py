@@ -2,9 +2,15 @@
 
 The shapes copy what the Employes API returns in practice (dates `YYYY-MM-DDT00:00:00` without a
 zone, open periods without an `end_date` key, decimals as JSON numbers). Every history the timeline
-must handle appears in any company of 20 or more employees: fixed-term contracts renewed and turned
-permanent, raises and the odd pay cut, hours changes, ended and re-hired employments, employees with
-no employments at all (answered both as `[]` and as 404), non-ASCII names.
+must handle appears in any company of 24 or more employees: fixed-term contracts renewed and turned
+permanent, raises and the odd pay cut, hours changes (one of days only), ended and re-hired
+employments, employees with no employments at all (answered both as `[]` and as 404), non-ASCII
+names; and the cases an HR reader checks: a fixed-term contract that lapsed with no follow-up
+registered, an unsigned renewal, changes planned after `AS_OF` (a raise, a permanent contract),
+notice given (an end date still to come), a switch from a monthly to an hourly wage, a fixed-term
+contract alongside a permanent one, a gap of more than six months between fixed-term contracts, and
+one chain of fixed-term contracts past the legal maximum (kept on purpose; every other chain is
+lawful: at most 36 months, art. 7:668a BW).
 """
 
 from __future__ import annotations
@@ -76,12 +82,15 @@ _BANKS = ("ABNA", "INGB", "RABO", "TRIO", "KNAB", "BUNQ", "SNSB")
 # fmt: on
 _HOURS = (40.0, 40.0, 38.0, 36.0, 32.0, 32.0, 24.0, 20.0, 16.0)
 
-# A block of 20 employees holds every kind of history once; blocks are shuffled per seed.
+# A block of 24 employees holds every kind of history once; blocks are shuffled per seed.
 _SCENARIOS = (
-    ("steady",) * 10
+    ("steady",) * 5
     + ("ended", "ended", "rehired", "rehired", "rehired_ended", "none_empty", "none_404", "new_hire")
-    + ("pay_cut", "flex")
+    + ("pay_cut", "flex", "lapsed", "unsigned_renewal", "planned_changes", "notice_given", "days_only")
+    + ("pay_basis_switch", "overlap", "long_gap", "chain_exceeded")
 )
+#: Statutory chain of fixed-term contracts (art. 7:668a BW): at most this many months in all.
+_CHAIN_MONTHS = 36
 
 
 def generate_company(n: int, seed: int = 1) -> list[SimEmployee]:
@@ -181,6 +190,8 @@ def _bsn(rng: random.Random) -> str:
 def _employments(rng: random.Random, scenario: str) -> list[dict[str, Any]]:
     if scenario in ("none_empty", "none_404"):
         return []
+    if scenario in _SPECIAL:
+        return [_SPECIAL[scenario](rng)]
     if scenario == "new_hire":
         start = _first_of_month(_day(rng, date(2024, 10, 1), date(2025, 5, 1)))
         return [_employment(rng, start, None, first_fixed_only=True)]
@@ -195,7 +206,8 @@ def _employments(rng: random.Random, scenario: str) -> list[dict[str, Any]]:
                 break
             until = min(start + timedelta(days=rng.randint(200, 1100)), AS_OF - timedelta(days=40))
             result.append(_employment(rng, start, until))
-            start = _first_of_month(until + timedelta(days=rng.randint(60, 500)))
+            # Over six months away: the re-hire starts a new chain of fixed-term contracts (lawful).
+            start = _first_of_month(until + timedelta(days=rng.randint(215, 500)))
             if start >= AS_OF - timedelta(days=60):
                 break
         return result
@@ -243,9 +255,13 @@ def _contracts(
     fixed_terms = 1 if first_fixed_only else rng.choice((0, 1, 1, 2, 2, 3))
     spans: list[tuple[date, date | None, str]] = []
     cursor: date | None = start
+    chain_months = 0
     for _ in range(fixed_terms):
         assert cursor is not None
         months = rng.choice((6, 7, 12, 12, 24)) if not first_fixed_only else 12
+        if chain_months + months > _CHAIN_MONTHS:
+            break  # a lawful chain: the next contract is permanent
+        chain_months += months
         until = _add_months(cursor, months) - timedelta(days=1)
         if end is not None and until >= end:
             spans.append((cursor, end, "definite"))
@@ -383,14 +399,172 @@ def _attach_current(rng: random.Random, employee: dict[str, Any], employments: l
     current: dict[str, Any] = {
         "start_date": latest["start_date"],
         "contract": current_contract,
-        "salary": {key: salary[key] for key in ("start_date", "hour_wage", "month_wage", "yearly_wage")},
+        "salary": {
+            key: salary[key]
+            for key in ("start_date", "hour_wage", "month_wage", "yearly_wage")
+            if key in salary
+        },
         "tax_details": {"start_date": latest["start_date"], "is_reduction_applied": rng.random() < 0.85},
     }
     if "end_date" in latest:
         current["end_date"] = latest["end_date"]
-        employee["status"] = "out_of_service"
+        if _parse(latest["end_date"]) < AS_OF:  # notice given: in service until the end date
+            employee["status"] = "out_of_service"
     employee["employment"] = current
-    employee["yearly_wage"] = salary["yearly_wage"]
+    if "yearly_wage" in salary:
+        employee["yearly_wage"] = salary["yearly_wage"]
+
+
+# -- the cases an HR reader checks ----------------------------------------------------------------
+
+
+def _contract(since: date, until: date | None, duration: str, signed: bool = True) -> dict[str, Any]:
+    contract: dict[str, Any] = {"start_date": _ts(since), "contract_duration": duration}
+    if until is not None:
+        contract["end_date"] = _ts(until)
+    contract["is_signed"] = signed
+    if signed:
+        contract["sign_date"] = _ts(since - timedelta(days=14))
+    return contract
+
+
+def _plain(rng: random.Random, start: date, end: date | None = None, **parts: Any) -> dict[str, Any]:
+    """An employment from ``start`` with generated periods, some replaced by ``parts``."""
+    employment = _employment(rng, start, end)
+    employment.update(parts)
+    if "hours" in parts and "salary" not in parts:
+        employment["salary"] = _salary(rng, start, end, end or AS_OF, parts["hours"], False)
+    return employment
+
+
+def _month_start(rng: random.Random, low: date, high: date) -> date:
+    return _first_of_month(_day(rng, low, high))
+
+
+def _until(since: date, months: int) -> date:
+    return _add_months(since, months) - timedelta(days=1)
+
+
+def _lapsed(rng: random.Random) -> dict[str, Any]:
+    # One twelve-month contract that ran out months ago; nothing registered since, still at work.
+    start = _month_start(rng, date(2023, 6, 1), date(2024, 3, 1))
+    return _plain(rng, start, contracts=[_contract(start, _until(start, 12), "definite")])
+
+
+def _unsigned_renewal(rng: random.Random) -> dict[str, Any]:
+    renewal = _first_of_month(AS_OF - timedelta(days=rng.randint(0, 25)))
+    start = _add_months(renewal, -12)
+    contracts = [
+        _contract(start, renewal - timedelta(days=1), "definite"),
+        _contract(renewal, _until(renewal, 12), "definite", signed=False),
+    ]
+    return _plain(rng, start, contracts=contracts)
+
+
+def _planned_changes(rng: random.Random) -> dict[str, Any]:
+    # A raise and a permanent contract from next month, both agreed already.
+    change = _add_months(_first_of_month(AS_OF), 1)
+    start = _month_start(rng, date(2024, 1, 1), date(2024, 6, 1))
+    contracts = [
+        _contract(start, change - timedelta(days=1), "definite"),
+        _contract(change, None, "permanent"),
+    ]
+    employment = _plain(rng, start, contracts=contracts)
+    last = max(employment["salary"], key=lambda p: p["start_date"])
+    last["end_date"] = _ts(change - timedelta(days=1))
+    factor = 1 + rng.uniform(0.03, 0.06)
+    raised = {
+        "start_date": _ts(change),
+        "hour_wage": round(last["hour_wage"] * factor, 2),
+        "month_wage": round(last["month_wage"] * factor, 2),
+    }
+    raised["yearly_wage"] = round(raised["month_wage"] * 12.96, 2)
+    employment["salary"].append(raised)
+    return employment
+
+
+def _notice_given(rng: random.Random) -> dict[str, Any]:
+    # Notice given: the employment ends at the end of a coming month.
+    end = _add_months(_first_of_month(AS_OF), rng.randint(2, 3)) - timedelta(days=1)
+    start = _month_start(rng, date(2016, 1, 1), date(2022, 1, 1))
+    return _plain(rng, start, end)
+
+
+def _days_only(rng: random.Random) -> dict[str, Any]:
+    # The same hours over fewer days: a days-only change, with no effect on pay.
+    start = _month_start(rng, date(2018, 1, 1), date(2023, 1, 1))
+    change = _month_start(rng, start + timedelta(days=200), AS_OF - timedelta(days=30))
+    week = {"hours_per_week": 32.0, "employee_type": "parttime"}
+    hours = [
+        {"start_date": _ts(start), "end_date": _ts(change - timedelta(days=1)), **week, "days_per_week": 5.0},
+        {"start_date": _ts(change), **week, "days_per_week": 4.0},
+    ]
+    return _plain(rng, start, hours=hours)
+
+
+def _pay_basis_switch(rng: random.Random) -> dict[str, Any]:
+    # A monthly salary, then paid by the hour at a slightly better rate.
+    start = _month_start(rng, date(2019, 1, 1), date(2022, 1, 1))
+    change = _month_start(rng, date(2023, 1, 1), date(2024, 12, 1))
+    hours = [
+        {"start_date": _ts(start), "hours_per_week": 24.0, "days_per_week": 3.0, "employee_type": "parttime"}
+    ]
+    rate = round(rng.uniform(15.0, 30.0), 2)
+    month = round(rate * 24 * 52 / 12, 2)
+    salary = [
+        {
+            "start_date": _ts(start),
+            "end_date": _ts(change - timedelta(days=1)),
+            "hour_wage": 0.0,  # a monthly salary: the payroll states no hourly wage
+            "month_wage": month,
+            "yearly_wage": round(month * 12.96, 2),
+        },
+        {"start_date": _ts(change), "hour_wage": round(rate * 1.04, 2), "month_wage": 0.0},
+    ]
+    return _plain(rng, start, hours=hours, salary=salary)
+
+
+def _overlap(rng: random.Random) -> dict[str, Any]:
+    # A permanent contract, and for six months a fixed-term one alongside it (a project, extra hours).
+    start = _month_start(rng, date(2015, 1, 1), date(2020, 1, 1))
+    extra = _month_start(rng, date(2022, 1, 1), date(2024, 6, 1))
+    contracts = [_contract(start, None, "permanent"), _contract(extra, _until(extra, 6), "definite")]
+    return _plain(rng, start, contracts=contracts)
+
+
+def _long_gap(rng: random.Random) -> dict[str, Any]:
+    # Seasonal work: a fixed-term contract, eight to ten months without one, then a new one.
+    start = _month_start(rng, date(2022, 3, 1), date(2023, 3, 1))
+    again = _add_months(start, 6 + rng.randint(8, 10))
+    contracts = [
+        _contract(start, _until(start, 6), "definite"),
+        _contract(again, _until(again, 12), "definite"),
+    ]
+    return _plain(rng, start, contracts=contracts)
+
+
+def _chain_exceeded(rng: random.Random) -> dict[str, Any]:
+    # Kept on purpose: four six-month contracts in a row, one past the legal maximum of three.
+    start = _month_start(rng, date(2021, 1, 1), date(2022, 6, 1))
+    contracts = [
+        _contract(_add_months(start, 6 * n), _until(_add_months(start, 6 * n), 6), "definite")
+        for n in range(4)
+    ]
+    contracts.append(_contract(_add_months(start, 24), None, "permanent"))
+    return _plain(rng, start, contracts=contracts)
+
+
+_SPECIAL = {
+    "lapsed": _lapsed,
+    "unsigned_renewal": _unsigned_renewal,
+    "planned_changes": _planned_changes,
+    "notice_given": _notice_given,
+    "days_only": _days_only,
+    "pay_basis_switch": _pay_basis_switch,
+    "overlap": _overlap,
+    "long_gap": _long_gap,
+    "chain_exceeded": _chain_exceeded,
+}
 
 
 # -- dates --------------------------------------------------------------------------------------
