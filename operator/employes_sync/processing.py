@@ -160,14 +160,21 @@ async def process_employees(
         latest = await raw_store.load_latest(pool, settings.scope, list(employee_ids))
         employees = {employee_id: pair[0] for employee_id, pair in latest.items()}
     else:
+        # The caller's records are as the API sent them: timelines are built from what is stored,
+        # the redacted record, or a field the resource redacts (a name) would reach its events.
         employees = {
-            employee_id: employees[employee_id] for employee_id in employee_ids if employee_id in employees
+            employee_id: raw_store.redact(employees[employee_id], settings.redact)
+            for employee_id in employee_ids
+            if employee_id in employees
         }
+    history = {
+        employee_id: raw_store.redact(items, settings.redact) for employee_id, items in fetched.items()
+    }
     for employee_id in employee_ids:
         if employee_id not in employees and employee_id not in errors:
             errors[employee_id] = "employee record missing from the store"
 
-    events = build_events(employees, dict(fetched), errors, as_of=settings.as_of_date, locale=settings.locale)
+    events = build_events(employees, history, errors, as_of=settings.as_of_date, locale=settings.locale)
     written = await timeline_store.write_events(
         pool, settings.scope, [e for e in employee_ids if e not in errors], events, run_id=run_id
     )

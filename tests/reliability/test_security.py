@@ -21,12 +21,15 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from employes_sync.employes.simulator import Simulator
 from employes_sync.store.db import open_pool
+from tests.fixtures.kube import *  # noqa: F403  (the emulator, the Job runner, the operator)
+from tests.fixtures.kube import Cluster, JobRunner, OperatorProcess
 from tests.fixtures.store import migrated_pool
 from tests.reliability.helpers import Recorder, local_run
 
@@ -378,3 +381,199 @@ def test_no_sql_is_built_by_formatting() -> None:
     for migration in sorted((PACKAGE / "store" / "migrations").glob("*.sql")):
         body = "\n".join(line.split("--", 1)[0] for line in migration.read_text("utf-8").splitlines())
         assert "%(" not in body and not re.search(r"\{[A-Za-z_]\w*\}", body), migration.name
+
+
+# -- everything a person or a scraper can see, through the operator -------------------------------
+
+NAME_MARK = "Qzname"  # in every first name and surname: redacted by the resource, so nowhere at all
+WAGE_MARK = "Qzwage"  # in one employee's wage, which is therefore not a number: an invalid record
+DOB_MARK = "Qzdob"  # in one employee's date of birth, likewise
+MARKERS = (NAME_MARK, WAGE_MARK, DOB_MARK)
+NAME_FIELDS = [
+    "personal_identification_number",
+    "iban",
+    "first_name",
+    "surname",
+    "surname_prefix",
+    "initials",
+]
+
+
+def _planted_company(count: int, *, invalid: bool = True) -> list[Any]:
+    from employes_sync.employes.fakedata import SimEmployee, generate_company
+
+    people = []
+    for index, person in enumerate(generate_company(count, seed=11)):
+        employee = {
+            **person.employee,
+            "first_name": f"{NAME_MARK}{index}f",
+            "surname": f"{NAME_MARK}{index}s",
+        }
+        if invalid and index == 7:
+            employee["yearly_wage"] = f"€ 45.000,00 {WAGE_MARK}"
+        if invalid and index == 23:
+            employee["date_of_birth"] = f"19{DOB_MARK}-02-31"
+        people.append(SimEmployee(employee, person.employments, person.employments_not_found))
+    return people
+
+
+def assert_nothing_shown(text: str, where: str) -> None:
+    assert_no_secrets(text, where)
+    for marker in MARKERS:
+        assert marker not in text, f"a planted personal value ({marker}) appears in {where}"
+
+
+@pytest.mark.fault(
+    SEC,
+    "token, DSN password and personal values in every table, the status, events, logs and metrics",
+    "the operator syncs a company whose names carry a marker (redacted by the resource), with one "
+    "wage and one date of birth that carry a marker and are invalid: after the run neither secret nor "
+    "any marker is in any row of any table, the status, the Events, the operator's and the Jobs' logs "
+    "or /metrics; the inline employees' timelines are built from the redacted record",
+)
+def test_the_operator_shows_no_secret_or_personal_value_anywhere(
+    cluster_with_crd: Cluster,
+    job_runner: JobRunner,
+    operator_factory: Callable[..., OperatorProcess],
+    database_url: str,
+    make_simulator: MakeSim,
+) -> None:
+    import yaml
+
+    from tests.test_operator_e2e import NS, Env, free_port, scrape
+
+    dsn = with_password(database_url)
+    sim = make_simulator(company=_planted_company(40), requests_per_second=0, token=TOKEN)
+    env = Env(cluster_with_crd, job_runner, operator_factory, dsn, sim)
+    env.secret()
+    env.resource(redact=NAME_FIELDS, inline__count=5)
+    port = free_port()
+    op = env.operator(metrics_port=port)
+    last = env.wait_run_finished(timeout=120)
+    assert last["employees"] == 38, last  # 40 listed, the two with planted values invalid
+    assert env.timelines() == 38
+    metrics_page = scrape(f"http://127.0.0.1:{port}/metrics")
+    assert "employes_sync_runs_total{" in metrics_page
+
+    assert_nothing_shown(all_rows_as_text(dsn), "the database")
+    assert_nothing_shown(yaml.safe_dump(env.get()), "the EmployesSync (status included)")
+    assert_nothing_shown(yaml.safe_dump(env.events()), "the Events")
+    assert_nothing_shown(op.logs(), "the operator's log")
+    logs = sorted(job_runner.logdir.glob("*.log"))
+    assert logs, "no Job ran: the batches were not exercised"
+    for log in logs:
+        assert_nothing_shown(log.read_text(errors="replace"), f"the log of Job {log.stem}")
+    assert_nothing_shown(metrics_page, "/metrics")
+    # The inline employees (the first five) have their employee_added event, without their name.
+    with psycopg.connect(dsn) as conn:
+        titles = conn.execute(
+            "SELECT event_title || ' ' || coalesce(event_description, '') || ' ' || event_data::text"
+            " FROM employes_timeline_v2 WHERE scope = %(s)s AND event_type = 'employee_added'",
+            {"s": f"{NS}/acme"},
+        ).fetchall()
+    assert len(titles) >= 5
+
+
+@pytest.mark.fault(
+    SEC,
+    "`redact` honoured by the inline part",
+    "names added to `redact`: no name is in any row of any table after a run, the inline employees'"
+    " `employee_added` events included (they were built from the unredacted page record before)",
+)
+async def test_redact_is_honoured_by_inline_timelines(make_simulator: MakeSim, database_url: str) -> None:
+    sim = make_simulator(company=_planted_company(30, invalid=False), requests_per_second=0)
+    async with migrated_pool(database_url) as pool:
+        summary = await local_run(sim, pool, database_url, redact=tuple(NAME_FIELDS), inline_count=5)
+        assert summary.succeeded
+    with psycopg.connect(database_url) as conn:
+        added = conn.execute(
+            "SELECT count(*) FROM employes_timeline_v2 WHERE event_type = 'employee_added'"
+        ).fetchone()
+    assert added is not None and added[0] == 30
+    assert NAME_MARK not in all_rows_as_text(database_url), "a redacted name was stored"
+    # Without the names in `redact` they are stored (raw data and timelines): the check can fail.
+    other = make_simulator(company=_planted_company(6, invalid=False), requests_per_second=0,
+                           company_id="0b4f1f62-5c8e-4d8c-9a55-3f3e0e6d7a11")  # fmt: skip
+    async with migrated_pool(database_url) as pool:
+        assert (await local_run(other, pool, database_url, inline_count=5)).succeeded
+    assert NAME_MARK in all_rows_as_text(database_url)
+
+
+CITY_MARK = "Qzcity"
+
+
+@pytest.mark.fault(
+    SEC,
+    "database errors quote the rows they carry",
+    "a record PostgreSQL rejects (NaN beside a planted street and city): the error is told as SQLSTATE and primary"
+    " message only, so the city is in no column of any table (sync_runs.error, the queue's"
+    " error_message/error_details), no log record and not the line a person is told",
+)
+async def test_a_rejected_record_is_quoted_nowhere(
+    make_simulator: MakeSim, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from employes_sync.employes.fakedata import SimEmployee, generate_company
+    from employes_sync.messages import one_line
+    from employes_sync.store import raw as raw_store
+
+    caplog.set_level(logging.DEBUG)
+    people = generate_company(30, seed=12)
+    for index in (2, 17):  # one inline, one in a batch
+        person = people[index]
+        employee = {**person.employee, "street": CITY_MARK, "city": CITY_MARK, "housenumber": float("nan")}
+        people[index] = SimEmployee(employee, person.employments, person.employments_not_found)
+    sim = make_simulator(company=people, requests_per_second=0)
+    seen: list[str] = []
+    async with migrated_pool(database_url) as pool:
+        # What PostgreSQL says about it quotes the record; what we keep of it does not.
+        with pytest.raises(psycopg.Error) as caught:
+            await raw_store.store_employees(pool, "local/probe", [people[2].employee])
+        assert CITY_MARK in str(caught.value)
+        told = one_line(caught.value)
+        assert CITY_MARK not in told and "SQLSTATE 22P02" in told, told
+        try:
+            seen.append(repr(await local_run(sim, pool, database_url, max_attempts=1)))
+        except psycopg.Error as exc:  # the page failed: what a person is told of it is the one line
+            seen.append(one_line(exc))
+    assert CITY_MARK not in all_rows_as_text(database_url), (
+        "a rejected record's value was stored with its error"
+    )
+    assert CITY_MARK not in "\n".join(seen) and CITY_MARK not in caplog.text
+
+
+@pytest.mark.fault(
+    SEC,
+    "the worker takes the token's destination from the database",
+    "a run row whose settings.api_url was rewritten to another host: a worker given $EMPLOYES_API_URL"
+    " uses that and the other host gets no request; without it, the allowlist refuses the stored URL"
+    " (DestinationNotAllowed) before any request",
+)
+async def test_a_rewritten_run_row_cannot_send_the_token_elsewhere(
+    make_simulator: MakeSim, store_pool: Any
+) -> None:
+    from employes_sync.store import queue as queue_store
+    from employes_sync.store import raw as raw_store
+    from employes_sync.store import runs as runs_store
+    from employes_sync.worker import process_batch
+    from tests.reliability.helpers import fast_settings
+
+    good = make_simulator(employees=6, requests_per_second=0, token=TOKEN)
+    evil = make_simulator(employees=6, requests_per_second=0, token=TOKEN, company_id=good.config.company_id)
+    settings = fast_settings(good)
+    tampered = {**settings.to_json(), "api_url": evil.url}  # what another tenant of the database could write
+    run_id = await runs_store.start_run(
+        store_pool, settings.scope, settings.company_id, "test", "background", tampered
+    )
+    await raw_store.store_employees(store_pool, settings.scope, [p.employee for p in good.company])
+    ids = [p.id for p in good.company]
+    first, second = await queue_store.enqueue(store_pool, settings.scope, run_id, [ids[:3], ids[3:]])
+    allowed = [str(good.url)]
+
+    outcome = await process_batch(store_pool, first.id, TOKEN, api_url=good.url, allowed_api_urls=allowed)
+    assert outcome.status == "completed", outcome
+    assert evil.stats.total == 0 and good.stats.count(kind="employments") >= 3
+
+    refused = await process_batch(store_pool, second.id, TOKEN, allowed_api_urls=allowed)
+    assert refused.status in ("retrying", "failed") and refused.error is not None
+    assert refused.error.startswith("DestinationNotAllowed") and str(evil.url) in refused.error
+    assert evil.stats.total == 0
