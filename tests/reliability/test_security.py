@@ -505,8 +505,8 @@ CITY_MARK = "Qzcity"
 @pytest.mark.fault(
     SEC,
     "database errors quote the rows they carry",
-    "a record PostgreSQL rejects (NaN beside a planted street and city): the error is told as SQLSTATE and primary"
-    " message only, so the city is in no column of any table (sync_runs.error, the queue's"
+    "a record PostgreSQL rejects (NaN beside a planted street and city): the error is told as SQLSTATE"
+    " and primary message only, so the city is in no column of any table (sync_runs.error, the queue's"
     " error_message/error_details), no log record and not the line a person is told",
 )
 async def test_a_rejected_record_is_quoted_nowhere(
