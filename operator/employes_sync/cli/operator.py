@@ -100,6 +100,13 @@ def _namespaces(given: tuple[str, ...]) -> list[str]:
     help="How often a running sync looks at its Jobs and queue (Job events also wake it).",
 )
 @click.option(
+    "--db-pool-size",
+    type=click.IntRange(2, 200),
+    default=10,
+    show_default=True,
+    help="Connections per database, shared by every resource that uses it.",
+)
+@click.option(
     "--peering",
     "peering_name",
     envvar=PEERING_ENV,
@@ -134,6 +141,7 @@ def operator(
     allowed_images: tuple[str, ...],
     allowed_service_accounts: tuple[str, ...],
     poll_seconds: float,
+    db_pool_size: int,
     peering_name: str | None,
     peering_lifetime: int,
     priority: int | None,
@@ -176,6 +184,7 @@ def operator(
         worker_service_account=worker_service_account or None,
         poll_seconds=poll_seconds,
         idle_seconds=max(30.0, poll_seconds),
+        db_pool_size=db_pool_size,
         allowlists=allowed,
     )
     if metrics_port:

@@ -8,7 +8,7 @@ from typing import Any
 
 from employes_sync.allowlist import Allowlists
 from employes_sync.controller.listener import DatabaseListeners, requested_resource
-from employes_sync.controller.pools import Pools
+from employes_sync.controller.pools import DEFAULT_POOL_SIZE, Pools
 from employes_sync.kube.kubeapi import KubeApi
 
 
@@ -20,6 +20,8 @@ class OperatorConfig:
     worker_service_account: str | None = None
     poll_seconds: float = 2.0
     idle_seconds: float = 30.0
+    #: Connections per database, shared by every resource using it (see pools.py).
+    db_pool_size: int = DEFAULT_POOL_SIZE
     #: What a resource may make the operator reach (API URLs, worker images and ServiceAccounts).
     allowlists: Allowlists = field(default_factory=Allowlists)
     #: scope -> DSN of the resources managed now, for the metrics collector (never logged or shown).

@@ -13,6 +13,7 @@ from typing import Any
 import kopf
 
 from employes_sync.controller.context import OperatorConfig, OperatorContext
+from employes_sync.controller.pools import Pools
 from employes_sync.controller.reconciler import Reconciler
 from employes_sync.kube import jobs
 from employes_sync.kube.kubeapi import KubeApi
@@ -35,7 +36,8 @@ def configure(settings: kopf.OperatorSettings) -> None:
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     configure(settings)
     if getattr(memo, "ctx", None) is None:
-        memo.ctx = OperatorContext(config=getattr(memo, "config", None) or OperatorConfig(), api=KubeApi())
+        config = getattr(memo, "config", None) or OperatorConfig()
+        memo.ctx = OperatorContext(config=config, api=KubeApi(), pools=Pools(max_size=config.db_pool_size))
 
 
 @kopf.on.cleanup()
