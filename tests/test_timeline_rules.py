@@ -560,3 +560,31 @@ def test_dutch_titles_use_dutch_words_numbers_and_dates() -> None:
     assert "1 januari 2025" in started.event_description and "31 december 2025" in started.event_description
     with pytest.raises(ValueError, match="locale"):
         build_timeline(person(), history, as_of=AS_OF, locale="fr")
+
+
+def test_6_without_hours_a_return_to_monthly_pay_is_compared_with_the_last_monthly_wage() -> None:
+    salary = [
+        {"start_date": "2024-01-01", "month_wage": 3000},
+        {"start_date": "2024-06-01", "hour_wage": 20},
+        {"start_date": "2025-01-01", "month_wage": 3500},
+    ]
+    events = build([job("2024-01-01", salary=salary)])
+    assert len(of(events, PAY_BASIS_CHANGE)) == 2
+    rise = one(events, SALARY_INCREASE)
+    assert (rise.event_date, rise.event_data["amount"], rise.event_data["percentage"]) == (
+        date(2025, 1, 1),
+        500,
+        16.67,
+    )
+    assert rise.event_data["across_basis_change"] is True
+    assert rise.event_data["previous_start_date"] == "2024-01-01"
+    assert rise.event_title == "Salary increase (+€500.00/month)"
+
+
+def test_7_a_yearly_wage_that_moves_with_an_hours_explained_monthly_wage_is_no_rise() -> None:
+    # No hours periods at all: the same hourly wage says the rate held; the yearly wage follows the month.
+    salary = [
+        {"start_date": "2023-01-01", "hour_wage": 42.02, "month_wage": 6555.12, "yearly_wage": 84954.36},
+        {"start_date": "2025-01-01", "hour_wage": 42.02, "month_wage": 3641.73, "yearly_wage": 47196.82},
+    ]
+    assert not of(build([job("2023-01-01", salary=salary)]), *SALARY_TYPES)

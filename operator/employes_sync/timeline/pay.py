@@ -110,41 +110,64 @@ def _hourly_equivalent(salary: Salary, hours: Decimal | None) -> Decimal | None:
     return None  # a yearly wage holds allowances an hourly one does not: no honest conversion
 
 
+def _hours_scale(prev_hours: Decimal | None, cur_hours: Decimal | None) -> Decimal | None:
+    """How much the hours grew; 1 when they are the same or not known; None when one side works none."""
+    if prev_hours and cur_hours:
+        return cur_hours / prev_hours
+    if prev_hours == cur_hours or prev_hours is None or cur_hours is None:
+        return Decimal(1)
+    return None
+
+
 def compare(
     prev: Salary, cur: Salary, prev_hours: Decimal | None, cur_hours: Decimal | None
 ) -> RateChange | None:
     """The change of pay rate from ``prev`` to ``cur``, or None when there is none (or none computable).
 
     The hourly wage where both periods have one; otherwise the monthly, then the yearly wage, scaled by
-    the change in hours. Where the first basis shows no change the yearly wage is still looked at, since
-    it holds what the others do not (a 13th month, an allowance). Where the periods share no wage at all,
-    both are put on an hourly footing if their hours allow it.
+    the change in hours. Where that shows no change the yearly wage is still looked at, since it holds
+    what the others do not (a 13th month, an allowance): it is expected to move with the monthly wage
+    (or, without one, with the hours). Where the periods share no wage at all, both are put on an
+    hourly footing if their hours allow it.
     """
-    if prev_hours and cur_hours:
-        scale: Decimal | None = cur_hours / prev_hours
-    elif prev_hours == cur_hours or prev_hours is None or cur_hours is None:
-        scale = Decimal(1)  # the same hours, or hours not known for one side: compare as stated
-    else:
-        scale = None  # one side works zero hours: a monthly or yearly wage cannot be compared
-    candidates: list[tuple[str, Decimal, Decimal, Decimal]] = []
+    scale = _hours_scale(prev_hours, cur_hours)
     if prev.hour and cur.hour:
-        candidates.append((HOURLY, prev.hour, cur.hour, Decimal(1)))
-    if scale is not None:
-        if prev.month and cur.month and not candidates:
-            candidates.append((MONTHLY, prev.month, cur.month, scale))
-        if prev.year and cur.year:
-            candidates.append((YEARLY, prev.year, cur.year, scale))
-    for basis, old, new, factor in candidates:
+        primary: tuple[str, Decimal, Decimal, Decimal] | None = (HOURLY, prev.hour, cur.hour, Decimal(1))
+    elif prev.month and cur.month:
+        primary = (MONTHLY, prev.month, cur.month, scale) if scale is not None else None
+    elif prev.year and cur.year:
+        primary = (YEARLY, prev.year, cur.year, scale) if scale is not None else None
+    else:
+        primary = None
+    if primary is not None:
+        basis, old, new, factor = primary
         change = _change(basis, old, new, factor)
-        if change is not None:
+        if change is not None or basis == YEARLY or not (prev.year and cur.year):
             return change
-    if candidates:
-        return None
+        # The yearly wage follows the monthly one (same allowances), else the hours; unknown: no claim.
+        if prev.month and cur.month:
+            yearly_scale: Decimal | None = cur.month / prev.month
+        elif prev_hours and cur_hours:
+            yearly_scale = cur_hours / prev_hours
+        else:
+            yearly_scale = None
+        return _change(YEARLY, prev.year, cur.year, yearly_scale) if yearly_scale else None
+    if (prev.hour and cur.hour) or (prev.month and cur.month) or (prev.year and cur.year):
+        return None  # a shared wage, but the hours make it incomparable (one side works none)
     old_rate = _hourly_equivalent(prev, prev_hours)
     new_rate = _hourly_equivalent(cur, cur_hours)
     if old_rate is None or new_rate is None:
         return None
     return _change(HOURLY, old_rate, new_rate, Decimal(1), converted=True)
+
+
+def comparable(prev: Salary, cur: Salary, prev_hours: Decimal | None, cur_hours: Decimal | None) -> bool:
+    """Whether ``compare`` has a basis for these two periods at all (a change or not)."""
+    if prev.hour and cur.hour:
+        return True
+    if (prev.month and cur.month) or (prev.year and cur.year):
+        return _hours_scale(prev_hours, cur_hours) is not None
+    return _hourly_equivalent(prev, prev_hours) is not None and _hourly_equivalent(cur, cur_hours) is not None
 
 
 def monthly_effect_of_hours(

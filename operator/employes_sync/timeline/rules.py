@@ -177,48 +177,70 @@ def _contract_changes(out: Collector, emp: Employment, chains: dict[int, c.Chain
 
 
 def _salary_changes(out: Collector, emp: Employment) -> None:
-    for prev, cur in pairwise(emp.salaries):
+    for index, (prev, cur) in enumerate(pairwise(emp.salaries)):
         old_basis, new_basis = pay.pay_basis(prev), pay.pay_basis(cur)
-        prev_hours, cur_hours = pay.hours_on(emp.hours, prev.start), pay.hours_on(emp.hours, cur.start)
-        common: dict[str, Any] = {
-            "employment_id": emp.id,
-            "previous_start_date": prev.start,
-            "from_hours_per_week": prev_hours,
-            "to_hours_per_week": cur_hours,
-            **_wages(prev, "from_"),
-            **_wages(cur, "to_"),
-            "currency": "EUR",
-        }
         if old_basis != new_basis:
-            out.add(
-                PAY_BASIS_CHANGE,
-                cur.start,
-                {**common, "from_basis": old_basis, "to_basis": new_basis},
-                PAY_BASIS_CHANGE,
-                emp.id,
-                cur.start,
-            )
-        change = pay.compare(prev, cur, prev_hours, cur_hours)
-        if change is None:
-            continue
-        out.add(
-            SALARY_INCREASE if change.amount > 0 else SALARY_DECREASE,
-            cur.start,
-            {
-                **common,
-                "basis": change.basis,
-                "from": change.old,
-                "to": change.new,
-                "from_at_new_hours": change.reference if change.hours_adjusted else None,
-                "amount": change.amount,
-                "percentage": change.percentage,
-                "hours_adjusted": change.hours_adjusted,
-                "converted": change.converted,
-            },
-            "salary",
-            emp.id,
-            cur.start,
-        )
+            _pay_basis_change(out, emp, prev, cur)
+        cur_hours = pay.hours_on(emp.hours, cur.start)
+        across = False
+        if not pay.comparable(prev, cur, pay.hours_on(emp.hours, prev.start), cur_hours):
+            # No common footing (a new pay basis, hours unknown): compare with the last period paid
+            # on the same basis, so 3,000/month, 20/hour, 3,500/month still shows the rise.
+            earlier = [s for s in emp.salaries[:index] if pay.pay_basis(s) == new_basis]
+            if not earlier:
+                continue
+            prev, across = earlier[-1], True
+        _salary_change(out, emp, prev, cur, across)
+
+
+def _common(emp: Employment, prev: Salary, cur: Salary) -> dict[str, Any]:
+    return {
+        "employment_id": emp.id,
+        "previous_start_date": prev.start,
+        "from_hours_per_week": pay.hours_on(emp.hours, prev.start),
+        "to_hours_per_week": pay.hours_on(emp.hours, cur.start),
+        **_wages(prev, "from_"),
+        **_wages(cur, "to_"),
+        "currency": "EUR",
+    }
+
+
+def _pay_basis_change(out: Collector, emp: Employment, prev: Salary, cur: Salary) -> None:
+    out.add(
+        PAY_BASIS_CHANGE,
+        cur.start,
+        {**_common(emp, prev, cur), "from_basis": pay.pay_basis(prev), "to_basis": pay.pay_basis(cur)},
+        PAY_BASIS_CHANGE,
+        emp.id,
+        cur.start,
+    )
+
+
+def _salary_change(out: Collector, emp: Employment, prev: Salary, cur: Salary, across: bool) -> None:
+    prev_hours, cur_hours = pay.hours_on(emp.hours, prev.start), pay.hours_on(emp.hours, cur.start)
+    change = pay.compare(prev, cur, prev_hours, cur_hours)
+    if change is None:
+        return
+    out.add(
+        SALARY_INCREASE if change.amount > 0 else SALARY_DECREASE,
+        cur.start,
+        {
+            **_common(emp, prev, cur),
+            "basis": change.basis,
+            "from": change.old,
+            "to": change.new,
+            "from_at_new_hours": change.reference if change.hours_adjusted else None,
+            "amount": change.amount,
+            "percentage": change.percentage,
+            "hours_adjusted": change.hours_adjusted,
+            "converted": change.converted,
+            # Compared with an earlier period on the same pay basis, across a period on another.
+            "across_basis_change": across,
+        },
+        "salary",
+        emp.id,
+        cur.start,
+    )
 
 
 def _hours_changes(out: Collector, emp: Employment) -> None:

@@ -98,6 +98,8 @@ _EN = _Words(
         " {amount} ({pct}) beyond what the change in hours explains.",
         "salary.desc.converted": "Pay changed from {old_pay} to {new_pay} on {date}: as hourly wages,"
         " {old} to {new} ({pct}).",
+        "salary.desc.across": "{basis} changed from {old} (from {since}) to {new} ({pct}) on {date}, across"
+        " a period paid on another basis.",
         "basis.title": "Pay basis changed ({old} → {new})",
         "basis.desc": "Pay basis changed from {old_name} to {new_name} on {date}.",
         "basis.none": "no wage",
@@ -192,6 +194,8 @@ _NL = _Words(
         " {date}: {amount} ({pct}) meer dan de urenwijziging verklaart.",
         "salary.desc.converted": "Loon gewijzigd van {old_pay} naar {new_pay} op {date}: als uurloon"
         " {old} naar {new} ({pct}).",
+        "salary.desc.across": "{basis} gewijzigd van {old} (vanaf {since}) naar {new} ({pct}) op {date},"
+        " over een periode op een andere loonbasis heen.",
         "basis.title": "Loonbasis gewijzigd ({old} → {new})",
         "basis.desc": "Loonbasis gewijzigd van {old_name} naar {new_name} op {date}.",
         "basis.none": "geen loon",
@@ -403,7 +407,9 @@ class Wording:
             "date": self.day(day),
             "amount": amount,
         }
-        if d.get("converted"):
+        if d.get("across_basis_change"):
+            text = self.p("salary.desc.across", since=self.day(d["previous_start_date"]), **values)
+        elif d.get("converted"):
             old_basis = _basis_of(d, "from")
             new_basis = _basis_of(d, "to")
             text = self.p(
