@@ -119,6 +119,7 @@ def test_an_unlabelled_dsn_secret_is_refused_too(env: Env) -> None:
         ({"image": "attacker/img:latest"}, "WorkerImageNotAllowed", "attacker/img:latest"),
         ({"serviceAccountName": "ci-deployer"}, "ServiceAccountNotAllowed", "ci-deployer"),
     ],
+    ids=["image", "service-account"],
 )
 def test_an_unlisted_worker_image_or_service_account_runs_nothing(
     env: Env, worker: dict[str, str], reason: str, named: str

@@ -86,6 +86,121 @@ EXTERNAL: dict[str, list[tuple[str, str, str]]] = {
     ],
 }  # fmt: skip
 
+#: Security tests outside this folder (issue 11): the operator's allowlists end to end, the chart's
+#: admission policy and RBAC, the client's limits, the CRD's and settings' URL checks, record validation.
+_ALLOW = "test_operator_allowlists.py"
+_REFUSED = "nothing happens on the resource's behalf: no request reaches any API, no Job is created"
+EXTERNAL.update({
+    f"{_ALLOW}::test_an_unlisted_api_host_gets_no_request_and_no_token": [
+        ("Security", "a resource naming an API host the operator does not allow",
+         "Ready=False ApiHostNotAllowed with a Warning event; the other host and the simulator get no"
+         " request, no Job, the Secret is not even read; pointed back at an allowed URL it ends Ready"),
+    ],
+    f"{_ALLOW}::test_plain_http_to_an_https_only_host_is_refused": [
+        ("Security", "a resource naming an API host the operator does not allow",
+         "http:// to a host allowed over https only: ApiHostNotAllowed ('plain http'), no request"),
+    ],
+    f"{_ALLOW}::test_an_unlabelled_secret_is_refused_without_reading_it": [
+        ("Security", "a resource naming a Secret not labelled employessync.io/secret",
+         "Ready=False SecretNotAllowed; the operator read only the Secret's metadata (PartialObjectMetadata),"
+         f" never its data; {_REFUSED}; once its owner labels it, the resource ends Ready"),
+    ],
+    f"{_ALLOW}::test_an_unlabelled_dsn_secret_is_refused_too": [
+        ("Security", "a resource naming a Secret not labelled employessync.io/secret",
+         "an unlabelled DSN Secret beside a labelled token Secret: SecretNotAllowed, its data never read"),
+    ],
+    f"{_ALLOW}::test_an_unlisted_worker_image_or_service_account_runs_nothing": [
+        ("Security", "a resource naming a worker image or ServiceAccount the operator does not allow",
+         "attacker/img or ci-deployer: Ready=False WorkerImageNotAllowed / ServiceAccountNotAllowed, no"
+         " Job, no request (refused before the inline part), the Secret not read"),
+    ],
+    f"{_ALLOW}::test_listed_images_and_service_accounts_run_and_jobs_get_the_api_url_from_the_spec": [
+        ("Security", "a resource naming a worker image or ServiceAccount the operator does not allow",
+         "an image and ServiceAccount given with --allow-worker-*: the run ends Ready; every Job carries the"
+         " spec's API URL and the operator's URL list in its environment"),
+    ],
+    "test_chart.py::test_trigger_policy_denies_every_other_change": [
+        ("Security", "the trigger CronJob's ServiceAccount changing the spec",
+         "the ValidatingAdmissionPolicy's CEL, evaluated with cel-python on rendered manifests: a new"
+         " worker image or ServiceAccount, API URL, Secret, other annotation, label, finalizer or owner"
+         " reference from the trigger's account is denied with its message"),
+    ],
+    "test_chart.py::test_trigger_policy_lets_the_trigger_set_its_annotations_only": [
+        ("Security", "the trigger CronJob's ServiceAccount changing the spec",
+         "what `employes-sync trigger` sends (sync-requested-at, sync-mode) is admitted"),
+    ],
+    "test_chart.py::test_trigger_policy_denies_status_writes_and_leaves_everyone_else_alone": [
+        ("Security", "the trigger CronJob's ServiceAccount changing the spec",
+         "a status write by the trigger is denied; the operator, people and other accounts are not matched"),
+    ],
+    "test_chart.py::test_trigger_policy_is_installed_with_the_schedules_and_binds_deny": [
+        ("Security", "the trigger CronJob's ServiceAccount changing the spec",
+         "the policy and its Deny binding render with the schedules, validate against Kubernetes 1.33 and"
+         " name the CronJobs' own ServiceAccount"),
+    ],
+    "test_chart.py::test_default_rbac_is_one_role_in_the_release_namespace": [
+        ("Security", "RBAC wider than the release by default",
+         "the default install: one Role and RoleBinding in the release's namespace, no ClusterRole"),
+    ],
+    "test_chart.py::test_cluster_wide_is_explicit_and_warned_about": [
+        ("Security", "RBAC wider than the release by default",
+         "clusterWide: true gives --all-namespaces and a WARNING in NOTES; with watchNamespaces it fails"),
+    ],
+    "test_chart.py::test_worker_network_policy_selects_the_operators_jobs_and_limits_their_egress": [
+        ("Security", "workers and the operator reachable from anywhere",
+         "networkPolicy.enabled: worker pods (selected by the labels kube/jobs.py gives them) accept nothing"
+         " and reach only DNS, the database and the API (and the simulator when enabled)"),
+    ],
+    "test_chart.py::test_operator_network_policy_admits_only_the_listed_sources": [
+        ("Security", "workers and the operator reachable from anywhere",
+         "the operator's metrics and health ports only from networkPolicy.operator.ingressFrom"
+         " (none: closed)"),
+    ],
+    "test_client_limits.py::test_a_gzip_bomb_is_refused_without_inflating_it": [
+        ("Security", "a hostile API exhausting or hanging the operator",
+         "a 256 MiB gzip bomb (256 KiB on the wire) sent despite Accept-Encoding: identity:"
+         " ResponseTooLargeError with at most 4x the 1 MiB limit traced (2.4 MiB; 142 MiB before)"),
+    ],
+    "test_client_limits.py::test_a_trickling_server_meets_the_total_deadline": [
+        ("Security", "a hostile API exhausting or hanging the operator",
+         "a body trickled a byte every 50 ms (each read in time): TransportError at the 0.5 s deadline, the"
+         " server cut off mid-body"),
+    ],
+    "test_client_limits.py::test_json_nested_deeper_than_the_parser_is_a_malformed_response": [
+        ("Security", "a hostile API exhausting or hanging the operator",
+         "JSON nested 100,000 deep: a one-line MalformedResponseError, not a RecursionError traceback"),
+    ],
+    "test_client_limits.py::test_an_unknown_or_corrupt_encoding_is_a_malformed_response": [
+        ("Security", "a hostile API exhausting or hanging the operator",
+         "a br or corrupt gzip body: MalformedResponseError (br: not retried)"),
+    ],
+    "test_crd.py::test_the_base_url_carries_no_credential_query_or_fragment": [
+        ("Security", "credentials in the API URL",
+         "the CRD's pattern refuses userinfo, a query and a fragment in spec.api.baseUrl"),
+    ],
+    "test_settings.py::test_a_credential_in_the_url_is_refused_without_being_quoted": [
+        ("Security", "credentials in the API URL",
+         "settings validation refuses them without quoting the credential"),
+    ],
+    "test_allowlist.py::test_credentials_in_a_resource_url_are_refused_and_never_shown": [
+        ("Security", "credentials in the API URL",
+         "an object that predates the pattern: ApiHostNotAllowed, the credential never in the message"),
+    ],
+    "test_validation.py::test_employee_ids_that_cannot_be_a_url_segment_are_refused": [
+        ("Security", "employee ids that are dot segments or empty",
+         "'.', '..', '', '/', '../companies' and the like make that one record invalid"),
+    ],
+    "test_validation.py::test_no_reason_echoes_the_rejected_value": [
+        ("Security", "reasons that echo wages and dates of birth",
+         "no validation reason quotes the value it rejects"),
+    ],
+    f"{_E2E}::test_missing_secret_then_created_recovers": [
+        ("Security", _SECRETS_K8S, "a missing Secret, then created: the token is in no log, event or status"),
+        ("Security", "Secret key names in the status",
+         "SecretKeyNotFound names the key asked for, never the Secret's other keys"),
+    ],
+})  # fmt: skip
+
 
 @dataclass
 class Row:
@@ -121,7 +236,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         name = f"{Path(str(item.path)).name}::{item.name}"
         marker = item.get_closest_marker("fault")
-        faults = [tuple(marker.args)] if marker is not None else EXTERNAL.get(name, [])
+        # A parametrized test is mapped by its name with or without the case id.
+        every_case = f"{Path(str(item.path)).name}::{getattr(item, 'originalname', item.name)}"
+        faults = (
+            [tuple(marker.args)] if marker is not None else EXTERNAL.get(name) or EXTERNAL.get(every_case, [])
+        )
         for area, fault, behaviour in faults:
             row = _rows.setdefault((area, fault), Row(area, fault))
             if behaviour not in row.behaviours:

@@ -1,6 +1,9 @@
 #!/bin/sh
-# Run the fault-injection suite (with the operator's end-to-end tests, mapped to rows in conftest.py)
+# Run the fault-injection suite (with the operator's end-to-end tests and the security tests of other
+# files, mapped to rows in conftest.py)
 # and regenerate docs/reliability.md from its outcomes.
 set -e
 cd "$(dirname "$0")/../.."
-ESYNC_RELIABILITY_REPORT=docs/reliability.md exec python -m pytest tests/reliability tests/test_operator_e2e.py -q "$@"
+ESYNC_RELIABILITY_REPORT=docs/reliability.md exec python -m pytest tests/reliability tests/test_operator_e2e.py \
+    tests/test_operator_allowlists.py tests/test_chart.py tests/test_client_limits.py tests/test_crd.py \
+    tests/test_settings.py tests/test_allowlist.py tests/test_validation.py -q "$@"

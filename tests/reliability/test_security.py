@@ -388,7 +388,8 @@ def test_no_sql_is_built_by_formatting() -> None:
 NAME_MARK = "Qzname"  # in every first name and surname: redacted by the resource, so nowhere at all
 WAGE_MARK = "Qzwage"  # in one employee's wage, which is therefore not a number: an invalid record
 DOB_MARK = "Qzdob"  # in one employee's date of birth, likewise
-MARKERS = (NAME_MARK, WAGE_MARK, DOB_MARK)
+STREET_MARK = "Qzstreet"  # beside a NaN in one employee: an invalid record
+MARKERS = (NAME_MARK, WAGE_MARK, DOB_MARK, STREET_MARK)
 NAME_FIELDS = [
     "personal_identification_number",
     "iban",
@@ -413,6 +414,8 @@ def _planted_company(count: int, *, invalid: bool = True) -> list[Any]:
             employee["yearly_wage"] = f"€ 45.000,00 {WAGE_MARK}"
         if invalid and index == 23:
             employee["date_of_birth"] = f"19{DOB_MARK}-02-31"
+        if invalid and index == 31:  # what PostgreSQL would reject, quoting the record
+            employee.update(street=STREET_MARK, housenumber=float("nan"))
         people.append(SimEmployee(employee, person.employments, person.employments_not_found))
     return people
 
@@ -427,7 +430,8 @@ def assert_nothing_shown(text: str, where: str) -> None:
     SEC,
     "token, DSN password and personal values in every table, the status, events, logs and metrics",
     "the operator syncs a company whose names carry a marker (redacted by the resource), with one "
-    "wage and one date of birth that carry a marker and are invalid: after the run neither secret nor "
+    "wage, one date of birth and one street (beside a NaN) that carry a marker and are invalid: after "
+    "the run neither secret nor "
     "any marker is in any row of any table, the status, the Events, the operator's and the Jobs' logs "
     "or /metrics; the inline employees' timelines are built from the redacted record",
 )
@@ -450,8 +454,8 @@ def test_the_operator_shows_no_secret_or_personal_value_anywhere(
     port = free_port()
     op = env.operator(metrics_port=port)
     last = env.wait_run_finished(timeout=120)
-    assert last["employees"] == 38, last  # 40 listed, the two with planted values invalid
-    assert env.timelines() == 38
+    assert last["employees"] == 37, last  # 40 listed, the three with planted values invalid
+    assert env.timelines() == 37
     metrics_page = scrape(f"http://127.0.0.1:{port}/metrics")
     assert "employes_sync_runs_total{" in metrics_page
 
@@ -504,10 +508,11 @@ CITY_MARK = "Qzcity"
 
 @pytest.mark.fault(
     SEC,
-    "database errors quote the rows they carry",
-    "a record PostgreSQL rejects (NaN beside a planted street and city): the error is told as SQLSTATE"
-    " and primary message only, so the city is in no column of any table (sync_runs.error, the queue's"
-    " error_message/error_details), no log record and not the line a person is told",
+    "NaN and Infinity in a record: one invalid record, the rest stored, no quoted data anywhere",
+    "a page with NaN, Infinity and -Infinity beside a planted street and city: those three records are"
+    " invalid ('not a finite number'), the other 27 stored with their timelines; a PostgreSQL error is told"
+    " as SQLSTATE and primary message only (its context quotes the record); the city is in no column of"
+    " any table, no log record and no summary",
 )
 async def test_a_rejected_record_is_quoted_nowhere(
     make_simulator: MakeSim, database_url: str, caplog: pytest.LogCaptureFixture
@@ -518,9 +523,9 @@ async def test_a_rejected_record_is_quoted_nowhere(
 
     caplog.set_level(logging.DEBUG)
     people = generate_company(30, seed=12)
-    for index in (2, 17):  # one inline, one in a batch
+    for index, bad in ((2, float("nan")), (17, float("inf")), (21, float("-inf"))):  # inline and in batches
         person = people[index]
-        employee = {**person.employee, "street": CITY_MARK, "city": CITY_MARK, "housenumber": float("nan")}
+        employee = {**person.employee, "street": CITY_MARK, "city": CITY_MARK, "housenumber": bad}
         people[index] = SimEmployee(employee, person.employments, person.employments_not_found)
     sim = make_simulator(company=people, requests_per_second=0)
     seen: list[str] = []
@@ -531,10 +536,13 @@ async def test_a_rejected_record_is_quoted_nowhere(
         assert CITY_MARK in str(caught.value)
         told = one_line(caught.value)
         assert CITY_MARK not in told and "SQLSTATE 22P02" in told, told
-        try:
-            seen.append(repr(await local_run(sim, pool, database_url, max_attempts=1)))
-        except psycopg.Error as exc:  # the page failed: what a person is told of it is the one line
-            seen.append(one_line(exc))
+        summary = await local_run(sim, pool, database_url, max_attempts=1)
+        seen.append(repr(summary))
+    # Each non-finite number makes its one record invalid (validation.py); the rest are stored.
+    assert summary.succeeded, summary
+    assert summary.summary["employees_processed"] == 27
+    assert len(summary.summary["invalid_employees"]) == 3, summary.summary["invalid_employees"]
+    assert all("not a finite number" in r for r in summary.summary["invalid_employees"].values())
     assert CITY_MARK not in all_rows_as_text(database_url), (
         "a rejected record's value was stored with its error"
     )
