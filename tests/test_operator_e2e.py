@@ -46,6 +46,7 @@ from tests.fixtures.kube import (
     esync_path,
     wait_for,
 )
+from tests.fixtures.store import migrated_pool
 
 pytestmark = pytest.mark.slow
 
@@ -619,3 +620,50 @@ def test_examples_apply_with_kubectl_and_drive_a_run(env: Env, tmp_path: Path) -
         secret is not None
         and base64.b64decode(secret["data"]["token"]).decode() == env.simulator.config.token
     )
+
+
+def test_a_run_driven_by_another_live_operator_is_coalesced_then_taken_over(env: Env) -> None:
+    """Another replica (or an operator of another release on this database) drives the scope's run:
+    this operator starts nothing while that owner's heartbeat lives, then takes the run over when it
+    stops: the run, never fully listed, is closed as interrupted and a new one syncs everyone."""
+    other = runs_store.Owner("operator@old-replica", "operator old-replica pid 1")
+
+    async def foreign_run(lease: float) -> int:
+        async with migrated_pool(env.database_url) as pool:
+            started = await runs_store.claim_run(
+                pool, f"{NS}/acme", env.simulator.config.company_id, "created", "interactive",
+                {"extra": {}}, owner=other, lease_seconds=lease,
+            )  # fmt: skip
+            return started.run_id
+
+    async def renew(run_id: int, lease: float) -> bool:
+        async with migrated_pool(env.database_url) as pool:
+            return await runs_store.renew(pool, run_id, other, lease)
+
+    run_id = asyncio.run(foreign_run(lease=30))
+    env.secret()
+    env.resource()
+    op = env.operator()
+    env.wait_condition("Progressing", "True", "RunElsewhere")
+    assert "old-replica" in env.condition("Progressing")["message"]
+    assert env.jobs() == [] and "currentRun" not in env.status()
+    # The other owner's heartbeat goes on for a while: still nothing starts here.
+    for _ in range(3):
+        assert asyncio.run(renew(run_id, 3))
+        wait_for(lambda: True, 1.0)
+    assert env.jobs() == [] and env.condition("Progressing")["reason"] == "RunElsewhere"
+    # It stops renewing: within the lease plus one look, this operator takes the run over.
+    last = env.wait_run_finished(run_id, timeout=120)
+    assert last["id"] > run_id and last["state"] == "succeeded"
+    assert env.timelines() == 78
+
+    async def rows() -> list[tuple[Any, ...]]:
+        async with migrated_pool(env.database_url) as pool, pool.connection() as conn:
+            cur = await conn.execute("select id, status, owner_id from sync_runs order by id")
+            return await cur.fetchall()
+
+    first, *rest = asyncio.run(rows())
+    assert first[1] == "interrupted" and first[2].startswith("operator@") and first[2] != other.id
+    assert [r[1] for r in rest] == ["succeeded"]
+    assert env.wait_events("RunElsewhere")
+    assert "Traceback" not in op.logs()

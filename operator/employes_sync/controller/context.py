@@ -10,6 +10,7 @@ from employes_sync.allowlist import Allowlists
 from employes_sync.controller.listener import DatabaseListeners, requested_resource
 from employes_sync.controller.pools import DEFAULT_POOL_SIZE, Pools
 from employes_sync.kube.kubeapi import KubeApi
+from employes_sync.store.runs import Owner
 
 
 @dataclass
@@ -24,6 +25,11 @@ class OperatorConfig:
     db_pool_size: int = DEFAULT_POOL_SIZE
     #: What a resource may make the operator reach (API URLs, worker images and ServiceAccounts).
     allowlists: Allowlists = field(default_factory=Allowlists)
+    #: Who this replica is in sync_runs.owner: a restarted replica (same pod name) resumes its runs at
+    #: once; another waits until the run's lease has expired (coalescing meanwhile).
+    owner: Owner = field(default_factory=Owner.operator)
+    #: The lease of a run this operator drives, renewed every third of it.
+    run_lease_seconds: float = 20.0
     #: scope -> DSN of the resources managed now, for the metrics collector (never logged or shown).
     dsns: dict[str, str] = field(default_factory=dict)
 

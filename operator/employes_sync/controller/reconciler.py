@@ -14,10 +14,11 @@ carries on where the last one stopped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,13 +30,14 @@ from employes_sync import metrics, pipeline
 from employes_sync.controller.context import OperatorContext
 from employes_sync.employes import errors as api_errors
 from employes_sync.executors.driver import DriverSettings, drive
+from employes_sync.executors.lease import keep_run
 from employes_sync.kube import jobs, status, triggers
 from employes_sync.kube.launcher import KubernetesLauncher
 from employes_sync.kube.problem import Problem
 from employes_sync.kube.secrets import read_secret_value
 from employes_sync.kube.spec import ResourceSpec, SpecError, parse
 from employes_sync.messages import one_line
-from employes_sync.settings import SettingsError
+from employes_sync.settings import SettingsError, SyncSettings
 from employes_sync.store import db, sync_requests
 from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
@@ -66,6 +68,7 @@ class Reconciler:
         self.batch_seen: dict[str, tuple[int, str]] = {}
         self.stopped: kopf.DaemonStopped | None = None
         self.registered = False
+        self.beat: asyncio.Task[None] | None = None  # the lease of the run being driven (holding())
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -132,6 +135,8 @@ class Reconciler:
         pool, token = await self.connect(spec)
         latest = await runs_store.latest_run(pool, self.scope)
         if latest is not None and latest["status"] == "running":
+            if not await self.take(pool, latest):
+                return True  # someone else's live run: coalesced, looked at again later
             await self.resume(pool, spec, latest)
             return False
         if latest is not None and (self.status.get("currentRun") or {}).get("id") == latest["id"]:
@@ -183,6 +188,43 @@ class Reconciler:
 
     # --- runs -----------------------------------------------------------------------------------
 
+    async def take(self, pool: AsyncConnectionPool, row: Mapping[str, Any]) -> bool:
+        """Become the owner of the scope's running run, or coalesce while another live owner drives it.
+
+        Ours (this replica, restarted) or expired: adopted and resumed. Driven by a live owner (the
+        other replica during an upgrade, another operator on the same database): nothing starts here;
+        the request stays wanted and is looked at again when that run ends or its lease runs out.
+        """
+        run_id = int(row["id"])
+        config = self.ctx.config
+        if await runs_store.adopt(pool, run_id, config.owner, config.run_lease_seconds):
+            if row.get("owner_id") not in (None, config.owner.id):
+                self.logger.info("run %d of %s taken over from %s", run_id, self.scope, row.get("owner"))
+            return True
+        message = (
+            f"run {run_id} of {self.scope} is being driven by {row.get('owner') or 'another owner'}; "
+            "a sync requested meanwhile follows it"
+        )
+        shown = status.get_condition(self.status.get("conditions") or [], status.PROGRESSING) or {}
+        if (shown.get("reason"), shown.get("message")) != ("RunElsewhere", message):  # our patch wakes us
+            await self.patch({}, progressing=(True, "RunElsewhere", message))
+            self.event("Normal", "RunElsewhere", message)
+        await self.sleep(min(config.idle_seconds, config.run_lease_seconds))
+        return False
+
+    @contextlib.asynccontextmanager
+    async def holding(self, pool: AsyncConnectionPool, run_id: int) -> AsyncIterator[asyncio.Task[None]]:
+        """Renew the run's lease while the block runs; the task ends if the run stops being ours."""
+        config = self.ctx.config
+        beat = asyncio.create_task(keep_run(pool, run_id, config.owner, config.run_lease_seconds))
+        self.beat = beat
+        try:
+            yield beat
+        finally:
+            self.beat = None
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
+
     async def start(
         self, pool: AsyncConnectionPool, spec: ResourceSpec, token: str, trigger: triggers.Trigger
     ) -> None:
@@ -192,9 +234,25 @@ class Reconciler:
             )
         except SettingsError as exc:
             raise Problem("InvalidSpec", str(exc)) from None
-        run_id = await runs_store.start_run(
-            pool, self.scope, settings.company_id, settings.trigger, settings.mode, settings.to_json()
-        )
+        try:
+            run_id = await runs_store.start_run(
+                pool, self.scope, settings.company_id, settings.trigger, settings.mode, settings.to_json(),
+                owner=self.ctx.config.owner, lease_seconds=self.ctx.config.run_lease_seconds,
+            )  # fmt: skip
+        except runs_store.RunAlreadyRunning:
+            return  # started elsewhere since we looked: the next step coalesces with it
+        async with self.holding(pool, run_id):
+            await self._run(pool, spec, token, trigger, settings, run_id)
+
+    async def _run(
+        self,
+        pool: AsyncConnectionPool,
+        spec: ResourceSpec,
+        token: str,
+        trigger: triggers.Trigger,
+        settings: SyncSettings,
+        run_id: int,
+    ) -> None:
         started_at = datetime.now(UTC)
         current = status.run_status(
             run_id=run_id,
@@ -276,7 +334,8 @@ class Reconciler:
             if listed
             else ("the operator stopped before every employee was listed and queued; a new run follows")
         )
-        await self.drive(pool, spec, run_id, current, interrupted=interrupted)
+        async with self.holding(pool, run_id):
+            await self.drive(pool, spec, run_id, current, interrupted=interrupted)
 
     async def run_failed(self, current: dict[str, Any], reason: str, error: str) -> None:
         finished = {**current, "phase": "Finished", "state": "failed", "finishedAt": status.now_iso(),
@@ -326,6 +385,11 @@ class Reconciler:
                     await self.suspended()
                     return  # the run stays open; it resumes when unsuspended
                 self.refuse_unless_allowed(now)  # changed mid-run: stop launching (the run stays open)
+                if self.beat is not None and self.beat.done():
+                    raise Problem(
+                        "RunTakenOver",
+                        f"run {run_id} was taken over elsewhere: its lease was not renewed in time",
+                    )
             batches = task.result()
             for _ in launcher.created:
                 metrics.record_job_created(self.namespace, self.name)
@@ -385,7 +449,7 @@ class Reconciler:
         error = result.error
         state = result.status
         if interrupted:
-            await runs_store.finish_run(pool, run_id, "failed", result.summary, interrupted)
+            await runs_store.finish_run(pool, run_id, "interrupted", result.summary, interrupted)
             state, error = "failed", interrupted
         counts = status.batch_counts(batches)
         self.record_finished(current, "degraded" if counts["failed"] else state)

@@ -17,12 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from employes_sync import metrics
 from employes_sync.executors.driver import DriverSettings, Ended, OnTick, drive
-from employes_sync.messages import one_line
+from employes_sync.executors.lease import keep_run
 from employes_sync.pipeline import OnResponse, RunSummary, finish_run, interrupt_run, start_run
 from employes_sync.settings import SyncSettings
 from employes_sync.store import runs as runs_store
@@ -140,23 +139,6 @@ class ProgressSink(Protocol):
 
 class RunLost(RuntimeError):
     """Another sync took this run over: its heartbeat was not renewed in time (a suspended laptop)."""
-
-
-async def keep_run(
-    pool: AsyncConnectionPool, run_id: int, owner: runs_store.Owner, lease_seconds: float
-) -> None:
-    """Renew the run's heartbeat every third of its lease; return when the run is no longer ours.
-
-    A database that does not answer one beat is not the end: the lease is three beats long, and the
-    driver has its own patience for outages.
-    """
-    while True:
-        await asyncio.sleep(lease_seconds / 3)
-        try:
-            if not await runs_store.renew(pool, run_id, owner, lease_seconds):
-                return
-        except (psycopg.Error, PoolTimeout) as exc:
-            log.warning("heartbeat of run %d failed: %s", run_id, one_line(exc))
 
 
 async def sync_locally(

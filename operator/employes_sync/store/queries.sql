@@ -448,7 +448,9 @@ UPDATE sync_runs
 RETURNING id;
 
 -- name: adopt_run
--- Become the owner of a running run (an operator resuming it after a restart or a failover).
+-- Become the owner of a running run that is already ours, or whose owner stopped renewing it (an
+-- operator resuming after a restart or a failover). Of two adopters at once, the second finds the
+-- heartbeat renewed and gets no row.
 UPDATE sync_runs
    SET owner = %(owner)s,
        owner_id = %(owner_id)s,
@@ -456,6 +458,8 @@ UPDATE sync_runs
        heartbeat_expires_at = now() + make_interval(secs => %(lease_seconds)s::float8)
  WHERE id = %(run_id)s
    AND status = 'running'
+   AND (owner_id IS NOT DISTINCT FROM %(owner_id)s OR owner_id IS NULL
+        OR coalesce(heartbeat_expires_at < now(), true))
 RETURNING id;
 
 -- name: close_run_batches
@@ -511,8 +515,12 @@ RETURNING id;
 SELECT * FROM sync_runs WHERE id = %(run_id)s;
 
 -- name: latest_run
--- The most recent run of a scope.
-SELECT * FROM sync_runs WHERE scope = %(scope)s ORDER BY started_at DESC, id DESC LIMIT 1;
+-- The most recent run of a scope, and whether its heartbeat has expired (by the database's clock).
+SELECT *, coalesce(heartbeat_expires_at < now(), true) AS heartbeat_expired
+  FROM sync_runs
+ WHERE scope = %(scope)s
+ ORDER BY started_at DESC, id DESC
+ LIMIT 1;
 
 -- ---------------------------------------------------------------------------------------------------
 -- rate limit

@@ -44,6 +44,17 @@ class Owner:
         host, pid = socket.gethostname(), os.getpid()
         return cls(id=f"{kind}@{host}:{pid}", name=f"{host} pid {pid} ({kind})")
 
+    @classmethod
+    def operator(cls, instance: str | None = None) -> Owner:
+        """An operator replica: the same `instance` (its pod name) after a restart is the same owner,
+        so a restarted operator resumes its runs at once instead of waiting for their leases."""
+        instance = instance or os.environ.get("POD_NAME") or socket.gethostname()
+        return cls(id=f"operator@{instance}", name=f"operator {instance} pid {os.getpid()}")
+
+    @property
+    def is_operator(self) -> bool:
+        return self.id.startswith("operator@")
+
 
 class RunAlreadyRunning(Exception):
     """The scope has a running run whose owner is alive (its heartbeat has not expired)."""
@@ -160,7 +171,7 @@ async def renew(pool: AsyncConnectionPool, run_id: int, owner: Owner, lease_seco
 
 
 async def adopt(pool: AsyncConnectionPool, run_id: int, owner: Owner, lease_seconds: float) -> bool:
-    """Become the owner of a running run (resumed after a restart); False if it is no longer running."""
+    """Own a running run that is ours or expired; False otherwise (someone else's, or over)."""
     async with pool.connection() as conn:
         cur = await conn.execute(
             Q.adopt_run,
