@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.simulator",
     "tests.fixtures.store",
     "tests.fixtures.prometheus",
+    "tests.fixtures.webhooks",
 ]
 
 

@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"kube"},  # the Job launcher implements the driver's Launcher: kube → executors
     {"executors", "worker"},
     {"pipeline"},
-    {"processing"},
+    {"processing", "webhooks"},
     {"metrics"},
     {"store", "employes", "timeline", "localdb", "allowlist"},
     {"validation", "settings", "messages", "__init__"},

@@ -66,6 +66,8 @@ class SyncSettings:
     as_of: str = field(default_factory=_today)
     locale: str = "en"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: webhook subscriptions, no secret: {name, events, include_details, max_age_seconds} (see subscription)
+    webhooks: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         validate(self)
@@ -73,6 +75,7 @@ class SyncSettings:
             object.__setattr__(self, "inline_count", 0)
         object.__setattr__(self, "api_url", self.api_url.rstrip("/"))
         object.__setattr__(self, "redact", tuple(self.redact))
+        object.__setattr__(self, "webhooks", tuple(self.webhooks))
 
     @property
     def priority(self) -> int:
@@ -87,6 +90,8 @@ class SyncSettings:
         values = {k: v for k, v in data.items() if k in known}
         if "redact" in values:
             values["redact"] = tuple(values["redact"])
+        if "webhooks" in values:
+            values["webhooks"] = tuple(values["webhooks"])
         return cls(**values)
 
     @property
@@ -120,6 +125,11 @@ def validate(s: SyncSettings) -> None:
     _bound("lease seconds", s.lease_seconds, 1, 86400)
     _bound("run lease seconds", s.run_lease_seconds, 1, 3600)
     _bound("listing deadline seconds", s.listing_deadline_seconds, 1, 86400)
+    names = [w.get("name") for w in s.webhooks]
+    if len(set(names)) != len(names):
+        raise SettingsError("webhook names must be unique")
+    for webhook in s.webhooks:
+        subscription(**webhook)
     if s.mode not in PRIORITY:
         raise SettingsError(f"mode {s.mode!r} is not one of interactive, background")
 
@@ -175,3 +185,31 @@ def check_api_url(url: str) -> None:
 def _bound(name: str, value: float, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise SettingsError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
+
+
+WEBHOOK_EVENTS = ("run.finished", "run.failed", "timeline.changed", "employee.removed")
+_WEBHOOK_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def subscription(
+    name: str,
+    events: list[str] | tuple[str, ...] = WEBHOOK_EVENTS,
+    include_details: bool = False,
+    max_age_seconds: float = 86400.0,
+) -> dict[str, Any]:
+    """A webhook subscription as a run stores it: which events, how detailed, how long to keep trying."""
+    if not isinstance(name, str) or not _WEBHOOK_NAME.match(name):
+        raise SettingsError(f"webhook name {name!r} must be lowercase letters, digits and '-' (1-63)")
+    unknown = sorted(set(events) - set(WEBHOOK_EVENTS))
+    if unknown or not events:
+        raise SettingsError(
+            f"webhook {name}: events must be some of {', '.join(WEBHOOK_EVENTS)}"
+            + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
+        )
+    _bound(f"webhook {name}: max age seconds", max_age_seconds, 1, 30 * 86400)
+    return {
+        "name": name,
+        "events": sorted(set(events)),
+        "include_details": bool(include_details),
+        "max_age_seconds": float(max_age_seconds),
+    }

@@ -26,6 +26,7 @@ from employes_sync.cli.common import (
 )
 from employes_sync.cli.progress import ProgressLine
 from employes_sync.cli.signals import Interrupted, SignalGuard
+from employes_sync.cli.webhooks import CliWebhook, delivering, webhook_from_options, webhook_options
 from employes_sync.employes.errors import AuthenticationError, EmployesError
 from employes_sync.employes.fakedata import AS_OF as DEMO_AS_OF
 from employes_sync.executors.local import RunLost, sync_locally
@@ -129,6 +130,7 @@ def demo_api(employees: int) -> Iterator[tuple[str, str, str]]:
     show_default=True,
     help="Language of timeline titles and descriptions (nl: Dutch words, dates and amounts).",
 )
+@webhook_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def sync(
     api_url: str,
@@ -151,8 +153,10 @@ def sync(
     metrics_host: str,
     locale: str,
     as_json: bool,
+    **webhook: Any,
 ) -> None:
     """Sync a company from the Employes API into PostgreSQL and build its timelines."""
+    hook = webhook_from_options(webhook)
     ctx = click.get_current_context()
     if demo:
         given = [
@@ -183,12 +187,14 @@ def sync(
                 locale=locale,
                 # The demo's data is generated as of a fixed day: its timelines are built for that day.
                 **({"as_of": DEMO_AS_OF.isoformat()} if demo else {}),  # type: ignore[arg-type]
+                webhooks=(hook.subscription(),) if hook else (),
             )
         except SettingsError as exc:
             fail(str(exc), 2)
 
     guard = SignalGuard()
     summary: RunSummary | None = None
+    delivered: dict[str, Any] = {}
     try:
         with guard, contextlib.ExitStack() as stack:
             if demo:
@@ -202,11 +208,11 @@ def sync(
             dsn = stack.enter_context(guard.entered(resolve_database(database_url)))
             if metrics_port is not None:
                 _serve_metrics(stack, metrics_host, metrics_port, dsn)
-            summary = guard.run(_sync(settings, dsn, token, workers, as_json, guard))
+            summary = guard.run(_sync(settings, dsn, token, workers, as_json, guard, hook, delivered))
     except Interrupted as exc:
         fail(f"interrupted by {exc} before the run started; nothing was left running", exc.exit_code)
     assert summary is not None
-    _report(summary, as_json)
+    _report(summary, as_json, delivered if hook else None)
     if guard.signum is not None:
         sys.exit(128 + guard.signum)
     sys.exit(0 if summary.succeeded else 1)
@@ -224,7 +230,14 @@ def _serve_metrics(stack: contextlib.ExitStack, host: str, port: int, dsn: str) 
 
 
 async def _sync(
-    settings: SyncSettings, dsn: str, token: str, workers: int, quiet: bool, guard: SignalGuard
+    settings: SyncSettings,
+    dsn: str,
+    token: str,
+    workers: int,
+    quiet: bool,
+    guard: SignalGuard,
+    hook: CliWebhook | None = None,
+    delivered: dict[str, Any] | None = None,
 ) -> RunSummary:
     progress = ProgressLine(enabled=not quiet)
     on_response = None
@@ -232,7 +245,10 @@ async def _sync(
         from employes_sync.metrics import observe_api_response
 
         on_response = observe_api_response
-    async with open_database(dsn) as pool:
+    async with (
+        open_database(dsn) as pool,
+        delivering(pool, dsn, settings.scope, hook, {} if delivered is None else delivered),
+    ):
         try:
             return await sync_locally(
                 settings, pool, dsn, token, workers=workers, progress=progress, on_response=on_response,
@@ -248,9 +264,9 @@ async def _sync(
             progress.close()
 
 
-def _report(summary: RunSummary, as_json: bool) -> None:
+def _report(summary: RunSummary, as_json: bool, webhooks: dict[str, Any] | None = None) -> None:
     try:
-        _print_summary(summary, as_json)
+        _print_summary(summary, as_json, webhooks)
     except BrokenPipeError:  # `sync | head`: the reader left; the exit code still tells the outcome
         import os
 
@@ -276,7 +292,7 @@ def headline(summary: RunSummary) -> str:
     return f"Sync FAILED (run {summary.run_id}): {counts}"
 
 
-def _print_summary(summary: RunSummary, as_json: bool) -> None:
+def _print_summary(summary: RunSummary, as_json: bool, webhooks: dict[str, Any] | None = None) -> None:
     data: dict[str, Any] = {
         "success": summary.succeeded,
         "status": summary.status,
@@ -285,6 +301,8 @@ def _print_summary(summary: RunSummary, as_json: bool) -> None:
     }
     if summary.error:
         data["error"] = summary.error
+    if webhooks is not None:
+        data["webhooks"] = webhooks
     if as_json:
         echo_json(data)
         return
@@ -329,3 +347,7 @@ def _print_summary(summary: RunSummary, as_json: bool) -> None:
         click.echo(f"  employee {employee_id}: {reason}")
     for where, reason in s.get("invalid_employees", {}).items():
         click.echo(f"  invalid employee at {where}: {reason}")
+    if webhooks is not None:
+        from employes_sync.webhooks.delivery import summary_line
+
+        click.echo(f"  webhook events:         {summary_line(webhooks)}")

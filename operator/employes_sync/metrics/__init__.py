@@ -19,6 +19,7 @@ from employes_sync.metrics.definitions import (
     record_job_created,
     record_run_finished,
     record_run_started,
+    record_webhook_delivery,
     scope_labels,
 )
 from employes_sync.metrics.server import MetricsServer, serve_metrics, start_metrics_server
@@ -36,6 +37,7 @@ __all__ = [
     "record_job_created",
     "record_run_finished",
     "record_run_started",
+    "record_webhook_delivery",
     "scope_labels",
     "serve_metrics",
     "start_metrics_server",

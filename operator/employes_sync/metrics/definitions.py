@@ -28,6 +28,8 @@ LOCAL_LABELS = ("local", "local")
 ENDPOINTS = ("employees", "employee", "employments")
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "429", "5xx", "error")
 OUTCOMES = ("succeeded", "failed", "degraded", "interrupted")
+#: delivered: a 2xx; failed: an attempt that will be retried; dead: dead-lettered after its max age
+DELIVERY_RESULTS = ("delivered", "failed", "dead")
 
 API_DURATION_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 RUN_DURATION_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
@@ -98,6 +100,13 @@ class InProcessMetrics:
             registry=registry,
         )
 
+        self.webhook_deliveries = Counter(
+            "employes_sync_webhook_deliveries",
+            "Webhook delivery attempts made by this process, by result (delivered, failed, dead).",
+            [*resource, "result"],
+            registry=registry,
+        )
+
     def prepare(self, namespace: str, name: str, trigger: str | None = None) -> None:
         """Create a resource's series at zero before anything happens.
 
@@ -111,6 +120,8 @@ class InProcessMetrics:
         self.run_duration.labels(namespace, name)
         self.time_to_first_feedback.labels(namespace, name)
         self.jobs_created.labels(namespace, name)
+        for result in DELIVERY_RESULTS:
+            self.webhook_deliveries.labels(namespace, name, result)
         if trigger is not None:
             for outcome in OUTCOMES:
                 self.runs.labels(namespace, name, _word(trigger), outcome)
@@ -159,3 +170,8 @@ def observe_time_to_first_feedback(namespace: str, name: str, seconds: float) ->
 def record_job_created(namespace: str, name: str) -> None:
     """Count a batch-attempt Job the operator created (not one it found already existing)."""
     METRICS.jobs_created.labels(namespace, name).inc()
+
+
+def record_webhook_delivery(scope: str, result: str) -> None:
+    """Count one webhook delivery attempt of a scope's event (result: delivered, failed or dead)."""
+    METRICS.webhook_deliveries.labels(*scope_labels(scope), _word(result, DELIVERY_RESULTS)).inc()

@@ -140,7 +140,9 @@ SELECT e.employee_id, e.api_response AS employee, m.api_response AS employments
 
 -- name: mark_departures
 -- After a complete listing: employees whose latest record was not seen since the run started, and who
--- are not already removed, are removed now by this run. Returns their ids.
+-- are not already removed, are removed now by this run; an employee.removed event for each, for the
+-- run's subscribed webhooks, in the same statement. Returns their ids.
+WITH marked AS (
 INSERT INTO employee_departures AS d (scope, employee_id, removed_at, run_id)
 SELECT e.scope, e.employee_id, now(), %(run_id)s
   FROM employes_raw_data e
@@ -156,7 +158,23 @@ SELECT e.scope, e.employee_id, now(), %(run_id)s
                       AND o.removed_at > e.last_verified_at)
     ON CONFLICT (scope, employee_id) DO UPDATE
    SET removed_at = excluded.removed_at, run_id = excluded.run_id
-RETURNING d.employee_id;
+RETURNING d.employee_id, d.removed_at
+),
+outbox AS (
+    INSERT INTO notification_outbox (id, scope, webhook, event_type, employee_id, run_id, body, expires_at)
+    SELECT employes_sync_event_id(), r.scope, s.name, 'employee.removed', m.employee_id, r.id,
+           jsonb_build_object(
+               'type', 'employee.removed',
+               'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'data', jsonb_build_object('scope', r.scope, 'company_id', r.company_id, 'run_id', r.id,
+                                          'employee_id', m.employee_id, 'removed_at', m.removed_at)),
+           now() + make_interval(secs => s.max_age_seconds)
+      FROM marked m
+      JOIN sync_runs r ON r.id = %(run_id)s
+      JOIN LATERAL employes_sync_subscribers(r.id, 'employee.removed') s ON true
+     ORDER BY m.employee_id
+)
+SELECT employee_id FROM marked;
 
 -- name: list_employees
 -- The employes_employees view for one scope (or every scope), removed ones only when asked.
@@ -355,7 +373,7 @@ removed AS (
                          FROM incoming i
                         WHERE i.employee_id = t.employee_id
                           AND i.event_key = t.event_key)
- RETURNING t.employee_id
+ RETURNING t.employee_id, t.event_key, t.event_type, t.event_date
 ),
 written AS (
     INSERT INTO employes_timeline_v2 AS t
@@ -376,12 +394,74 @@ written AS (
            IS DISTINCT FROM
            (excluded.event_type, excluded.event_date, excluded.event_title, excluded.event_description,
             excluded.event_data, excluded.event_order)
- RETURNING t.employee_id, (xmax = 0) AS inserted
+ RETURNING t.employee_id, t.event_key, t.event_type, t.event_date, (xmax = 0) AS inserted
+),
+changes AS (
+    SELECT CASE WHEN inserted THEN 'added' ELSE 'updated' END AS change,
+           employee_id, event_key, event_type, event_date
+      FROM written
+    UNION ALL
+    SELECT 'removed', employee_id, event_key, event_type, event_date FROM removed
 )
 SELECT (SELECT count(*) FROM written WHERE inserted) AS inserted,
        (SELECT count(*) FROM written WHERE NOT inserted) AS updated,
        (SELECT count(*) FROM removed) AS removed,
-       ARRAY(SELECT employee_id FROM written UNION SELECT employee_id FROM removed ORDER BY 1) AS changed_ids;
+       ARRAY(SELECT DISTINCT employee_id FROM changes ORDER BY 1) AS changed_ids,
+       -- what changed, event by event, for the webhook outbox (keys, types and dates only)
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('employee_id', employee_id, 'change', change,
+                                                     'key', event_key, 'type', event_type,
+                                                     'date', event_date)
+                                  ORDER BY employee_id, event_date, event_key), '[]'::jsonb)
+          FROM changes) AS changes;
+
+-- name: outbox_timeline_changed
+-- One timeline.changed event per changed employee and subscribed webhook of the run, with the events
+-- added, updated and removed (keys, types, dates; titles, descriptions and data only for a webhook with
+-- include_details). Runs in the timeline write's transaction.
+WITH changes AS (
+    SELECT *
+      FROM jsonb_to_recordset(%(changes)s::jsonb)
+        AS c(employee_id text, change text, key text, type text, date date)
+),
+run AS (SELECT id, scope, company_id FROM sync_runs WHERE id = %(run_id)s),
+detailed AS (
+    SELECT c.employee_id, c.change,
+           jsonb_build_object('key', c.key, 'type', c.type, 'date', c.date) AS thin,
+           jsonb_build_object('key', c.key, 'type', c.type, 'date', c.date)
+               || CASE WHEN t.id IS NULL THEN '{}'::jsonb
+                       ELSE jsonb_build_object('title', t.event_title, 'description', t.event_description,
+                                               'data', t.event_data) END AS rich
+      FROM changes c
+      LEFT JOIN employes_timeline_v2 t
+             ON c.change <> 'removed'
+            AND t.scope = %(scope)s AND t.employee_id = c.employee_id AND t.event_key = c.key
+),
+per_employee AS (
+    SELECT employee_id,
+           jsonb_build_object(
+               'added', coalesce(jsonb_agg(thin) FILTER (WHERE change = 'added'), '[]'::jsonb),
+               'updated', coalesce(jsonb_agg(thin) FILTER (WHERE change = 'updated'), '[]'::jsonb),
+               'removed', coalesce(jsonb_agg(thin) FILTER (WHERE change = 'removed'), '[]'::jsonb)) AS thin,
+           jsonb_build_object(
+               'added', coalesce(jsonb_agg(rich) FILTER (WHERE change = 'added'), '[]'::jsonb),
+               'updated', coalesce(jsonb_agg(rich) FILTER (WHERE change = 'updated'), '[]'::jsonb),
+               'removed', coalesce(jsonb_agg(thin) FILTER (WHERE change = 'removed'), '[]'::jsonb)) AS rich
+      FROM detailed
+     GROUP BY employee_id
+)
+INSERT INTO notification_outbox (id, scope, webhook, event_type, employee_id, run_id, body, expires_at)
+SELECT employes_sync_event_id(), run.scope, s.name, 'timeline.changed', p.employee_id, run.id,
+       jsonb_build_object(
+           'type', 'timeline.changed',
+           'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           'data', jsonb_build_object('scope', run.scope, 'company_id', run.company_id, 'run_id', run.id,
+                                      'employee_id', p.employee_id)
+                   || CASE WHEN s.include_details THEN p.rich ELSE p.thin END),
+       now() + make_interval(secs => s.max_age_seconds)
+  FROM run
+  JOIN LATERAL employes_sync_subscribers(run.id, 'timeline.changed') s ON true
+ CROSS JOIN per_employee p
+ ORDER BY p.employee_id, s.name;
 
 -- name: notify
 -- Send notifications on the employes_sync channel at commit; each payload gets its `at`.
@@ -551,6 +631,85 @@ SELECT (SELECT slot FROM taken) AS slot,
        clock_timestamp() AS now;
 
 -- ---------------------------------------------------------------------------------------------------
+-- webhook outbox (delivery)
+-- ---------------------------------------------------------------------------------------------------
+
+-- name: claim_outbox
+-- Due events of the given (scope, webhook) targets, the oldest first, at most one per employee and only
+-- when no earlier event of that employee is still pending (order kept); each is leased for a while so
+-- a second deliverer skips it.
+WITH targets AS (
+    SELECT * FROM unnest(%(scopes)s::text[], %(webhooks)s::text[]) AS t(scope, webhook)
+),
+due AS (
+    SELECT o.seq
+      FROM notification_outbox o
+      JOIN targets t ON t.scope = o.scope AND t.webhook = o.webhook
+     WHERE o.status = 'pending'
+       AND o.next_attempt_at <= now()
+       AND (o.employee_id IS NULL OR NOT EXISTS (
+               SELECT 1
+                 FROM notification_outbox p
+                WHERE p.scope = o.scope
+                  AND p.webhook = o.webhook
+                  AND p.employee_id = o.employee_id
+                  AND p.status = 'pending'
+                  AND p.seq < o.seq))
+     ORDER BY o.seq
+     LIMIT %(limit)s
+       FOR UPDATE OF o SKIP LOCKED
+)
+UPDATE notification_outbox o
+   SET next_attempt_at = now() + make_interval(secs => %(lease_seconds)s::float8)
+  FROM due
+ WHERE o.seq = due.seq
+RETURNING o.seq, o.id, o.scope, o.webhook, o.event_type, o.employee_id, o.body::text AS body, o.attempts,
+          o.created_at;
+
+-- name: outbox_delivered
+-- Record successful deliveries.
+UPDATE notification_outbox
+   SET status = 'delivered', delivered_at = now(), attempts = attempts + 1, last_error = NULL
+ WHERE seq = ANY (%(seqs)s::bigint[])
+   AND status = 'pending';
+
+-- name: outbox_failed
+-- Record a failed attempt: retry after the given delay, or dead-letter it once it is past its age.
+UPDATE notification_outbox
+   SET attempts = attempts + 1,
+       last_error = %(error)s,
+       status = CASE WHEN now() >= expires_at THEN 'dead' ELSE 'pending' END,
+       dead_at = CASE WHEN now() >= expires_at THEN now() END,
+       next_attempt_at = now() + make_interval(secs => %(delay_seconds)s::float8)
+ WHERE seq = %(seq)s
+   AND status = 'pending'
+RETURNING status;
+
+-- name: outbox_next_due
+-- When the next pending event of these targets is due (null: none pending).
+SELECT min(o.next_attempt_at) - now() AS wait
+  FROM notification_outbox o
+  JOIN unnest(%(scopes)s::text[], %(webhooks)s::text[]) AS t(scope, webhook)
+    ON t.scope = o.scope AND t.webhook = o.webhook
+ WHERE o.status = 'pending';
+
+-- name: outbox_counts
+-- Events of one scope by status (and webhook, when given).
+SELECT status, count(*) AS n
+  FROM notification_outbox
+ WHERE scope = %(scope)s
+   AND (%(webhook)s::text IS NULL OR webhook = %(webhook)s::text)
+ GROUP BY status;
+
+-- name: outbox_events
+-- A scope's outbox rows in order (for inspection and tests; never holds a secret).
+SELECT seq, id, scope, webhook, event_type, employee_id, run_id, body, status, attempts, created_at,
+       expires_at, last_error, delivered_at, dead_at
+  FROM notification_outbox
+ WHERE scope = %(scope)s
+ ORDER BY seq;
+
+-- ---------------------------------------------------------------------------------------------------
 -- metrics (read at scrape time by employes_sync.metrics; scopes = null reads every scope)
 -- ---------------------------------------------------------------------------------------------------
 
@@ -645,3 +804,13 @@ SELECT scope, event_type, count(*) AS events
 SELECT scope, endpoint, status_class, requests
   FROM api_request_counts
  WHERE %(scopes)s::text[] IS NULL OR scope = ANY (%(scopes)s::text[]);
+
+-- name: metrics_outbox
+-- Pending webhook events per scope, and how long the oldest has waited.
+SELECT scope,
+       count(*) AS pending,
+       extract(epoch FROM now() - min(created_at))::float8 AS oldest_seconds
+  FROM notification_outbox
+ WHERE status = 'pending'
+   AND (%(scopes)s::text[] IS NULL OR scope = ANY (%(scopes)s::text[]))
+ GROUP BY scope;

@@ -17,7 +17,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from . import notify
+from . import notify, outbox
 from ._retry import retry_races
 from .queries import Q
 
@@ -68,7 +68,8 @@ async def write_events(
     """Make these employees' stored events exactly ``events``, in one statement.
 
     ``employee_ids`` names every employee rebuilt, so one whose events all vanished is cleared too.
-    The ``timeline.changed`` notifications of the employees changed go out in the same transaction.
+    The ``timeline.changed`` notifications of the employees changed, and the run's webhook events for
+    them, are written in the same transaction.
     """
     ids = sorted({str(e) for e in employee_ids})
     rows = [_as_row(e) for e in events]
@@ -86,6 +87,8 @@ async def write_events(
                 inserted=int(row[0]), updated=int(row[1]), removed=int(row[2]), changed_ids=tuple(row[3])
             )
             await notify.publish(conn, notify.timeline_changed(scope, run_id, result.changed_ids))
+            if run_id is not None:
+                await outbox.timeline_changed(conn, scope, run_id, row[4])
         return result
 
     # Two rebuilds of the same employee at once (a rebuild during a run) may deadlock; the loser reruns.

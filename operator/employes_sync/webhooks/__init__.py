@@ -1,0 +1,1 @@
+"""Signed webhooks: Standard Webhooks signatures and delivery from the transactional outbox."""

@@ -1,0 +1,66 @@
+"""Standard Webhooks (standardwebhooks.com) signatures, through the specification's own library.
+
+A message is signed as ``v1,`` + base64(HMAC-SHA256(key, "<webhook-id>.<webhook-timestamp>.<body>"))
+under a secret written ``whsec_<base64 key>``. The headers go with every attempt; the id stays the same
+across attempts so a receiver can drop a duplicate, the timestamp is the attempt's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from standardwebhooks.webhooks import Webhook
+
+SECRET_PREFIX = "whsec_"
+MIN_KEY_BYTES = 16
+
+
+class WebhookConfigError(ValueError):
+    """A webhook that cannot be used; the message names the webhook, never its URL or secret."""
+
+
+def parse_secret(text: str, webhook: str) -> str:
+    """The signing secret, checked: ``whsec_`` and the base64 of at least 16 bytes."""
+    secret = text.strip()
+    if not secret.startswith(SECRET_PREFIX):
+        raise WebhookConfigError(f"webhook {webhook}: the signing secret must start with {SECRET_PREFIX}")
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise WebhookConfigError(f"webhook {webhook}: the signing secret is not whsec_ + base64") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise WebhookConfigError(
+            f"webhook {webhook}: the signing secret is shorter than {MIN_KEY_BYTES} bytes"
+        )
+    return secret
+
+
+def check_url(text: str, webhook: str, *, allow_insecure: bool = False) -> str:
+    """The receiver URL, checked; http only with allow_insecure (the URL may hold a token: never shown)."""
+    url = text.strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise WebhookConfigError(f"webhook {webhook}: the receiver URL is not a valid URL") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise WebhookConfigError(f"webhook {webhook}: the receiver URL must be an https:// URL with a host")
+    if parts.scheme == "http" and not allow_insecure:
+        raise WebhookConfigError(
+            f"webhook {webhook}: the receiver URL is not https; set allowInsecure: true to send over http"
+        )
+    return url
+
+
+def sign_headers(secret: str, msg_id: str, body: str, now: datetime | None = None) -> dict[str, str]:
+    """The three Standard Webhooks headers of one attempt."""
+    when = (now or datetime.now(UTC)).astimezone(UTC)
+    signature = Webhook(secret).sign(msg_id, when, body)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(when.timestamp())),
+        "webhook-signature": signature,
+    }

@@ -1,0 +1,183 @@
+"""Signed webhooks from the outbox: signatures, payloads, order per employee, the `sync` flags."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from employes_sync.employes.simulator import Simulator
+from employes_sync.settings import SettingsError, subscription
+from employes_sync.store import outbox
+from employes_sync.store import runs as runs_store
+from employes_sync.webhooks.delivery import Deliverer, DeliverySettings, Receiver, retry_delay
+from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_secret, sign_headers
+from tests.fixtures.webhooks import WebhookReceiver, new_secret
+
+SCOPE = "default/acme"
+
+
+def test_signature_is_v1_base64_hmac_sha256_of_id_timestamp_body() -> None:
+    key = os.urandom(32)
+    secret = "whsec_" + base64.b64encode(key).decode()
+    when = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
+    headers = sign_headers(secret, "evt_1", '{"a":1}', when)
+    assert headers["webhook-id"] == "evt_1"
+    assert headers["webhook-timestamp"] == str(int(when.timestamp()))
+    expected = hmac.new(key, f'evt_1.{int(when.timestamp())}.{{"a":1}}'.encode(), hashlib.sha256).digest()
+    assert headers["webhook-signature"] == "v1," + base64.b64encode(expected).decode()
+
+
+def test_bad_secrets_and_urls_are_one_line_errors_that_never_echo_them() -> None:
+    for bad in ("plain-secret", "whsec_!!notbase64!!", "whsec_" + base64.b64encode(b"short").decode()):
+        with pytest.raises(WebhookConfigError) as caught:
+            parse_secret(bad, "hook")
+        assert bad not in str(caught.value) and str(caught.value).startswith("webhook hook:")
+    assert parse_secret(" " + (good := new_secret()) + "\n", "hook") == good
+    secret_url = "http://receiver.example/hook?token=s3cr3t"
+    with pytest.raises(WebhookConfigError, match="allowInsecure") as caught:
+        check_url(secret_url, "hook")
+    assert "s3cr3t" not in str(caught.value)
+    assert check_url(secret_url, "hook", allow_insecure=True) == secret_url
+    for bad in ("ftp://x/y", "https://", "https://host:99999/", "not a url"):
+        with pytest.raises(WebhookConfigError):
+            check_url(bad, "hook")
+
+
+def test_subscriptions_are_bounded() -> None:
+    assert subscription("a")["events"] == sorted(["run.finished", "run.failed", "timeline.changed",
+                                                  "employee.removed"])  # fmt: skip
+    for bad in ({"name": "Bad Name"}, {"name": "a", "events": ["run.started"]}, {"name": "a", "events": []},
+                {"name": "a", "max_age_seconds": 0}):  # fmt: skip
+        with pytest.raises(SettingsError):
+            subscription(**bad)
+
+
+def test_retry_delay_grows_with_jitter_and_is_capped() -> None:
+    import random
+
+    rng = random.Random(1)
+    delays = [retry_delay(n, 1.0, 30.0, rng) for n in range(1, 10)]
+    for n, delay in enumerate(delays, start=1):
+        cap = min(30.0, 2 ** (n - 1))
+        assert cap * 0.5 <= delay <= cap
+    assert len({round(d, 6) for d in delays}) == len(delays)
+
+
+async def _run_with_webhooks(pool: AsyncConnectionPool, **hook: Any) -> int:
+    settings = {"webhooks": [subscription("hook", **hook)]}
+    return await runs_store.start_run(pool, SCOPE, "c0", "test", "interactive", settings)
+
+
+async def test_events_of_one_employee_are_delivered_in_order(
+    store_pool: AsyncConnectionPool, webhook_receiver: WebhookReceiver
+) -> None:
+    """The second change of an employee waits until the first one was delivered, retries included."""
+    from employes_sync.store import timeline as timeline_store
+
+    run_id = await _run_with_webhooks(store_pool)
+    event = {"employee_id": "e1", "event_type": "hours_change", "event_title": "t", "event_description": None,
+             "event_data": {"hours": 32}}  # fmt: skip
+    await timeline_store.write_events(store_pool, SCOPE, ["e1"], [{**event, "event_date": "2024-01-01",
+                                      "event_key": "k1"}], run_id=run_id)  # fmt: skip
+    await timeline_store.write_events(store_pool, SCOPE, ["e1"], [{**event, "event_date": "2024-02-01",
+                                      "event_key": "k2"}], run_id=run_id)  # fmt: skip
+    first, second = [e for e in await outbox.events(store_pool, SCOPE) if e["employee_id"] == "e1"]
+    assert first["body"]["data"]["added"] == [{"key": "k1", "type": "hours_change", "date": "2024-01-01"}]
+    assert second["body"]["data"]["removed"][0]["key"] == "k1"
+    assert "32" not in json.dumps(first["body"]["data"]), "thin by default: no amounts"
+
+    answers = iter([500, 500])
+    webhook_receiver.answer = lambda item: next(answers, 200)
+    settings = DeliverySettings(backoff_base_seconds=0.05, backoff_max_seconds=0.1)
+    deliverer = Deliverer(store_pool, settings)
+    deliverer.set_receivers(SCOPE, [Receiver(SCOPE, "hook", webhook_receiver.url, webhook_receiver.secret)])
+    try:
+        left = await deliverer.drain(30)
+    finally:
+        await deliverer.close()
+    assert left["pending"] == 0 and left["failed"] == 2
+    ids = [r.webhook_id for r in webhook_receiver.snapshot()]
+    assert all(r.verified for r in webhook_receiver.snapshot())
+    # the first event was tried three times before the second was ever sent
+    assert ids[:3] == [first["id"]] * 3 and ids[3] == second["id"]
+
+
+async def test_include_details_adds_titles_and_amounts(store_pool: AsyncConnectionPool) -> None:
+    from employes_sync.store import timeline as timeline_store
+
+    run_id = await _run_with_webhooks(store_pool, include_details=True, events=["timeline.changed"])
+    event = {
+        "employee_id": "e1",
+        "event_type": "salary_increase",
+        "event_title": "Raise",
+        "event_date": "2024-01-01",
+        "event_description": "to 3000",
+        "event_data": {"month_wage": 3000},
+        "event_key": "k",
+    }
+    await timeline_store.write_events(store_pool, SCOPE, ["e1"], [event], run_id=run_id)
+    (row,) = await outbox.events(store_pool, SCOPE)
+    (added,) = row["body"]["data"]["added"]
+    assert added == {"key": "k", "type": "salary_increase", "date": "2024-01-01", "title": "Raise",
+                     "description": "to 3000", "data": {"month_wage": 3000}}  # fmt: skip
+
+
+def sync_command(
+    sim: Simulator, database_url: str, receiver: WebhookReceiver, secret_file: Path
+) -> list[str]:
+    return [sys.executable, "-m", "employes_sync", "sync", "--api-url", str(sim.url), "--company-id",
+            sim.config.company_id, "--database-url", database_url, "--requests-per-second", "500",
+            "--webhook-url", receiver.url, "--webhook-secret-file", str(secret_file),
+            "--webhook-allow-insecure", "--backoff-seconds", "0.2"]  # fmt: skip
+
+
+def sync_env(sim: Simulator, tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "EMPLOYES_API_TOKEN": sim.config.token, "EMPLOYES_SYNC_DATA_DIR": str(tmp_path)}
+
+
+@pytest.mark.slow
+def test_sync_delivers_signed_thin_events_to_a_receiver(
+    make_simulator: Any, database_url: str, webhook_receiver: WebhookReceiver, tmp_path: Path
+) -> None:
+    sim: Simulator = make_simulator(employees=30, requests_per_second=1000.0)
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(webhook_receiver.secret + "\n")
+    command = sync_command(sim, database_url, webhook_receiver, secret_file)
+    done = subprocess.run(command, env=sync_env(sim, tmp_path), capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert "webhook events:         31 delivered" in done.stdout
+    received = webhook_receiver.snapshot()
+    assert received and all(r.verified for r in received)
+    events = [r.event for r in received]
+    assert sorted(e["type"] for e in events) == ["run.finished"] + ["timeline.changed"] * 30
+    changed = {e["data"]["employee_id"] for e in events if e["type"] == "timeline.changed"}
+    assert changed == set(sim.employee_ids)
+    for e in events:
+        assert {"scope", "company_id", "run_id"} <= e["data"].keys() and e["timestamp"]
+        for item in e["data"].get("added", []):
+            assert set(item) == {"key", "type", "date"}
+    # the URL (it carries a token) and the secret are nowhere: output, outbox rows
+    with psycopg.connect(database_url) as conn:
+        rows = json.dumps([list(r) for r in conn.execute("SELECT * FROM notification_outbox")], default=str)
+        settings = json.dumps([r[0] for r in conn.execute("SELECT settings FROM sync_runs")])
+    for text in (done.stdout, done.stderr, rows, settings):
+        assert webhook_receiver.secret not in text and "receiver-token-123" not in text
+
+    # a second run with a secret file that is not a whsec_ secret: one line, exit 2
+    secret_file.write_text("nope")
+    bad = subprocess.run(command, env=sync_env(sim, tmp_path), capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "employes-sync: error: webhook cli: the signing secret must start with whsec_"
+    ]
