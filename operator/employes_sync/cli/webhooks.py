@@ -131,9 +131,14 @@ async def delivering(
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        deliverer.stop()
+        try:
+            async with asyncio.timeout(webhook.delivery.timeout_seconds + 5):
+                await task
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         try:
             report.update(await deliverer.drain(webhook.wait_seconds))
         finally:

@@ -1,7 +1,7 @@
 """The webhook outbox (``notification_outbox``): events written with the change, leased out for delivery.
 
 Writers never name a receiver: the events a run's webhooks subscribe to are written from the run's
-settings, in SQL, in the transaction of the change (migration 0013, and the timeline and departure
+settings, in SQL, in the transaction of the change (migration 0016, and the timeline and departure
 statements). Deliverers claim due rows of the (scope, webhook) pairs they hold secrets for, at most one
 per employee at a time and never ahead of an earlier one of the same employee, and record the outcome.
 """

@@ -98,6 +98,7 @@ class Deliverer:
         self._on_result = on_result
         self._receivers: dict[tuple[str, str], Receiver] = {}
         self._wake = asyncio.Event()
+        self._stopping = False
         self._client = httpx.AsyncClient(
             timeout=self.settings.timeout_seconds,
             follow_redirects=False,
@@ -125,6 +126,11 @@ class Deliverer:
         return sorted(self._receivers)
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Let `run` return after the round in flight (cancelling it could leave events leased)."""
+        self._stopping = True
         self._wake.set()
 
     # --- delivering ------------------------------------------------------------------------------
@@ -185,7 +191,7 @@ class Deliverer:
         """Deliver until cancelled."""
         listener = asyncio.create_task(self._listen()) if self._dsn else None
         try:
-            while True:
+            while not self._stopping:
                 self._wake.clear()
                 try:
                     made = await self.deliver_due()
@@ -228,8 +234,10 @@ class Deliverer:
         return min(max(wait, 0.0), self.settings.idle_seconds)
 
     async def _sleep(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that meets a wake-up.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.01))
+            async with asyncio.timeout(max(seconds, 0.01)):
+                await self._wake.wait()
 
     async def _listen(self) -> None:
         """Wake on every outbox write at commit; reconnect with backoff (the timers cover the gap)."""
