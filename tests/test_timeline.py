@@ -224,6 +224,23 @@ def test_hourly_wage_is_compared_when_there_is_no_monthly_wage() -> None:
     assert inc.event_description.startswith("Hourly wage changed from €14.50 to €15.00")
 
 
+@pytest.mark.parametrize("old", [8.39534613239055e-242, 0.004])
+def test_a_wage_that_is_noise_gives_no_salary_event_and_no_crash(old: float) -> None:
+    """Found by hypothesis: a sub-cent wage overflowed the percentage's quantize."""
+    events = build(
+        employee(),
+        [
+            employment(
+                salary=[
+                    {"start_date": "2023-02-01", "hour_wage": old},
+                    {"start_date": "2023-07-01", "hour_wage": "43.05"},
+                ]
+            )
+        ],
+    )
+    assert not of_type(events, SALARY_INCREASE) and not of_type(events, SALARY_DECREASE)
+
+
 def test_hours_change_from_to_with_days() -> None:
     events = build(
         employee(),

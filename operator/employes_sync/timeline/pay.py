@@ -24,6 +24,9 @@ CENT = Decimal("0.01")
 #: Below these a difference is rounding, not a change: one cent on the compared basis, 0.05 % of the rate.
 MIN_AMOUNT = CENT
 MIN_FRACTION = Decimal("0.0005")
+#: No wage is a billion a period: past that (or below a cent) a value is noise, not pay, and its
+#: arithmetic would overflow the decimal context. Such a pair yields no salary event.
+MAX_RATE = Decimal(10) ** 9
 
 
 def cents(amount: Decimal) -> Decimal:
@@ -85,8 +88,10 @@ def _change(
     basis: str, old: Decimal, new: Decimal, scale: Decimal, *, converted: bool = False
 ) -> RateChange | None:
     reference = old * scale
+    if not (MIN_AMOUNT <= reference <= MAX_RATE and MIN_AMOUNT <= new <= MAX_RATE):
+        return None
     amount = new - reference
-    if reference <= 0 or not _significant(reference, amount):
+    if not _significant(reference, amount):
         return None
     adjusted = scale != 1
     rounded = converted or adjusted
