@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from typing import Any
 
 import psycopg
@@ -128,3 +129,42 @@ def test_timeline_payloads_are_split_by_count_and_by_size() -> None:
     assert all(len(json.dumps(c).encode()) < notify.MAX_PAYLOAD_BYTES - 500 for c in chunks)
     assert sum(len(c["employee_ids"]) for c in chunks) == 30
     assert notify.timeline_changed("ns/name", None, []) == []
+
+
+async def test_watch_prints_a_syncs_notifications_as_they_arrive(
+    simulator: Simulator, store_pool: AsyncConnectionPool, database_url: str, tmp_path: Any
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "employes_sync", "watch", "--database-url", database_url, "--json"]
+    command += ["--count", "4", "--scope", f"local/{simulator.config.company_id}"]
+    human = [sys.executable, "-m", "employes_sync", "watch", "--database-url", database_url, "--count", "3"]
+    env = {**os.environ, "EMPLOYES_SYNC_DATA_DIR": str(tmp_path)}
+    watchers = [subprocess.Popen(c, stdout=subprocess.PIPE, text=True, env=env) for c in (command, human)]  # noqa: ASYNC220
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with psycopg.connect(database_url) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN employes_sync'"
+                ).fetchone()
+            if row is not None and row[0] == 2:
+                break
+            await asyncio.sleep(0.05)
+        await sync_locally(
+            fast_settings(simulator, batch_size=25), store_pool, database_url, simulator.config.token
+        )
+        outputs = [w.communicate(timeout=30)[0] for w in watchers]
+    finally:
+        for w in watchers:
+            if w.poll() is None:
+                w.kill()
+                w.wait(5)
+    lines = [json.loads(line) for line in outputs[0].splitlines()]
+    assert [p["type"] for p in lines] == ["run.started", "timeline.changed", "run.first_feedback",
+                                          "timeline.changed"]  # fmt: skip
+    text = outputs[1].splitlines()
+    assert "run.started" in text[0] and "timeline.changed" in text[1] and "5 employees" in text[1]
+    assert "first timelines after" in text[2]
