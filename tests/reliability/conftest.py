@@ -17,7 +17,7 @@ import pytest
 
 REPORT_ENV = "ESYNC_RELIABILITY_REPORT"
 
-AREAS = ["API", "Database", "Workers", "Operator", "Load", "Bad input", "Security"]
+AREAS = ["API", "Database", "Workers", "Operator", "Load", "Bad input", "Security", "Consumers"]
 
 #: (area, fault, why it has no test yet): listed so the table never hides a gap.
 PENDING: list[tuple[str, str, str]] = []
