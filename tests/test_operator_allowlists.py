@@ -152,3 +152,25 @@ def test_listed_images_and_service_accounts_run_and_jobs_get_the_api_url_from_th
         environment = {e["name"]: e.get("value") for e in container["env"]}
         assert environment["EMPLOYES_API_URL"] == env.simulator.url
         assert environment["EMPLOYES_SYNC_ALLOWED_API_URLS"] == env.simulator.url
+
+
+def test_a_spec_changed_mid_run_to_an_unlisted_image_gets_no_job(env: Env) -> None:
+    """The spec is read again for every Job: a change while a run drives its batches is checked too."""
+    first: list[str] = []
+
+    def hang_the_first(job: dict[str, Any]) -> str | None:
+        first.append(job["metadata"]["name"])
+        return "hang" if len(first) == 1 else None
+
+    env.runner.fault = hang_the_first
+    env.secret()
+    env.resource(batches__parallelism=2)
+    env.operator()
+    wait_for(lambda: len(env.jobs()) >= 2, 60, what="the run's first Jobs")
+    env.cluster.patch(esync_path("acme"), {"spec": {"worker": {"image": "attacker/img:latest"}}})
+    condition = refused(env, "WorkerImageNotAllowed")
+    assert "attacker/img:latest" in condition["message"]
+    wait_for(lambda: True, 1.5)  # the driver's next polls: still no Job of that image
+    images = [job["spec"]["template"]["spec"]["containers"][0]["image"] for job in env.jobs()]
+    assert images and "attacker/img:latest" not in images, images
+    assert env.status().get("currentRun"), "the run stays open, to go on once the spec is fixed"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 import psycopg
 
 
@@ -21,3 +23,12 @@ def _text(exc: BaseException) -> str:
         primary = exc.diag.message_primary or "database error"
         return f"{primary} (SQLSTATE {exc.sqlstate})"
     return str(exc)
+
+
+def traceback_text(exc: BaseException, limit: int = 8) -> str:
+    """Where an error happened (its frames) and `one_line(exc)`: a traceback that is safe to store and log.
+
+    `traceback.format_exc()` ends in `str(exc)`, which for a database error quotes the records.
+    """
+    frames = "".join(traceback.format_tb(exc.__traceback__, limit=limit))
+    return f"Traceback (most recent call last):\n{frames}{one_line(exc)}"

@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.allowlist import Allowlists
-from employes_sync.messages import one_line
+from employes_sync.messages import one_line, traceback_text
 from employes_sync.pipeline import OnResponse, make_client
 from employes_sync.processing import ProcessResult, process_employees
 from employes_sync.settings import SyncSettings
@@ -101,9 +100,7 @@ async def process_batch(
             result = await process_employees(client, pool, settings, batch.employee_ids, run_id=batch.run_id)
     except Exception as exc:
         error = one_line(exc)
-        # Where it failed, and the one line: never str(exc) of a database error, which quotes records.
-        frames = "".join(traceback.format_tb(exc.__traceback__, limit=8))
-        details = {"traceback": f"{frames}{error}", "attempt": batch.attempts}
+        details = {"traceback": traceback_text(exc), "attempt": batch.attempts}
         await _record_requests(pool, settings.scope, tally)
         outcome = await queue_store.fail(
             pool,

@@ -518,7 +518,7 @@ async def test_a_rejected_record_is_quoted_nowhere(
     make_simulator: MakeSim, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     from employes_sync.employes.fakedata import SimEmployee, generate_company
-    from employes_sync.messages import one_line
+    from employes_sync.messages import one_line, traceback_text
     from employes_sync.store import raw as raw_store
 
     caplog.set_level(logging.DEBUG)
@@ -536,6 +536,8 @@ async def test_a_rejected_record_is_quoted_nowhere(
         assert CITY_MARK in str(caught.value)
         told = one_line(caught.value)
         assert CITY_MARK not in told and "SQLSTATE 22P02" in told, told
+        logged = traceback_text(caught.value)  # what the reconciler logs and a batch's error_details keep
+        assert CITY_MARK not in logged and "store_employees" in logged and logged.endswith(told)
         summary = await local_run(sim, pool, database_url, max_attempts=1)
         seen.append(repr(summary))
     # Each non-finite number makes its one record invalid (validation.py); the rest are stored.

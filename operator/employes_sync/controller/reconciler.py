@@ -36,7 +36,7 @@ from employes_sync.kube.launcher import KubernetesLauncher
 from employes_sync.kube.problem import Problem
 from employes_sync.kube.secrets import read_secret_value
 from employes_sync.kube.spec import ResourceSpec, SpecError, parse
-from employes_sync.messages import one_line
+from employes_sync.messages import one_line, traceback_text
 from employes_sync.settings import SettingsError, SyncSettings
 from employes_sync.store import db, sync_requests
 from employes_sync.store import queue as queue_store
@@ -87,7 +87,8 @@ class Reconciler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.logger.error("reconcile of %s failed: %s", self.scope, one_line(exc), exc_info=True)
+                # Not exc_info: its last line is str(exc), which for a database error quotes records.
+                self.logger.error("reconcile of %s failed: %s", self.scope, traceback_text(exc))
                 await self.report_problem(Problem("ReconcileError", one_line(exc)))
                 await self.sleep(self.retry_delay(), stopped)
 
