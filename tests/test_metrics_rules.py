@@ -63,6 +63,7 @@ def test_alerts_fire_when_they_should(promtool: str, tmp_path: Path) -> None:
                     series('employes_sync_database_up{job="esync", instance="a:8080"}', "0x30"),
                     series(f'{API}{{{A}, endpoint="employments", status_class="5xx"}}', "0+10x30"),
                     series(f'{API}{{{A}, endpoint="employments", status_class="2xx"}}', "0+10x30"),
+                    series(f"employes_sync_outbox_oldest_pending_seconds{{{A}}}", "1500+60x30"),
                 ],
                 "alert_rule_test": [
                     _alert("EmployesSyncFailing", "2m"),  # `for: 5m` not reached yet
@@ -71,6 +72,8 @@ def test_alerts_fire_when_they_should(promtool: str, tmp_path: Path) -> None:
                     _alert("EmployesSyncNoRecentSuccess", "15m", warning),
                     _alert("EmployesSyncDatabaseDown", "10m", {"job": "esync", "severity": "critical"}),
                     _alert("EmployesSyncApiErrors", "25m", warning),
+                    _alert("EmployesSyncOutboxStuck", "10m"),  # 30 min old at 5m, `for: 10m` not reached
+                    _alert("EmployesSyncOutboxStuck", "25m", warning),
                 ],
             },
             {  # healthy: succeeded recently, attempts moving, database up, few API errors: silence
@@ -83,6 +86,7 @@ def test_alerts_fire_when_they_should(promtool: str, tmp_path: Path) -> None:
                     series('employes_sync_database_up{job="esync", instance="a:8080"}', "1x30"),
                     series(f'{API}{{{A}, endpoint="employments", status_class="5xx"}}', "0+1x30"),
                     series(f'{API}{{{A}, endpoint="employments", status_class="2xx"}}', "0+50x30"),
+                    series(f"employes_sync_outbox_oldest_pending_seconds{{{A}}}", "0+2x30"),
                 ],
                 "alert_rule_test": [
                     _alert(name, "25m")
@@ -92,6 +96,7 @@ def test_alerts_fire_when_they_should(promtool: str, tmp_path: Path) -> None:
                         "EmployesSyncNoRecentSuccess",
                         "EmployesSyncDatabaseDown",
                         "EmployesSyncApiErrors",
+                        "EmployesSyncOutboxStuck",
                     )
                 ],
             },

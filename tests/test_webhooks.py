@@ -181,3 +181,24 @@ def test_sync_delivers_signed_thin_events_to_a_receiver(
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
         "employes-sync: error: webhook cli: the signing secret must start with whsec_"
     ]
+
+
+async def test_the_outbox_gauges_count_pending_events(
+    store_pool: AsyncConnectionPool, database_url: str
+) -> None:
+    from employes_sync.metrics import read_database
+    from employes_sync.metrics.collector import Snapshot, families
+    from employes_sync.store import timeline as timeline_store
+
+    run_id = await _run_with_webhooks(store_pool)
+    events = [{"employee_id": e, "event_type": "hours_change", "event_title": "t", "event_date": "2024-01-01",
+               "event_description": None, "event_data": {}, "event_key": "k"}
+              for e in ("a", "b")]  # fmt: skip
+    await timeline_store.write_events(store_pool, SCOPE, ["a", "b"], events, run_id=run_id)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        resources = read_database(conn, [SCOPE])
+    data = resources[("default", "acme")]
+    assert data.outbox_pending == 2 and data.outbox_oldest_pending >= 0
+    text = {m.name: m for m in families(Snapshot(resources, True, 1.0))}
+    assert text["employes_sync_outbox_pending"].samples[0].value == 2
+    assert "employes_sync_outbox_oldest_pending_seconds" in text

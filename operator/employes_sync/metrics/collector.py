@@ -65,6 +65,8 @@ class ResourceData:
     last_success: float | None = None
     last_run_failed: bool | None = None
     worker_requests: dict[tuple[str, str], int] = field(default_factory=dict)
+    outbox_pending: int = 0
+    outbox_oldest_pending: float = 0.0
 
     def merge(self, other: ResourceData) -> None:
         for state, n in other.queue.items():
@@ -89,6 +91,8 @@ class ResourceData:
             self.last_run_failed = bool(self.last_run_failed) or other.last_run_failed
         for key, n in other.worker_requests.items():
             self.worker_requests[key] = self.worker_requests.get(key, 0) + n
+        self.outbox_pending += other.outbox_pending
+        self.outbox_oldest_pending = max(self.outbox_oldest_pending, other.outbox_oldest_pending)
 
 
 @dataclass
@@ -135,6 +139,11 @@ def read_database(
 
     for scope, endpoint, status_class, requests in conn.execute(Q.metrics_worker_api_requests, params):
         by_scope.setdefault(scope, ResourceData()).worker_requests[(endpoint, status_class)] = int(requests)
+
+    for scope, pending, oldest_seconds in conn.execute(Q.metrics_outbox, params):
+        data = by_scope.setdefault(scope, ResourceData())
+        data.outbox_pending = int(pending)
+        data.outbox_oldest_pending = max(0.0, float(oldest_seconds or 0.0))
 
     resources: dict[Resource, ResourceData] = {}
     for scope, data in by_scope.items():
@@ -343,8 +352,20 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
         "Employes API HTTP attempts made by worker processes and Job pods (recorded per batch attempt).",
         labels=[*labels, "endpoint", "status_class"],
     )
+    outbox_pending = GaugeMetricFamily(
+        "employes_sync_outbox_pending",
+        "Webhook events in the outbox not delivered yet (nor dead-lettered).",
+        labels=labels,
+    )
+    outbox_oldest = GaugeMetricFamily(
+        "employes_sync_outbox_oldest_pending_seconds",
+        "Seconds since the oldest undelivered webhook event was written (0 when none is pending).",
+        labels=labels,
+    )
     for (namespace, name), data in sorted(snapshot.resources.items()):
         resource = [namespace, name]
+        outbox_pending.add_metric(resource, data.outbox_pending)
+        outbox_oldest.add_metric(resource, data.outbox_oldest_pending)
         for endpoint in ENDPOINTS:  # every series from zero, so rate() sees the first requests
             for status_class in STATUS_CLASSES:
                 count = data.worker_requests.get((endpoint, status_class), 0)
@@ -369,7 +390,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
         if data.last_run_failed is not None:
             last_failed.add_metric(resource, 1.0 if data.last_run_failed else 0.0)
     yield from (up, age, queue, oldest, finished, attempts, retries, durations, employees, raw, created)
-    yield from (stored, last_success, last_failed, worker_requests)
+    yield from (stored, last_success, last_failed, worker_requests, outbox_pending, outbox_oldest)
 
 
 def _le(bound: float) -> str:
