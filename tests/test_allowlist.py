@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from employes_sync.allowlist import (
@@ -140,3 +145,34 @@ def test_a_long_allowlist_is_named_in_part() -> None:
 def test_environment_values_are_comma_separated() -> None:
     assert Allowlists.parse_env(f" {V4}, ,{SIM} ") == [V4, SIM]
     assert Allowlists.parse_env(None) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--allow-api-url", "https://apiuser:hunter2@connect.employes.nl/v4"], {}),
+        ([], {"EMPLOYES_SYNC_ALLOWED_API_URLS": "https://connect.employes.nl/v4?api_key=hunter2"}),
+        (["--allow-worker-image", "two hunter2"], {}),
+    ],
+    ids=["flag-userinfo", "env-query", "image-with-space"],
+)
+def test_the_operator_refuses_an_unusable_allowlist_in_one_line(
+    args: list[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "employes_sync", "operator", "-n", "payroll", *args],
+        env={
+            **os.environ,
+            "EMPLOYES_SYNC_DATA_DIR": str(tmp_path),
+            "KUBECONFIG": str(tmp_path / "none"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "cannot be used" in result.stderr or "whitespace" in result.stderr
+    if "://" in "".join(args) + "".join(env.values()):
+        assert "hunter2" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
