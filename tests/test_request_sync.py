@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -133,3 +134,35 @@ def test_request_sync_starts_the_operators_run_through_listen(env: Env) -> None:
     with psycopg.connect(env.database_url) as conn:
         runs = conn.execute("SELECT count(*) FROM sync_runs WHERE scope = %s", (SCOPE,)).fetchone()
     assert runs is not None and runs[0] == 4
+
+
+@pytest.mark.slow
+def test_the_operator_delivers_signed_webhooks_of_a_run(env: Env, webhook_receiver: Any) -> None:  # noqa: F811
+    """spec.notifications.webhooks: the operator signs and delivers; a non-https URL needs allowInsecure."""
+    env.secret()
+    env.cluster.apply({"apiVersion": "v1", "kind": "Secret",
+                       "metadata": {"name": "hooks", "namespace": "default",
+                                    "labels": {"employessync.io/secret": "true"}},
+                       "stringData": {"url": webhook_receiver.url,
+                                      "signing": webhook_receiver.secret}})  # fmt: skip
+    hook = {"name": "app", "urlSecretRef": {"name": "hooks", "key": "url"},
+            "signingSecretRef": {"name": "hooks", "key": "signing"}, "allowInsecure": True}  # fmt: skip
+    strict = {**hook, "name": "strict", "allowInsecure": False}
+    env.resource(notifications__webhooks=[hook, strict])
+    op = env.operator()
+    env.wait_run_finished(timeout=120)
+    webhook_receiver.wait_until(lambda got: any(r.event["type"] == "run.finished" for r in got), 60)
+    received = webhook_receiver.snapshot()
+    assert received and all(r.verified for r in received)
+    events = [r.event for r in received]
+    assert sorted({e["data"]["employee_id"] for e in events if e["type"] == "timeline.changed"}) == sorted(
+        env.simulator.employee_ids
+    )
+    assert "WebhookInvalid" in {e.get("reason") for e in env.wait_events("WebhookInvalid")}
+    text = op.logs() + json.dumps(env.events()) + json.dumps(env.status())
+    assert "receiver-token-123" not in text and webhook_receiver.secret not in text
+    with psycopg.connect(env.database_url) as conn:
+        strict_rows = conn.execute(
+            "SELECT count(*) FROM notification_outbox WHERE webhook = 'strict' AND status = 'pending'"
+        ).fetchone()
+    assert strict_rows is not None and strict_rows[0] > 0, "the refused webhook's events wait in the outbox"

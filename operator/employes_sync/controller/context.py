@@ -9,6 +9,7 @@ from typing import Any
 from employes_sync.allowlist import Allowlists
 from employes_sync.controller.listener import DatabaseListeners, requested_resource
 from employes_sync.controller.pools import DEFAULT_POOL_SIZE, Pools
+from employes_sync.controller.webhooks import DeliveryLoops
 from employes_sync.kube.kubeapi import KubeApi
 from employes_sync.store.runs import Owner
 
@@ -41,6 +42,7 @@ class OperatorContext:
     pools: Pools = field(default_factory=Pools)
     wakers: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
     listeners: DatabaseListeners = field(init=False)
+    webhooks: DeliveryLoops = field(default_factory=DeliveryLoops)
 
     def __post_init__(self) -> None:
         self.listeners = DatabaseListeners(self.on_notification, self.wake_all)

@@ -42,6 +42,8 @@ from employes_sync.store import db, sync_requests
 from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
 from employes_sync.store.queue import Batch
+from employes_sync.webhooks.delivery import Receiver
+from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_secret
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class Reconciler:
         self.batch_seen: dict[str, tuple[int, str]] = {}
         self.stopped: kopf.DaemonStopped | None = None
         self.registered = False
+        self.webhook_problems: dict[str, str] = {}
         self.beat: asyncio.Task[None] | None = None  # the lease of the run being driven (holding())
 
     # --- the loop -------------------------------------------------------------------------------
@@ -182,10 +185,38 @@ class Reconciler:
         pool = await self.ctx.pools.get(dsn)
         self.ctx.config.dsns[self.scope] = dsn
         self.ctx.listeners.ensure(dsn)
+        await self.configure_webhooks(spec, dsn, pool)
         if not self.registered:
             await sync_requests.register_scope(pool, self.scope)  # request_sync() knows it from now on
             self.registered = True
         return pool, token
+
+    async def configure_webhooks(self, spec: ResourceSpec, dsn: str, pool: AsyncConnectionPool) -> None:
+        """Hand this resource's receivers to its database's deliverer; a bad one is skipped and told once."""
+        receivers: list[Receiver] = []
+        problems: dict[str, str] = {}
+        for hook in spec.webhooks:
+            try:
+                url = await read_secret_value(self.ctx.api, self.namespace, hook.url_ref, "webhook URL")
+                secret = await read_secret_value(
+                    self.ctx.api, self.namespace, hook.signing_ref, "webhook signing secret"
+                )
+                receivers.append(
+                    Receiver(
+                        self.scope,
+                        hook.name,
+                        check_url(url, hook.name, allow_insecure=hook.allow_insecure),
+                        parse_secret(secret, hook.name),
+                    )
+                )
+            except (Problem, WebhookConfigError) as exc:
+                problems[hook.name] = exc.message if isinstance(exc, Problem) else str(exc)
+        self.ctx.webhooks.configure(dsn, pool, self.scope, receivers)
+        for name, message in problems.items():
+            if self.webhook_problems.get(name) != message:
+                self.logger.warning("webhook %s of %s not delivered: %s", name, self.scope, message)
+                self.event("Warning", "WebhookInvalid", status.clip(message, 500))
+        self.webhook_problems = problems
 
     # --- runs -----------------------------------------------------------------------------------
 

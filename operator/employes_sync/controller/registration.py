@@ -45,6 +45,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx: OperatorContext | None = getattr(memo, "ctx", None)
     if ctx is not None:
         await ctx.listeners.close()
+        await ctx.webhooks.close()
         await ctx.pools.close()
         ctx.api.close()
 
@@ -63,6 +64,7 @@ async def reconcile(
         await reconciler.run(stopped)
     finally:
         ctx.config.dsns.pop(reconciler.scope, None)
+        ctx.webhooks.forget(reconciler.scope)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)

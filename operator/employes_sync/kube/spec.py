@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from employes_sync.settings import DEFAULT_API_URL, DEFAULT_REDACT, Mode, SyncSettings
+from employes_sync.settings import (
+    DEFAULT_API_URL,
+    DEFAULT_REDACT,
+    WEBHOOK_EVENTS,
+    Mode,
+    SettingsError,
+    SyncSettings,
+    subscription,
+)
 
 GROUP = "employessync.io"
 VERSION = "v1alpha1"
@@ -38,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "incremental": False,
     "suspend": False,
     "timeline.locale": "en",
+    "notifications.maxAgeSeconds": 86400,
 }
 
 
@@ -63,6 +72,18 @@ class WorkerSpec:
 
 
 @dataclass(frozen=True)
+class WebhookSpec:
+    """One `spec.notifications.webhooks[]` entry: where its URL and signing secret are, what it gets."""
+
+    name: str
+    url_ref: SecretRef
+    signing_ref: SecretRef
+    events: tuple[str, ...] = WEBHOOK_EVENTS
+    include_details: bool = False
+    allow_insecure: bool = False
+
+
+@dataclass(frozen=True)
 class ResourceSpec:
     company_id: str
     base_url: str
@@ -85,6 +106,8 @@ class ResourceSpec:
     worker: WorkerSpec
     #: The language timeline titles and descriptions are written in (en, nl).
     locale: str = "en"
+    webhooks: tuple[WebhookSpec, ...] = ()
+    webhook_max_age_seconds: float = 86400.0
 
     @property
     def lease_seconds(self) -> float:
@@ -111,6 +134,10 @@ class ResourceSpec:
             trigger=trigger,
             mode=mode,
             extra=dict(extra),
+            webhooks=tuple(
+                subscription(w.name, w.events, w.include_details, self.webhook_max_age_seconds)
+                for w in self.webhooks
+            ),
         )
 
 
@@ -128,6 +155,36 @@ def _ref(spec: Mapping[str, Any], path: str) -> SecretRef:
     if not name:
         raise SpecError(f"spec.{path}.name is required")
     return SecretRef(str(name), str(_get(spec, f"{path}.key")))
+
+
+def _webhooks(spec: Mapping[str, Any]) -> tuple[WebhookSpec, ...]:
+    found: list[WebhookSpec] = []
+    for index, item in enumerate((spec.get("notifications") or {}).get("webhooks") or []):
+        where = f"notifications.webhooks[{index}]"
+        if not isinstance(item, Mapping) or not item.get("name"):
+            raise SpecError(f"spec.{where}.name is required")
+        refs = []
+        for field_name in ("urlSecretRef", "signingSecretRef"):
+            ref = item.get(field_name) or {}
+            if not ref.get("name") or not ref.get("key"):
+                raise SpecError(f"spec.{where}.{field_name} needs a name and a key")
+            refs.append(SecretRef(str(ref["name"]), str(ref["key"])))
+        webhook = WebhookSpec(
+            name=str(item["name"]),
+            url_ref=refs[0],
+            signing_ref=refs[1],
+            events=tuple(item.get("events") or WEBHOOK_EVENTS),
+            include_details=bool(item.get("includeDetails", False)),
+            allow_insecure=bool(item.get("allowInsecure", False)),
+        )
+        try:
+            subscription(webhook.name, webhook.events, webhook.include_details)
+        except SettingsError as exc:
+            raise SpecError(f"spec.{where}: {exc}") from None
+        found.append(webhook)
+    if len({w.name for w in found}) != len(found):
+        raise SpecError("spec.notifications.webhooks: names must be unique")
+    return tuple(found)
 
 
 def parse(spec: Mapping[str, Any]) -> ResourceSpec:
@@ -156,6 +213,8 @@ def parse(spec: Mapping[str, Any]) -> ResourceSpec:
             incremental=bool(_get(spec, "incremental")),
             suspend=bool(_get(spec, "suspend")),
             locale=str(_get(spec, "timeline.locale")),
+            webhooks=_webhooks(spec),
+            webhook_max_age_seconds=float(_get(spec, "notifications.maxAgeSeconds")),
             worker=WorkerSpec(
                 image=worker.get("image") or None,
                 image_pull_policy=worker.get("imagePullPolicy") or None,
