@@ -168,3 +168,56 @@ async def test_watch_prints_a_syncs_notifications_as_they_arrive(
     text = outputs[1].splitlines()
     assert "run.started" in text[0] and "timeline.changed" in text[1] and "5 employees" in text[1]
     assert "first timelines after" in text[2]
+
+
+def test_the_documented_listener_works(database_url: str, tmp_path: Any) -> None:
+    """docs/integration.md's 15-line listener, run as written, prints what a sync would tell it."""
+    import re
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "integration.md").read_text()
+    code = re.search(r"A listener in Python.*?```python\n(.*?)```", text, re.S)
+    assert code is not None and len(code.group(1).strip().splitlines()) <= 15
+    script = tmp_path / "listener.py"
+    script.write_text(code.group(1))
+    process = subprocess.Popen(
+        [sys.executable, str(script), database_url, "ns/a"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN employes_sync'"
+                )
+                if (found := row.fetchone()) is not None and found[0] == 1:
+                    break
+                time.sleep(0.05)
+            for scope in ("ns/other", "ns/a"):
+                payload = {
+                    "type": "timeline.changed",
+                    "scope": scope,
+                    "run_id": 1,
+                    "employee_ids": ["e1", "e2"],
+                }
+                conn.execute("SELECT pg_notify('employes_sync', %s)", (json.dumps(payload),))
+            payload = {
+                "type": "run.finished",
+                "scope": "ns/a",
+                "run_id": 1,
+                "status": "succeeded",
+                "employees": 2,
+            }
+            conn.execute("SELECT pg_notify('employes_sync', %s)", (json.dumps(payload),))
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "refresh profiles: e1, e2"
+        assert process.stdout.readline().strip() == "sync succeeded - 2 employees"
+    finally:
+        process.kill()
+        process.wait(10)
