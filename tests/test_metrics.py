@@ -115,13 +115,13 @@ async def _populate(pool: AsyncConnectionPool) -> None:
         {
             "employees_processed": 10,
             "raw_records": {"new": 10, "changed": 0, "unchanged": 0},
-            "inline": {"raw_new": 1, "events_created": 3},
+            "inline": {"raw_new": 1, "events_created": 3, "events_updated": 1},
             "batches": 3,
         },
     )
     done, retrying, _waiting = await queue_store.enqueue(pool, "payroll/acme", run, [["e1"], ["e2"], ["e3"]])
     assert await queue_store.claim(pool, done.id)
-    assert await queue_store.complete(pool, done.id, {"raw_new": 2, "events_created": 5})
+    assert await queue_store.complete(pool, done.id, {"raw_new": 2, "events_created": 5, "events_updated": 2})
     assert await queue_store.claim(pool, retrying.id)
     assert await queue_store.fail(pool, retrying.id, "boom", backoff_base=60) == "retrying"
     events = [
@@ -143,6 +143,7 @@ async def _populate(pool: AsyncConnectionPool) -> None:
         "employees_processed": 4,
         "raw_records": {"new": 4, "changed": 1, "unchanged": 2},
         "events_created": 7,
+        "events_updated": 4,
         "batches": {"total": 0},
     }
     first = await runs_store.start_run(pool, local, LOCAL_COMPANY, "cli", "interactive")
@@ -182,6 +183,7 @@ async def test_database_values_per_resource(database_url: str, store_pool: Async
     assert value(samples, "employes_sync_employees_synced_total", **acme) == 10
     assert value(samples, "employes_sync_raw_records_total", **acme, result="new") == 10 + 1 + 2
     assert value(samples, "employes_sync_timeline_events_created_total", **acme) == 3 + 5
+    assert value(samples, "employes_sync_timeline_events_updated_total", **acme) == 1 + 2
     assert value(samples, "employes_sync_timeline_events", **acme, event_type="contract_started") == 2
     assert value(samples, "employes_sync_timeline_events", **acme, event_type="salary_increase") == 1
     assert value(samples, "employes_sync_last_success_timestamp_seconds", **acme) is None
@@ -191,6 +193,7 @@ async def test_database_values_per_resource(database_url: str, store_pool: Async
     assert value(samples, "employes_sync_employees_synced_total", **local) == 8  # two finished runs
     assert value(samples, "employes_sync_raw_records_total", **local, result="changed") == 2
     assert value(samples, "employes_sync_timeline_events_created_total", **local) == 14
+    assert value(samples, "employes_sync_timeline_events_updated_total", **local) == 8
     assert value(samples, "employes_sync_last_success_timestamp_seconds", **local) == pytest.approx(
         time.time(), abs=120
     )

@@ -588,3 +588,18 @@ def test_7_a_yearly_wage_that_moves_with_an_hours_explained_monthly_wage_is_no_r
         {"start_date": "2025-01-01", "hour_wage": 42.02, "month_wage": 3641.73, "yearly_wage": 47196.82},
     ]
     assert not of(build([job("2023-01-01", salary=salary)]), *SALARY_TYPES)
+
+
+def test_run_settings_carry_a_valid_as_of_and_locale() -> None:
+    from employes_sync.settings import TIMELINE_LOCALES, SettingsError, SyncSettings
+    from employes_sync.timeline import LOCALES
+
+    assert TIMELINE_LOCALES == LOCALES
+    company = "00000000-0000-4000-8000-000000000001"
+    settings = SyncSettings(scope="local/x", company_id=company, as_of="2025-06-01", locale="nl")
+    assert SyncSettings.from_json(settings.to_json()).as_of_date == date(2025, 6, 1)
+    assert date.fromisoformat(SyncSettings(scope="local/x", company_id=company).as_of)  # the run's day
+    with pytest.raises(SettingsError, match="as-of"):
+        SyncSettings(scope="local/x", company_id=company, as_of="1 June")
+    with pytest.raises(SettingsError, match="locale"):
+        SyncSettings(scope="local/x", company_id=company, locale="de")

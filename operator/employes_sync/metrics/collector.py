@@ -61,6 +61,7 @@ class ResourceData:
     employees: int = 0
     raw: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RAW_RESULTS, 0))
     events_created: int = 0
+    events_updated: int = 0
     events_by_type: dict[str, int] = field(default_factory=dict)
     last_success: float | None = None
     last_run_failed: bool | None = None
@@ -83,6 +84,7 @@ class ResourceData:
         for result, n in other.raw.items():
             self.raw[result] += n
         self.events_created += other.events_created
+        self.events_updated += other.events_updated
         for event_type, n in other.events_by_type.items():
             self.events_by_type[event_type] = self.events_by_type.get(event_type, 0) + n
         if other.last_success is not None:
@@ -126,11 +128,14 @@ def read_database(
         data.duration_count, data.duration_sum = int(count), float(total)
 
     for row in conn.execute(Q.metrics_run_totals, params):
-        scope, employees, raw_new, raw_changed, raw_unchanged, events, last_success, last_failed = row
+        scope, employees, raw_new, raw_changed, raw_unchanged, events, updated, last_success, last_failed = (
+            row
+        )
         data = by_scope.setdefault(scope, ResourceData())
         data.employees = int(employees)
         data.raw = {"new": int(raw_new), "changed": int(raw_changed), "unchanged": int(raw_unchanged)}
         data.events_created = int(events)
+        data.events_updated = int(updated)
         data.last_success = float(last_success) if last_success is not None else None
         data.last_run_failed = last_failed
 
@@ -332,6 +337,11 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
     created = CounterMetricFamily(
         "employes_sync_timeline_events_created", "Timeline events inserted by runs.", labels=labels
     )
+    updated = CounterMetricFamily(
+        "employes_sync_timeline_events_updated",
+        "Stored timeline events runs corrected in place (changed upstream, a planned event whose day came).",
+        labels=labels,
+    )
     stored = GaugeMetricFamily(
         "employes_sync_timeline_events",
         "Timeline events stored now, by event type.",
@@ -383,6 +393,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
         for result in RAW_RESULTS:
             raw.add_metric([*resource, result], data.raw[result])
         created.add_metric(resource, data.events_created)
+        updated.add_metric(resource, data.events_updated)
         for event_type, n in sorted(data.events_by_type.items()):
             stored.add_metric([*resource, event_type], n)
         if data.last_success is not None:
@@ -390,7 +401,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
         if data.last_run_failed is not None:
             last_failed.add_metric(resource, 1.0 if data.last_run_failed else 0.0)
     yield from (up, age, queue, oldest, finished, attempts, retries, durations, employees, raw, created)
-    yield from (stored, last_success, last_failed, worker_requests, outbox_pending, outbox_oldest)
+    yield from (updated, stored, last_success, last_failed, worker_requests, outbox_pending, outbox_oldest)
 
 
 def _le(bound: float) -> str:

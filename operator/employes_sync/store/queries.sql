@@ -764,7 +764,8 @@ unsummarised AS (
            sum(coalesce((q.result ->> 'raw_new')::bigint, 0)) AS raw_new,
            sum(coalesce((q.result ->> 'raw_changed')::bigint, 0)) AS raw_changed,
            sum(coalesce((q.result ->> 'raw_unchanged')::bigint, 0)) AS raw_unchanged,
-           sum(coalesce((q.result ->> 'events_created')::bigint, 0)) AS events_created
+           sum(coalesce((q.result ->> 'events_created')::bigint, 0)) AS events_created,
+           sum(coalesce((q.result ->> 'events_updated')::bigint, 0)) AS events_updated
       FROM processing_queue q
       JOIN runs r ON r.id = q.run_id AND NOT r.final
      WHERE q.status = 'completed'
@@ -784,6 +785,9 @@ SELECT r.scope,
        sum(coalesce((r.summary ->> 'events_created')::bigint, 0)
            + coalesce((r.summary -> 'inline' ->> 'events_created')::bigint, 0)
            + coalesce(u.events_created, 0))::bigint AS events_created,
+       sum(coalesce((r.summary ->> 'events_updated')::bigint, 0)
+           + coalesce((r.summary -> 'inline' ->> 'events_updated')::bigint, 0)
+           + coalesce(u.events_updated, 0))::bigint AS events_updated,
        extract(epoch FROM max(r.finished_at) FILTER (WHERE r.status = 'succeeded'))::float8
            AS last_success_timestamp,
        (array_agg(r.status IN ('failed', 'degraded') ORDER BY r.finished_at DESC NULLS LAST, r.id DESC)

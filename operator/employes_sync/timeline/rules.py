@@ -177,53 +177,52 @@ def _contract_changes(out: Collector, emp: Employment, chains: dict[int, c.Chain
 
 
 def _salary_changes(out: Collector, emp: Employment) -> None:
-    for index, (prev, cur) in enumerate(pairwise(emp.salaries)):
-        old_basis, new_basis = pay.pay_basis(prev), pay.pay_basis(cur)
-        if old_basis != new_basis:
-            _pay_basis_change(out, emp, prev, cur)
-        cur_hours = pay.hours_on(emp.hours, cur.start)
+    # The hours in effect when each salary period starts: what its wage is paid for.
+    periods = [(salary, pay.hours_on(emp.hours, salary.start)) for salary in emp.salaries]
+    for index, (prev, cur) in enumerate(pairwise(periods)):
+        new_basis = pay.pay_basis(cur[0])
+        if pay.pay_basis(prev[0]) != new_basis:
+            out.add(
+                PAY_BASIS_CHANGE,
+                cur[0].start,
+                {**_common(emp, prev, cur), "from_basis": pay.pay_basis(prev[0]), "to_basis": new_basis},
+                PAY_BASIS_CHANGE,
+                emp.id,
+                cur[0].start,
+            )
         across = False
-        if not pay.comparable(prev, cur, pay.hours_on(emp.hours, prev.start), cur_hours):
+        if not pay.comparable(prev[0], cur[0], prev[1], cur[1]):
             # No common footing (a new pay basis, hours unknown): compare with the last period paid
             # on the same basis, so 3,000/month, 20/hour, 3,500/month still shows the rise.
-            earlier = [s for s in emp.salaries[:index] if pay.pay_basis(s) == new_basis]
+            earlier = [p for p in periods[:index] if pay.pay_basis(p[0]) == new_basis]
             if not earlier:
                 continue
             prev, across = earlier[-1], True
         _salary_change(out, emp, prev, cur, across)
 
 
-def _common(emp: Employment, prev: Salary, cur: Salary) -> dict[str, Any]:
+_Period = tuple[Salary, Decimal | None]
+
+
+def _common(emp: Employment, prev: _Period, cur: _Period) -> dict[str, Any]:
     return {
         "employment_id": emp.id,
-        "previous_start_date": prev.start,
-        "from_hours_per_week": pay.hours_on(emp.hours, prev.start),
-        "to_hours_per_week": pay.hours_on(emp.hours, cur.start),
-        **_wages(prev, "from_"),
-        **_wages(cur, "to_"),
+        "previous_start_date": prev[0].start,
+        "from_hours_per_week": prev[1],
+        "to_hours_per_week": cur[1],
+        **_wages(prev[0], "from_"),
+        **_wages(cur[0], "to_"),
         "currency": "EUR",
     }
 
 
-def _pay_basis_change(out: Collector, emp: Employment, prev: Salary, cur: Salary) -> None:
-    out.add(
-        PAY_BASIS_CHANGE,
-        cur.start,
-        {**_common(emp, prev, cur), "from_basis": pay.pay_basis(prev), "to_basis": pay.pay_basis(cur)},
-        PAY_BASIS_CHANGE,
-        emp.id,
-        cur.start,
-    )
-
-
-def _salary_change(out: Collector, emp: Employment, prev: Salary, cur: Salary, across: bool) -> None:
-    prev_hours, cur_hours = pay.hours_on(emp.hours, prev.start), pay.hours_on(emp.hours, cur.start)
-    change = pay.compare(prev, cur, prev_hours, cur_hours)
+def _salary_change(out: Collector, emp: Employment, prev: _Period, cur: _Period, across: bool) -> None:
+    change = pay.compare(prev[0], cur[0], prev[1], cur[1])
     if change is None:
         return
     out.add(
         SALARY_INCREASE if change.amount > 0 else SALARY_DECREASE,
-        cur.start,
+        cur[0].start,
         {
             **_common(emp, prev, cur),
             "basis": change.basis,
@@ -239,7 +238,7 @@ def _salary_change(out: Collector, emp: Employment, prev: Salary, cur: Salary, a
         },
         "salary",
         emp.id,
-        cur.start,
+        cur[0].start,
     )
 
 
