@@ -41,9 +41,9 @@ def install_peering(cluster: Cluster) -> None:
                    "metadata": {"name": PEERING, "namespace": NS}})  # fmt: skip
 
 
-def replica_argv() -> list[str]:
+def replica_argv(api_url: str) -> list[str]:
     return [str(BIN / "employes-sync"), "operator", "-n", NS, "--metrics-port", "0", "--health-port", "0",
-            "--worker-image", "employes-sync:test", "--poll-seconds", "0.2",
+            "--worker-image", "employes-sync:test", "--poll-seconds", "0.2", "--allow-api-url", api_url,
             "--peering", PEERING, "--peering-lifetime", str(LIFETIME)]  # fmt: skip
 
 
@@ -53,13 +53,16 @@ def peers(cluster: Cluster) -> dict[str, Any]:
 
 
 @pytest.fixture
-def replicas(cluster_with_crd: Cluster, tmp_path: Path) -> Iterator[Callable[[str], OperatorProcess]]:
+def replicas(
+    cluster_with_crd: Cluster, tmp_path: Path, simulator: Simulator
+) -> Iterator[Callable[[str], OperatorProcess]]:
     """Operator replicas, each logging to its own directory; all stopped at teardown."""
     started: list[OperatorProcess] = []
 
     def start(name: str) -> OperatorProcess:
         env = {"EMPLOYES_SYNC_RETRY_BASE_SECONDS": "0.5", "POD_NAME": name}
-        proc = OperatorProcess(cluster_with_crd, tmp_path / name, replica_argv(), env).start()
+        assert simulator.url is not None
+        proc = OperatorProcess(cluster_with_crd, tmp_path / name, replica_argv(simulator.url), env).start()
         started.append(proc)
         return proc
 

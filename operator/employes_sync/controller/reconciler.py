@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import random
+import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +36,7 @@ from employes_sync.kube import jobs, status, triggers
 from employes_sync.kube.launcher import KubernetesLauncher
 from employes_sync.kube.problem import Problem
 from employes_sync.kube.secrets import read_secret_value
-from employes_sync.kube.spec import ResourceSpec, SpecError, parse
+from employes_sync.kube.spec import ResourceSpec, SecretRef, SpecError, parse
 from employes_sync.messages import one_line, traceback_text
 from employes_sync.settings import SettingsError, SyncSettings
 from employes_sync.store import db, sync_requests
@@ -47,6 +48,8 @@ from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_
 
 log = logging.getLogger(__name__)
 
+#: How long an idle pass may use Secrets read before; a run always reads them afresh.
+SECRETS_REUSE_SECONDS = 300.0
 PROBLEM_BACKOFF_BASE = float(os.environ.get("EMPLOYES_SYNC_RETRY_BASE_SECONDS", "5"))
 PROBLEM_BACKOFF_MAX = float(os.environ.get("EMPLOYES_SYNC_RETRY_MAX_SECONDS", "300"))
 
@@ -71,6 +74,8 @@ class Reconciler:
         self.stopped: kopf.DaemonStopped | None = None
         self.registered = False
         self.webhook_problems: dict[str, str] = {}
+        #: (references, token, DSN, when read) of the last Secret read, for idle passes (see connect)
+        self.secrets: tuple[tuple[SecretRef, SecretRef], str, str, float] | None = None
         self.beat: asyncio.Task[None] | None = None  # the lease of the run being driven (holding())
 
     # --- the loop -------------------------------------------------------------------------------
@@ -136,7 +141,7 @@ class Reconciler:
             await self.sleep(self.ctx.config.idle_seconds)
             return True
         self.refuse_unless_allowed(spec)
-        pool, token = await self.connect(spec)
+        pool, token = await self.connect(spec, reuse=True)
         latest = await runs_store.latest_run(pool, self.scope)
         if latest is not None and latest["status"] == "running":
             if not await self.take(pool, latest):
@@ -154,6 +159,7 @@ class Reconciler:
             await self.idle()
             await self.sleep(self.ctx.config.idle_seconds)
             return True
+        pool, token = await self.connect(spec)  # a run reads its Secrets now (a rotated token, a new DSN)
         await self.start(pool, spec, token, trigger)
         return False
 
@@ -179,9 +185,26 @@ class Reconciler:
             allowed_api_urls=sorted(self.ctx.config.allowlists.api_urls),
         )  # fmt: skip
 
-    async def connect(self, spec: ResourceSpec) -> tuple[AsyncConnectionPool, str]:
-        token = await read_secret_value(self.ctx.api, self.namespace, spec.token_ref, "API token")
-        dsn = await read_secret_value(self.ctx.api, self.namespace, spec.dsn_ref, "database DSN")
+    async def connect(self, spec: ResourceSpec, *, reuse: bool = False) -> tuple[AsyncConnectionPool, str]:
+        """The pool and token of the resource's Secrets.
+
+        `reuse`: an idle pass only looks at the database, so it may use what was read less than
+        SECRETS_REUSE_SECONDS ago, for the same Secret references. Reading both Secrets (four GETs with
+        the label checks) on every idle pass of every resource was most of the idle operator's work.
+        """
+        refs = (spec.token_ref, spec.dsn_ref)
+        kept = self.secrets
+        if (
+            reuse
+            and kept is not None
+            and kept[0] == refs
+            and time.monotonic() - kept[3] < SECRETS_REUSE_SECONDS
+        ):
+            token, dsn = kept[1], kept[2]
+        else:
+            token = await read_secret_value(self.ctx.api, self.namespace, spec.token_ref, "API token")
+            dsn = await read_secret_value(self.ctx.api, self.namespace, spec.dsn_ref, "database DSN")
+            self.secrets = (refs, token, dsn, time.monotonic())
         pool = await self.ctx.pools.get(dsn)
         self.ctx.config.dsns[self.scope] = dsn
         self.ctx.listeners.ensure(dsn)
