@@ -84,20 +84,15 @@ class KubeApi:
         response = await asyncio.to_thread(
             self._batch.list_namespaced_job, namespace, label_selector=selector, _preload_content=False
         )
-        items = self._json(response).get("items") or []
-        return [
-            job for job in items
-            if all((job.get("metadata", {}).get("labels") or {}).get(k) == v for k, v in labels.items())
-        ]  # fmt: skip
+        return _labelled(self._json(response).get("items") or [], labels)
 
     async def list_pods(self, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
-        """Pods with these labels (a failed Job's, to say why it failed)."""
+        """Pods with all these labels (a failed Job's, to say why it failed), checked here too."""
         selector = ",".join(f"{k}={v}" for k, v in labels.items())
         response = await asyncio.to_thread(
             self._core.list_namespaced_pod, namespace, label_selector=selector, _preload_content=False
         )
-        items: list[dict[str, Any]] = self._json(response).get("items") or []
-        return items
+        return _labelled(self._json(response).get("items") or [], labels)
 
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         await asyncio.to_thread(
@@ -113,3 +108,10 @@ class KubeApi:
             _preload_content=False, _content_type=MERGE_PATCH,
         )  # fmt: skip
         return self._json(response)
+
+
+def _labelled(items: list[dict[str, Any]], labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [
+        item for item in items
+        if all((item.get("metadata", {}).get("labels") or {}).get(k) == v for k, v in labels.items())
+    ]  # fmt: skip
