@@ -25,13 +25,20 @@ WORKDIR /src
 # be dead weight (and attack surface). The base's own pip installs into it with --python.
 RUN python -m venv --without-pip /opt/venv
 
-# Metadata first, sources second. README.m[d] matches README.md when it exists and nothing otherwise
-# (pyproject names it as the readme; a missing one only warns).
-COPY pyproject.toml README.m[d] ./
+# The dependencies pyproject lists first, in a layer of their own: a rebuild after a change to the
+# sources or the README reuses it.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+       > /tmp/requirements.txt \
+    && pip --python /opt/venv/bin/python install --no-cache-dir -r /tmp/requirements.txt
+# README.m[d] matches README.md when it exists and nothing otherwise (pyproject names it as the
+# readme; a missing one only warns).
+COPY README.m[d] ./
 COPY operator/ ./operator/
-# Build the wheel, install it with its dependencies (all ship as wheels), and prove the console script runs.
+# Build the wheel, install it (its dependencies are in already), check the set, prove the script runs.
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
-    && pip --python /opt/venv/bin/python install --no-cache-dir /wheels/*.whl \
+    && pip --python /opt/venv/bin/python install --no-cache-dir --no-deps /wheels/*.whl \
+    && pip --python /opt/venv/bin/python check \
     && /opt/venv/bin/employes-sync --help > /dev/null
 
 

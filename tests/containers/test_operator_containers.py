@@ -76,6 +76,13 @@ class ContainerEnv(Env):
         self.operators.append(op)
         return op.start()
 
+    def sync_company(self, sim: Simulator, **spec: Any) -> OperatorContainer:
+        """A resource for ``sim``'s company, all of it in Jobs, and an operator container to run it."""
+        self.simulator = sim
+        self.secret()
+        self.resource(inline__count=0, **spec)
+        return self.start_operator_container(sim)
+
     def batch_status(self, job_name: str) -> str | None:
         """The queue's state of the batch a Job works on (claimed by its worker: "processing")."""
         with psycopg.connect(self.database_url, autocommit=True) as conn:
@@ -193,10 +200,7 @@ def test_a_worker_killed_mid_batch_is_retried_without_duplicates(
     cenv: ContainerEnv, make_simulator: Callable[..., Simulator]
 ) -> None:
     slow = make_simulator(employees=30, requests_per_second=1000.0, latency_ms=300.0)
-    cenv.simulator = slow
-    cenv.secret()
-    cenv.resource(inline__count=0, batches__size=15, batches__parallelism=1)
-    op = cenv.start_operator_container(slow)
+    op = cenv.sync_company(slow, batches__size=15, batches__parallelism=1)
     runner = cenv.runner
     assert isinstance(runner, ContainerJobRunner)
     victim = wait_for(lambda: runner.container_of("acme-r1-b1-a1"), 120, what="batch 1's container")
@@ -214,10 +218,7 @@ def test_the_operator_stopped_mid_run_stops_in_its_grace_period_and_a_new_one_fi
     cenv: ContainerEnv, make_simulator: Callable[..., Simulator]
 ) -> None:
     slow = make_simulator(employees=40, requests_per_second=1000.0, latency_ms=100.0)
-    cenv.simulator = slow
-    cenv.secret()
-    cenv.resource(inline__count=0, batches__size=5, batches__parallelism=2)
-    first = cenv.start_operator_container(slow)
+    first = cenv.sync_company(slow, batches__size=5, batches__parallelism=2)
     wait_for(lambda: len(cenv.runner.outcomes) >= 2, 180, what="two Jobs to finish")
     run_id = cenv.status()["currentRun"]["id"]
     code = first.stop()  # SIGTERM; SIGKILL only if the grace period runs out
