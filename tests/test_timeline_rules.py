@@ -603,3 +603,10 @@ def test_run_settings_carry_a_valid_as_of_and_locale() -> None:
         SyncSettings(scope="local/x", company_id=company, as_of="1 June")
     with pytest.raises(SettingsError, match="locale"):
         SyncSettings(scope="local/x", company_id=company, locale="de")
+
+
+@pytest.mark.parametrize(("spelling", "meaning"), [("indefinite", "permanent"), ("fixed-term", "definite")])
+def test_other_spellings_of_a_contract_duration_mean_the_same(spelling: str, meaning: str) -> None:
+    contracts = [{"start_date": "2024-01-01", "end_date": "2024-12-31", "contract_duration": spelling}]
+    started = one(build([job("2024-01-01", contracts=contracts)]), CONTRACT_STARTED)
+    assert started.event_data["contract_duration"] == meaning

@@ -174,12 +174,25 @@ def _parse_hours(raw: Mapping[str, Any], where: str, default_start: date | None 
     )
 
 
+#: Employes writes ``definite`` and ``permanent``; the other spellings mean the same and are read as them.
+_DURATIONS = {
+    "indefinite": "permanent",
+    "onbepaalde_tijd": "permanent",
+    "open_ended": "permanent",
+    "fixed_term": "definite",
+    "fixed": "definite",
+    "temporary": "definite",
+    "bepaalde_tijd": "definite",
+}
+
+
 def _parse_contract(raw: Mapping[str, Any], where: str, default_start: date | None = None) -> Contract:
     start = _opt_date(raw, "start_date", where) or default_start
     if start is None:
         raise InvalidRecord(f"{where}.start_date: missing")
     end = _opt_date(raw, "end_date", where)
     duration = (_opt_str(raw, "contract_duration", where) or "").strip().lower()
+    duration = _DURATIONS.get(duration.replace("-", "_").replace(" ", "_"), duration)
     if not duration:
         # The nested current contract has no contract_duration: an end date is what makes it fixed-term.
         duration = "definite" if end is not None else "permanent"
