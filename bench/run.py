@@ -23,7 +23,7 @@ warnings.filterwarnings("ignore")
 import report  # noqa: E402
 from common import Postgres, Result, log, machine, now_iso, postgres_server  # noqa: E402
 
-ALL = ["ttff", "fullsync", "throughput", "resync", "queue", "memory"]
+ALL = ["ttff", "fullsync", "throughput", "resync", "queue", "memory", "scale", "failover", "priority"]
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,6 +52,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=100.0,
         help="API limit for the memory run (memory does not depend on it; 5/s would take 1,000 s)",
     )
+    p.add_argument("--scale-sizes", default="1,50,200", help="resources created at once (issue 15)")
+    p.add_argument("--scale-variants", default="inline,jobs")
+    p.add_argument("--scale-idle", type=float, default=35.0, help="seconds of idle CPU measured")
+    p.add_argument("--scale-triggers", type=int, default=20, help="triggers for the latency, largest size")
+    p.add_argument("--scale-capacity", type=int, default=8, help="Job worker processes at once")
+    p.add_argument("--failover-employees", type=int, default=150)
+    p.add_argument("--failover-runs", type=int, default=3)
+    p.add_argument("--priority-background", type=int, default=300)
     p.add_argument("--report-only", action="store_true")
     p.add_argument("--output", type=Path, default=report.DOC)
     return p.parse_args(argv)
@@ -138,6 +146,21 @@ def _run_one(name: str, pg: Postgres, args: argparse.Namespace) -> Result | None
         import bench_memory
 
         return bench_memory.run(pg, args.memory_employees, args.memory_rps)
+    if name == "scale":
+        import bench_scale
+
+        return bench_scale.run(
+            pg, _ints(args.scale_sizes), args.scale_variants.split(","), args.scale_idle,
+            args.scale_triggers, args.scale_capacity,
+        )  # fmt: skip
+    if name == "failover":
+        import bench_failover
+
+        return bench_failover.run(pg, args.failover_employees, args.failover_runs)
+    if name == "priority":
+        import bench_priority
+
+        return bench_priority.run(pg, args.priority_background, args.runs)
     raise AssertionError(name)
 
 
