@@ -8,7 +8,18 @@ from pathlib import Path
 from common import REPO, RESULTS_DIR, Result, now_iso
 
 DOC = REPO / "docs" / "benchmarks.md"
-ORDER = ["ttff", "fullsync", "throughput", "resync", "queue", "memory", "scale", "failover", "priority"]
+ORDER = [
+    "ttff",
+    "fullsync",
+    "throughput",
+    "resync",
+    "queue",
+    "memory",
+    "scale",
+    "failover",
+    "priority",
+    "consumers",
+]
 MACHINE = RESULTS_DIR / "_machine.json"
 EXTRA = Path(__file__).resolve().parent / "report_notes.md"
 

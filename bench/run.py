@@ -23,7 +23,18 @@ warnings.filterwarnings("ignore")
 import report  # noqa: E402
 from common import Postgres, Result, log, machine, now_iso, postgres_server  # noqa: E402
 
-ALL = ["ttff", "fullsync", "throughput", "resync", "queue", "memory", "scale", "failover", "priority"]
+ALL = [
+    "ttff",
+    "fullsync",
+    "throughput",
+    "resync",
+    "queue",
+    "memory",
+    "scale",
+    "failover",
+    "priority",
+    "consumers",
+]
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -161,6 +172,10 @@ def _run_one(name: str, pg: Postgres, args: argparse.Namespace) -> Result | None
         import bench_priority
 
         return bench_priority.run(pg, args.priority_background, args.runs)
+    if name == "consumers":
+        import bench_consumers
+
+        return bench_consumers.run(pg)
     raise AssertionError(name)
 
 
