@@ -278,3 +278,51 @@ def render() -> str:
     from tests.reliability.report import render_table
 
     return render_table(list(_rows.values()), PENDING, AREAS, seconds=time.monotonic() - _started[0])
+
+
+#: Issue 16's tests outside this folder: departures after an interrupted listing, the operator's
+#: request_sync and webhooks, secrets kept out of the outbox and the logs.
+_DEPART = "test_departures.py"
+_CONSUMER_OP = "test_request_sync.py"
+EXTERNAL.update(
+    {
+        f"{_DEPART}::test_a_listing_stopped_by_401_on_page_2_removes_no_one": [
+            (
+                "Consumers",
+                "a listing interrupted part-way (401 on page 2, killed process, invalid record)",
+                "401 on page 2: the run fails and no employee is marked removed",
+            ),
+        ],
+        f"{_DEPART}::test_a_sync_killed_during_listing_removes_no_one": [
+            (
+                "Consumers",
+                "a listing interrupted part-way (401 on page 2, killed process, invalid record)",
+                "the sync SIGKILLed while listing: no one is removed; the next complete sync marks the absent"
+                " employee, and `employees --removed` shows it",
+            ),
+        ],
+        f"{_DEPART}::test_a_listing_with_an_invalid_record_removes_no_one": [
+            (
+                "Consumers",
+                "a listing interrupted part-way (401 on page 2, killed process, invalid record)",
+                "an invalid record on a page: departures are skipped (the summary says why), no one removed",
+            ),
+        ],
+        f"{_CONSUMER_OP}::test_request_sync_starts_the_operators_run_through_listen": [
+            (
+                "Consumers",
+                "request_sync() from SQL, also during a run",
+                "the operator starts the run on the NOTIFY (well before its 30 s idle poll); two requests"
+                " during a run are one follow-up run that serves both",
+            ),
+        ],
+        f"{_CONSUMER_OP}::test_the_operator_delivers_signed_webhooks_of_a_run": [
+            (
+                "Security",
+                "webhook URL (it may hold a token) and signing secret",
+                "neither in the operator's log, events or status; an http URL without allowInsecure is"
+                " refused with a WebhookInvalid event naming only the webhook, its events waiting in the outbox",
+            ),
+        ],
+    }
+)
