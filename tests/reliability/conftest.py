@@ -321,7 +321,8 @@ EXTERNAL.update(
                 "Security",
                 "webhook URL (it may hold a token) and signing secret",
                 "neither in the operator's log, events or status; an http URL without allowInsecure is"
-                " refused with a WebhookInvalid event naming only the webhook, its events waiting in the outbox",
+                " refused with a WebhookInvalid event naming only the webhook, its events waiting in the"
+                " outbox",
             ),
         ],
     }
