@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.store",
     "tests.fixtures.prometheus",
     "tests.fixtures.webhooks",
+    "tests.fixtures.cli",
 ]
 
 

@@ -28,9 +28,9 @@ def run(
 
 
 @pytest.mark.slow
-def test_demo_sync_twice_end_to_end(tmp_path: Path) -> None:
+def test_demo_sync_twice_end_to_end(data_dir: Path) -> None:
     """The README's first command: 5 inline, 73 queued, all 78 with timelines; then nothing new."""
-    env = {"EMPLOYES_SYNC_DATA_DIR": str(tmp_path / "data")}
+    env = {"EMPLOYES_SYNC_DATA_DIR": str(data_dir)}
 
     first = run("sync", "--demo", "--json", env=env)
     assert first.returncode == 0, first.stderr
@@ -118,7 +118,7 @@ def test_click_usage_errors_of_every_subcommand_are_one_line(args: list[str], me
     assert result.stdout == ""
 
 
-def test_simulate_on_a_taken_port_is_one_line(tmp_path: Path) -> None:
+def test_simulate_on_a_taken_port_is_one_line() -> None:
     import socket
 
     with socket.socket() as taken:
@@ -149,8 +149,11 @@ def test_unreachable_database_is_one_line_without_the_password() -> None:
         timeout=60,
     )
     assert result.returncode == 1
-    assert "database unreachable" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    warning, error = result.stderr.strip().splitlines()
+    assert error.startswith("employes-sync: error: database unreachable")
+    # The password was on the command line, where `ps` shows it: said once, never repeated.
+    assert warning.startswith("employes-sync: warning: --database-url carries a password")
+    assert "$DATABASE_URL" in warning
     assert "s3cretpw" not in result.stderr + result.stdout
     assert "tok-123" not in result.stderr + result.stdout
 
@@ -233,3 +236,85 @@ def test_timeline_queue_and_rebuild_commands(simulator: object, database_url: st
     assert json.loads(pruned.stdout)["pruned"] == 3
     bad = run("queue", "--prune-older-than", "soon", env=env)
     assert bad.returncode == 2
+
+
+def test_a_password_from_database_url_env_is_not_warned_about() -> None:
+    env = {"DATABASE_URL": "postgresql://u:s3cretpw@127.0.0.1:1/db"}
+    result = run("queue", env=env, timeout=60)
+    assert result.returncode == 1
+    assert [line.split(":")[1] for line in result.stderr.strip().splitlines()] == [" error"]
+
+
+def test_demo_refuses_company_id_and_api_url() -> None:
+    result = run("sync", "--demo", "--company-id", COMPANY, "--api-url", "http://127.0.0.1:1/v4", timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "employes-sync: error: --demo syncs the built-in simulator's company: leave out --company-id and "
+        "--api-url"
+    )
+
+
+def test_metrics_port_taken_is_one_line_and_the_default_host_is_loopback(data_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"EMPLOYES_SYNC_DATA_DIR": str(data_dir)}
+        result = run("sync", "--demo", "--metrics-port", str(port), env=env, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"employes-sync: error: cannot serve metrics on 127.0.0.1:{port}: Address already in use "
+        "(--metrics-host, --metrics-port)"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_sync_help_names_the_token_variable_and_simulate_help_the_demo_token() -> None:
+    assert "$EMPLOYES_API_TOKEN" in run("sync", "--help", timeout=60).stdout
+    assert "default: demo-token" in " ".join(run("simulate", "--help", timeout=60).stdout.split())
+
+
+def test_an_inline_employee_failing_after_its_retries_is_handed_to_a_batch(
+    simulator: object, database_url: str
+) -> None:
+    sim = simulator
+    first = sim.employee_ids[0]  # type: ignore[attr-defined]
+    # The one inline employee's employments answer 503 for all 6 sends of the inline part, then heal.
+    sim.faults.fail_next(6, 503, endpoint="employments")  # type: ignore[attr-defined]
+    env = {"EMPLOYES_API_TOKEN": sim.config.token, "DATABASE_URL": database_url}  # type: ignore[attr-defined]
+    args = ["--api-url", sim.url, "--company-id", sim.config.company_id]  # type: ignore[attr-defined]
+    synced = run("sync", *args, "--inline", "1", "--requests-per-second", "200", "--json", env=env)
+    assert synced.returncode == 0, synced.stderr
+    result = json.loads(synced.stdout)["result"]
+    assert list(result["inline_handed_to_batches"]) == [first]
+    assert "server error (503)" in result["inline_handed_to_batches"][first]
+    assert result["immediately_processed"] == 0
+    assert result["queued_for_processing"] == 78
+    assert result["employees_with_timelines"] == 78 and result["failed_batches"] == []
+
+    sim.faults.fail_next(6, 503, endpoint="employments")  # type: ignore[attr-defined]
+    again = run("sync", *args, "--inline", "1", "--requests-per-second", "200", env=env)
+    assert again.returncode == 0, again.stderr
+    assert f"employee {first} handed to a batch after the inline part failed" in again.stdout
+    # The retries were shown while they happened, naming the request and what it waits for.
+    assert f"waiting: GET /employees/{first}/employments: server error (503), retry 1 of 5" in again.stderr
+
+
+def test_a_failed_first_run_creates_no_scope(simulator: object, database_url: str) -> None:
+    sim = simulator
+    env = {"EMPLOYES_API_TOKEN": sim.config.token, "DATABASE_URL": database_url}  # type: ignore[attr-defined]
+    good = ["--api-url", sim.url, "--company-id", sim.config.company_id]  # type: ignore[attr-defined]
+    assert run("sync", *good, "--requests-per-second", "200", env=env).returncode == 0
+    typo = "00000000-0000-4000-8000-00000000dead"
+    failed = run("sync", "--api-url", sim.url, "--company-id", typo, env=env)  # type: ignore[attr-defined]
+    assert failed.returncode == 1 and "(404)" in failed.stderr
+    employee = sim.employee_ids[0]  # type: ignore[attr-defined]
+    shown = run("timeline", employee, env=env)  # no "several scopes": the failed run stored nothing
+    assert shown.returncode == 0, shown.stderr
+    unknown = run("timeline", employee, "--scope", f"local/{typo}", env=env)
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().startswith(
+        f"employes-sync: error: unknown scope 'local/{typo}'; known: local/"
+    )

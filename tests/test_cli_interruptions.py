@@ -46,6 +46,7 @@ class Sync:
 
     def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.out = data_dir.parent / f"sync-{time.monotonic_ns()}.out"
         self.err = self.out.with_suffix(".err")
         with self.out.open("w") as out, self.err.open("w") as err:
@@ -132,7 +133,7 @@ def query(data_dir: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture
-def syncs(tmp_path: Path) -> Iterator[list[Sync]]:
+def syncs() -> Iterator[list[Sync]]:
     """Every Sync a test starts; at the end each session and each embedded server left is killed."""
     started: list[Sync] = []
     yield started
@@ -153,9 +154,9 @@ def workers_running(sync: Sync, n: int = 1) -> list[psutil.Process] | None:
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_mid_run_stops_workers_server_and_closes_the_run(
-    tmp_path: Path, syncs: list[Sync], signum: int, code: int
+    data_dir: Path, syncs: list[Sync], signum: int, code: int
 ) -> None:
-    data = tmp_path / "data"
+    data = data_dir
     sync = Sync(data, "--demo", "--demo-employees", "300")  # a minute of work at 5 requests/s
     syncs.append(sync)
     workers = wait_until(lambda: workers_running(sync, 1), 90, "a worker to start")
@@ -198,9 +199,9 @@ def test_a_signal_mid_run_stops_workers_server_and_closes_the_run(
 
 
 def test_sigkill_then_a_new_run_takes_the_expired_run_over_and_stops_the_server(
-    tmp_path: Path, syncs: list[Sync]
+    data_dir: Path, syncs: list[Sync]
 ) -> None:
-    data = tmp_path / "data"
+    data = data_dir
     first = Sync(data, "--demo", "--demo-employees", "300", "--run-lease-seconds", "2")
     syncs.append(first)
     workers = wait_until(lambda: workers_running(first, 1), 90, "a worker to start")
@@ -245,12 +246,12 @@ def test_sigkill_then_a_new_run_takes_the_expired_run_over_and_stops_the_server(
 
 
 def test_two_syncs_of_one_scope_started_together_one_runs(
-    tmp_path: Path, make_simulator: Callable[..., Simulator], database_url: str, syncs: list[Sync]
+    data_dir: Path, make_simulator: Callable[..., Simulator], database_url: str, syncs: list[Sync]
 ) -> None:
     sim = make_simulator(employees=30, requests_per_second=0, latency_ms=100)
     env = {"EMPLOYES_API_TOKEN": sim.config.token, "DATABASE_URL": database_url}
     args = ["--api-url", sim.url, "--company-id", sim.config.company_id, "--json"]
-    both = [Sync(tmp_path / f"data{i}", *args, env=env) for i in range(2)]
+    both = [Sync(data_dir / f"data{i}", *args, env=env) for i in range(2)]
     syncs.extend(both)
     codes = sorted((s.wait(120), i) for i, s in enumerate(both))
     assert [c for c, _ in codes] == [0, 1], [s.stderr for s in both]

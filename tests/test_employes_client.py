@@ -194,13 +194,32 @@ async def test_connection_failures_run_out_as_transport_errors(simulator: Simula
     assert caught.value.transient and caught.value.status is None
 
 
-async def test_nothing_listens_is_a_transport_error() -> None:
+async def test_nothing_listens_is_a_transport_error_naming_the_host_and_the_cause() -> None:
+    notices: list[object] = []
     client = EmployesClient(
-        "http://127.0.0.1:9/v4", "c", "t", requests_per_second=0, max_retries=1, backoff_base=0.01, timeout=2
-    )
+        "http://127.0.0.1:9/v4", "c", "t", requests_per_second=0, max_retries=2, backoff_base=0.01, timeout=2,
+        on_retry=notices.append,
+    )  # fmt: skip
     async with client:
-        with pytest.raises(TransportError, match="connection failed"):
+        with pytest.raises(TransportError) as caught:
             await client.get_employee("x")
+    assert str(caught.value) == (
+        "Employes API at 127.0.0.1:9: connection refused for GET /employees/x (gave up after 3 attempts)"
+    )
+    # Each retry was announced with what it waits for, so a person watching is not left in silence.
+    assert [str(n).rsplit(" in ", 1)[0] for n in notices] == [
+        "GET /employees/x: connection refused, retry 1 of 2",
+        "GET /employees/x: connection refused, retry 2 of 2",
+    ]
+
+
+async def test_a_server_that_never_answers_names_the_timeout(simulator: Simulator) -> None:
+    simulator.faults.slow_next(2, seconds=5)
+    async with client_for(simulator, max_retries=1, timeout=0.3, backoff_base=0.01) as client:
+        with pytest.raises(TransportError) as caught:
+            await client.get_employee(simulator.employee_ids[0])
+    assert "answer within 0.3 s" in str(caught.value)
+    assert f"at {simulator.url.split('/')[2]}:" in str(caught.value)
 
 
 async def test_429_waits_for_retry_after(simulator: Simulator) -> None:
@@ -247,7 +266,7 @@ async def test_a_wrong_token_fails_at_once_with_a_clear_message(simulator: Simul
         with pytest.raises(AuthenticationError) as caught:
             await _all_pages(client)
     assert str(caught.value) == (
-        "Employes API rejected the token (401) for GET /employees?page=1; check the token Secret"
+        "Employes API rejected the token (401) for GET /employees?page=1; check the API token"
     )
     assert caught.value.status == 401 and not caught.value.transient
     assert simulator.stats.requests == {("employees", 401): 1}

@@ -20,7 +20,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from employes_sync.employes.client import EmployesClient
+from employes_sync.employes.client import EmployesClient, RetryNotice
 from employes_sync.employes.errors import TransportError
 from employes_sync.messages import one_line
 from employes_sync.processing import ProcessResult, process_employees
@@ -34,7 +34,8 @@ from employes_sync.store.ratelimit import PostgresRateLimiter, credential_key
 
 log = logging.getLogger(__name__)
 
-#: progress(event, fields): "page", "inline", "queued", "listed"
+#: progress(event, fields): "page", "inline", "queued", "listed", "retry" (a request of the listing or
+#: the inline part is retried: `notice` says what it waits for), "took_over"
 Progress = Callable[[str, dict[str, Any]], None]
 OnResponse = Callable[[str, str, float], None]
 
@@ -68,7 +69,11 @@ def _noop(event: str, fields: dict[str, Any]) -> None:
 
 
 def make_client(
-    settings: SyncSettings, token: str, pool: AsyncConnectionPool, on_response: OnResponse | None = None
+    settings: SyncSettings,
+    token: str,
+    pool: AsyncConnectionPool,
+    on_response: OnResponse | None = None,
+    on_retry: Callable[[RetryNotice], None] | None = None,
 ) -> EmployesClient:
     """A client whose rate limit is shared, through PostgreSQL, by everything that uses this token.
 
@@ -90,6 +95,7 @@ def make_client(
         page_size=settings.page_size,
         timeout=settings.timeout_seconds,
         on_response=on_response,
+        on_retry=on_retry,
     )
 
 
@@ -113,7 +119,9 @@ async def start_run(
     try:
         async with (
             asyncio.timeout(settings.listing_deadline_seconds),
-            make_client(settings, token, pool, on_response) as client,
+            make_client(
+                settings, token, pool, on_response, lambda notice: report("retry", {"notice": str(notice)})
+            ) as client,
         ):
             waiting: list[str] = []
             first_page = True
@@ -141,12 +149,19 @@ async def start_run(
                     if inline_ids:
                         by_id = {e["id"]: e for e in page.employees}
                         run.inline = await process_employees(
-                            client, pool, settings, inline_ids, by_id, run_id=run_id
+                            client, pool, settings, inline_ids, by_id, run_id=run_id, hand_over=True
                         )
+                        # Still failing after the client's retries: queued first, retried with the rest.
+                        ids = [*run.inline.deferred, *ids]
                         run.time_to_first_feedback = time.monotonic() - started
                         await runs_store.mark_first_feedback(pool, run_id, run.time_to_first_feedback)
                         report(
-                            "inline", {"processed": len(inline_ids), "seconds": run.time_to_first_feedback}
+                            "inline",
+                            {
+                                "processed": run.inline.employees,
+                                "seconds": run.time_to_first_feedback,
+                                "handed_over": len(run.inline.deferred),
+                            },
                         )
 
                 waiting.extend(ids)
@@ -226,6 +241,7 @@ def _started_json(run: RunStarted) -> dict[str, Any]:
         "raw_records": {"new": run.raw_new, "changed": run.raw_changed, "unchanged": run.raw_unchanged},
         "inline": run.inline.to_json(),
         "invalid_employees": run.invalid_employees,
+        "inline_handed_to_batches": run.inline.deferred,
         "time_to_first_feedback_seconds": run.time_to_first_feedback,
         **_removed_json(len(run.removed), run.removed, run.departures_skipped),
     }

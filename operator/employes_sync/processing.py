@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.employes.client import EmployesClient
 from employes_sync.employes.errors import (
+    EmployesError,
     MalformedResponseError,
     NotFoundError,
     ResponseTooLargeError,
@@ -48,6 +49,8 @@ class ProcessResult:
     raw_unchanged: int = 0
     employees_with_events: int = 0
     errors: dict[str, str] = field(default_factory=dict)
+    #: Employees left for a batch (`hand_over=True`): a later attempt may fix what failed them.
+    deferred: dict[str, str] = field(default_factory=dict)
 
     def add_written(self, written: timeline_store.WriteResult) -> None:
         self.events_created += written.inserted
@@ -67,16 +70,21 @@ class ProcessResult:
             "raw_unchanged": self.raw_unchanged,
             "employees_with_events": self.employees_with_events,
             "errors": self.errors,
+            "deferred": self.deferred,
         }
 
 
 async def fetch_employments(
-    client: EmployesClient, employee_ids: Sequence[str]
+    client: EmployesClient, employee_ids: Sequence[str], *, deferred: dict[str, str] | None = None
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
     """Employments per employee, and a reason per employee that could not be fetched.
 
     A 404 on employments means either "no employments" or "this employee is gone"; one more
     request for the employee tells them apart, and it is only paid on a 404.
+
+    Given `deferred`, an employee whose requests still fail after the client's retries with an
+    error a later attempt may fix (a 5xx, a timeout) is put there, with the reason, instead of
+    failing the others: the inline part hands such employees to a batch.
     """
     found: dict[str, list[dict[str, Any]]] = {}
     errors: dict[str, str] = {}
@@ -94,8 +102,15 @@ async def fetch_employments(
                     return
                 found[employee_id] = []
             except (MalformedResponseError, ResponseTooLargeError) as exc:
+                if exc.transient and deferred is not None:
+                    deferred[employee_id] = str(exc)
+                    return
                 # This employee's data, and asking again returns the same: name it, spare the batch.
                 errors[employee_id] = f"employments response unusable: {exc}"
+            except EmployesError as exc:
+                if not exc.transient or deferred is None:
+                    raise
+                deferred[employee_id] = str(exc)
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -141,16 +156,26 @@ async def process_employees(
     employees: dict[str, dict[str, Any]] | None = None,
     *,
     run_id: int | None = None,
+    hand_over: bool = False,
 ) -> ProcessResult:
     """Fetch, store and build the timelines of these employees (already stored from the list).
 
     `employees` may carry the employee records the caller already holds (the inline part has them
     from the first page); otherwise they are read back from the database in one statement.
+    With `hand_over`, employees that failed with an error a retry may fix are returned in
+    `ProcessResult.deferred` instead of raised (the inline part queues them); the rest are done.
     """
     result = ProcessResult(employees=len(employee_ids))
     if not employee_ids:
         return result
-    fetched, errors = await fetch_employments(client, employee_ids)
+    deferred: dict[str, str] = {}
+    fetched, errors = await fetch_employments(client, employee_ids, deferred=deferred if hand_over else None)
+    if deferred:
+        employee_ids = [e for e in employee_ids if e not in deferred]
+        result.employees = len(employee_ids)
+        result.deferred = deferred
+        for employee_id, reason in deferred.items():
+            log.info("employee %s handed to a batch: %s", employee_id, reason)
     result.history_processed = sum(len(v) for v in fetched.values())
 
     stored = await raw_store.store_employments(pool, settings.scope, fetched, settings.redact)

@@ -159,7 +159,7 @@ async def test_page_with_invalid_records(
 @pytest.mark.fault(
     API,
     "a 401 in the middle of a run",
-    "batches fail with 'AuthenticationError ... (401) ... check the token Secret' after their attempts; "
+    "batches fail with 'AuthenticationError ... (401) ... check the API token' after their attempts; "
     "the run is failed and names them; what was done before stays",
 )
 async def test_token_rejected_after_listing(

@@ -21,10 +21,34 @@ T = TypeVar("T")
 TOKEN_ENV = "EMPLOYES_API_TOKEN"
 DATABASE_ENV = "DATABASE_URL"
 
+
+def has_password(dsn: str) -> bool:
+    """Whether a PostgreSQL URL or key=value DSN carries a password (an unparseable one: assume not)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return bool(conninfo_to_dict(dsn).get("password"))
+    except Exception:
+        return False
+
+
+def _warn_on_password(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A password on the command line is visible to every user of the machine (`ps`, /proc)."""
+    source = ctx.get_parameter_source(param.name or "")
+    if value and source == click.core.ParameterSource.COMMANDLINE and has_password(value):
+        warn(
+            "--database-url carries a password, which `ps` shows to every user of this machine; "
+            f"set ${DATABASE_ENV} instead, or keep the password in a file (~/.pgpass or $PGPASSFILE)"
+        )
+    return value
+
+
 database_option = click.option(
     "--database-url",
     envvar=DATABASE_ENV,
-    help="PostgreSQL URL (or $DATABASE_URL). Default: an embedded PostgreSQL in the user's data folder.",
+    callback=_warn_on_password,
+    help="PostgreSQL URL (or $DATABASE_URL, which `ps` does not show). Default: an embedded PostgreSQL "
+    "in the user's data folder.",
 )
 
 

@@ -9,7 +9,14 @@ from typing import Any
 
 import click
 
-from employes_sync.cli.common import database_option, echo_json, fail, open_database, resolve_database
+from employes_sync.cli.common import (
+    database_option,
+    echo_json,
+    fail,
+    open_database,
+    plural,
+    resolve_database,
+)
 from employes_sync.processing import rebuild_timelines
 from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
@@ -23,9 +30,13 @@ scope_option = click.option(
 
 
 async def _resolve_scope(pool: Any, scope: str | None) -> str:
-    if scope:
-        return scope
+    """The scope asked for, or the only one; a scope exists once something of it is stored."""
     scopes = await runs_store.scopes(pool)
+    if scope:
+        if scope not in scopes:
+            known = f"; known: {', '.join(scopes)}" if scopes else "; nothing is stored here yet"
+            fail(f"unknown scope {scope!r}{known}", 2)
+        return scope
     if len(scopes) == 1:
         return scopes[0]
     if not scopes:
@@ -51,7 +62,7 @@ def timeline(employee_id: str, scope: str | None, database_url: str | None, as_j
         echo_json(events)
         return
     if not events:
-        fail(f"no timeline events for employee {employee_id}")
+        fail(f"no timeline events for employee {employee_id} (`employes-sync employees` lists the ids)")
     for event in events:
         click.echo(f"{event['event_date']}  {event['event_title']}")
         if event.get("event_description"):
@@ -148,8 +159,8 @@ def rebuild(
         echo_json(result)
     else:
         click.echo(
-            f"rebuilt {result['employees_processed']} employees as of {result['as_of']}: "
-            f"{result['events_created']} events new, {result['events_updated']} updated, "
+            f"rebuilt {plural(result['employees_processed'], 'employee')} as of {result['as_of']}: "
+            f"{plural(result['events_created'], 'event')} new, {result['events_updated']} updated, "
             f"{result['events_removed']} removed"
         )
         for employee_id, reason in sorted(result["errors"].items()):

@@ -23,7 +23,16 @@ class ProgressLine:
         if name == "page":
             self.listing = f"listed {fields['employees']} employees (page {fields['page']}/{fields['pages']})"
         elif name == "inline":
-            self._line(f"first {fields['processed']} employees done in {fields['seconds']:.2f} s", force=True)
+            text = f"first {fields['processed']} employees done in {fields['seconds']:.2f} s"
+            if fields.get("handed_over"):
+                text += f" ({fields['handed_over']} handed to a batch after failing)"
+            self._line(text, force=True)
+            return
+        elif name == "retry":
+            self._line(f"waiting: {fields['notice']}", force=True)
+            return
+        elif name == "took_over":
+            self._line(f"took over run {fields['run_id']}: {fields['reason']}", force=True)
             return
         elif name == "listed":
             self.listing = f"listed {fields['employees']} employees in {fields['batches']} batches"

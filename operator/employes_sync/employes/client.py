@@ -12,9 +12,12 @@ import functools
 import json
 import logging
 import ssl
+import os
+import socket
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote, urlsplit
@@ -43,7 +46,7 @@ from employes_sync.employes.models import (
 from employes_sync.employes.ratelimit import RateLimiter, TokenBucket, Unlimited
 from employes_sync.employes.retry import RetryPolicy, parse_retry_after
 
-__all__ = ["DEFAULT_BASE_URL", "EmployesClient", "MiB", "ResponseCallback", "status_class"]
+__all__ = ["DEFAULT_BASE_URL", "EmployesClient", "MiB", "ResponseCallback", "RetryNotice", "status_class"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,7 @@ class EmployesClient:
         backoff_base: float = 0.5,
         max_response_bytes: int = 10 * MiB,
         on_response: ResponseCallback | None = None,
+        on_retry: Callable[[RetryNotice], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
@@ -119,6 +123,9 @@ class EmployesClient:
         self.limiter = limiter
         self.retry = retry or RetryPolicy(max_retries=max_retries, backoff_base=backoff_base)
         self._on_response = on_response
+        self._on_retry = on_retry
+        self.timeout = timeout
+        self.host = urlsplit(self.base_url).netloc
         self._paused_until = 0.0  # monotonic time before which no request is sent (after a 429)
         self._http = httpx.AsyncClient(
             headers={
@@ -231,6 +238,8 @@ class EmployesClient:
             if failure is None:
                 return result
             if not failure.transient or not self.retry.should_retry(attempt):
+                if failure.transient and attempt:
+                    failure.message = f"{failure.message} (gave up after {attempt + 1} attempts)"
                 raise failure
             if self.retry.retry_after_too_long(retry_after):
                 raise RateLimitedError(
@@ -239,6 +248,7 @@ class EmployesClient:
                 )
             delay = self.retry.delay(attempt, retry_after)
             log.info("%s; retry %d/%d in %.2f s", failure, attempt + 1, self.retry.max_retries, delay)
+            self._notify_retry(RetryNotice(what, failure.cause, attempt + 1, self.retry.max_retries, delay))
             await asyncio.sleep(delay)
             attempt += 1
 
@@ -257,25 +267,10 @@ class EmployesClient:
                 status, headers, content = await self._send(url, params, what)
         except TimeoutError:
             self._report(endpoint, None, started)
-            return (
-                TransportError(f"Employes API did not answer within {self.deadline:g} s for GET {what}"),
-                None,
-                None,
-            )
-        except httpx.TimeoutException as error:
+            return self._unreachable(what, f"did not answer within {self.deadline:g} s"), None, None
+        except httpx.TransportError as error:  # timeouts included
             self._report(endpoint, None, started)
-            return (
-                TransportError(f"Employes API timed out ({type(error).__name__}) for GET {what}"),
-                None,
-                None,
-            )
-        except httpx.TransportError as error:
-            self._report(endpoint, None, started)
-            return (
-                TransportError(f"Employes API connection failed ({type(error).__name__}) for GET {what}"),
-                None,
-                None,
-            )
+            return self._unreachable(what, transport_cause(error, self.timeout)), None, None
         except ResponseTooLargeError as error:
             self._report(endpoint, error.status, started)
             raise
@@ -300,7 +295,7 @@ class EmployesClient:
                 )
         if status == 401:
             raise AuthenticationError(
-                f"Employes API rejected the token (401) for GET {what}; check the token Secret", status=401
+                f"Employes API rejected the token (401) for GET {what}; check the API token", status=401
             )
         if status == 403:
             raise PermissionDeniedError(
@@ -355,6 +350,20 @@ class EmployesClient:
                     status=response.status_code,
                 )
             return response.status_code, response.headers, content
+
+    def _unreachable(self, what: str, cause: str) -> TransportError:
+        """`Employes API at 127.0.0.1:8089: connection refused for GET /employees?page=1`."""
+        error = TransportError(f"Employes API at {self.host}: {cause} for GET {what}")
+        error.cause = cause
+        return error
+
+    def _notify_retry(self, notice: RetryNotice) -> None:
+        if self._on_retry is None:
+            return
+        try:
+            self._on_retry(notice)
+        except Exception:  # progress output must never break a sync
+            log.exception("on_retry callback failed")
 
     def _too_large(self, what: str, status: int, detail: str) -> ResponseTooLargeError:
         return ResponseTooLargeError(
@@ -429,6 +438,42 @@ class _Body:
         if self._inflate is not None and (self.failed or not self._inflate.eof):
             return None
         return b"".join(self.chunks)
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """A request that failed and will be sent again: what a person waiting should be told."""
+
+    what: str  # "/employees?page=1"
+    cause: str  # "connection refused", "server error (503)"
+    retry: int  # 1-based
+    retries: int
+    delay: float
+
+    def __str__(self) -> str:
+        return f"GET {self.what}: {self.cause}, retry {self.retry} of {self.retries} in {self.delay:.1f} s"
+
+
+def transport_cause(error: BaseException, timeout: float) -> str:
+    """What went wrong under an httpx transport error, in words: the OS's reason if there is one."""
+    if isinstance(error, httpx.ConnectTimeout):
+        return f"no connection within {timeout:g} s"
+    if isinstance(error, httpx.ReadTimeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(error, httpx.TimeoutException):
+        return f"timed out ({type(error).__name__})"
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            return "host name not found"
+        if isinstance(current, OSError) and (current.errno or current.strerror):
+            return (os.strerror(current.errno) if current.errno else str(current.strerror)).lower()
+        current = current.__cause__ or current.__context__
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "the server closed the connection without an answer"
+    return type(error).__name__
 
 
 def _require_object_body(body: Any) -> Any:

@@ -18,6 +18,8 @@ class EmployesError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+        #: The reason alone, for a progress line ("connection refused", "server error (503)").
+        self.cause = message.partition(" for GET ")[0].removeprefix("Employes API ")
 
     def __str__(self) -> str:
         return self.message
