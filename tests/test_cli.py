@@ -221,7 +221,7 @@ def test_timeline_queue_and_rebuild_commands(simulator: object, database_url: st
     dutch = run("rebuild", "--employee", employee_id, "--locale", "nl", "--as-of", "2025-06-01", env=env)
     assert dutch.returncode == 0, dutch.stderr
     assert dutch.stdout.startswith(
-        f"rebuilt 1 employees as of 2025-06-01: 0 events new, {len(events)} updated"
+        f"rebuilt 1 employee as of 2025-06-01: 0 events new, {len(events)} updated"
     )
     titles = [e["event_title"] for e in json.loads(run("timeline", employee_id, "--json", env=env).stdout)]
     assert "Toegevoegd aan Employes" in titles
