@@ -11,9 +11,9 @@ import asyncio
 import functools
 import json
 import logging
-import ssl
 import os
 import socket
+import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable
