@@ -19,6 +19,7 @@ ORDER = [
     "failover",
     "priority",
     "consumers",
+    "image",
 ]
 MACHINE = RESULTS_DIR / "_machine.json"
 EXTRA = Path(__file__).resolve().parent / "report_notes.md"

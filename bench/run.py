@@ -34,6 +34,7 @@ ALL = [
     "failover",
     "priority",
     "consumers",
+    "image",
 ]
 
 
@@ -153,6 +154,10 @@ def _run_one(name: str, pg: Postgres, args: argparse.Namespace) -> Result | None
         import bench_queue
 
         return bench_queue.run(pg, args.queue_batches, _ints(args.claimers), args.runs)
+    if name == "image":
+        import bench_image
+
+        return bench_image.run()
     if name == "memory":
         import bench_memory
 

@@ -298,15 +298,16 @@ class BuiltImage:
     base: str
     id: str
     seconds: float
+    cached_steps: int = 0  # steps the engine took from its build cache (a rebuild of unchanged layers)
 
 
 def build_project_image(
-    client: docker.DockerClient, base: str, tag: str, labels: dict[str, str]
+    client: docker.DockerClient, base: str, tag: str, labels: dict[str, str], *, no_cache: bool = False
 ) -> BuiltImage:
     """``docker build --network host --build-arg BASE_IMAGE=<base> -t <tag> .`` of the working tree."""
     started = time.monotonic()
     try:
-        image, _logs = client.images.build(
+        image, logs = client.images.build(
             path=str(REPO),
             tag=tag,
             buildargs={"BASE_IMAGE": base},
@@ -315,11 +316,13 @@ def build_project_image(
             forcerm=True,
             labels=labels,
             pull=False,
+            nocache=no_cache,
         )
     except docker.errors.BuildError as exc:
         lines = [str(chunk.get("stream", "")).rstrip() for chunk in exc.build_log if isinstance(chunk, dict)]
         raise AssertionError(f"docker build failed: {exc.msg}\n" + "\n".join(lines[-40:])) from exc
-    return BuiltImage(tag, base, str(image.id), time.monotonic() - started)
+    cached = sum(1 for chunk in logs if "Using cache" in str(chunk.get("stream", "")))
+    return BuiltImage(tag, base, str(image.id), time.monotonic() - started, cached)
 
 
 def image_size(client: docker.DockerClient, ref: str) -> int:
