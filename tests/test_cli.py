@@ -318,3 +318,33 @@ def test_a_failed_first_run_creates_no_scope(simulator: object, database_url: st
     assert unknown.stderr.strip().startswith(
         f"employes-sync: error: unknown scope 'local/{typo}'; known: local/"
     )
+
+
+def test_a_listing_that_outlives_its_deadline_fails_in_one_line(simulator: object, database_url: str) -> None:
+    sim = simulator
+    sim.faults.slow_next(3, seconds=30, endpoint="employees")  # type: ignore[attr-defined]
+    env = {"EMPLOYES_API_TOKEN": sim.config.token, "DATABASE_URL": database_url}  # type: ignore[attr-defined]
+    args = ["--api-url", sim.url, "--company-id", sim.config.company_id]  # type: ignore[attr-defined]
+    result = run("sync", *args, "--listing-deadline", "2", env=env, timeout=120)
+    assert result.returncode == 1
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("employes-sync:")]
+    assert line == (
+        f"employes-sync: error: listing the employees of {sim.url} took longer than its 2 s deadline "  # type: ignore[attr-defined]
+        "(page 1 was next)"
+    )
+
+
+def test_stdout_closed_early_is_quiet(simulator: object, database_url: str) -> None:
+    """`employes-sync queue | head -0`: the reader is gone before the first line is written."""
+    process = subprocess.Popen(
+        [*COMMAND, "queue"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "DATABASE_URL": database_url},
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before the command has connected to the database, let alone printed
+    err = process.stderr.read().decode()
+    assert process.wait(60) == 0, err
+    assert err == ""

@@ -17,7 +17,7 @@ import pytest
 
 REPORT_ENV = "ESYNC_RELIABILITY_REPORT"
 
-AREAS = ["API", "Database", "Workers", "Operator", "Load", "Bad input", "Security", "Consumers"]
+AREAS = ["API", "Database", "Workers", "Operator", "Load", "Bad input", "CLI", "Security", "Consumers"]
 
 #: (area, fault, why it has no test yet): listed so the table never hides a gap.
 PENDING: list[tuple[str, str, str]] = []
@@ -327,3 +327,89 @@ EXTERNAL.update(
         ],
     }
 )
+
+
+#: Issue 13 (the local CLI) and the one-run-per-scope part of issue 15, in tests/test_cli*.py and the
+#: operator's e2e file: real `employes-sync` subprocesses, their embedded PostgreSQL and workers.
+_CLI = "test_cli.py"
+_CLI_STOP = "test_cli_interruptions.py"
+_STOPPED = "SIGTERM or SIGINT mid-run"
+_ONE_RUN = "two runs of one scope at once (CLI, operators)"
+_URL = "an API URL the client cannot use"
+EXTERNAL.update({
+    f"{_CLI_STOP}::test_a_signal_mid_run_stops_workers_server_and_closes_the_run": [
+        ("CLI", _STOPPED,
+         "exit 143 (SIGTERM) / 130 (SIGINT); per psutil no worker and no embedded server is left, the"
+         " handle file is empty; the run is `interrupted`, its unfinished batches failed as closed (never"
+         " retried, not even by retry_failed_jobs()), and `queue` says so"),
+    ],
+    f"{_CLI_STOP}::test_sigkill_then_a_new_run_takes_the_expired_run_over_and_stops_the_server": [
+        ("CLI", "SIGKILL mid-run, then a new run",
+         "the workers die with their parent (PR_SET_PDEATHSIG); the next run waits for the heartbeat to"
+         " expire, takes the old run over (closed as interrupted, named in its summary), syncs all 78,"
+         " drops the dead handle pid and stops the server it found running"),
+    ],
+    f"{_CLI_STOP}::test_two_syncs_of_one_scope_started_together_one_runs": [
+        ("CLI", _ONE_RUN,
+         "two `sync` of one company started together: one succeeds, the other exits 1 with `a sync of"
+         " SCOPE is already running (run N, started T, on OWNER)`, one line; one run row"),
+    ],
+    f"{_CLI_STOP}::test_a_run_already_running_elsewhere_is_not_taken_over_while_its_heartbeat_lives": [
+        ("CLI", _ONE_RUN, "a live heartbeat is never taken over; only the owner can renew it"),
+    ],
+    f"{_E2E}::test_a_run_driven_by_another_live_operator_is_coalesced_then_taken_over": [
+        ("Operator", _ONE_RUN,
+         "a run owned by another operator with a live heartbeat: nothing starts (Progressing RunElsewhere,"
+         " no Job); once it stops renewing, the run is adopted, closed as interrupted, and a new run ends"
+         " Ready with every timeline"),
+    ],
+    f"{_CLI}::test_every_unusable_api_url_is_one_usage_line_without_its_credential": [
+        ("CLI", _URL,
+         "port 99999, a malformed IPv6 address, a query, user:password@: one `employes-sync: error:` line,"
+         " exit 2, no traceback, the credential never printed"),
+    ],
+    "test_settings.py::test_unusable_api_urls_are_refused_with_a_reason": [
+        ("CLI", _URL, "each shape (ports 0/99999/abc, IPv6, query, fragment, scheme, host) has its reason"),
+    ],
+    f"{_CLI}::test_click_usage_errors_of_every_subcommand_are_one_line": [
+        ("CLI", "a usage error in any subcommand",
+         "unknown option, bad value, missing argument or option, unknown command: one line, exit 2"),
+    ],
+    f"{_CLI}::test_simulate_on_a_taken_port_is_one_line": [
+        ("CLI", "a port already in use", "`simulate --port`: one line naming the address, exit 1"),
+    ],
+    f"{_CLI}::test_metrics_port_taken_is_one_line_and_the_default_host_is_loopback": [
+        ("CLI", "a port already in use",
+         "`sync --metrics-port`: one line naming 127.0.0.1:PORT (the default host), exit 2"),
+    ],
+    "test_employes_client.py::test_nothing_listens_is_a_transport_error_naming_the_host_and_the_cause": [
+        ("CLI", "an API that refuses connections or never answers",
+         "each retry announced (`GET ...: connection refused, retry 1 of 2 in ...`); the error names"
+         " the host, the cause and the attempts"),
+    ],
+    "test_employes_client.py::test_a_server_that_never_answers_names_the_timeout": [
+        ("CLI", "an API that refuses connections or never answers",
+         "a server that never answers: the error says it did not answer within the timeout, and where"),
+    ],
+    f"{_CLI}::test_a_listing_that_outlives_its_deadline_fails_in_one_line": [
+        ("CLI", "an API that refuses connections or never answers",
+         "a listing slower than --listing-deadline: exit 1, one line naming the API and the deadline"),
+    ],
+    f"{_CLI}::test_an_inline_employee_failing_after_its_retries_is_handed_to_a_batch": [
+        ("CLI", "one inline employee failing after its retries",
+         "503 for all 6 sends: handed to the first batch, the run succeeds with all 78, the summary names"
+         " the employee; the retries were on the progress line"),
+    ],
+    f"{_CLI}::test_a_failed_first_run_creates_no_scope": [
+        ("CLI", "a mistyped company id (404)",
+         "the failed run stores nothing and makes no scope: `timeline` still finds the only one;"
+         " `--scope` naming an unknown scope is one line, exit 2"),
+    ],
+    f"{_CLI}::test_unreachable_database_is_one_line_without_the_password": [
+        ("Security", "the DSN password on the command line",
+         "a warning to use $DATABASE_URL or a password file; the password in no output"),
+    ],
+    f"{_CLI}::test_stdout_closed_early_is_quiet": [
+        ("CLI", "stdout closed early (`| head`)", "no traceback, no error line, exit 0"),
+    ],
+})  # fmt: skip

@@ -92,9 +92,14 @@ class LazyGroup(click.Group):
             fail(exc.format_message(), exc.exit_code)
         except click.Abort:
             fail("interrupted", 130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # Here, not in main(): click turns EPIPE into exit 1 before main() could see it.
+        try:
+            return super().invoke(ctx)
         except BrokenPipeError:
             _stdout_closed()
-        sys.exit(code if isinstance(code, int) else 0)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
