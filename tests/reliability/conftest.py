@@ -17,7 +17,18 @@ import pytest
 
 REPORT_ENV = "ESYNC_RELIABILITY_REPORT"
 
-AREAS = ["API", "Database", "Workers", "Operator", "Load", "Bad input", "CLI", "Security", "Consumers"]
+AREAS = [
+    "API",
+    "Database",
+    "Workers",
+    "Operator",
+    "Containers",
+    "Load",
+    "Bad input",
+    "CLI",
+    "Security",
+    "Consumers",
+]
 
 #: (area, fault, why it has no test yet): listed so the table never hides a gap.
 PENDING: list[tuple[str, str, str]] = []
@@ -413,3 +424,56 @@ EXTERNAL.update({
         ("CLI", "stdout closed early (`| head`)", "no traceback, no error line, exit 0"),
     ],
 })  # fmt: skip
+#: Issue 14: the same system with real containers (tests/containers/): the operator container from the
+#: chart's Deployment and each Job's pod as a container of a real Docker engine, hardened as its spec says.
+_CONT = "test_operator_containers.py"
+_PODS = "test_pod_runner.py"
+EXTERNAL.update(
+    {
+        f"{_CONT}::test_the_demo_resource_ends_ready_with_every_timeline": [
+            ("Containers", "none: the demo EmployesSync, operator and Job pods as containers",
+             "examples/ applied; the operator container (chart pod spec: read-only, UID 10001, no"
+             " capabilities) and three worker containers bring it to Ready with all 78 timelines, each"
+             " event once; the token in no container log"),
+        ],
+        f"{_CONT}::test_an_oom_killed_worker_is_retried_and_succeeds_with_room": [
+            ("Containers", "a worker over its memory limit (OOMKilled)",
+             "limits.memory 24Mi: the container is OOM-killed, the attempt's error names the pod's"
+             " 'OOMKilled (exit code 137)', it is retried, then the batch fails and the resource is"
+             " Degraded; with 256Mi the next run succeeds with every timeline"),
+        ],
+        f"{_CONT}::test_a_token_secret_without_the_named_key_is_reported_and_recovers": [
+            ("Containers", "a token Secret without the key the resource names",
+             "Ready=False SecretKeyNotFound naming the key and the Secret (no value), no Job; the Secret"
+             " fixed and a sync requested, the run ends Ready with all 78 timelines"),
+        ],
+        f"{_CONT}::test_a_worker_killed_mid_batch_is_retried_without_duplicates": [
+            ("Containers", "a worker container SIGKILLed mid-batch",
+             "killed while its batch is claimed: the Job fails ('Error (exit code 137)'), attempt 2"
+             " completes the batch; every employee stored once, every timeline event once"),
+        ],
+        f"{_CONT}::test_the_operator_stopped_mid_run_stops_in_its_grace_period_and_a_new_one_finishes": [
+            ("Containers", "the operator container stopped (SIGTERM) mid-run",
+             "it exits within terminationGracePeriodSeconds (not SIGKILLed); a new operator container"
+             " resumes the same run (RunResumed) to success: one Job per batch, each event once"),
+        ],
+        f"{_PODS}::test_a_job_waits_for_its_secret_then_runs_hardened_and_completes": [
+            ("Containers", "a pod's Secret or key missing (CreateContainerConfigError)",
+             "the pod waits with CreateContainerConfigError (secret not found, then key not found) and the"
+             " Job stays active; once the Secret has the key the pod runs hardened and the Job completes"),
+        ],
+        f"{_PODS}::test_a_container_over_its_memory_limit_is_oom_killed_and_the_job_fails": [
+            ("Containers", "a worker over its memory limit (OOMKilled)",
+             "the pod's terminated state says OOMKilled, exit code 137; the Job FailureTarget then Failed"),
+        ],
+        f"{_PODS}::test_a_job_past_its_deadline_is_killed_with_deadline_exceeded": [
+            ("Containers", "a pod running past activeDeadlineSeconds",
+             "the container is killed and removed; the Job fails with DeadlineExceeded"),
+        ],
+        f"{_PODS}::test_run_as_non_root_refuses_an_image_that_runs_as_root": [
+            ("Containers", "an image that runs as root under runAsNonRoot",
+             "the pod never starts: CreateContainerConfigError 'container has runAsNonRoot and image will"
+             " run as root'"),
+        ],
+    }
+)  # fmt: skip

@@ -14,10 +14,12 @@ Every fault below is injected by a test in `tests/reliability/` (or, for the ope
 `tests/test_operator_e2e.py`, mapped to its rows in `tests/reliability/conftest.py`) against the real
 parts: the Employes API simulator over HTTP (`sim.faults`), real PostgreSQL 18 (embedded), real
 `employes-sync worker` subprocesses, and for the operator `employes-sync operator` as a process against
-kmock's Kubernetes emulator over HTTP with Jobs run as local worker processes. After each run the
-tests check every table of the scope: each employee stored once, exactly the timeline events the
-builder derives from the simulator's data, every batch completed (or failed with a named reason),
-nothing duplicated.
+kmock's Kubernetes emulator over HTTP with Jobs run as local worker processes. The Containers rows run
+the same operator and workers as containers of a real Docker engine (`tests/containers/`: the chart's
+Deployment pod spec, each Job's pod spec with its securityContext, Secrets, emptyDir and limits).
+After each run the tests check every table of the scope: each employee stored once, exactly the
+timeline events the builder derives from the simulator's data, every batch completed (or failed with
+a named reason), nothing duplicated.
 
 This file is generated: `tests/reliability/report.sh` runs the suite with
 `ESYNC_RELIABILITY_REPORT=docs/reliability.md` and the counts are that run's outcomes (passed/total
