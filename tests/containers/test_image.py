@@ -16,7 +16,8 @@ import pytest
 
 from tests.containers.engine import REPO, BuiltImage, image_size
 
-pytestmark = pytest.mark.slow
+#: The first test to run builds the image (and, once per machine, the stand-in base) in its setup.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 HARDENED = {
     "read_only": True,

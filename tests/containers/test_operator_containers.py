@@ -35,7 +35,8 @@ from tests.fixtures.kube import Cluster, esync_path, wait_for
 from tests.reliability.helpers import assert_complete, snapshot
 from tests.test_operator_e2e import Env
 
-pytestmark = pytest.mark.slow
+#: The first test to run builds the image (and, once per machine, the stand-in base) in its setup.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 NS = "default"
 FAST = {"EMPLOYES_SYNC_RETRY_BASE_SECONDS": "0.5", "EMPLOYES_SYNC_RETRY_MAX_SECONDS": "2"}

@@ -19,7 +19,8 @@ from tests.containers.runner import PODS, ContainerJobRunner
 from tests.fixtures.kube import *  # noqa: F403
 from tests.fixtures.kube import JOBS, Cluster, wait_for
 
-pytestmark = pytest.mark.slow
+#: The first test to run builds the image (and, once per machine, the stand-in base) in its setup.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 PROBE = """
 import json, os, pathlib
