@@ -72,7 +72,21 @@ def project_image(docker_engine: docker.DockerClient, stand_in_base: str) -> eng
     if prebuilt:
         return engine.BuiltImage(prebuilt, stand_in_base, str(docker_engine.images.get(prebuilt).id), 0.0)
     labels = {engine.SESSION_LABEL: SESSION}
-    return engine.build_project_image(docker_engine, stand_in_base, f"employes-sync:test-{SESSION}", labels)
+    built = engine.build_project_image(docker_engine, stand_in_base, f"employes-sync:test-{SESSION}", labels)
+    _BUILT.append(built)
+    return built
+
+
+_BUILT: list[engine.BuiltImage] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say what the container tests ran on: the base is a stand-in, not the official image."""
+    for built in _BUILT:
+        terminalreporter.write_line(
+            f"container tests: {built.tag} built in {built.seconds:.0f} s on the stand-in base {built.base}"
+            " (debootstrap bookworm, Debian's python3.11), not python:3.11.13-slim-bookworm: no registry here"
+        )
 
 
 @pytest.fixture
