@@ -202,8 +202,17 @@ class Reconciler:
         ):
             token, dsn = kept[1], kept[2]
         else:
-            token = await read_secret_value(self.ctx.api, self.namespace, spec.token_ref, "API token")
-            dsn = await read_secret_value(self.ctx.api, self.namespace, spec.dsn_ref, "database DSN")
+            # Both at once (a run waits for them); a problem with the token is told first, as before.
+            token_read, dsn_read = await asyncio.gather(
+                read_secret_value(self.ctx.api, self.namespace, spec.token_ref, "API token"),
+                read_secret_value(self.ctx.api, self.namespace, spec.dsn_ref, "database DSN"),
+                return_exceptions=True,
+            )
+            for read in (token_read, dsn_read):
+                if isinstance(read, BaseException):
+                    raise read
+            assert isinstance(token_read, str) and isinstance(dsn_read, str)
+            token, dsn = token_read, dsn_read
             self.secrets = (refs, token, dsn, time.monotonic())
         pool = await self.ctx.pools.get(dsn)
         self.ctx.config.dsns[self.scope] = dsn
