@@ -217,7 +217,10 @@ def _operator_request_sync(pg: Postgres, samples: int) -> tuple[list[float], lis
 
 
 def run(pg: Postgres, samples: int = 200, drain_events: int = 10_000, sql_runs: int = 5) -> Result:
+    import os
+
     result = Result("consumers")
+    load_before = os.getloadavg()[0]
     with pg.database("notify") as url:
         log(f"NOTIFY latency, {samples} timeline writes")
         notify = asyncio.run(_notify_latencies(url, samples))
@@ -228,6 +231,7 @@ def run(pg: Postgres, samples: int = 200, drain_events: int = 10_000, sql_runs: 
                                                "drained": drained}))  # fmt: skip
     log(f"request_sync against the operator on the emulator, {sql_runs} runs at 5 requests/second")
     started, feedback = _operator_request_sync(pg, sql_runs)
+    load_after = os.getloadavg()[0]
     rate = drained / drain_seconds if drain_seconds else 0.0
     ms = 1000.0
     result.rows = [
@@ -249,10 +253,13 @@ def run(pg: Postgres, samples: int = 200, drain_events: int = 10_000, sql_runs: 
             "<= 1.5 s at 5 requests/second", "yes" if max(feedback) <= 1.5 else "no",
             f"{len(feedback)} requests", "78 employees, simulator at 5 requests/second and 80 ms"),
     ]  # fmt: skip
-    result.raw = {"notify_seconds": notify, "webhook_seconds": hooks, "drain_seconds": drain_seconds,
+    result.raw = {"load_average": [load_before, load_after],
+                  "notify_seconds": notify, "webhook_seconds": hooks, "drain_seconds": drain_seconds,
                   "drained": drained, "request_to_started_seconds": started,
                   "request_to_first_feedback_seconds": feedback}  # fmt: skip
     result.notes = [
+        f"Machine load average (1 min) {load_before:.1f} at the start and {load_after:.1f} at the end, on 2"
+        " cores shared with other work: wall times include waiting for a core.",
         "No reference column: the original design had no notifications, no webhooks and no SQL trigger.",
         "NOTIFY and webhook latencies are measured from inside the writing transaction (its clock_timestamp()"
         " or now()) to arrival, on one machine's clock.",

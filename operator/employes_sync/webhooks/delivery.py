@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
@@ -34,6 +34,7 @@ from employes_sync.webhooks.signing import sign_headers
 log = logging.getLogger(__name__)
 
 OUTBOX_CHANNEL = "employes_sync_outbox"
+_HEADERS = {"user-agent": f"employes-sync/{__version__}", "content-type": "application/json"}
 
 #: (scope, result) for every attempt: delivered, failed (retried later) or dead
 OnResult = Callable[[str, str], None]
@@ -69,13 +70,16 @@ def retry_delay(attempts: int, base: float, maximum: float, rng: random.Random |
     return float(delay * (rng or random).uniform(0.5, 1.0))
 
 
-def describe(response: httpx.Response | None, exc: BaseException | None) -> str:
-    """What went wrong in one line that holds no URL: a status, or the kind of transport failure."""
-    if response is not None:
-        return f"HTTP {response.status_code}"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out ({type(exc).__name__})"
-    if isinstance(exc, httpx.ConnectError):
+def describe(status: int | None, exc: BaseException | None = None) -> str:
+    """What went wrong in one line that holds no URL: a status, or the kind of transport failure.
+
+    aiohttp's exception messages name the host and port, so only their class is kept.
+    """
+    if status is not None:
+        return f"HTTP {status}"
+    if isinstance(exc, TimeoutError):
+        return "timed out (TimeoutError)"
+    if isinstance(exc, aiohttp.ClientConnectorError | ConnectionError):
         return "connection failed (ConnectError)"
     return f"request failed ({type(exc).__name__})"
 
@@ -90,7 +94,6 @@ class Deliverer:
         *,
         dsn: str | None = None,
         on_result: OnResult | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.pool = pool
         self.settings = settings or DeliverySettings()
@@ -99,13 +102,7 @@ class Deliverer:
         self._receivers: dict[tuple[str, str], Receiver] = {}
         self._wake = asyncio.Event()
         self._stopping = False
-        self._client = httpx.AsyncClient(
-            timeout=self.settings.timeout_seconds,
-            follow_redirects=False,
-            transport=transport,
-            limits=httpx.Limits(max_connections=self.settings.concurrency),
-            headers={"user-agent": f"employes-sync/{__version__}", "content-type": "application/json"},
-        )
+        self._session: aiohttp.ClientSession | None = None  # made on first use, inside the running loop
         self._gate = asyncio.Semaphore(self.settings.concurrency)
         self.delivered = 0
         self.failed = 0
@@ -178,14 +175,25 @@ class Deliverer:
         receiver = self._receivers.get((event.scope, event.webhook))
         if receiver is None:  # removed between claim and send: try again once it is back
             return "no receiver configured"
-        headers = sign_headers(receiver.secret, event.id, event.body)
-        response: httpx.Response | None = None
+        headers = {**sign_headers(receiver.secret, event.id, event.body), **_HEADERS}
         async with self._gate:
             try:
-                response = await self._client.post(receiver.url, content=event.body.encode(), headers=headers)
-            except httpx.HTTPError as exc:
+                async with self._client().post(
+                    receiver.url, data=event.body.encode(), headers=headers, allow_redirects=False
+                ) as response:
+                    status = response.status
+                    await response.read()  # the connection goes back to the pool only once read
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 return describe(None, exc)
-        return None if 200 <= response.status_code < 300 else describe(response, None)
+        return None if 200 <= status < 300 else describe(status)
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.settings.concurrency),
+                timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds),
+            )
+        return self._session
 
     async def run(self) -> None:
         """Deliver until cancelled."""
@@ -225,7 +233,8 @@ class Deliverer:
         return {"delivered": self.delivered, "failed": self.failed, "dead": self.dead, "pending": pending}
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def _until_next_due(self) -> float:
         wait = await outbox.next_due_seconds(self.pool, self.targets)
