@@ -24,6 +24,7 @@ import psycopg
 import pytest
 
 from employes_sync.employes.simulator import Simulator
+from tests.fixtures.kube import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -31,14 +32,7 @@ COMMAND = [sys.executable, "-m", "employes_sync"]
 
 
 def wait_until(condition: Callable[[], Any], deadline: float, what: str) -> Any:
-    """Poll `condition` until it returns something truthy; fail naming `what` after `deadline` s."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {deadline:g} s waiting for {what}")
+    return wait_for(condition, deadline, interval=0.1, what=what)
 
 
 class Sync:

@@ -123,6 +123,7 @@ def test_a_sync_killed_during_listing_removes_no_one(
     env = {**os.environ, "EMPLOYES_API_TOKEN": sim.config.token, "EMPLOYES_SYNC_DATA_DIR": str(tmp_path)}
     command = [sys.executable, "-m", "employes_sync", "sync", "--api-url", str(sim.url), "--company-id"]
     command += [sim.config.company_id, "--database-url", database_url, "--requests-per-second", "500"]
+    command += ["--run-lease-seconds", "2"]  # the killed run's lease runs out soon (one run per scope)
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert first.returncode == 0, first.stderr
 
@@ -149,6 +150,18 @@ def test_a_sync_killed_during_listing_removes_no_one(
         rows = conn.execute("SELECT count(*) FROM employee_departures").fetchone()
     assert rows is not None and rows[0] == 0
 
+    # the killed run holds its scope until its heartbeat expires; then the next sync takes it over
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT bool_and(heartbeat_expires_at < now()) FROM sync_runs WHERE status = 'running'"
+            ).fetchone()
+        if row is not None and row[0] is not False:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the killed run's heartbeat never expired")
     # the next complete sync does mark the departure, and `employees --removed` shows it
     third = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert third.returncode == 0, third.stderr
