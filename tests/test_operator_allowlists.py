@@ -174,3 +174,34 @@ def test_a_spec_changed_mid_run_to_an_unlisted_image_gets_no_job(env: Env) -> No
     images = [job["spec"]["template"]["spec"]["containers"][0]["image"] for job in env.jobs()]
     assert images and "attacker/img:latest" not in images, images
     assert env.status().get("currentRun"), "the run stays open, to go on once the spec is fixed"
+
+
+def test_a_spec_changed_mid_run_to_an_unlabelled_secret_gets_no_job_that_reads_it(env: Env) -> None:
+    """A Job's pod reads its Secrets itself, so a Job may only name Secrets whose label was checked."""
+    first: list[str] = []
+
+    def hang_the_first(job: dict[str, Any]) -> str | None:
+        first.append(job["metadata"]["name"])
+        return "hang" if len(first) == 1 else None
+
+    env.runner.fault = hang_the_first
+    env.secret()
+    env.secret(name="other", labelled=False)  # the same values: only its label keeps it out
+    env.resource(batches__parallelism=2)
+    env.operator()
+    wait_for(lambda: len(env.jobs()) >= 2, 60, what="the run's first Jobs")
+    env.cluster.forget_reads()
+    env.cluster.patch(
+        esync_path("acme"), {"spec": {"api": {"tokenSecretRef": {"name": "other", "key": "token"}}}}
+    )
+    condition = refused(env, "SecretNotAllowed")
+    assert "default/other" in condition["message"]
+    wait_for(lambda: True, 1.5)
+    named = {
+        ref["secretKeyRef"]["name"]
+        for job in env.jobs()
+        for item in job["spec"]["template"]["spec"]["containers"][0]["env"]
+        if (ref := item.get("valueFrom"))
+    }
+    assert named == {"esync"}, named
+    assert data_reads(env, "other") == 0

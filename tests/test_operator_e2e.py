@@ -444,8 +444,8 @@ class KillDuringStatusWrite:
         status = (request.data or {}).get("status") or {}
         if not self.matches(status):
             return None
-        self.killed_during = status
         self.op.kill()  # SIGKILL and reaped: the write's answer has no one to go to
+        self.killed_during = status  # only now: the test looks at the process as soon as this is set
         if self.lands:
             return None
         return aiohttp.web.json_response({"kind": "Status", "code": 503, "status": "Failure"}, status=503)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -72,6 +73,8 @@ class Reconciler:
         self.failures = 0
         self.batch_seen: dict[str, tuple[int, str]] = {}
         self.stopped: kopf.DaemonStopped | None = None
+        #: The token and DSN Secrets whose label the last connect() checked (the only ones Jobs name).
+        self.checked_refs: tuple[SecretRef, SecretRef] | None = None
         self.registered = False
         self.webhook_problems: dict[str, str] = {}
         #: (references, token, DSN, when read) of the last Secret read, for idle passes (see connect)
@@ -178,6 +181,10 @@ class Reconciler:
     def job_manifest(self, run_id: int, batch: Batch, attempt: int) -> dict[str, Any]:
         spec = self.spec()
         self.refuse_unless_allowed(spec)
+        if self.checked_refs is not None:
+            # A Job's pod reads its Secrets itself: only ever the ones whose label was checked. A spec
+            # naming others mid-run is noticed by the drive loop, which goes back to check them.
+            spec = dataclasses.replace(spec, token_ref=self.checked_refs[0], dsn_ref=self.checked_refs[1])
         return jobs.job_manifest(
             self.body, spec, run_id, batch, attempt,
             default_image=self.ctx.config.worker_image,
@@ -214,6 +221,7 @@ class Reconciler:
             assert isinstance(token_read, str) and isinstance(dsn_read, str)
             token, dsn = token_read, dsn_read
             self.secrets = (refs, token, dsn, time.monotonic())
+        self.checked_refs = refs  # these labels were checked when read (the only Secrets Jobs name)
         pool = await self.ctx.pools.get(dsn)
         self.ctx.config.dsns[self.scope] = dsn
         self.ctx.listeners.ensure(dsn)
@@ -449,6 +457,10 @@ class Reconciler:
                     await self.suspended()
                     return  # the run stays open; it resumes when unsuspended
                 self.refuse_unless_allowed(now)  # changed mid-run: stop launching (the run stays open)
+                if (now.token_ref, now.dsn_ref) != self.checked_refs:
+                    task.cancel()  # other Secrets named: back to step(), which checks their labels first
+                    await asyncio.gather(task, return_exceptions=True)
+                    return
                 if self.beat is not None and self.beat.done():
                     raise Problem(
                         "RunTakenOver",
