@@ -154,19 +154,24 @@ def test_listed_images_and_service_accounts_run_and_jobs_get_the_api_url_from_th
         assert environment["EMPLOYES_SYNC_ALLOWED_API_URLS"] == env.simulator.url
 
 
-def test_a_spec_changed_mid_run_to_an_unlisted_image_gets_no_job(env: Env) -> None:
-    """The spec is read again for every Job: a change while a run drives its batches is checked too."""
-    first: list[str] = []
+def mid_run(env: Env) -> None:
+    """Start the operator on a resource and return once its run drives Jobs (the first one hangs)."""
+    seen: list[str] = []
 
     def hang_the_first(job: dict[str, Any]) -> str | None:
-        first.append(job["metadata"]["name"])
-        return "hang" if len(first) == 1 else None
+        seen.append(job["metadata"]["name"])
+        return "hang" if len(seen) == 1 else None
 
     env.runner.fault = hang_the_first
-    env.secret()
     env.resource(batches__parallelism=2)
     env.operator()
     wait_for(lambda: len(env.jobs()) >= 2, 60, what="the run's first Jobs")
+
+
+def test_a_spec_changed_mid_run_to_an_unlisted_image_gets_no_job(env: Env) -> None:
+    """The spec is read again for every Job: a change while a run drives its batches is checked too."""
+    env.secret()
+    mid_run(env)
     env.cluster.patch(esync_path("acme"), {"spec": {"worker": {"image": "attacker/img:latest"}}})
     condition = refused(env, "WorkerImageNotAllowed")
     assert "attacker/img:latest" in condition["message"]
@@ -178,18 +183,9 @@ def test_a_spec_changed_mid_run_to_an_unlisted_image_gets_no_job(env: Env) -> No
 
 def test_a_spec_changed_mid_run_to_an_unlabelled_secret_gets_no_job_that_reads_it(env: Env) -> None:
     """A Job's pod reads its Secrets itself, so a Job may only name Secrets whose label was checked."""
-    first: list[str] = []
-
-    def hang_the_first(job: dict[str, Any]) -> str | None:
-        first.append(job["metadata"]["name"])
-        return "hang" if len(first) == 1 else None
-
-    env.runner.fault = hang_the_first
     env.secret()
     env.secret(name="other", labelled=False)  # the same values: only its label keeps it out
-    env.resource(batches__parallelism=2)
-    env.operator()
-    wait_for(lambda: len(env.jobs()) >= 2, 60, what="the run's first Jobs")
+    mid_run(env)
     env.cluster.forget_reads()
     env.cluster.patch(
         esync_path("acme"), {"spec": {"api": {"tokenSecretRef": {"name": "other", "key": "token"}}}}
