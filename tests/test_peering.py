@@ -56,3 +56,15 @@ def test_the_kopf_release_has_the_peering_fixes() -> None:
     (kopf,) = [d for d in project["dependencies"] if d.startswith("kopf")]
     minimum = re.search(r">=\s*([\d.]+)", kopf)
     assert minimum is not None and _version_tuple(minimum.group(1)) >= KOPF_PEERING_FIXED, kopf
+
+
+def test_a_standby_looks_again_when_the_dead_owners_lease_ends() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from employes_sync.controller.reconciler import until_lease_ends
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert until_lease_ends(now + timedelta(seconds=3), 20, now) == 3.5, "not a whole lease later"
+    assert until_lease_ends(now - timedelta(seconds=3), 20, now) == 0.5, "expired: look again at once"
+    assert until_lease_ends(now + timedelta(seconds=90), 20, now) == 20, "never longer than one lease"
+    assert until_lease_ends(None, 20, now) == 20

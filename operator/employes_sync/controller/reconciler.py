@@ -49,6 +49,19 @@ from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_
 
 log = logging.getLogger(__name__)
 
+
+def until_lease_ends(expires_at: datetime | None, lease_seconds: float, now: datetime | None = None) -> float:
+    """How long to wait before looking at another owner's run again: until its lease runs out.
+
+    Waiting a whole lease instead would add up to one more lease to a failover (the standby finds the
+    dead replica's run a moment before its lease ends, and then slept another 20 s).
+    """
+    if expires_at is None:
+        return lease_seconds
+    left = (expires_at - (now or datetime.now(UTC))).total_seconds()
+    return min(lease_seconds, max(0.5, left + 0.5))
+
+
 #: How long an idle pass may use Secrets read before; a run always reads them afresh.
 SECRETS_REUSE_SECONDS = 300.0
 PROBLEM_BACKOFF_BASE = float(os.environ.get("EMPLOYES_SYNC_RETRY_BASE_SECONDS", "5"))
@@ -281,7 +294,7 @@ class Reconciler:
         if (shown.get("reason"), shown.get("message")) != ("RunElsewhere", message):  # our patch wakes us
             await self.patch({}, progressing=(True, "RunElsewhere", message))
             self.event("Normal", "RunElsewhere", message)
-        await self.sleep(min(config.idle_seconds, config.run_lease_seconds))
+        await self.sleep(until_lease_ends(row.get("heartbeat_expires_at"), config.run_lease_seconds))
         return False
 
     @contextlib.asynccontextmanager
