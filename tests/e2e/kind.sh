@@ -3,6 +3,7 @@
 # a throwaway PostgreSQL, the examples applied, and a wait for Ready. Needs docker, kind, kubectl, helm.
 #   tests/e2e/kind.sh            # create, test, delete
 #   KEEP=1 tests/e2e/kind.sh     # leave the cluster running to look around
+#   BASE_IMAGE=mirror/python:3.11.13-slim-bookworm tests/e2e/kind.sh   # build on a mirror of the base
 set -euo pipefail
 
 CLUSTER=${CLUSTER:-employes-sync-e2e}
@@ -20,7 +21,7 @@ trap cleanup EXIT
 kind get clusters | grep -qx "$CLUSTER" || kind create cluster --name "$CLUSTER" --wait 120s
 kubectl config use-context "kind-$CLUSTER"
 
-docker build -t "$IMAGE" "$ROOT"
+docker build ${BASE_IMAGE:+--build-arg "BASE_IMAGE=$BASE_IMAGE"} -t "$IMAGE" "$ROOT"
 kind load docker-image "$IMAGE" --name "$CLUSTER"
 
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f -
