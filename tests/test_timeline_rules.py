@@ -610,3 +610,11 @@ def test_other_spellings_of_a_contract_duration_mean_the_same(spelling: str, mea
     contracts = [{"start_date": "2024-01-01", "end_date": "2024-12-31", "contract_duration": spelling}]
     started = one(build([job("2024-01-01", contracts=contracts)]), CONTRACT_STARTED)
     assert started.event_data["contract_duration"] == meaning
+
+
+def test_11_an_employment_listed_twice_does_not_lengthen_the_chain() -> None:
+    contracts = [fixed("2023-01-01", "2023-12-31"), fixed("2024-01-01", "2024-12-31")]
+    twice = [job("2023-01-01", contracts=contracts), job("2023-01-01", contracts=contracts)]
+    renewed = one(build(twice), CONTRACT_RENEWED)
+    assert renewed.event_data["chain_contracts"] == 2
+    assert one(build(twice[:1]), CONTRACT_RENEWED) == renewed

@@ -86,6 +86,11 @@ def chains(employments: list[Employment]) -> dict[int, Chain]:
     position = 0
     start = date.min
     for contract in ordered:
+        if previous is not None and _same_period(previous, contract):
+            # The same contract listed twice (a duplicated employment) is one contract of the chain.
+            if id(previous) in result:
+                result[id(contract)] = result[id(previous)]
+            continue
         if contract.duration != DEFINITE:
             previous, position = contract, 0
             continue
@@ -102,6 +107,10 @@ def chains(employments: list[Employment]) -> dict[int, Chain]:
         result[id(contract)] = Chain(position, start, broken, exceeds)
         previous = contract
     return result
+
+
+def _same_period(a: Contract, b: Contract) -> bool:
+    return (a.start, a.end, a.duration) == (b.start, b.end, b.duration)
 
 
 def has_follow_up(contract: Contract, contracts: list[Contract]) -> bool:
