@@ -71,15 +71,19 @@ async def check_connection(dsn: str, timeout: float = 10) -> None:
 
 
 async def open_pool(
-    dsn: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 10
+    dsn: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 10, wait_timeout: float | None = None
 ) -> AsyncConnectionPool:
-    """An opened pool whose database answered; raises DatabaseUnavailable (password-free) otherwise."""
+    """An opened pool whose database answered; raises DatabaseUnavailable (password-free) otherwise.
+
+    `timeout` bounds connecting; `wait_timeout` (default: the same) how long a caller may wait for a
+    free connection of the pool, which a busy burst of many callers can need more of than a connect.
+    """
     await check_connection(dsn, timeout)
     pool = AsyncConnectionPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        timeout=timeout,
+        timeout=timeout if wait_timeout is None else wait_timeout,
         open=False,
         check=AsyncConnectionPool.check_connection,
         name="employes-sync",
