@@ -420,6 +420,10 @@ EXTERNAL.update({
         ("Security", "the DSN password on the command line",
          "a warning to use $DATABASE_URL or a password file; the password in no output"),
     ],
+    "test_cli_summary.py::test_a_failed_run_counts_what_succeeded_and_what_failed": [
+        ("CLI", "a run with failed batches",
+         "the first line counts each outcome (53 of 78 synced, 25 failed), never 'FAILED for 78'"),
+    ],
     f"{_CLI}::test_stdout_closed_early_is_quiet": [
         ("CLI", "stdout closed early (`| head`)", "no traceback, no error line, exit 0"),
     ],
