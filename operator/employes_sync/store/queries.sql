@@ -607,12 +607,19 @@ SELECT *, coalesce(heartbeat_expires_at < now(), true) AS heartbeat_expired
 -- ---------------------------------------------------------------------------------------------------
 
 -- name: reserve_rate_slot
--- Reserve a key's next free request slot and move its next slot one interval on.
+-- Reserve a key's next free request slot and move its next slot one interval on; an interactive
+-- request (hold_seconds > 0) also keeps background requests back until hold_seconds after its slot.
 -- Returns the slot and the database's clock, so every process sleeps by the same clock.
-INSERT INTO rate_limits AS r (key, next_slot)
-VALUES (%(key)s, clock_timestamp() + make_interval(secs => %(interval_seconds)s::float8))
+INSERT INTO rate_limits AS r (key, next_slot, interactive_until)
+VALUES (%(key)s, clock_timestamp() + make_interval(secs => %(interval_seconds)s::float8),
+        CASE WHEN %(hold_seconds)s::float8 > 0
+             THEN clock_timestamp() + make_interval(secs => %(hold_seconds)s::float8) END)
     ON CONFLICT (key) DO UPDATE
-   SET next_slot = greatest(r.next_slot, clock_timestamp()) + make_interval(secs => %(interval_seconds)s::float8)
+   SET next_slot = greatest(r.next_slot, clock_timestamp()) + make_interval(secs => %(interval_seconds)s::float8),
+       interactive_until = CASE WHEN %(hold_seconds)s::float8 > 0
+                                THEN greatest(r.next_slot, clock_timestamp())
+                                     + make_interval(secs => %(hold_seconds)s::float8)
+                                ELSE r.interactive_until END
 RETURNING r.next_slot - make_interval(secs => %(interval_seconds)s::float8) AS slot, clock_timestamp() AS now;
 
 -- name: reserve_due_rate_slot
@@ -624,10 +631,12 @@ WITH taken AS (
         ON CONFLICT (key) DO UPDATE
        SET next_slot = greatest(r.next_slot, clock_timestamp()) + make_interval(secs => %(interval_seconds)s::float8)
      WHERE r.next_slot <= clock_timestamp() + make_interval(secs => %(lead_seconds)s::float8)
+       AND coalesce(r.interactive_until <= clock_timestamp(), true)
     RETURNING r.next_slot - make_interval(secs => %(interval_seconds)s::float8) AS slot
 )
 SELECT (SELECT slot FROM taken) AS slot,
-       (SELECT next_slot FROM rate_limits WHERE key = %(key)s) AS next_slot,
+       (SELECT greatest(next_slot, interactive_until + make_interval(secs => %(lead_seconds)s::float8))
+          FROM rate_limits WHERE key = %(key)s) AS next_slot,
        clock_timestamp() AS now;
 
 -- ---------------------------------------------------------------------------------------------------

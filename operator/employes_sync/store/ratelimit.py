@@ -14,7 +14,10 @@ only take a slot that is due now (within a tenth of an interval); otherwise they
 has drained to that point and ask again. Background requests therefore never queue ahead of an
 interactive one: the person's first feedback waits for at most the one background request being sent,
 however many background workers share the token, and background runs spend whatever budget the
-interactive ones leave (a steady interactive load starves them, by design).
+interactive ones leave (a steady interactive load starves them, by design). Each interactive request
+also holds background requests back for INTERACTIVE_HOLD seconds after its slot: an interactive run's
+requests come in short bursts with gaps (a page, its response stored, then its employees' employments),
+and without the hold a background request would take every slot that falls in a gap.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from .queries import Q
 #: How early, as a fraction of the interval, a background request may take a slot: enough to cover
 #: the round trip to the database, so background runs alone still get (almost) the full rate.
 BACKGROUND_LEAD = 0.1
+#: Seconds after an interactive request's slot during which background requests of its key wait.
+INTERACTIVE_HOLD = 1.0
 #: The shortest pause of a background request that found the queue full (no tight loop when the
 #: database and this process disagree by a few milliseconds about "due").
 MIN_BACKGROUND_PAUSE = 0.002
@@ -68,7 +73,12 @@ class PostgresRateLimiter:
         """Take the next slot without waiting for it (the interactive way)."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                Q.reserve_rate_slot, {"key": self.key, "interval_seconds": self.interval}
+                Q.reserve_rate_slot,
+                {
+                    "key": self.key,
+                    "interval_seconds": self.interval,
+                    "hold_seconds": INTERACTIVE_HOLD if self.interactive else 0.0,
+                },
             )
             row = await cur.fetchone()
         assert row is not None
