@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from common import REPO, TOKEN, Postgres, Result, Row, log, simulator
+from common import REPO, TOKEN, Postgres, Result, Row, log, operator_argv, simulator
 
 NS = "default"
 PEERING = "esync"
@@ -35,7 +35,7 @@ TARGET_SECONDS = 30.0
 
 def one_run(pg: Postgres, employees: int) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
-    from tests.fixtures.kube import BIN, ESYNC, Cluster, JobRunner, OperatorProcess, load_crd, wait_for
+    from tests.fixtures.kube import ESYNC, Cluster, JobRunner, OperatorProcess, load_crd, wait_for
 
     work = Path(tempfile.mkdtemp(prefix="esync-bench-failover-"))
     with simulator(employees) as sim, pg.database("fo") as url, contextlib.ExitStack() as stack:
@@ -55,10 +55,7 @@ def one_run(pg: Postgres, employees: int) -> dict[str, Any]:
                        "stringData": {"token": TOKEN, "dsn": url}})  # fmt: skip
 
         def replica(name: str) -> OperatorProcess:
-            argv = [str(BIN / "employes-sync"), "operator", "-n", NS, "--metrics-port", "0",
-                    "--health-port", "0", "--worker-image", "employes-sync:bench",
-                    "--allow-api-url", sim.url or "", "--peering", PEERING,
-                    "--peering-lifetime", str(LIFETIME)]  # fmt: skip
+            argv = operator_argv(sim.url or "", "--peering", PEERING, "--peering-lifetime", str(LIFETIME))
             proc = OperatorProcess(cluster, work / name, argv, {"POD_NAME": name}).start()
             stack.callback(proc.terminate)
             return proc

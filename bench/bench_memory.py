@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from common import REPO, TOKEN, Postgres, Result, Row, log, simulator
+from common import REPO, TOKEN, Postgres, Result, Row, log, operator_argv, simulator
 from rss import PeakRss, worker_children
 
 OPERATOR_TARGET_MIB = 150.0
@@ -32,7 +32,7 @@ NS = "default"
 
 def run(pg: Postgres, employees: int, rps: float) -> Result:
     sys.path.insert(0, str(REPO))
-    from tests.fixtures.kube import BIN, ESYNC, Cluster, JobRunner, OperatorProcess, load_crd, wait_for
+    from tests.fixtures.kube import ESYNC, Cluster, JobRunner, OperatorProcess, load_crd, wait_for
 
     result = Result("memory")
     work = Path(tempfile.mkdtemp(prefix="esync-bench-kube-"))
@@ -54,20 +54,7 @@ def run(pg: Postgres, employees: int, rps: float) -> Result:
         op = OperatorProcess(
             cluster,
             work / "operator",
-            [
-                str(BIN / "employes-sync"),
-                "operator",
-                "-n",
-                NS,
-                "--metrics-port",
-                "0",
-                "--health-port",
-                "0",
-                "--worker-image",
-                "employes-sync:bench",
-                "--allow-api-url",
-                str(sim.url),
-            ],
+            operator_argv(str(sim.url)),
         ).start()
         stack.callback(op.terminate, 20)
         assert op.process is not None

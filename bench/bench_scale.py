@@ -37,7 +37,7 @@ from typing import Any
 
 import psycopg
 
-from common import REPO, TOKEN, Postgres, Result, Row, fmt, log
+from common import REPO, TOKEN, Postgres, Result, Row, fmt, log, operator_argv
 from procstat import cpu, rss_bytes, tree_cpu
 
 NS = "default"
@@ -135,7 +135,7 @@ def measure(
     pg: Postgres, variant: str, n: int, idle: float, triggers: int, capacity: int, log_limit: int
 ) -> Measured:
     sys.path.insert(0, str(REPO))
-    from tests.fixtures.kube import BIN, ESYNC, Cluster, JobRunner, OperatorProcess, load_crd, wait_for
+    from tests.fixtures.kube import ESYNC, Cluster, JobRunner, OperatorProcess, load_crd, wait_for
 
     m = Measured(variant, n, log_limit=log_limit)
     work = Path(tempfile.mkdtemp(prefix=f"esync-bench-scale-{variant}-{n}-"))
@@ -165,20 +165,7 @@ def measure(
         op = OperatorProcess(
             cluster,
             work / "operator",
-            [
-                str(BIN / "employes-sync"),
-                "operator",
-                "-n",
-                NS,
-                "--metrics-port",
-                "0",
-                "--health-port",
-                "0",
-                "--worker-image",
-                "employes-sync:bench",
-                "--allow-api-url",
-                sim_url,
-            ],
+            operator_argv(sim_url),
         ).start()
         stack.callback(op.terminate)
         wait_for(lambda: "Activity 'startup' succeeded" in op.logs(), 60, what="operator started")

@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -33,6 +34,21 @@ from employes_sync.store import db
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
+
+#: Every benchmark, in the order of the report (run.py runs them, report.py lists them).
+BENCHMARKS = [
+    "ttff",
+    "fullsync",
+    "throughput",
+    "resync",
+    "queue",
+    "memory",
+    "scale",
+    "failover",
+    "priority",
+    "consumers",
+    "image",
+]
 
 #: The real API's limit and latency, as the issue fixes them.
 API_RPS = 5.0
@@ -247,3 +263,12 @@ def machine(pg: Postgres | None = None) -> dict[str, str]:
         "postgresql": pg.version() if pg else "?",
         "os": f"{platform.system()} {platform.release()}",
     }
+
+
+def operator_argv(api_url: str, *extra: str, namespace: str = "default") -> list[str]:
+    """`employes-sync operator` as the benchmarks run it: no ports, the simulator's URL allowed."""
+    return [
+        str(Path(sys.executable).parent / "employes-sync"), "operator", "-n", namespace,
+        "--metrics-port", "0", "--health-port", "0", "--worker-image", "employes-sync:bench",
+        "--allow-api-url", api_url, *extra,
+    ]  # fmt: skip

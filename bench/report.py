@@ -5,22 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common import REPO, RESULTS_DIR, Result, now_iso
+from common import BENCHMARKS, REPO, RESULTS_DIR, Result, now_iso
 
 DOC = REPO / "docs" / "benchmarks.md"
-ORDER = [
-    "ttff",
-    "fullsync",
-    "throughput",
-    "resync",
-    "queue",
-    "memory",
-    "scale",
-    "failover",
-    "priority",
-    "consumers",
-    "image",
-]
+ORDER = BENCHMARKS
 MACHINE = RESULTS_DIR / "_machine.json"
 EXTRA = Path(__file__).resolve().parent / "report_notes.md"
 

@@ -21,21 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 warnings.filterwarnings("ignore")
 
 import report  # noqa: E402
-from common import Postgres, Result, log, machine, now_iso, postgres_server  # noqa: E402
+from common import BENCHMARKS, Postgres, Result, log, machine, now_iso, postgres_server  # noqa: E402
 
-ALL = [
-    "ttff",
-    "fullsync",
-    "throughput",
-    "resync",
-    "queue",
-    "memory",
-    "scale",
-    "failover",
-    "priority",
-    "consumers",
-    "image",
-]
+ALL = BENCHMARKS
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
