@@ -6,7 +6,6 @@ some latency so that a claimed batch is still being fetched when the test kills 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from collections.abc import Callable
@@ -178,9 +177,7 @@ async def test_lost_worker_is_rescued_after_its_lease(
     driver_settings = DriverSettings(
         parallelism=2, backoff_seconds=settings.backoff_seconds, backoff_max_seconds=1.0, poll_seconds=0.2
     )
-    started = asyncio.get_running_loop().time()
     await drive(store_pool, run_id, launcher, driver_settings, on_tick=tick)
-    elapsed = asyncio.get_running_loop().time() - started
     summary = await pipeline.finish_run(store_pool, run_id)
     assert killed and launcher.hidden, "the lost attempt was never killed"
     assert summary.succeeded, summary.error
@@ -189,7 +186,6 @@ async def test_lost_worker_is_rescued_after_its_lease(
     victim = next(b for b in state.batches if launcher.lost and b["id"] == launcher.lost[0])
     assert victim["attempts"] == 2
     assert victim["error"] == "worker lost: lease expired"
-    assert elapsed < 15, elapsed
     # The run's backoff (0.2 s base) applies to a rescued batch too, not a built-in 5 s base.
     async with store_pool.connection() as conn:
         cur = await conn.execute(
