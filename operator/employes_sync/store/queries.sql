@@ -309,6 +309,7 @@ UPDATE processing_queue
        error_message = 'worker lost: lease expired',
        error_details = jsonb_build_object('reason', 'lease_expired',
                                           'lease_expired_at', lease_expires_at,
+                                          'rescued_at', now(),
                                           'job_name', job_name)
  WHERE status = 'processing'
    AND lease_expires_at < now()
