@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import docker
 import docker.errors
@@ -340,5 +340,6 @@ def remove_containers(client: docker.DockerClient, label: str) -> list[str]:
     return were_running
 
 
-def labels_of(**values: Any) -> dict[str, str]:
-    return {key: str(value) for key, value in values.items()}
+def image_user(client: docker.DockerClient, image: str) -> str:
+    """The USER an image runs as ("" for root by default); ImageNotFound if the engine has no such image."""
+    return str(client.images.get(image).attrs["Config"].get("User") or "")

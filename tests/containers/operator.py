@@ -21,7 +21,7 @@ import yaml
 from docker.models.containers import Container
 
 from tests.containers import pods
-from tests.containers.engine import REPO
+from tests.containers.engine import REPO, image_user
 
 CHART_DIR = REPO / "charts" / "employes-sync"
 RELEASE = "esync"
@@ -89,16 +89,14 @@ class OperatorContainer:
         template = self.deployment["spec"]["template"]
         pod = {"metadata": {"name": name, "labels": template["metadata"].get("labels", {})},
                "spec": template["spec"]}  # fmt: skip
-        plan = pods.plan(pod, self.namespace, secrets=self.secrets, image_user=self._image_user,
+        plan = pods.plan(pod, self.namespace, secrets=self.secrets,
+                         image_user=lambda image: image_user(self.client, image),
                          labels=self.labels)  # fmt: skip
         kwargs = plan.create_kwargs()
         kwargs["environment"] = {**kwargs["environment"], "KUBECONFIG": KUBECONFIG_IN_POD}
         kwargs["volumes"] = {str(self.kubeconfig): {"bind": KUBECONFIG_IN_POD, "mode": "ro"}}
         self.container = self.client.containers.run(detach=True, name=name, **kwargs)
         return self
-
-    def _image_user(self, image: str) -> str:
-        return str(self.client.images.get(image).attrs["Config"].get("User") or "")
 
     def stop(self) -> int:
         """What the kubelet does to a pod being deleted: SIGTERM, SIGKILL after the grace period.

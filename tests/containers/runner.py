@@ -23,7 +23,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from tests.containers import pods
+from tests.containers import engine, pods
 from tests.fixtures.kube import SECRETS, JobRunner, RunningJob, _find, _now
 
 PODS = "v1/pods"
@@ -132,7 +132,7 @@ class ContainerJobRunner(JobRunner):
     def _image_user(self, image: str) -> str:
         assert self.client is not None
         try:
-            return str(self.client.images.get(image).attrs["Config"].get("User") or "")
+            return engine.image_user(self.client, image)
         except docker.errors.ImageNotFound as exc:
             # imagePullPolicy aside, nothing can be pulled here: the pod waits, as on a cluster.
             raise pods.PodConfigError(f"image {image} is not present", reason="ErrImageNeverPull") from exc
