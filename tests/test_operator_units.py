@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV
 from employes_sync.kube import jobs, spec, status, triggers
 from employes_sync.store.queue import Batch
 
@@ -50,7 +51,16 @@ def test_job_names_are_deterministic_dns_labels_per_attempt() -> None:
 
 
 def test_job_manifest_is_owned_labelled_and_hardened() -> None:
-    job = jobs.job_manifest(OWNER, spec.parse(SPEC), 7, batch(), 2, default_image="img:1")
+    parsed = spec.parse(SPEC)
+    job = jobs.job_manifest(
+        OWNER,
+        parsed,
+        7,
+        batch(),
+        2,
+        default_image="img:1",
+        allowed_api_urls=[parsed.base_url, "https://x/v4"],
+    )
     meta = job["metadata"]
     assert meta["name"] == "acme-r7-b3-a2" and meta["namespace"] == "payroll"
     assert meta["ownerReferences"][0]["uid"] == "u-1" and meta["ownerReferences"][0]["controller"]
@@ -79,7 +89,12 @@ def test_job_manifest_is_owned_labelled_and_hardened() -> None:
     env = {e["name"]: e for e in c["env"]}
     assert env["DATABASE_URL"]["valueFrom"] == {"secretKeyRef": {"name": "db", "key": "url"}}
     assert env["EMPLOYES_API_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "api", "key": "token"}}
-    assert all("value" not in e for n, e in env.items() if n != "TMPDIR")
+    # The API's destination comes from the spec and the operator's allowlist, never from the database.
+    assert env[API_URL_ENV]["value"] == parsed.base_url
+    assert parsed.base_url in env[API_URLS_ENV]["value"].split(",")
+    # Secrets only by reference: no other variable carries a literal value.
+    literal = {n for n, e in env.items() if "value" in e}
+    assert literal <= {"TMPDIR", API_URL_ENV, API_URLS_ENV}, literal
 
 
 def test_job_finished_reads_controller_conditions() -> None:
