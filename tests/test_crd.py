@@ -109,29 +109,101 @@ def test_minimal_resource_validates() -> None:
     })  # fmt: skip
 
 
+def _pruned(value: Any, schema: dict[str, Any], path: str = ".status") -> list[str]:
+    """Fields the API server would drop silently: absent from a structural schema, not preserved."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        found: list[str] = []
+        for key, item in value.items():
+            sub = props.get(key) or (extra if isinstance(extra, dict) else None)
+            if sub is None:
+                found.append(f"{path}.{key}")
+            else:
+                found += _pruned(item, sub, f"{path}.{key}")
+        return found
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [p for i, item in enumerate(value) for p in _pruned(item, schema["items"], f"{path}[{i}]")]
+    return []
+
+
+def _statuses_the_operator_writes() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every status the reconciler publishes, built by its own functions (controller/outcomes.py)."""
+    from datetime import UTC, datetime
+
+    from employes_sync.controller import outcomes
+    from employes_sync.kube import status
+    from employes_sync.kube.problem import Problem
+    from employes_sync.store.queue import Batch
+
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+
+    def batch(no: int, state: str, attempts: int, error: str | None = None) -> Batch:
+        return Batch(
+            id=f"b{no}", scope="default/demo", run_id=3, employee_ids=["e"], status=state, priority=5,
+            attempts=attempts, max_attempts=3, run_after=now, error_message=error,
+            job_name=f"demo-r3-b{no}-a{attempts}", batch_no=no,
+        )  # fmt: skip
+
+    current = status.run_status(
+        run_id=3, trigger="created", mode="interactive", phase="Batches", state="running", started_at=now,
+        employees=78, inline_processed=5, queued=3, time_to_first_feedback=1.5,
+    )  # fmt: skip
+    running = [batch(1, "completed", 1), batch(2, "processing", 2, "exit 1"), batch(3, "pending", 0)]
+    ended = [batch(1, "completed", 1), batch(2, "completed", 2), batch(3, "failed", 3, "boom")]
+    summary = {"employees_processed": 78, "events_created": 400, "events_updated": 12, "events_removed": 1,
+               "employees_removed": 1, "removed_employee_ids": ["e9"]}  # fmt: skip
+    failure = outcomes.RunFailure("TokenRejected", "the API rejected the token", "HTTP 401")
+    resumed_row = {
+        "id": 3, "trigger": "created", "mode": "interactive", "started_at": now,
+        "summary": {"employees_processed": 78}, "settings": {"extra": {"generation": 1}},
+    }  # fmt: skip
+    progress = outcomes.run_progress(current, running, {})
+    assert progress is not None
+    publications = {
+        "started": outcomes.run_started(current, "created", "interactive"),
+        "resumed": outcomes.run_resumed(current, resumed_row, 1),
+        "progress": progress,
+        "succeeded": outcomes.run_finished(
+            current, ended[:2], state="succeeded", error=None, summary=summary,
+            finished_at="2025-01-01T00:01:00Z",
+        ),
+        "degraded": outcomes.run_finished(
+            current, ended, state="failed", error="1 of 3 batches failed", summary=summary,
+            finished_at="2025-01-01T00:01:00Z",
+        ),
+        "interrupted": outcomes.run_finished(
+            current, ended[:2], state="failed", error="stopped", summary=summary,
+            finished_at="2025-01-01T00:01:00Z", interrupted="stopped",
+        ),
+        "failed to list": outcomes.run_failed(current, failure, "2025-01-01T00:00:10Z"),
+        "problem": outcomes.problem(Problem("SecretNotFound", "Secret default/x does not exist")),
+        "suspended": outcomes.suspended(),
+    }  # fmt: skip
+    published: dict[str, Any] = {}
+    for name, publication in publications.items():
+        patch = outcomes.status_patch(publication, published, generation=1, now=now)
+        published = {k: v for k, v in {**published, **patch}.items() if v is not None}
+        yield name, published
+
+
 def test_status_written_by_the_operator_validates() -> None:
-    obj = copy.deepcopy(EXAMPLE)
-    run = {
-        "id": 3, "trigger": "created", "mode": "interactive", "phase": "Finished", "state": "succeeded",
-        "startedAt": "2025-01-01T00:00:00Z", "finishedAt": "2025-01-01T00:01:00Z", "employees": 78,
-        "inlineProcessed": 5, "queued": 3,
-        "batches": {"pending": 0, "processing": 0, "completed": 3, "failed": 0},
-        "eventsCreated": 400, "eventsUpdated": 12, "eventsRemoved": 1, "timeToFirstFeedbackSeconds": 1.5,
+    """Each status the operator's own functions build passes the schema and loses no field to pruning."""
+    status_schema = SCHEMA["properties"]["status"]
+    seen: dict[str, dict[str, Any]] = {}
+    for name, status in _statuses_the_operator_writes():
+        obj = copy.deepcopy(EXAMPLE)
+        obj["status"] = status
+        validate(obj)
+        assert _pruned(status, status_schema) == [], name
+        seen[name] = copy.deepcopy(status)
+    assert len(seen) == 9
+    # The degraded run: batch 2 took two attempts, batch 3 three; both kept through the schema.
+    assert seen["degraded"]["lastRun"]["batches"] == {
+        "pending": 0, "processing": 0, "completed": 2, "failed": 1, "retried": 2, "attempts": 6
     }  # fmt: skip
-    obj["status"] = {
-        "observedGeneration": 1,
-        "conditions": [{
-            "type": "Ready", "status": "True", "reason": "RunSucceeded", "message": "ok",
-            "lastTransitionTime": "2025-01-01T00:01:00Z", "observedGeneration": 1,
-        }],
-        "lastRun": run, "employees": 78, "queued": 0, "failedBatches": 0,
-        "lastSyncTime": "2025-01-01T00:01:00Z",
-        "batches": [{
-            "id": "b", "number": 1, "state": "failed", "attempts": 3, "maxAttempts": 3,
-            "jobName": "demo-r3-b1-a3", "lastError": "boom",
-        }],
-    }  # fmt: skip
-    validate(obj)
 
 
 def test_defaults_match_the_operator() -> None:

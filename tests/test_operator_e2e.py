@@ -109,8 +109,8 @@ class Env:
         return self.start_operator(
             [str(BIN / "employes-sync"), "operator", "-n", NS, "--metrics-port", str(metrics_port),
              "--health-port", str(health_port), "--worker-image", "employes-sync:test",
-             "--poll-seconds", "0.2", *allowed, *(extra or [])],
-            {"EMPLOYES_SYNC_RETRY_BASE_SECONDS": "0.5", "EMPLOYES_SYNC_RETRY_MAX_SECONDS": "2"},
+             "--poll-seconds", "0.2", "--retry-base-seconds", "0.5", "--retry-max-seconds", "2",
+             *allowed, *(extra or [])],
         )  # fmt: skip
 
     def get(self, name: str = "acme") -> dict[str, Any]:

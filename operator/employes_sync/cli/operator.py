@@ -9,14 +9,17 @@ $EMPLOYES_SYNC_WATCH_NAMESPACES.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
 import time
+from typing import NoReturn
 
 import click
 
 from employes_sync import allowlist
+from employes_sync.cli.common import fail
 from employes_sync.settings import DEFAULT_API_URL
 
 NAMESPACES_ENV = "EMPLOYES_SYNC_WATCH_NAMESPACES"
@@ -107,6 +110,23 @@ def _namespaces(given: tuple[str, ...]) -> list[str]:
     help="Connections per database, shared by every resource that uses it.",
 )
 @click.option(
+    "--retry-base-seconds",
+    envvar="EMPLOYES_SYNC_RETRY_BASE_SECONDS",
+    type=click.FloatRange(0.01, 3600),
+    default=5.0,
+    show_default=True,
+    help="First wait before a resource whose Secret, database or API failed is tried again; "
+    "it doubles with each failure.",
+)
+@click.option(
+    "--retry-max-seconds",
+    envvar="EMPLOYES_SYNC_RETRY_MAX_SECONDS",
+    type=click.FloatRange(0.01, 86400),
+    default=300.0,
+    show_default=True,
+    help="Longest wait between two tries of a resource with a problem.",
+)
+@click.option(
     "--peering",
     "peering_name",
     envvar=PEERING_ENV,
@@ -142,6 +162,8 @@ def operator(
     allowed_service_accounts: tuple[str, ...],
     poll_seconds: float,
     db_pool_size: int,
+    retry_base_seconds: float,
+    retry_max_seconds: float,
     peering_name: str | None,
     peering_lifetime: int,
     priority: int | None,
@@ -154,7 +176,7 @@ def operator(
     import kopf
 
     from employes_sync.controller import registration  # noqa: F401  (registers the handlers with kopf)
-    from employes_sync.controller.context import OperatorConfig
+    from employes_sync.controller.context import DsnRegistry, OperatorConfig
 
     try:
         allowed = allowlist.Allowlists.build(
@@ -185,12 +207,21 @@ def operator(
         poll_seconds=poll_seconds,
         idle_seconds=max(30.0, poll_seconds),
         db_pool_size=db_pool_size,
+        retry_base_seconds=retry_base_seconds,
+        retry_max_seconds=max(retry_max_seconds, retry_base_seconds),
         allowlists=allowed,
     )
+    dsns = DsnRegistry()
+    if health_port:
+        # kopf binds it later, inside its loop, where a taken port ends in a traceback: look first.
+        _require_free_port(health_port, "--health-port")
     if metrics_port:
         from employes_sync.metrics import start_metrics_server
 
-        start_metrics_server(metrics_port, lambda: dict(config.dsns))
+        try:
+            start_metrics_server(metrics_port, dsns.snapshot)
+        except OSError as exc:
+            _port_taken(metrics_port, "--metrics-port", exc)
     logging.getLogger(__name__).info(
         "watching %s; worker image %s; API URLs allowed: %s",
         "all namespaces" if clusterwide else ", ".join(watched),
@@ -218,8 +249,22 @@ def operator(
         clusterwide=clusterwide,
         namespaces=[] if clusterwide else watched,
         liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
-        memo=kopf.Memo(config=config),
+        memo=kopf.Memo(config=config, dsns=dsns),
     )
+
+
+def _require_free_port(port: int, flag: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds it
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError as exc:
+            _port_taken(port, flag, exc)
+
+
+def _port_taken(port: int, flag: str, exc: OSError) -> NoReturn:
+    why = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror or exc})"
+    fail(f"port {port} {why}: choose another with {flag} (0 turns it off)", 1)
 
 
 class _QuietWakeups(logging.Filter):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +32,33 @@ class OperatorConfig:
     owner: Owner = field(default_factory=Owner.operator)
     #: The lease of a run this operator drives, renewed every third of it.
     run_lease_seconds: float = 20.0
-    #: scope -> DSN of the resources managed now, for the metrics collector (never logged or shown).
-    dsns: dict[str, str] = field(default_factory=dict)
+    #: Backoff of a resource whose Secret, database or API is a problem: base * 2^(failures - 1), capped.
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 300.0
+
+
+class DsnRegistry:
+    """scope -> DSN of the resources managed now, read by the metrics thread (never logged or shown).
+
+    Written by the reconcilers on the event loop and read from the metrics server's thread: a lock
+    and a copy on read, so the collector never iterates a dict that changes under it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._dsns: dict[str, str] = {}
+
+    def set(self, scope: str, dsn: str) -> None:
+        with self._lock:
+            self._dsns[scope] = dsn
+
+    def discard(self, scope: str) -> None:
+        with self._lock:
+            self._dsns.pop(scope, None)
+
+    def snapshot(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._dsns)
 
 
 @dataclass
@@ -40,6 +66,7 @@ class OperatorContext:
     config: OperatorConfig
     api: KubeApi
     pools: Pools = field(default_factory=Pools)
+    dsns: DsnRegistry = field(default_factory=DsnRegistry)
     wakers: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
     listeners: DatabaseListeners = field(init=False)
     webhooks: DeliveryLoops = field(default_factory=DeliveryLoops)

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -25,12 +24,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync import metrics, pipeline
+from employes_sync.controller import outcomes
 from employes_sync.controller.context import OperatorContext
-from employes_sync.employes import errors as api_errors
 from employes_sync.executors.driver import DriverSettings, drive
 from employes_sync.executors.lease import keep_run
 from employes_sync.kube import jobs, status, triggers
@@ -40,9 +38,9 @@ from employes_sync.kube.secrets import read_secret_value
 from employes_sync.kube.spec import ResourceSpec, SecretRef, SpecError, parse
 from employes_sync.messages import one_line, traceback_text
 from employes_sync.settings import SettingsError, SyncSettings
-from employes_sync.store import db, sync_requests
 from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
+from employes_sync.store import sync_requests
 from employes_sync.store.queue import Batch
 from employes_sync.webhooks.delivery import Receiver
 from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_secret
@@ -64,8 +62,6 @@ def until_lease_ends(expires_at: datetime | None, lease_seconds: float, now: dat
 
 #: How long an idle pass may use Secrets read before; a run always reads them afresh.
 SECRETS_REUSE_SECONDS = 300.0
-PROBLEM_BACKOFF_BASE = float(os.environ.get("EMPLOYES_SYNC_RETRY_BASE_SECONDS", "5"))
-PROBLEM_BACKOFF_MAX = float(os.environ.get("EMPLOYES_SYNC_RETRY_MAX_SECONDS", "300"))
 
 
 class Reconciler:
@@ -113,12 +109,13 @@ class Reconciler:
             except Exception as exc:
                 # Not exc_info: its last line is str(exc), which for a database error quotes records.
                 self.logger.error("reconcile of %s failed: %s", self.scope, traceback_text(exc))
-                await self.report_problem(Problem("ReconcileError", one_line(exc)))
+                await self.report_problem(outcomes.problem_for(exc))
                 await self.sleep(self.retry_delay(), stopped)
 
     def retry_delay(self) -> float:
         self.failures += 1
-        delay = min(PROBLEM_BACKOFF_MAX, PROBLEM_BACKOFF_BASE * 2.0 ** (self.failures - 1))
+        config = self.ctx.config
+        delay = min(config.retry_max_seconds, config.retry_base_seconds * 2.0 ** (self.failures - 1))
         return delay * random.uniform(0.8, 1.0)
 
     async def sleep(self, seconds: float, stopped: kopf.DaemonStopped | None = None) -> None:
@@ -147,7 +144,7 @@ class Reconciler:
         try:
             return parse(self.body.get("spec") or {})
         except SpecError as exc:
-            raise Problem("InvalidSpec", str(exc)) from None
+            raise outcomes.problem_for(exc) from None
 
     async def step(self) -> bool:
         """One pass; returns True when it ended by waiting (nothing to do for now)."""
@@ -236,7 +233,7 @@ class Reconciler:
             self.secrets = (refs, token, dsn, time.monotonic())
         self.checked_refs = refs  # these labels were checked when read (the only Secrets Jobs name)
         pool = await self.ctx.pools.get(dsn)
-        self.ctx.config.dsns[self.scope] = dsn
+        self.ctx.dsns.set(self.scope, dsn)
         self.ctx.listeners.ensure(dsn)
         await self.configure_webhooks(spec, dsn, pool)
         if not self.registered:
@@ -318,7 +315,7 @@ class Reconciler:
                 self.scope, trigger=trigger.reason, mode=trigger.mode, extra=trigger.extra()
             )
         except SettingsError as exc:
-            raise Problem("InvalidSpec", str(exc)) from None
+            raise outcomes.problem_for(exc) from None
         try:
             run_id = await runs_store.start_run(
                 pool, self.scope, settings.company_id, settings.trigger, settings.mode, settings.to_json(),
@@ -338,96 +335,45 @@ class Reconciler:
         settings: SyncSettings,
         run_id: int,
     ) -> None:
-        started_at = datetime.now(UTC)
         current = status.run_status(
-            run_id=run_id,
-            trigger=trigger.reason,
-            mode=trigger.mode,
-            phase="Starting",
-            state="running",
-            started_at=started_at,
-        )
-        await self.patch(
-            {"currentRun": current, "queued": 0, "employees": None, "failedBatches": 0},
-            progressing=(True, "RunStarted", f"run {run_id} ({trigger.reason}) is listing employees"),
-            ready_while_running=True,
-        )
-        self.event("Normal", "RunStarted", f"Run {run_id} started ({trigger.reason}, {trigger.mode})")
+            run_id=run_id, trigger=trigger.reason, mode=trigger.mode, phase="Starting", state="running",
+            started_at=datetime.now(UTC),
+        )  # fmt: skip
+        await self.publish(outcomes.run_started(current, trigger.reason, trigger.mode))
         try:
             started = await pipeline.start_run(
                 settings, pool, token, run_id=run_id,
                 on_response=metrics.api_response_observer(self.namespace, self.name),
             )  # fmt: skip
-        except api_errors.AuthenticationError:
-            await self.run_failed(current, "TokenRejected", "the API rejected the token")
-            raise Problem(
-                "TokenRejected",
-                f"the Employes API rejected the token in Secret {self.namespace}/{spec.token_ref.name} "
-                f"(key {spec.token_ref.key!r}): HTTP 401",
-            ) from None
-        except api_errors.PermissionDeniedError:
-            await self.run_failed(current, "AccessDenied", "the token may not read this company")
-            raise Problem(
-                "AccessDenied", f"the token may not read company {spec.company_id}: HTTP 403"
-            ) from None
-        except api_errors.EmployesError as exc:
-            await self.run_failed(current, "ApiUnavailable", one_line(exc))
-            raise Problem(
-                "ApiUnavailable", f"the Employes API at {spec.base_url} failed: {one_line(exc)}"
-            ) from None
-        except (psycopg.Error, db.DatabaseUnavailable) as exc:
-            await self.run_failed(current, "DatabaseUnavailable", one_line(exc))
-            raise Problem("DatabaseUnavailable", one_line(exc)) from None
+        except Exception as exc:
+            failure = outcomes.run_failure(exc, spec, self.namespace)
+            if failure is None:
+                raise
+            await self.publish(outcomes.run_failed(current, failure, status.now_iso()))
+            self.record_finished(current, "failed")
+            raise failure.problem() from None
         if started.time_to_first_feedback is not None:
             metrics.observe_time_to_first_feedback(self.namespace, self.name, started.time_to_first_feedback)
         current = status.run_status(
             run_id=run_id, trigger=trigger.reason, mode=trigger.mode, phase="Batches", state="running",
-            started_at=started_at, employees=started.employees, inline_processed=started.inline.employees,
-            queued=len(started.batch_ids), time_to_first_feedback=started.time_to_first_feedback,
+            started_at=current["startedAt"], employees=started.employees,
+            inline_processed=started.inline.employees, queued=len(started.batch_ids),
+            time_to_first_feedback=started.time_to_first_feedback,
         )  # fmt: skip
-        await self.patch({
+        await self.publish(outcomes.Publication(changes={
             "currentRun": current, "employees": started.employees, "queued": len(started.batch_ids),
             "syncedGeneration": trigger.generation, "syncedRequest": trigger.requested_at,
-        })  # fmt: skip
+        }))  # fmt: skip
         await self.drive(pool, spec, run_id, current)
 
     async def resume(self, pool: AsyncConnectionPool, spec: ResourceSpec, row: Mapping[str, Any]) -> None:
         """Finish the scope's unfinished run: its batches are in the queue, its Jobs in the cluster."""
         run_id = int(row["id"])
-        summary = row.get("summary") or {}
-        extra = (row.get("settings") or {}).get("extra") or {}
-        listed = "employees_processed" in summary
-        current = status.run_status(
-            run_id=run_id, trigger=row["trigger"], mode=row["mode"], phase="Batches", state="running",
-            started_at=row["started_at"], employees=summary.get("employees_processed"),
-            inline_processed=summary.get("immediately_processed"), queued=summary.get("batches"),
-            time_to_first_feedback=row.get("time_to_first_feedback_seconds"),
-        )  # fmt: skip
-        changes: dict[str, Any] = {"currentRun": current}
-        if listed and extra.get("generation") is not None:
-            changes["syncedGeneration"] = max(
-                int(extra["generation"]), int(self.status.get("syncedGeneration") or 0)
-            )
-            if extra.get("requested_at"):
-                changes["syncedRequest"] = extra["requested_at"]
-        await self.patch(
-            changes, progressing=(True, "RunResumed", f"run {run_id} resumed after an operator restart")
-        )
-        self.event("Normal", "RunResumed", f"Run {run_id} resumed")
-        interrupted = (
-            None
-            if listed
-            else ("the operator stopped before every employee was listed and queued; a new run follows")
-        )
+        current = outcomes.run_from_row(row)
+        await self.publish(outcomes.run_resumed(current, row, self.status.get("syncedGeneration")))
+        interrupted = None if outcomes.was_listed(row) else outcomes.INTERRUPTED_BEFORE_LISTED
         async with self.holding(pool, run_id):
             await self.drive(pool, spec, run_id, current, interrupted=interrupted)
-
-    async def run_failed(self, current: dict[str, Any], reason: str, error: str) -> None:
-        finished = {**current, "phase": "Finished", "state": "failed", "finishedAt": status.now_iso(),
-                    "error": status.clip(f"{reason}: {error}")}  # fmt: skip
-        await self.patch({"currentRun": None, "lastRun": finished, "queued": 0})
-        self.event("Warning", "RunFailed", f"Run {current['id']} failed: {reason}")
-        self.record_finished(current, "failed")
 
     def record_finished(self, current: Mapping[str, Any], outcome: str) -> None:
         started = current.get("startedAt")
@@ -491,40 +437,12 @@ class Reconciler:
 
     async def progress(self, current: dict[str, Any], batches: list[Batch]) -> None:
         """Status and events from one look at the run's batches (only when something changed)."""
-        for batch in batches:
-            before = self.batch_seen.get(batch.id)
-            now = (batch.attempts, batch.status)
-            self.batch_seen[batch.id] = now
-            if before is None or before == now:
-                continue
-            if batch.status == "failed" and before[1] != "failed":
-                self.event(
-                    "Warning",
-                    "BatchFailed",
-                    f"Batch {batch.batch_no} failed after {batch.attempts} "
-                    f"attempts: {status.clip(batch.error_message or 'unknown error', 300)}",
-                )
-            elif batch.status == "pending" and batch.attempts > before[0] and batch.attempts > 0:
-                self.event(
-                    "Warning",
-                    "BatchRetried",
-                    f"Batch {batch.batch_no} attempt {batch.attempts} failed "
-                    f"({status.clip(batch.error_message or 'unknown error', 300)}); it will be retried",
-                )
-        counts = status.batch_counts(batches)
-        updated = {**current, "batches": counts}
-        changes = {
-            "currentRun": updated,
-            "queued": counts["pending"] + counts["processing"],
-            "failedBatches": counts["failed"],
-            "batches": status.unfinished_batches(batches),
-        }
-        if any(self.status.get(k) != v for k, v in changes.items()):
-            done = counts["completed"] + counts["failed"]
-            await self.patch(changes, progressing=(
-                True, "RunInProgress",
-                f"run {current['id']}: {done} of {len(batches)} batches done, {counts['processing']} running",
-            ))  # fmt: skip
+        self.batch_seen, events = outcomes.batch_events(self.batch_seen, batches)
+        for event in events:
+            self.event(event.type, event.reason, event.message)
+        publication = outcomes.run_progress(current, batches, self.status)
+        if publication is not None:
+            await self.publish(publication)
 
     async def finish(
         self,
@@ -536,15 +454,15 @@ class Reconciler:
     ) -> None:
         result = await pipeline.finish_run(pool, run_id)
         error = result.error
-        state = result.status
+        state: str = result.status
         if interrupted:
             await runs_store.finish_run(pool, run_id, "interrupted", result.summary, interrupted)
             state, error = "failed", interrupted
-        counts = status.batch_counts(batches)
-        self.record_finished(current, "degraded" if counts["failed"] else state)
-        await self.publish_finished(
-            run_id, current, batches, state, error, result.summary, status.now_iso(), interrupted
-        )
+        self.record_finished(current, outcomes.run_outcome(state, batches))
+        await self.publish(outcomes.run_finished(
+            current, batches, state=state, error=error, summary=result.summary,
+            finished_at=status.now_iso(), interrupted=interrupted,
+        ))  # fmt: skip
 
     async def closed_meanwhile(self, pool: AsyncConnectionPool, row: Mapping[str, Any]) -> None:
         """The status shows as current a run PostgreSQL has closed: an operator died while writing its end.
@@ -553,124 +471,23 @@ class Reconciler:
         restarted operator found no running run, nothing wanted, and left `currentRun` and
         Ready=False RunInProgress standing for good. Write the end from the closed run instead.
         """
-        run_id = int(row["id"])
-        summary = row.get("summary") or {}
-        batches = await queue_store.run_batches(pool, run_id)
-        current = status.run_status(
-            run_id=run_id, trigger=row["trigger"], mode=row["mode"], phase="Batches", state="running",
-            started_at=row["started_at"], employees=summary.get("employees_processed"),
-            inline_processed=summary.get("immediately_processed"), queued=len(batches),
-            time_to_first_feedback=row.get("time_to_first_feedback_seconds"),
-        )  # fmt: skip
-        finished_at = status.iso(row.get("finished_at")) or status.now_iso()
-        await self.publish_finished(
-            run_id, current, batches, row["status"], row.get("error"), summary, finished_at, None
-        )
-
-    async def publish_finished(
-        self,
-        run_id: int,
-        current: dict[str, Any],
-        batches: list[Batch],
-        state: str,
-        error: str | None,
-        summary: Mapping[str, Any],
-        finished_at: str,
-        interrupted: str | None,
-    ) -> None:
-        """The status and event of a closed run."""
-        counts = status.batch_counts(batches)
-        last = {
-            **current, "phase": "Finished", "state": state, "finishedAt": finished_at, "batches": counts,
-            "eventsCreated": int(summary.get("events_created") or 0),
-            "eventsUpdated": int(summary.get("events_updated") or 0),
-            "eventsRemoved": int(summary.get("events_removed") or 0),
-            "employees": int(summary.get("employees_processed") or 0),
-            "employeesRemoved": int(summary.get("employees_removed") or 0),
-            "removedEmployeeIds": list(summary.get("removed_employee_ids") or [])[:20],
-        }  # fmt: skip
-        if error:
-            last["error"] = status.clip(error)
-        changes: dict[str, Any] = {
-            "currentRun": None, "lastRun": last, "lastSyncTime": finished_at, "queued": 0,
-            "failedBatches": counts["failed"], "employees": last["employees"],
-            "batches": status.unfinished_batches(batches),
-        }  # fmt: skip
-        if counts["failed"]:
-            first = next(b for b in batches if b.status == "failed")
-            message = (
-                f"{counts['failed']} of {len(batches)} batches of run {run_id} failed after their last "
-                f"attempt; batch {first.batch_no}: {first.error_message}"
-            )
-            await self.patch(
-                changes,
-                ready=(False, "BatchesFailed", message),
-                degraded=(True, "BatchesFailed", message),
-                progressing=(False, "RunFinished", f"run {run_id} finished with failed batches"),
-            )
-            self.event("Warning", "RunDegraded", status.clip(message, 500))
-        elif interrupted:
-            await self.patch(changes, progressing=(False, "RunInterrupted", interrupted))
-            self.event("Warning", "RunInterrupted", f"Run {run_id}: {interrupted}")
-        elif state != "succeeded":  # a failed run's end found by closed_meanwhile
-            message = f"run {run_id} failed: {error or 'unknown error'}"
-            await self.patch(changes, progressing=(False, "RunFinished", message))
-            self.event("Warning", "RunFailed", status.clip(message[0].upper() + message[1:], 500))
-        else:
-            message = (
-                f"run {run_id} synced {last['employees']} employees "
-                f"(timeline events: {last['eventsCreated']} new, {last['eventsUpdated']} updated, "
-                f"{last['eventsRemoved']} removed)"
-            )
-            await self.patch(
-                changes,
-                ready=(True, "RunSucceeded", message),
-                degraded=(False, "NoFailedBatches", "every batch of the last run succeeded"),
-                progressing=(False, "RunFinished", f"run {run_id} finished"),
-            )
-            self.event("Normal", "RunSucceeded", message[0].upper() + message[1:])
+        batches = await queue_store.run_batches(pool, int(row["id"]))
+        await self.publish(outcomes.run_finished(
+            outcomes.run_from_row(row, queued=len(batches)), batches, state=row["status"],
+            error=row.get("error"), summary=row.get("summary") or {},
+            finished_at=status.iso(row.get("finished_at")) or status.now_iso(),
+        ))  # fmt: skip
 
     # --- quiet states ---------------------------------------------------------------------------
 
     async def suspended(self) -> None:
-        await self.patch(
-            {}, progressing=(False, "Suspended", "spec.suspend is true: no run starts and no Job is created")
-        )
+        await self.publish(outcomes.suspended())
 
     async def idle(self) -> None:
         """Nothing to run: make the conditions say what the last run says (after a problem is fixed)."""
-        last = self.status.get("lastRun") or {}
-        conditions = self.status.get("conditions") or []
-        ready = status.get_condition(conditions, status.READY) or {}
-        progressing = status.get_condition(conditions, status.PROGRESSING) or {}
-        want_ready: tuple[bool, str, str] | None = None
-        if last.get("state") == "succeeded":
-            want_ready = (
-                True,
-                "RunSucceeded",
-                f"run {last.get('id')} synced {last.get('employees', 0)} employees",
-            )
-        elif (last.get("batches") or {}).get("failed"):
-            message = ready.get("message") if ready.get("reason") == "BatchesFailed" else None
-            want_ready = (
-                False,
-                "BatchesFailed",
-                message or f"run {last.get('id')} ended with failed batches",
-            )
-        want_progressing = (False, "RunFinished", f"run {last.get('id')} finished") if last else None
-        stale = self.status.get("observedGeneration") != self.generation
-        if want_ready and (ready.get("status"), ready.get("reason")) != (
-            "True" if want_ready[0] else "False",
-            want_ready[1],
-        ):
-            stale = True
-        if want_progressing and (progressing.get("status"), progressing.get("reason")) != (
-            "False",
-            "RunFinished",
-        ):
-            stale = True
-        if stale:
-            await self.patch({}, ready=want_ready, progressing=want_progressing)
+        publication = outcomes.idle(self.status, self.generation)
+        if publication is not None:
+            await self.publish(publication)
 
     async def report_problem(self, problem: Problem) -> None:
         key = (problem.reason, problem.message)
@@ -679,11 +496,7 @@ class Reconciler:
             self.event("Warning", problem.reason, problem.message)
         self.last_problem = key
         try:
-            await self.patch(
-                {},
-                ready=(False, problem.reason, problem.message),
-                progressing=(False, problem.reason, f"waiting to retry: {problem.message}"),
-            )
+            await self.publish(outcomes.problem(problem))
         except Exception as exc:  # the status is best effort while something is already wrong
             self.logger.warning("could not write the status of %s: %s", self.scope, one_line(exc))
 
@@ -693,34 +506,28 @@ class Reconciler:
         self,
         changes: Mapping[str, Any],
         *,
-        ready: tuple[bool, str, str] | None = None,
-        progressing: tuple[bool, str, str] | None = None,
-        degraded: tuple[bool, str, str] | None = None,
+        ready: outcomes.Condition | None = None,
+        progressing: outcomes.Condition | None = None,
+        degraded: outcomes.Condition | None = None,
         ready_while_running: bool = False,
     ) -> None:
-        """Merge-patch the status; conditions are recomputed from the cached ones (see status.py)."""
-        generation = self.generation
-        conditions = list(self.status.get("conditions") or [])
-        if ready_while_running and not status.is_true(conditions, status.READY):
-            ready = (False, "RunInProgress", "the first run has not finished yet")
-        for type_, value in (
-            (status.READY, ready),
-            (status.PROGRESSING, progressing),
-            (status.DEGRADED, degraded),
-        ):
-            if value is not None:
-                conditions = status.set_condition(conditions, type_, value[0], value[1], value[2], generation)
-        if status.get_condition(conditions, status.DEGRADED) is None:
-            conditions = status.set_condition(
-                conditions, status.DEGRADED, False, "NoFailedBatches", "", generation
-            )
-        body = {**changes, "conditions": conditions, "observedGeneration": generation}
+        """`publish` without events, for a status change no outcome function names."""
+        await self.publish(outcomes.Publication(
+            changes=changes, ready=ready, progressing=progressing, degraded=degraded,
+            ready_while_running=ready_while_running,
+        ))  # fmt: skip
+
+    async def publish(self, publication: outcomes.Publication) -> None:
+        """Merge-patch the status (conditions recomputed from the cached ones), then post the events."""
+        body = outcomes.status_patch(publication, self.status, self.generation)
         await self.ctx.api.patch_status(self.namespace, self.name, body)
         for key, value in body.items():
             if value is None:
                 self.status.pop(key, None)
             else:
                 self.status[key] = value
+        for event in publication.events:
+            self.event(event.type, event.reason, event.message)
 
     def event(self, type_: str, reason: str, message: str) -> None:
         try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import kopf
 
-from employes_sync.controller.context import OperatorConfig, OperatorContext
+from employes_sync.controller.context import DsnRegistry, OperatorConfig, OperatorContext
 from employes_sync.controller.pools import Pools
 from employes_sync.controller.reconciler import Reconciler
 from employes_sync.kube import jobs
@@ -37,7 +37,12 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     configure(settings)
     if getattr(memo, "ctx", None) is None:
         config = getattr(memo, "config", None) or OperatorConfig()
-        memo.ctx = OperatorContext(config=config, api=KubeApi(), pools=Pools(max_size=config.db_pool_size))
+        memo.ctx = OperatorContext(
+            config=config,
+            api=KubeApi(),
+            pools=Pools(max_size=config.db_pool_size),
+            dsns=getattr(memo, "dsns", None) or DsnRegistry(),  # the metrics server's, if it runs
+        )
 
 
 @kopf.on.cleanup()
@@ -63,7 +68,7 @@ async def reconcile(
     try:
         await reconciler.run(stopped)
     finally:
-        ctx.config.dsns.pop(reconciler.scope, None)
+        ctx.dsns.discard(reconciler.scope)
         ctx.webhooks.forget(reconciler.scope)
 
 

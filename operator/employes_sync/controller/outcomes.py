@@ -1,0 +1,382 @@
+"""What the reconciler publishes, decided by pure functions: no I/O, no clock unless one is passed.
+
+The reconciler does the I/O; these functions decide the words. Each takes what the loop knows (an
+exception, a run row, the run's batches, the cached status) and returns a `Publication`: the status
+changes, the conditions to set and the event to post. tests/test_controller_outcomes.py covers every
+error class to its reason and every way a run ends to its conditions and event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from employes_sync.employes import errors as api_errors
+from employes_sync.kube import status
+from employes_sync.kube.problem import Problem
+from employes_sync.kube.spec import ResourceSpec, SpecError
+from employes_sync.messages import one_line
+from employes_sync.settings import SettingsError
+from employes_sync.store import db
+from employes_sync.store.queue import Batch
+
+#: A condition to set: (status, reason, message).
+Condition = tuple[bool, str, str]
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One status merge patch with the conditions it sets, and the events that go with it."""
+
+    changes: Mapping[str, Any] = field(default_factory=dict)
+    ready: Condition | None = None
+    progressing: Condition | None = None
+    degraded: Condition | None = None
+    #: Ready=False RunInProgress unless Ready is already True (the first run of a resource).
+    ready_while_running: bool = False
+    events: tuple[Event, ...] = ()
+
+
+# --- an exception to a (reason, message) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    """Why a run could not start: `reason` for conditions and the run, `error` for the run's row."""
+
+    reason: str
+    error: str
+    message: str
+
+    def problem(self) -> Problem:
+        return Problem(self.reason, self.message)
+
+
+def run_failure(exc: BaseException, spec: ResourceSpec, namespace: str) -> RunFailure | None:
+    """An error from listing and the inline part, as the status says it; None for an unexpected one.
+
+    Messages name the Secret, the company or the URL, never the token or a record's value.
+    """
+    if isinstance(exc, api_errors.AuthenticationError):
+        return RunFailure(
+            "TokenRejected",
+            "the API rejected the token",
+            f"the Employes API rejected the token in Secret {namespace}/{spec.token_ref.name} "
+            f"(key {spec.token_ref.key!r}): HTTP 401",
+        )
+    if isinstance(exc, api_errors.PermissionDeniedError):
+        return RunFailure(
+            "AccessDenied",
+            "the token may not read this company",
+            f"the token may not read company {spec.company_id}: HTTP 403",
+        )
+    if isinstance(exc, api_errors.EmployesError):
+        return RunFailure(
+            "ApiUnavailable", one_line(exc), f"the Employes API at {spec.base_url} failed: {one_line(exc)}"
+        )
+    if isinstance(exc, psycopg.Error | db.DatabaseUnavailable):
+        return RunFailure("DatabaseUnavailable", one_line(exc), one_line(exc))
+    return None
+
+
+def problem_for(exc: BaseException) -> Problem:
+    """Any exception of a reconcile pass as the Problem the status shows (ReconcileError if unknown)."""
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, SpecError | SettingsError):
+        return Problem("InvalidSpec", str(exc))
+    if isinstance(exc, db.DatabaseUnavailable):
+        return Problem("DatabaseUnavailable", str(exc))
+    return Problem("ReconcileError", one_line(exc))
+
+
+def problem(found: Problem) -> Publication:
+    return Publication(
+        ready=(False, found.reason, found.message),
+        progressing=(False, found.reason, f"waiting to retry: {found.message}"),
+    )
+
+
+# --- a run row to the run's status ---------------------------------------------------------------------
+
+
+def batch_summary(batches: Sequence[Batch]) -> dict[str, int]:
+    """Batches by state, plus how many needed more than one attempt and how many attempts there were.
+
+    After a nightly run whose batch failed once and then succeeded, `retried` and `attempts` are the
+    only trace of the retry left in the status (no batch is unfinished any more).
+    """
+    counts = status.batch_counts(batches)
+    counts["retried"] = sum(1 for b in batches if b.attempts > 1)
+    counts["attempts"] = sum(b.attempts for b in batches)
+    return counts
+
+
+def run_from_row(row: Mapping[str, Any], queued: int | None = None) -> dict[str, Any]:
+    """A running run from its `sync_runs` row (after an operator restart, or after a lost write)."""
+    summary = row.get("summary") or {}
+    return status.run_status(
+        run_id=int(row["id"]), trigger=row["trigger"], mode=row["mode"], phase="Batches", state="running",
+        started_at=row["started_at"], employees=summary.get("employees_processed"),
+        inline_processed=summary.get("immediately_processed"),
+        queued=queued if queued is not None else summary.get("batches"),
+        time_to_first_feedback=row.get("time_to_first_feedback_seconds"),
+    )  # fmt: skip
+
+
+def was_listed(row: Mapping[str, Any]) -> bool:
+    """Whether every employee of the run was listed and queued before the operator stopped."""
+    return "employees_processed" in (row.get("summary") or {})
+
+
+INTERRUPTED_BEFORE_LISTED = (
+    "the operator stopped before every employee was listed and queued; a new run follows"
+)
+
+
+# --- what a run publishes as it goes -------------------------------------------------------------------
+
+
+def run_started(current: Mapping[str, Any], trigger: str, mode: str) -> Publication:
+    run_id = current["id"]
+    return Publication(
+        changes={"currentRun": dict(current), "queued": 0, "employees": None, "failedBatches": 0},
+        progressing=(True, "RunStarted", f"run {run_id} ({trigger}) is listing employees"),
+        ready_while_running=True,
+        events=(Event("Normal", "RunStarted", f"Run {run_id} started ({trigger}, {mode})"),),
+    )
+
+
+def run_resumed(
+    current: Mapping[str, Any], row: Mapping[str, Any], synced_generation: int | None
+) -> Publication:
+    """A restarted operator carries on with the scope's unfinished run."""
+    run_id = current["id"]
+    changes: dict[str, Any] = {"currentRun": dict(current)}
+    extra = (row.get("settings") or {}).get("extra") or {}
+    if was_listed(row) and extra.get("generation") is not None:
+        changes["syncedGeneration"] = max(int(extra["generation"]), int(synced_generation or 0))
+        if extra.get("requested_at"):
+            changes["syncedRequest"] = extra["requested_at"]
+    return Publication(
+        changes=changes,
+        progressing=(True, "RunResumed", f"run {run_id} resumed after an operator restart"),
+        events=(Event("Normal", "RunResumed", f"Run {run_id} resumed"),),
+    )
+
+
+def run_failed(current: Mapping[str, Any], failure: RunFailure, finished_at: str) -> Publication:
+    """The run could not list: it is closed as failed; the Problem that follows sets the conditions."""
+    finished = {
+        **current, "phase": "Finished", "state": "failed", "finishedAt": finished_at,
+        "error": status.clip(f"{failure.reason}: {failure.error}"),
+    }  # fmt: skip
+    return Publication(
+        changes={"currentRun": None, "lastRun": finished, "queued": 0},
+        events=(Event("Warning", "RunFailed", f"Run {current['id']} failed: {failure.reason}"),),
+    )
+
+
+def batch_events(
+    seen: Mapping[str, tuple[int, str]], batches: Iterable[Batch]
+) -> tuple[dict[str, tuple[int, str]], list[Event]]:
+    """Events for batches that failed for good or will be retried since `seen`; the new `seen`."""
+    now: dict[str, tuple[int, str]] = dict(seen)
+    events: list[Event] = []
+    for batch in batches:
+        before = seen.get(batch.id)
+        state = (batch.attempts, batch.status)
+        now[batch.id] = state
+        if before is None or before == state:
+            continue
+        error = status.clip(batch.error_message or "unknown error", 300)
+        if batch.status == "failed" and before[1] != "failed":
+            message = f"Batch {batch.batch_no} failed after {batch.attempts} attempts: {error}"
+            events.append(Event("Warning", "BatchFailed", message))
+        elif batch.status == "pending" and batch.attempts > before[0] and batch.attempts > 0:
+            events.append(Event(
+                "Warning", "BatchRetried",
+                f"Batch {batch.batch_no} attempt {batch.attempts} failed ({error}); it will be retried",
+            ))  # fmt: skip
+    return now, events
+
+
+def run_progress(
+    current: Mapping[str, Any], batches: Sequence[Batch], published: Mapping[str, Any]
+) -> Publication | None:
+    """The status of a running run's batches; None when it says what `published` says already."""
+    counts = status.batch_counts(batches)
+    changes = {
+        "currentRun": {**current, "batches": counts},
+        "queued": counts["pending"] + counts["processing"],
+        "failedBatches": counts["failed"],
+        "batches": status.unfinished_batches(batches),
+    }
+    if all(published.get(k) == v for k, v in changes.items()):
+        return None
+    done = counts["completed"] + counts["failed"]
+    return Publication(
+        changes=changes,
+        progressing=(
+            True, "RunInProgress",
+            f"run {current['id']}: {done} of {len(batches)} batches done, {counts['processing']} running",
+        ),
+    )  # fmt: skip
+
+
+# --- what a finished run publishes ---------------------------------------------------------------------
+
+
+def run_outcome(state: str, batches: Sequence[Batch]) -> str:
+    """The outcome label of the runs metric: degraded when a batch failed for good."""
+    return "degraded" if any(b.status == "failed" for b in batches) else state
+
+
+def run_finished(
+    current: Mapping[str, Any],
+    batches: Sequence[Batch],
+    *,
+    state: str,
+    error: str | None,
+    summary: Mapping[str, Any],
+    finished_at: str,
+    interrupted: str | None = None,
+) -> Publication:
+    """The status, conditions and event of a closed run: succeeded, degraded, interrupted or failed."""
+    run_id = current["id"]
+    counts = batch_summary(batches)
+    last = {
+        **current, "phase": "Finished", "state": state, "finishedAt": finished_at, "batches": counts,
+        "eventsCreated": int(summary.get("events_created") or 0),
+        "eventsUpdated": int(summary.get("events_updated") or 0),
+        "eventsRemoved": int(summary.get("events_removed") or 0),
+        "employees": int(summary.get("employees_processed") or 0),
+        "employeesRemoved": int(summary.get("employees_removed") or 0),
+        "removedEmployeeIds": list(summary.get("removed_employee_ids") or [])[:20],
+    }  # fmt: skip
+    if error:
+        last["error"] = status.clip(error)
+    changes: dict[str, Any] = {
+        "currentRun": None, "lastRun": last, "lastSyncTime": finished_at, "queued": 0,
+        "failedBatches": counts["failed"], "employees": last["employees"],
+        "batches": status.unfinished_batches(batches),
+    }  # fmt: skip
+    if counts["failed"]:
+        first = next(b for b in batches if b.status == "failed")
+        message = (
+            f"{counts['failed']} of {len(batches)} batches of run {run_id} failed after their last "
+            f"attempt; batch {first.batch_no}: {first.error_message}"
+        )
+        return Publication(
+            changes=changes,
+            ready=(False, "BatchesFailed", message),
+            degraded=(True, "BatchesFailed", message),
+            progressing=(False, "RunFinished", f"run {run_id} finished with failed batches"),
+            events=(Event("Warning", "RunDegraded", status.clip(message, 500)),),
+        )
+    if interrupted:
+        return Publication(
+            changes=changes,
+            progressing=(False, "RunInterrupted", interrupted),
+            events=(Event("Warning", "RunInterrupted", f"Run {run_id}: {interrupted}"),),
+        )
+    if state != "succeeded":  # a failed run's end, found after a lost status write
+        message = f"run {run_id} failed: {error or 'unknown error'}"
+        return Publication(
+            changes=changes,
+            progressing=(False, "RunFinished", message),
+            events=(Event("Warning", "RunFailed", status.clip(_sentence(message), 500)),),
+        )
+    message = (
+        f"run {run_id} synced {last['employees']} employees "
+        f"(timeline events: {last['eventsCreated']} new, {last['eventsUpdated']} updated, "
+        f"{last['eventsRemoved']} removed)"
+    )
+    return Publication(
+        changes=changes,
+        ready=(True, "RunSucceeded", message),
+        degraded=(False, "NoFailedBatches", "every batch of the last run succeeded"),
+        progressing=(False, "RunFinished", f"run {run_id} finished"),
+        events=(Event("Normal", "RunSucceeded", _sentence(message)),),
+    )
+
+
+# --- quiet states --------------------------------------------------------------------------------------
+
+
+def suspended() -> Publication:
+    return Publication(
+        progressing=(False, "Suspended", "spec.suspend is true: no run starts and no Job is created")
+    )
+
+
+def idle(published: Mapping[str, Any], generation: int) -> Publication | None:
+    """Nothing to run: the conditions the last run implies (after a problem is fixed); None if current."""
+    last = published.get("lastRun") or {}
+    conditions = published.get("conditions") or []
+    ready = status.get_condition(conditions, status.READY) or {}
+    progressing = status.get_condition(conditions, status.PROGRESSING) or {}
+    want_ready: Condition | None = None
+    if last.get("state") == "succeeded":
+        want_ready = (
+            True,
+            "RunSucceeded",
+            f"run {last.get('id')} synced {last.get('employees', 0)} employees",
+        )
+    elif (last.get("batches") or {}).get("failed"):
+        message = ready.get("message") if ready.get("reason") == "BatchesFailed" else None
+        want_ready = (False, "BatchesFailed", message or f"run {last.get('id')} ended with failed batches")
+    want_progressing: Condition | None = (
+        (False, "RunFinished", f"run {last.get('id')} finished") if last else None
+    )
+    stale = published.get("observedGeneration") != generation
+    if want_ready and (ready.get("status"), ready.get("reason")) != (str(want_ready[0]), want_ready[1]):
+        stale = True
+    if want_progressing and (progressing.get("status"), progressing.get("reason")) != (
+        "False",
+        "RunFinished",
+    ):
+        stale = True
+    return Publication(ready=want_ready, progressing=want_progressing) if stale else None
+
+
+# --- the status body of a publication ------------------------------------------------------------------
+
+
+def status_patch(
+    publication: Publication, published: Mapping[str, Any], generation: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """The merge patch for `publication`, its conditions recomputed from the `published` ones."""
+    conditions = list(published.get("conditions") or [])
+    ready = publication.ready
+    if publication.ready_while_running and not status.is_true(conditions, status.READY):
+        ready = (False, "RunInProgress", "the first run has not finished yet")
+    for type_, value in (
+        (status.READY, ready),
+        (status.PROGRESSING, publication.progressing),
+        (status.DEGRADED, publication.degraded),
+    ):
+        if value is not None:
+            conditions = status.set_condition(
+                conditions, type_, value[0], value[1], value[2], generation, now=now
+            )
+    if status.get_condition(conditions, status.DEGRADED) is None:
+        conditions = status.set_condition(
+            conditions, status.DEGRADED, False, "NoFailedBatches", "", generation, now=now
+        )
+    return {**publication.changes, "conditions": conditions, "observedGeneration": generation}
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
