@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.fixtures.prometheus",
     "tests.fixtures.webhooks",
     "tests.fixtures.cli",
+    "tests.fixtures.settings",
 ]
 
 

@@ -16,6 +16,7 @@ from employes_sync.executors.local import sync_locally
 from employes_sync.processing import rebuild_timelines
 from employes_sync.settings import SyncSettings
 from employes_sync.store import db
+from tests.fixtures.settings import settings_for
 
 
 @pytest.fixture
@@ -24,20 +25,6 @@ async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
     await db.migrate(pool)
     yield pool
     await pool.close()
-
-
-def settings_for(sim: Simulator, **changes: Any) -> SyncSettings:
-    assert sim.url is not None
-    values: dict[str, Any] = {
-        "scope": f"local/{sim.config.company_id}",
-        "company_id": sim.config.company_id,
-        "api_url": sim.url,
-        "requests_per_second": 200.0,
-        "backoff_seconds": 0.1,
-        "backoff_max_seconds": 0.5,
-        **changes,
-    }
-    return SyncSettings(**values)
 
 
 def scalar(database_url: str, sql: str, *params: Any) -> Any:

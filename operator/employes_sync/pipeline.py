@@ -20,7 +20,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from employes_sync.employes.client import EmployesClient, RetryNotice
+from employes_sync.employes.client import EmployesClient, ResponseCallback, RetryNotice
 from employes_sync.employes.errors import TransportError
 from employes_sync.messages import one_line
 from employes_sync.processing import ProcessResult, process_employees
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 #: progress(event, fields): "page", "inline", "queued", "listed", "retry" (a request of the listing or
 #: the inline part is retried: `notice` says what it waits for), "took_over"
 Progress = Callable[[str, dict[str, Any]], None]
-OnResponse = Callable[[str, str, float], None]
+#: on_response(endpoint, status class, seconds): the client's callback (employes/client.py).
+OnResponse = ResponseCallback
 
 
 class ListingDeadlineExceeded(TransportError):

@@ -34,6 +34,11 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 #: Batches of a run a person waits for go first.
 PRIORITY = {"interactive": 5, "background": 0}
 
+#: The worker's environment (`employes-sync worker`, locally and in a Job pod): the secrets it needs
+#: reach it here, never on its command line.
+WORKER_DATABASE_ENV = "DATABASE_URL"
+WORKER_TOKEN_ENV = "EMPLOYES_API_TOKEN"
+
 
 class SettingsError(ValueError):
     """A setting that can never work; the message is one line naming the setting."""
@@ -76,6 +81,14 @@ class SyncSettings:
         object.__setattr__(self, "api_url", self.api_url.rstrip("/"))
         object.__setattr__(self, "redact", tuple(self.redact))
         object.__setattr__(self, "webhooks", tuple(self.webhooks))
+
+    @staticmethod
+    def default(name: str) -> Any:
+        """A field's default, for command-line options that must not drift from it."""
+        value = SyncSettings.__dataclass_fields__[name].default
+        if value is dataclasses.MISSING:
+            raise KeyError(f"SyncSettings.{name} has no plain default")
+        return value
 
     @property
     def priority(self) -> int:

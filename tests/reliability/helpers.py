@@ -23,29 +23,19 @@ from employes_sync.settings import SyncSettings
 from employes_sync.store import raw as raw_store
 from employes_sync.store.queue import Batch
 from employes_sync.timeline import build_timeline
+from tests.fixtures.settings import settings_for
 
 #: Every table the store writes (schema_migrations aside).
 TABLES = ("employes_raw_data", "processing_queue", "employes_timeline_v2", "sync_runs", "rate_limits")
 
 
 def fast_settings(sim: Simulator, **changes: Any) -> SyncSettings:
-    assert sim.url is not None
+    """The shared factory's settings with the reliability suite's batches: 10 a batch, 3 attempts."""
     values: dict[str, Any] = {
-        "scope": f"local/{sim.config.company_id}",
-        "company_id": sim.config.company_id,
-        "api_url": sim.url,
-        "requests_per_second": 500.0,
-        "timeout_seconds": 5.0,
-        "inline_count": 5,
-        "batch_size": 10,
-        "max_attempts": 3,
-        "backoff_seconds": 0.2,
-        "backoff_max_seconds": 1.0,
-        "lease_seconds": 30.0,
-        "trigger": "test",
+        "inline_count": 5, "batch_size": 10, "max_attempts": 3, "lease_seconds": 30.0, "trigger": "test",
         **changes,
-    }
-    return SyncSettings(**values)
+    }  # fmt: skip
+    return settings_for(sim, **values)
 
 
 class Recorder:

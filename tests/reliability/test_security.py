@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from employes_sync import metrics
 from employes_sync.employes.simulator import Simulator
 from employes_sync.store.db import open_pool
 from tests.fixtures.kube import *  # noqa: F403  (the emulator, the Job runner, the operator)
@@ -214,7 +215,6 @@ async def test_in_process_logs_and_exceptions_never_show_secrets(
     "/metrics scraped after failing runs and with the database unreachable: no secret",
 )
 async def test_metrics_never_show_secrets(secret_sim: Simulator, database_url: str) -> None:
-    metrics = pytest.importorskip("employes_sync.metrics", reason="metrics.py has not landed")
     dsn = with_password(database_url)
     async with migrated_pool(dsn) as pool:
         recorder = Recorder()

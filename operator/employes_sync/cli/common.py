@@ -14,12 +14,13 @@ import click
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.localdb import EmbeddedUnavailable, embedded_database
+from employes_sync.settings import WORKER_DATABASE_ENV, WORKER_TOKEN_ENV
 from employes_sync.store import db
 
 T = TypeVar("T")
 
-TOKEN_ENV = "EMPLOYES_API_TOKEN"
-DATABASE_ENV = "DATABASE_URL"
+TOKEN_ENV = WORKER_TOKEN_ENV
+DATABASE_ENV = WORKER_DATABASE_ENV
 
 
 def has_password(dsn: str) -> bool:

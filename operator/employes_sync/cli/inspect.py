@@ -106,7 +106,7 @@ def queue(scope: str | None, database_url: str | None, prune: str | None, as_jso
     if result["pruned"] is not None:
         click.echo(f"pruned {result['pruned']} finished batches older than {prune}")
     click.echo(f"{'status':<12} {'batches':>8}")
-    for status in ("pending", "processing", "completed", "failed"):
+    for status in queue_store.STATUSES:
         line = f"{status:<12} {result['counts'].get(status, 0):>8}"
         if status == "failed" and result["closed"]:
             line += f"  ({result['closed']} closed with an interrupted run, never retried)"

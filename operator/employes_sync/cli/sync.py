@@ -56,7 +56,7 @@ def demo_api(employees: int) -> Iterator[tuple[str, str, str]]:
     "Exit codes: 0 synced, 1 failed, 2 usage error, 130/143 stopped by SIGINT/SIGTERM."
 )
 @click.option(
-    "--api-url", default="https://connect.employes.nl/v4", show_default=True, help="Employes API base URL."
+    "--api-url", default=SyncSettings.default("api_url"), show_default=True, help="Employes API base URL."
 )
 @click.option("--company-id", help="The company's UUID in Employes.")
 @click.option(
@@ -80,26 +80,38 @@ def demo_api(employees: int) -> Iterator[tuple[str, str, str]]:
     "--inline",
     "inline_count",
     type=int,
-    default=5,
+    default=SyncSettings.default("inline_count"),
     show_default=True,
     help="Employees processed before the batches start (0-50).",
 )
-@click.option("--batch-size", type=int, default=25, show_default=True, help="Employees per batch (1-500).")
+@click.option(
+    "--batch-size",
+    type=int,
+    default=SyncSettings.default("batch_size"),
+    show_default=True,
+    help="Employees per batch (1-500).",
+)
 @click.option(
     "--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Worker processes at once."
 )
-@click.option("--max-attempts", type=int, default=3, show_default=True, help="Attempts per batch (1-10).")
+@click.option(
+    "--max-attempts",
+    type=int,
+    default=SyncSettings.default("max_attempts"),
+    show_default=True,
+    help="Attempts per batch (1-10).",
+)
 @click.option(
     "--backoff-seconds",
     type=float,
-    default=2.0,
+    default=SyncSettings.default("backoff_seconds"),
     show_default=True,
     help="Base of the exponential backoff between a batch's attempts.",
 )
 @click.option(
     "--requests-per-second",
     type=float,
-    default=5.0,
+    default=SyncSettings.default("requests_per_second"),
     show_default=True,
     help="The API's limit, shared by every process of the run.",
 )
@@ -109,11 +121,16 @@ def demo_api(employees: int) -> Iterator[tuple[str, str, str]]:
 @click.option(
     "--listing-deadline",
     type=click.FloatRange(1, 86400),
-    default=900.0,
+    default=SyncSettings.default("listing_deadline_seconds"),
     show_default=True,
     help="Seconds listing the employees (and the inline part) may take in all, retries included.",
 )
-@click.option("--run-lease-seconds", type=click.FloatRange(1, 3600), default=30.0, hidden=True)
+@click.option(
+    "--run-lease-seconds",
+    type=click.FloatRange(1, 3600),
+    default=SyncSettings.default("run_lease_seconds"),
+    hidden=True,
+)
 @click.option(
     "--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve Prometheus metrics here."
 )

@@ -23,7 +23,7 @@ from employes_sync import metrics
 from employes_sync.executors.driver import DriverSettings, Ended, OnTick, drive
 from employes_sync.executors.lease import keep_run
 from employes_sync.pipeline import OnResponse, RunSummary, finish_run, interrupt_run, start_run
-from employes_sync.settings import SyncSettings
+from employes_sync.settings import WORKER_DATABASE_ENV, WORKER_TOKEN_ENV, SyncSettings
 from employes_sync.store import runs as runs_store
 from employes_sync.store.queue import Batch
 
@@ -58,8 +58,8 @@ class LocalLauncher:
         self._env = {
             **os.environ,
             **(extra_env or {}),
-            "DATABASE_URL": database_url,
-            "EMPLOYES_API_TOKEN": token,
+            WORKER_DATABASE_ENV: database_url,
+            WORKER_TOKEN_ENV: token,
             PARENT_ENV: str(os.getpid()),
         }
         self._attempts: dict[str, _Attempt] = {}

@@ -16,6 +16,7 @@ import kopf
 
 from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV
 from employes_sync.kube.spec import ResourceSpec
+from employes_sync.settings import WORKER_DATABASE_ENV, WORKER_TOKEN_ENV
 from employes_sync.store.queue import Batch
 
 NAME_LABEL = "app.kubernetes.io/name"
@@ -31,8 +32,8 @@ APP = "employes-sync"
 MANAGER = "employes-sync-operator"
 
 MAX_NAME = 63
-TOKEN_ENV = "EMPLOYES_API_TOKEN"
-DATABASE_ENV = "DATABASE_URL"
+TOKEN_ENV = WORKER_TOKEN_ENV
+DATABASE_ENV = WORKER_DATABASE_ENV
 
 
 def job_name(resource: str, run_id: int, batch: Batch, attempt: int) -> str:

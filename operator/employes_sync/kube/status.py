@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from employes_sync.store.queue import Batch
+from employes_sync.store.queue import STATUSES, Batch
 
 READY = "Ready"
 PROGRESSING = "Progressing"
@@ -104,7 +104,7 @@ def is_true(conditions: Iterable[Mapping[str, Any]] | None, type_: str) -> bool:
 
 
 def batch_counts(batches: Iterable[Batch]) -> dict[str, int]:
-    counts = {"pending": 0, "processing": 0, "completed": 0, "failed": 0}
+    counts = dict.fromkeys(STATUSES, 0)
     for batch in batches:
         counts[batch.status] = counts.get(batch.status, 0) + 1
     return counts

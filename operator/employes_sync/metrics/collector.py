@@ -34,6 +34,7 @@ from prometheus_client.registry import Collector
 
 from employes_sync.metrics.definitions import ENDPOINTS, STATUS_CLASSES, scope_labels
 from employes_sync.store.queries import Q
+from employes_sync.store.queue import STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 Targets = Callable[[], Mapping[str, Sequence[str] | None]]
 Resource = tuple[str, str]
 
-QUEUE_STATES = ("pending", "processing", "completed", "failed")
+QUEUE_STATES = STATUSES
 BATCH_OUTCOMES = ("completed", "failed")
 RAW_RESULTS = ("new", "changed", "unchanged")
 BATCH_DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)

@@ -13,10 +13,11 @@ triggers/outcomes outside the known vocabulary become "other".
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import prometheus_client
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+
+from employes_sync.employes.client import ResponseCallback
 
 # The `_created` series double every counter for no use on a dashboard.
 prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -37,7 +38,7 @@ FEEDBACK_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0)
 
 _LABEL_WORD = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
-OnResponse = Callable[[str, str, float], None]
+OnResponse = ResponseCallback  # defined once, by the client that calls it
 
 
 def scope_labels(scope: str) -> tuple[str, str]:

@@ -17,14 +17,14 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from employes_sync.settings import PRIORITY
+
 from .queries import Q
 
 STATUSES = ("pending", "processing", "completed", "failed")
 DEFAULT_LEASE_SECONDS = 300.0
 
 # Interactive runs: a person is waiting, so their batches go first.
-PRIORITY_INTERACTIVE = 10
-PRIORITY_BACKGROUND = 0
 
 FailOutcome = Literal["retrying", "failed", "stale"]
 
@@ -99,7 +99,7 @@ async def enqueue(
     run_id: int | None,
     chunks: Sequence[Sequence[str]],
     *,
-    priority: int = PRIORITY_BACKGROUND,
+    priority: int = PRIORITY["background"],
     max_attempts: int = 3,
     source: str = "sync_queued",
 ) -> list[Batch]:
