@@ -18,6 +18,7 @@ from employes_sync.allowlist import (
     normalize_url,
     shown_url,
 )
+from tests.reliability import rows
 
 V4 = "https://connect.employes.nl/v4"
 SIM = "http://employes-sync-simulator.payroll.svc:8089/v4"
@@ -57,6 +58,7 @@ def test_giving_urls_replaces_the_default() -> None:
     assert allow.api_url_refusal(V4) is not None
 
 
+@pytest.mark.fault(*rows.CREDENTIALS_IN_A_RESOURCE_URL_ARE_REFUSED_AND_NEVER_SHOWN)
 def test_credentials_in_a_resource_url_are_refused_and_never_shown() -> None:
     allow = Allowlists.build(api_urls=[V4])
     for url in (

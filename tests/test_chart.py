@@ -18,6 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.reliability import rows
+
 ROOT = Path(__file__).resolve().parent.parent
 CHART_DIR = ROOT / "charts" / "employes-sync"
 TOP_LEVEL_CRD = ROOT / "crds" / "employessync.yaml"
@@ -301,6 +303,7 @@ def _permissions(role: Manifest) -> dict[tuple[str, str], set[str]]:
     return granted
 
 
+@pytest.mark.fault(*rows.DEFAULT_RBAC_IS_ONE_ROLE_IN_THE_RELEASE_NAMESPACE)
 def test_default_rbac_is_one_role_in_the_release_namespace(chart: helm.Chart) -> None:
     manifests = render(chart)
     assert not of_kind(manifests, "ClusterRole") and not of_kind(manifests, "ClusterRoleBinding")
@@ -311,6 +314,7 @@ def test_default_rbac_is_one_role_in_the_release_namespace(chart: helm.Chart) ->
     assert binding["metadata"]["namespace"] == NAMESPACE and binding["roleRef"]["kind"] == "Role"
 
 
+@pytest.mark.fault(*rows.CLUSTER_WIDE_IS_EXPLICIT_AND_WARNED_ABOUT)
 def test_cluster_wide_is_explicit_and_warned_about(chart: helm.Chart) -> None:
     args = one(render(chart, SCENARIOS["cluster-wide"]), "Deployment")["spec"]["template"]["spec"]
     assert "--all-namespaces" in args["containers"][0]["args"]
@@ -724,6 +728,7 @@ def test_network_policies_are_off_by_default(chart: helm.Chart) -> None:
     assert not of_kind(render(chart), "NetworkPolicy")
 
 
+@pytest.mark.fault(*rows.OPERATOR_NETWORK_POLICY_ADMITS_ONLY_THE_LISTED_SOURCES)
 def test_operator_network_policy_admits_only_the_listed_sources(chart: helm.Chart) -> None:
     manifests = render(chart, SCENARIOS["everything"])
     policy = one(manifests, "NetworkPolicy", f"{RELEASE}-employes-sync-operator")
@@ -739,6 +744,7 @@ def test_operator_network_policy_admits_only_the_listed_sources(chart: helm.Char
     assert closed["spec"]["ingress"] == []
 
 
+@pytest.mark.fault(*rows.WORKER_NETWORK_POLICY_SELECTS_THE_OPERATORS_JOBS_AND_LIMITS_)
 def test_worker_network_policy_selects_the_operators_jobs_and_limits_their_egress(chart: helm.Chart) -> None:
     from employes_sync.kube import jobs
     from employes_sync.kube.spec import parse
@@ -860,6 +866,7 @@ def _request(user: str = TRIGGER_USER, sub_resource: str = "") -> dict[str, Any]
     }
 
 
+@pytest.mark.fault(*rows.TRIGGER_POLICY_IS_INSTALLED_WITH_THE_SCHEDULES_AND_BINDS_DEN)
 def test_trigger_policy_is_installed_with_the_schedules_and_binds_deny(chart: helm.Chart) -> None:
     assert not of_kind(render(chart), "ValidatingAdmissionPolicy")
     assert not of_kind(render(chart, {**SCENARIOS["schedules"], "triggerPolicy": {"enabled": False}}),
@@ -877,6 +884,7 @@ def test_trigger_policy_is_installed_with_the_schedules_and_binds_deny(chart: he
     assert TRIGGER_USER == f"system:serviceaccount:{NAMESPACE}:{account}"
 
 
+@pytest.mark.fault(*rows.TRIGGER_POLICY_LETS_THE_TRIGGER_SET_ITS_ANNOTATIONS_ONLY)
 def test_trigger_policy_lets_the_trigger_set_its_annotations_only(chart: helm.Chart) -> None:
     admission = Admission(_trigger_policy(render(chart, SCENARIOS["schedules"])))
     old = _esync()
@@ -919,6 +927,7 @@ def test_trigger_policy_lets_the_trigger_set_its_annotations_only(chart: helm.Ch
     ],
     ids=lambda v: json.dumps(v, sort_keys=True)[:50] if isinstance(v, dict) else v,
 )
+@pytest.mark.fault(*rows.TRIGGER_POLICY_DENIES_EVERY_OTHER_CHANGE)
 def test_trigger_policy_denies_every_other_change(
     chart: helm.Chart, change: dict[str, Any], message: str
 ) -> None:
@@ -927,6 +936,7 @@ def test_trigger_policy_denies_every_other_change(
     assert failed and any(message in m for m in failed), failed
 
 
+@pytest.mark.fault(*rows.TRIGGER_POLICY_DENIES_STATUS_WRITES_AND_LEAVES_EVERYONE_ELSE)
 def test_trigger_policy_denies_status_writes_and_leaves_everyone_else_alone(chart: helm.Chart) -> None:
     admission = Admission(_trigger_policy(render(chart, SCENARIOS["schedules"])))
     changed = _esync(spec__worker={"image": "attacker/img"})

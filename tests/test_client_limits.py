@@ -23,6 +23,7 @@ import pytest
 from employes_sync.employes.client import EmployesClient, MiB
 from employes_sync.employes.errors import MalformedResponseError, ResponseTooLargeError, TransportError
 from employes_sync.employes.fakedata import generate_company
+from tests.reliability import rows
 
 COMPANY = "00000000-0000-4000-8000-000000000001"
 LIMIT = 1 * MiB
@@ -129,6 +130,7 @@ async def test_a_gzip_body_sent_anyway_is_inflated_and_parsed(hostile: Hostile) 
     assert [e["id"] for e in page.employees] == [p.employee["id"] for p in generate_company(3, seed=3)]
 
 
+@pytest.mark.fault(*rows.A_GZIP_BOMB_IS_REFUSED_WITHOUT_INFLATING_IT)
 async def test_a_gzip_bomb_is_refused_without_inflating_it(hostile: Hostile) -> None:
     hostile.bomb = _bomb(256 * MiB)
     assert len(hostile.bomb) < LIMIT  # small on the wire: the Content-Length check cannot catch it
@@ -147,6 +149,7 @@ async def test_a_gzip_bomb_is_refused_without_inflating_it(hostile: Hostile) -> 
     print(f"gzip bomb: peak {peak / MiB:.2f} MiB traced for a {LIMIT / MiB:.0f} MiB limit")
 
 
+@pytest.mark.fault(*rows.AN_UNKNOWN_OR_CORRUPT_ENCODING_IS_A_MALFORMED_RESPONSE)
 async def test_an_unknown_or_corrupt_encoding_is_a_malformed_response(hostile: Hostile) -> None:
     async with client(hostile, "brotli") as c:
         with pytest.raises(MalformedResponseError, match="encoding it was not asked for") as caught:
@@ -157,6 +160,7 @@ async def test_an_unknown_or_corrupt_encoding_is_a_malformed_response(hostile: H
             await c.get_employee_page(1)
 
 
+@pytest.mark.fault(*rows.A_TRICKLING_SERVER_MEETS_THE_TOTAL_DEADLINE)
 async def test_a_trickling_server_meets_the_total_deadline(hostile: Hostile) -> None:
     async with client(hostile, "trickle", timeout=0.5) as c:
         with pytest.raises(TransportError, match=r"did not answer within 0\.5 s") as caught:
@@ -175,6 +179,7 @@ async def test_a_trickling_server_is_retried_then_reported(hostile: Hostile) -> 
     assert len(hostile.accept_encodings) == 2
 
 
+@pytest.mark.fault(*rows.JSON_NESTED_DEEPER_THAN_THE_PARSER_IS_A_MALFORMED_RESPONSE)
 async def test_json_nested_deeper_than_the_parser_is_a_malformed_response(hostile: Hostile) -> None:
     async with client(hostile, "deep", max_response_bytes=4 * MiB) as c:
         with pytest.raises(MalformedResponseError, match="nested too deeply") as caught:

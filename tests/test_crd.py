@@ -15,6 +15,8 @@ import jsonschema
 import pytest
 import yaml
 
+from tests.reliability import rows
+
 REPO = Path(__file__).resolve().parents[1]
 CRD = yaml.safe_load((REPO / "crds" / "employessync.yaml").read_text())
 VERSION = CRD["spec"]["versions"][0]
@@ -278,6 +280,7 @@ CREDENTIAL_URLS = [
 
 
 @pytest.mark.parametrize("url", CREDENTIAL_URLS)
+@pytest.mark.fault(*rows.THE_BASE_URL_CARRIES_NO_CREDENTIAL_QUERY_OR_FRAGMENT)
 def test_the_base_url_carries_no_credential_query_or_fragment(url: str) -> None:
     """The token comes from its Secret; a URL is stored with the run and shown in the status."""
     with pytest.raises(jsonschema.ValidationError):

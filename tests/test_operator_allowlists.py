@@ -16,6 +16,7 @@ import pytest
 from employes_sync.employes.simulator import Simulator
 from tests.fixtures.kube import *  # noqa: F403
 from tests.fixtures.kube import SECRETS, Cluster, JobRunner, OperatorProcess, esync_path, wait_for
+from tests.reliability import rows
 from tests.test_operator_e2e import NS, Env, assert_no_secret_anywhere
 
 pytestmark = pytest.mark.slow
@@ -50,6 +51,7 @@ def refused(env: Env, reason: str) -> dict[str, Any]:
     return condition
 
 
+@pytest.mark.fault(*rows.AN_UNLISTED_API_HOST_GETS_NO_REQUEST_AND_NO_TOKEN)
 def test_an_unlisted_api_host_gets_no_request_and_no_token(env: Env, elsewhere: Simulator) -> None:
     env.secret()
     env.cluster.forget_reads()
@@ -70,6 +72,7 @@ def test_an_unlisted_api_host_gets_no_request_and_no_token(env: Env, elsewhere: 
     assert elsewhere.stats.total == 0
 
 
+@pytest.mark.fault(*rows.PLAIN_HTTP_TO_AN_HTTPS_ONLY_HOST_IS_REFUSED)
 def test_plain_http_to_an_https_only_host_is_refused(env: Env) -> None:
     env.secret()
     https_only = str(env.simulator.url).replace("http://", "https://", 1)
@@ -80,6 +83,7 @@ def test_plain_http_to_an_https_only_host_is_refused(env: Env) -> None:
     assert env.simulator.stats.total == 0 and not env.jobs()
 
 
+@pytest.mark.fault(*rows.AN_UNLABELLED_SECRET_IS_REFUSED_WITHOUT_READING_IT)
 def test_an_unlabelled_secret_is_refused_without_reading_it(env: Env) -> None:
     env.secret(labelled=False)
     env.cluster.forget_reads()
@@ -101,6 +105,7 @@ def test_an_unlabelled_secret_is_refused_without_reading_it(env: Env) -> None:
     assert data_reads(env) > 0
 
 
+@pytest.mark.fault(*rows.AN_UNLABELLED_DSN_SECRET_IS_REFUSED_TOO)
 def test_an_unlabelled_dsn_secret_is_refused_too(env: Env) -> None:
     env.secret()  # the token's Secret, labelled
     env.secret(name="db", labelled=False)
@@ -121,6 +126,7 @@ def test_an_unlabelled_dsn_secret_is_refused_too(env: Env) -> None:
     ],
     ids=["image", "service-account"],
 )
+@pytest.mark.fault(*rows.AN_UNLISTED_WORKER_IMAGE_OR_SERVICE_ACCOUNT_RUNS_NOTHING)
 def test_an_unlisted_worker_image_or_service_account_runs_nothing(
     env: Env, worker: dict[str, str], reason: str, named: str
 ) -> None:
@@ -136,6 +142,7 @@ def test_an_unlisted_worker_image_or_service_account_runs_nothing(
     assert env.cluster.reads(SECRETS, NS, "esync") == []
 
 
+@pytest.mark.fault(*rows.LISTED_IMAGES_AND_SERVICE_ACCOUNTS_RUN_AND_JOBS_GET_THE_API_)
 def test_listed_images_and_service_accounts_run_and_jobs_get_the_api_url_from_the_spec(env: Env) -> None:
     env.secret()
     env.resource(worker={"image": "registry.example/esync:1.2.3", "serviceAccountName": "batch"})

@@ -50,6 +50,7 @@ from tests.fixtures.kube import (
     wait_for,
 )
 from tests.fixtures.store import migrated_pool
+from tests.reliability import rows
 
 pytestmark = pytest.mark.slow
 
@@ -238,6 +239,7 @@ def scrape(url: str) -> str:
         return response.read().decode()
 
 
+@pytest.mark.fault(*rows.A_RESOURCE_SYNCS_TO_READY_WITHIN_PARALLELISM)
 def test_a_resource_syncs_to_ready_within_parallelism(env: Env) -> None:
     env.secret()
     env.resource()
@@ -369,6 +371,7 @@ def test_triggers_during_a_run_coalesce_into_one_follow_up(env: Env) -> None:
     assert len(env.wait_events("RunSucceeded", 2)) == 2
 
 
+@pytest.mark.fault(*rows.OPERATOR_KILLED_MID_RUN_FINISHES_IT_WITHOUT_DUPLICATE_JOBS)
 def test_operator_killed_mid_run_finishes_it_without_duplicate_jobs(env: Env) -> None:
     env.secret()
     env.resource(inline__count=0, batches__size=5, batches__parallelism=2)
@@ -391,6 +394,7 @@ def test_operator_killed_mid_run_finishes_it_without_duplicate_jobs(env: Env) ->
     assert op2.process is not None and op2.process.poll() is None
 
 
+@pytest.mark.fault(*rows.A_JOB_THAT_NEVER_STARTS_FAILS_AT_ITS_DEADLINE_AND_IS_RETRIED)
 def test_a_job_that_never_starts_fails_at_its_deadline_and_is_retried(env: Env) -> None:
     def fault(job: dict[str, Any]) -> str | None:
         labels = job["metadata"]["labels"]
@@ -399,8 +403,9 @@ def test_a_job_that_never_starts_fails_at_its_deadline_and_is_retried(env: Env) 
 
     env.runner.fault = fault
     env.secret()
-    # A deadline below the CRD's minimum (10 s) keeps the test short; the emulator does not validate.
-    env.resource(inline__count=0, batches__activeDeadlineSeconds=3)
+    # Long enough for a batch on a loaded machine (at 3 s every attempt of a batch ran out when other
+    # test runs shared the cores), short enough that the held Job fails at it soon.
+    env.resource(inline__count=0, batches__activeDeadlineSeconds=20)
     env.operator()
     last = env.wait_run_finished(0, timeout=120)
     assert last["state"] == "succeeded"
@@ -416,6 +421,7 @@ def test_a_job_that_never_starts_fails_at_its_deadline_and_is_retried(env: Env) 
     assert counts["failed"] == 0 and counts["retried"] == 1 and counts["attempts"] == counts["completed"] + 1
 
 
+@pytest.mark.fault(*rows.A_JOB_DELETED_WHILE_IT_RUNS_IS_REPLACED)
 def test_a_job_deleted_while_it_runs_is_replaced(env: Env) -> None:
     def fault(job: dict[str, Any]) -> str | None:
         labels = job["metadata"]["labels"]
@@ -437,6 +443,7 @@ def test_a_job_deleted_while_it_runs_is_replaced(env: Env) -> None:
     assert env.timelines() == 78
 
 
+@pytest.mark.fault(*rows.OPERATOR_KILLED_DURING_THE_INLINE_PART_ENDS_WITH_EVERY_EMPLO)
 def test_operator_killed_during_the_inline_part_ends_with_every_employee_synced(
     env: Env, make_simulator: Callable[..., Simulator]
 ) -> None:
@@ -514,7 +521,18 @@ STATUS_WRITES: dict[str, tuple[Callable[[dict[str, Any]], bool], bool, int]] = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("write", list(STATUS_WRITES))
+@pytest.mark.parametrize(
+    "write",
+    [
+        pytest.param(
+            write,
+            marks=pytest.mark.fault(
+                *getattr(rows, "KILLED_DURING_STATUS_WRITE_" + write.upper().replace("-", "_"))
+            ),
+        )
+        for write in STATUS_WRITES
+    ],
+)
 def test_operator_killed_while_status_is_written_finishes_the_run(env: Env, write: str) -> None:
     matches, lands, final_run = STATUS_WRITES[write]
     killer = KillDuringStatusWrite(matches, lands)
@@ -586,6 +604,8 @@ def test_operator_killed_while_status_is_written_finishes_the_run(env: Env, writ
     assert env.status()["lastRun"]["id"] == final_run and len(env.jobs()) == len(expected)
 
 
+@pytest.mark.fault(*rows.MISSING_SECRET_THEN_CREATED_RECOVERS_1)
+@pytest.mark.fault(*rows.MISSING_SECRET_THEN_CREATED_RECOVERS_2)
 def test_missing_secret_then_created_recovers(env: Env) -> None:
     env.resource()
     op = env.operator()
@@ -607,6 +627,7 @@ def test_missing_secret_then_created_recovers(env: Env) -> None:
     assert_no_secret_anywhere(env, op, env.simulator.config.token)
 
 
+@pytest.mark.fault(*rows.REJECTED_TOKEN_IS_REPORTED_AND_RECOVERS_WHEN_FIXED)
 def test_rejected_token_is_reported_and_recovers_when_fixed(env: Env) -> None:
     env.secret(token="wrong-token-value")
     env.resource()
@@ -622,6 +643,8 @@ def test_rejected_token_is_reported_and_recovers_when_fixed(env: Env) -> None:
     assert_no_secret_anywhere(env, op, "wrong-token-value", env.simulator.config.token)
 
 
+@pytest.mark.fault(*rows.DATABASE_REFUSING_THE_DSN_IS_REPORTED_1)
+@pytest.mark.fault(*rows.DATABASE_REFUSING_THE_DSN_IS_REPORTED_2)
 def test_database_refusing_the_dsn_is_reported(env: Env) -> None:
     env.secret(dsn="postgresql://nobody:s3cret-pw@127.0.0.1:1/none?connect_timeout=1")
     env.resource()

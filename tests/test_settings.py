@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from employes_sync.settings import SettingsError, SyncSettings, check_api_url
+from tests.reliability import rows
 
 COMPANY = "00000000-0000-4000-8000-000000000001"
 
@@ -43,6 +44,7 @@ def test_unusable_api_urls_are_refused_with_a_reason(url: str, message: str) -> 
         "http://apiuser:s3cretpw@[::1:8089/v4",
     ],
 )
+@pytest.mark.fault(*rows.A_CREDENTIAL_IN_THE_URL_IS_REFUSED_WITHOUT_BEING_QUOTED)
 def test_a_credential_in_the_url_is_refused_without_being_quoted(url: str) -> None:
     with pytest.raises(SettingsError) as caught:
         SyncSettings(scope="local/x", company_id=COMPANY, api_url=url)

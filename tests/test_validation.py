@@ -21,6 +21,7 @@ from employes_sync.validation import (
     parse_date,
     parse_number,
 )
+from tests.reliability import rows
 
 AS_OF = date(2025, 1, 1)
 EMPLOYMENT: dict[str, Any] = {
@@ -122,6 +123,7 @@ async def test_a_page_with_a_non_finite_record_stores_the_rest(store_pool: Async
 @pytest.mark.parametrize(
     "bad", ["", "   ", ".", "..", "a/b", "/", "../companies", "a\\b", "a?b", "a#b", "a\x00b", "a\nb"]
 )
+@pytest.mark.fault(*rows.EMPLOYEE_IDS_THAT_CANNOT_BE_A_URL_SEGMENT_ARE_REFUSED)
 def test_employee_ids_that_cannot_be_a_url_segment_are_refused(bad: str) -> None:
     with pytest.raises(InvalidRecord) as caught:
         employee_id(bad)
@@ -164,6 +166,7 @@ SECRETS = ["€ 45.000,00", "Jansen", "Kerkstraat 12", "1990-31-12", "4321.99 EU
         lambda v: parse_employee_page({"data": [], "total": v}),
     ],
 )
+@pytest.mark.fault(*rows.NO_REASON_ECHOES_THE_REJECTED_VALUE)
 def test_no_reason_echoes_the_rejected_value(place: Any, value: str) -> None:
     try:
         place(value)

@@ -1,7 +1,8 @@
 """The fault-injection suite's plumbing: a `fault` marker per test, and the table in docs/reliability.md.
 
-Every test here carries `@pytest.mark.fault(area, fault, what_happens)`. Tests with the same area and
-fault share one row of the table. Run the suite with `ESYNC_RELIABILITY_REPORT=docs/reliability.md`
+Every test here carries `@pytest.mark.fault(area, fault, what_happens)`, and so do the tests of other
+files that fill rows (their arguments are constants in rows.py). Tests with the same area and fault
+share one row of the table. Run the suite with `ESYNC_RELIABILITY_REPORT=docs/reliability.md`
 (`tests/reliability/report.sh` does) and the table is written from that run's outcomes: passed/total
 per row. Faults without a test yet are listed from `PENDING` so the table never hides a gap.
 """
@@ -33,185 +34,6 @@ AREAS = [
 #: (area, fault, why it has no test yet): listed so the table never hides a gap.
 PENDING: list[tuple[str, str, str]] = []
 
-#: The operator's end-to-end tests (tests/test_operator_e2e.py: kmock's emulator over HTTP, Jobs run as
-#: local worker processes, the operator as a subprocess) inject faults of this table too; they carry no
-#: `fault` marker, so their rows are declared here: test name -> [(area, fault, what happens)].
-#: `report.sh` runs that file with this folder so their outcomes are counted.
-_E2E = "test_operator_e2e.py"
-_DB_AT_START = "unreachable at start (operator: clear condition, retried with backoff)"
-_SECRETS_K8S = "token and DSN password in Kubernetes events and the resource's status"
-EXTERNAL: dict[str, list[tuple[str, str, str]]] = {
-    f"{_E2E}::test_database_refusing_the_dsn_is_reported": [
-        ("Database", _DB_AT_START,
-         "a DSN whose database refuses connections: Ready=False reason DatabaseUnavailable, the password"
-         " not in the message; once the Secret holds a working DSN the run ends Ready"),
-        ("Security", _SECRETS_K8S, "a refused DSN: its password is in no log line, event or status field"),
-    ],
-    f"{_E2E}::test_a_job_deleted_while_it_runs_is_replaced": [
-        ("Workers", "a Job deleted while it runs",
-         "the Job of batch 2 deleted while its pod runs: the batch is retried ('deleted' in BatchRetried)"
-         " as attempt 2, which completes; the run succeeds with every timeline stored"),
-    ],
-    f"{_E2E}::test_a_job_that_never_starts_fails_at_its_deadline_and_is_retried": [
-        ("Workers", "a Job that never starts (no pods until its deadline)",
-         "a Job left without pods (like an image that cannot be pulled) fails at activeDeadlineSeconds"
-         " (DeadlineExceeded in BatchRetried); attempt 2 completes and the run succeeds"),
-    ],
-    f"{_E2E}::test_operator_killed_during_the_inline_part_ends_with_every_employee_synced": [
-        ("Operator", "killed before the inline part ends, restarted",
-         "SIGKILL while the inline part runs (slow API): the restarted operator closes the interrupted run"
-         " (RunInterrupted), starts a new one that ends Ready with every employee; no Job duplicated"),
-    ],
-    f"{_E2E}::test_operator_killed_mid_run_finishes_it_without_duplicate_jobs": [
-        ("Operator", "killed while Jobs run, restarted (no Job duplicated, no batch lost)",
-         "SIGKILL after 3 Jobs started: the restarted operator resumes the same run (RunResumed), which"
-         " succeeds with exactly one Job per batch (16), every timeline stored, parallelism held"),
-    ],
-    **{
-        f"{_E2E}::test_operator_killed_while_status_is_written_finishes_the_run[{write}]": [
-            ("Operator", "killed while status is being written, restarted", behaviour)
-        ]
-        for write, behaviour in {
-            "run-started": "SIGKILL with the run's first status PATCH held at the API and then lost: the"
-            " restarted operator closes the unlisted run (RunInterrupted); run 2 ends Ready with every"
-            " timeline, one Job per batch attempt",
-            "inline-done": "SIGKILL during the PATCH after the inline part (lost): the run is resumed"
-            " (RunResumed) and ends Ready; each batch has exactly the Jobs its attempts count",
-            "jobs-running": "SIGKILL during a progress PATCH while Jobs run (the write lands unanswered):"
-            " the run resumes and ends Ready, no Job duplicated, parallelism held",
-            "run-finished": "SIGKILL during the run's closing PATCH (lost; the run is closed in PostgreSQL):"
-            " the restarted operator writes lastRun, counts and Ready from the closed run (this stuck at"
-            " RunInProgress before c7cb547)",
-        }.items()
-    },
-    f"{_E2E}::test_a_resource_syncs_to_ready_within_parallelism": [
-        ("Security", _SECRETS_K8S,
-         "a successful run: neither the token nor the DSN is in the operator log, events or status"),
-    ],
-    f"{_E2E}::test_missing_secret_then_created_recovers": [
-        ("Security", _SECRETS_K8S, "a missing Secret, then created: the token is in no log, event or status"),
-    ],
-    f"{_E2E}::test_rejected_token_is_reported_and_recovers_when_fixed": [
-        ("Security", _SECRETS_K8S,
-         "a rejected (401) token, then the right one: neither is in any log, event or status field"),
-    ],
-}  # fmt: skip
-
-#: Security tests outside this folder (issue 11): the operator's allowlists end to end, the chart's
-#: admission policy and RBAC, the client's limits, the CRD's and settings' URL checks, record validation.
-_ALLOW = "test_operator_allowlists.py"
-_REFUSED = "nothing happens on the resource's behalf: no request reaches any API, no Job is created"
-EXTERNAL.update({
-    f"{_ALLOW}::test_an_unlisted_api_host_gets_no_request_and_no_token": [
-        ("Security", "a resource naming an API host the operator does not allow",
-         "Ready=False ApiHostNotAllowed with a Warning event; the other host and the simulator get no"
-         " request, no Job, the Secret is not even read; pointed back at an allowed URL it ends Ready"),
-    ],
-    f"{_ALLOW}::test_plain_http_to_an_https_only_host_is_refused": [
-        ("Security", "a resource naming an API host the operator does not allow",
-         "http:// to a host allowed over https only: ApiHostNotAllowed ('plain http'), no request"),
-    ],
-    f"{_ALLOW}::test_an_unlabelled_secret_is_refused_without_reading_it": [
-        ("Security", "a resource naming a Secret not labelled employessync.io/secret",
-         "Ready=False SecretNotAllowed; the operator read only the Secret's metadata (PartialObjectMetadata),"
-         f" never its data; {_REFUSED}; once its owner labels it, the resource ends Ready"),
-    ],
-    f"{_ALLOW}::test_an_unlabelled_dsn_secret_is_refused_too": [
-        ("Security", "a resource naming a Secret not labelled employessync.io/secret",
-         "an unlabelled DSN Secret beside a labelled token Secret: SecretNotAllowed, its data never read"),
-    ],
-    f"{_ALLOW}::test_an_unlisted_worker_image_or_service_account_runs_nothing": [
-        ("Security", "a resource naming a worker image or ServiceAccount the operator does not allow",
-         "attacker/img or ci-deployer: Ready=False WorkerImageNotAllowed / ServiceAccountNotAllowed, no"
-         " Job, no request (refused before the inline part), the Secret not read"),
-    ],
-    f"{_ALLOW}::test_listed_images_and_service_accounts_run_and_jobs_get_the_api_url_from_the_spec": [
-        ("Security", "a resource naming a worker image or ServiceAccount the operator does not allow",
-         "an image and ServiceAccount given with --allow-worker-*: the run ends Ready; every Job carries the"
-         " spec's API URL and the operator's URL list in its environment"),
-    ],
-    "test_chart.py::test_trigger_policy_denies_every_other_change": [
-        ("Security", "the trigger CronJob's ServiceAccount changing the spec",
-         "the ValidatingAdmissionPolicy's CEL, evaluated with cel-python on rendered manifests: a new"
-         " worker image or ServiceAccount, API URL, Secret, other annotation, label, finalizer or owner"
-         " reference from the trigger's account is denied with its message"),
-    ],
-    "test_chart.py::test_trigger_policy_lets_the_trigger_set_its_annotations_only": [
-        ("Security", "the trigger CronJob's ServiceAccount changing the spec",
-         "what `employes-sync trigger` sends (sync-requested-at, sync-mode) is admitted"),
-    ],
-    "test_chart.py::test_trigger_policy_denies_status_writes_and_leaves_everyone_else_alone": [
-        ("Security", "the trigger CronJob's ServiceAccount changing the spec",
-         "a status write by the trigger is denied; the operator, people and other accounts are not matched"),
-    ],
-    "test_chart.py::test_trigger_policy_is_installed_with_the_schedules_and_binds_deny": [
-        ("Security", "the trigger CronJob's ServiceAccount changing the spec",
-         "the policy and its Deny binding render with the schedules, validate against Kubernetes 1.33 and"
-         " name the CronJobs' own ServiceAccount"),
-    ],
-    "test_chart.py::test_default_rbac_is_one_role_in_the_release_namespace": [
-        ("Security", "RBAC wider than the release by default",
-         "the default install: one Role and RoleBinding in the release's namespace, no ClusterRole"),
-    ],
-    "test_chart.py::test_cluster_wide_is_explicit_and_warned_about": [
-        ("Security", "RBAC wider than the release by default",
-         "clusterWide: true gives --all-namespaces and a WARNING in NOTES; with watchNamespaces it fails"),
-    ],
-    "test_chart.py::test_worker_network_policy_selects_the_operators_jobs_and_limits_their_egress": [
-        ("Security", "workers and the operator reachable from anywhere",
-         "networkPolicy.enabled: worker pods (selected by the labels kube/jobs.py gives them) accept nothing"
-         " and reach only DNS, the database and the API (and the simulator when enabled)"),
-    ],
-    "test_chart.py::test_operator_network_policy_admits_only_the_listed_sources": [
-        ("Security", "workers and the operator reachable from anywhere",
-         "the operator's metrics and health ports only from networkPolicy.operator.ingressFrom"
-         " (none: closed)"),
-    ],
-    "test_client_limits.py::test_a_gzip_bomb_is_refused_without_inflating_it": [
-        ("Security", "a hostile API exhausting or hanging the operator",
-         "a 256 MiB gzip bomb (256 KiB on the wire) sent despite Accept-Encoding: identity:"
-         " ResponseTooLargeError with at most 4x the 1 MiB limit traced (2.4 MiB; 142 MiB before)"),
-    ],
-    "test_client_limits.py::test_a_trickling_server_meets_the_total_deadline": [
-        ("Security", "a hostile API exhausting or hanging the operator",
-         "a body trickled a byte every 50 ms (each read in time): TransportError at the 0.5 s deadline, the"
-         " server cut off mid-body"),
-    ],
-    "test_client_limits.py::test_json_nested_deeper_than_the_parser_is_a_malformed_response": [
-        ("Security", "a hostile API exhausting or hanging the operator",
-         "JSON nested 100,000 deep: a one-line MalformedResponseError, not a RecursionError traceback"),
-    ],
-    "test_client_limits.py::test_an_unknown_or_corrupt_encoding_is_a_malformed_response": [
-        ("Security", "a hostile API exhausting or hanging the operator",
-         "a br or corrupt gzip body: MalformedResponseError (br: not retried)"),
-    ],
-    "test_crd.py::test_the_base_url_carries_no_credential_query_or_fragment": [
-        ("Security", "credentials in the API URL",
-         "the CRD's pattern refuses userinfo, a query and a fragment in spec.api.baseUrl"),
-    ],
-    "test_settings.py::test_a_credential_in_the_url_is_refused_without_being_quoted": [
-        ("Security", "credentials in the API URL",
-         "settings validation refuses them without quoting the credential"),
-    ],
-    "test_allowlist.py::test_credentials_in_a_resource_url_are_refused_and_never_shown": [
-        ("Security", "credentials in the API URL",
-         "an object that predates the pattern: ApiHostNotAllowed, the credential never in the message"),
-    ],
-    "test_validation.py::test_employee_ids_that_cannot_be_a_url_segment_are_refused": [
-        ("Security", "employee ids that are dot segments or empty",
-         "'.', '..', '', '/', '../companies' and the like make that one record invalid"),
-    ],
-    "test_validation.py::test_no_reason_echoes_the_rejected_value": [
-        ("Security", "reasons that echo wages and dates of birth",
-         "no validation reason quotes the value it rejects"),
-    ],
-    f"{_E2E}::test_missing_secret_then_created_recovers": [
-        ("Security", _SECRETS_K8S, "a missing Secret, then created: the token is in no log, event or status"),
-        ("Security", "Secret key names in the status",
-         "SecretKeyNotFound names the key asked for, never the Secret's other keys"),
-    ],
-})  # fmt: skip
-
 
 @dataclass
 class Row:
@@ -236,9 +58,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "fault(area, fault, behaviour): the fault a reliability test injects, for the table"
-    )
     if not config.pluginmanager.has_plugin("esync-reliability-recorder"):
         config.pluginmanager.register(_Recorder(), "esync-reliability-recorder")
 
@@ -246,13 +65,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         name = f"{Path(str(item.path)).name}::{item.name}"
-        marker = item.get_closest_marker("fault")
-        # A parametrized test is mapped by its name with or without the case id.
-        every_case = f"{Path(str(item.path)).name}::{getattr(item, 'originalname', item.name)}"
-        faults = (
-            [tuple(marker.args)] if marker is not None else EXTERNAL.get(name) or EXTERNAL.get(every_case, [])
-        )
-        for area, fault, behaviour in faults:
+        # One marker per row a test fills (a case of a parametrized test may carry its own).
+        for area, fault, behaviour in (tuple(marker.args) for marker in item.iter_markers("fault")):
             row = _rows.setdefault((area, fault), Row(area, fault))
             if behaviour not in row.behaviours:
                 row.behaviours.append(behaviour)
@@ -262,7 +76,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 class _Recorder:
     """Counts outcomes. Registered as a plugin, not a conftest hook: a conftest's runtest hooks only
-    see items under its folder, and the mapped operator tests (EXTERNAL) live in tests/."""
+    see items under its folder, and marked tests of other files (the operator's e2e) live in tests/."""
 
     @staticmethod
     def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 HEADER = """# Reliability and security: the fault-injection suite
 
 Every fault below is injected by a test in `tests/reliability/` (or, for the operator's faults, in
-`tests/test_operator_e2e.py`, mapped to its rows in `tests/reliability/conftest.py`) against the real
-parts: the Employes API simulator over HTTP (`sim.faults`), real PostgreSQL 18 (embedded), real
+`tests/test_operator_e2e.py`, each test marked with its rows from `tests/reliability/rows.py`) against
+the real parts: the Employes API simulator over HTTP (`sim.faults`), real PostgreSQL 18 (embedded), real
 `employes-sync worker` subprocesses, and for the operator `employes-sync operator` as a process against
 kmock's Kubernetes emulator over HTTP with Jobs run as local worker processes. The Containers rows run
 the same operator and workers as containers of a real Docker engine (`tests/containers/`: the chart's

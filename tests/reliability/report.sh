@@ -1,6 +1,6 @@
 #!/bin/sh
 # Run the fault-injection suite (with the operator's end-to-end tests and the security tests of other
-# files, mapped to rows in conftest.py)
+# files, each marked with its rows: @pytest.mark.fault(*rows.X), see rows.py)
 # and regenerate docs/reliability.md from its outcomes.
 set -e
 cd "$(dirname "$0")/../.."

@@ -26,11 +26,12 @@ from typing import Any
 import kopf
 from psycopg_pool import AsyncConnectionPool
 
-from employes_sync import metrics, pipeline
+from employes_sync import metrics
 from employes_sync.controller import outcomes
 from employes_sync.controller.context import OperatorContext
-from employes_sync.executors.driver import DriverSettings, drive
+from employes_sync.executors.driver import DriverSettings
 from employes_sync.executors.lease import keep_run
+from employes_sync.executors.orchestration import RunOrchestration
 from employes_sync.kube import jobs, status, triggers
 from employes_sync.kube.launcher import KubernetesLauncher
 from employes_sync.kube.problem import Problem
@@ -340,20 +341,18 @@ class Reconciler:
             started_at=datetime.now(UTC),
         )  # fmt: skip
         await self.publish(outcomes.run_started(current, trigger.reason, trigger.mode))
+        run = RunOrchestration.begin(pool, run_id, settings)
         try:
-            started = await pipeline.start_run(
-                settings, pool, token, run_id=run_id,
-                on_response=metrics.api_response_observer(self.namespace, self.name),
-            )  # fmt: skip
+            started = await run.start(
+                settings, token, on_response=metrics.api_response_observer(self.namespace, self.name)
+            )
         except Exception as exc:
             failure = outcomes.run_failure(exc, spec, self.namespace)
             if failure is None:
                 raise
             await self.publish(outcomes.run_failed(current, failure, status.now_iso()))
-            self.record_finished(current, "failed")
+            run.finished("failed")
             raise failure.problem() from None
-        if started.time_to_first_feedback is not None:
-            metrics.observe_time_to_first_feedback(self.namespace, self.name, started.time_to_first_feedback)
         current = status.run_status(
             run_id=run_id, trigger=trigger.reason, mode=trigger.mode, phase="Batches", state="running",
             started_at=current["startedAt"], employees=started.employees,
@@ -364,7 +363,7 @@ class Reconciler:
             "currentRun": current, "employees": started.employees, "queued": len(started.batch_ids),
             "syncedGeneration": trigger.generation, "syncedRequest": trigger.requested_at,
         }))  # fmt: skip
-        await self.drive(pool, spec, run_id, current)
+        await self.drive(run, spec, current)
 
     async def resume(self, pool: AsyncConnectionPool, spec: ResourceSpec, row: Mapping[str, Any]) -> None:
         """Finish the scope's unfinished run: its batches are in the queue, its Jobs in the cluster."""
@@ -373,26 +372,18 @@ class Reconciler:
         await self.publish(outcomes.run_resumed(current, row, self.status.get("syncedGeneration")))
         interrupted = None if outcomes.was_listed(row) else outcomes.INTERRUPTED_BEFORE_LISTED
         async with self.holding(pool, run_id):
-            await self.drive(pool, spec, run_id, current, interrupted=interrupted)
-
-    def record_finished(self, current: Mapping[str, Any], outcome: str) -> None:
-        started = current.get("startedAt")
-        seconds = 0.0
-        if isinstance(started, str):
-            begun = datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-            seconds = (datetime.now(UTC) - begun).total_seconds()
-        metrics.record_run_finished(self.namespace, self.name, str(current.get("trigger")), outcome, seconds)
+            await self.drive(RunOrchestration.resume(pool, row), spec, current, interrupted=interrupted)
 
     async def drive(
         self,
-        pool: AsyncConnectionPool,
+        run: RunOrchestration,
         spec: ResourceSpec,
-        run_id: int,
         current: dict[str, Any],
         *,
         interrupted: str | None = None,
     ) -> None:
         """Run the batches as Jobs until each is done or failed for good, then close the run."""
+        pool, run_id = run.pool, run.run_id
         launcher = KubernetesLauncher(
             self.ctx.api, pool, self.namespace, self.name, run_id,
             lambda batch, attempt: self.job_manifest(run_id, batch, attempt),
@@ -402,7 +393,7 @@ class Reconciler:
             backoff_max_seconds=spec.backoff_max_seconds, poll_seconds=self.ctx.config.poll_seconds,
         )  # fmt: skip
         ticks: list[list[Batch]] = []
-        task = asyncio.create_task(drive(pool, run_id, launcher, settings, on_tick=ticks.append))
+        task = asyncio.create_task(run.drive(launcher, settings, on_tick=ticks.append))
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=self.ctx.config.poll_seconds)
@@ -433,7 +424,7 @@ class Reconciler:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         await self.progress(current, batches)
-        await self.finish(pool, run_id, current, batches, interrupted)
+        await self.finish(run, current, batches, interrupted)
 
     async def progress(self, current: dict[str, Any], batches: list[Batch]) -> None:
         """Status and events from one look at the run's batches (only when something changed)."""
@@ -445,20 +436,12 @@ class Reconciler:
             await self.publish(publication)
 
     async def finish(
-        self,
-        pool: AsyncConnectionPool,
-        run_id: int,
-        current: dict[str, Any],
-        batches: list[Batch],
-        interrupted: str | None,
+        self, run: RunOrchestration, current: dict[str, Any], batches: list[Batch], interrupted: str | None
     ) -> None:
-        result = await pipeline.finish_run(pool, run_id)
+        result = await run.finish(interrupted=interrupted)
+        # The status tells an interrupted run as failed with its reason (the CRD's states).
+        state = "failed" if result.status == "interrupted" else result.status
         error = result.error
-        state: str = result.status
-        if interrupted:
-            await runs_store.finish_run(pool, run_id, "interrupted", result.summary, interrupted)
-            state, error = "failed", interrupted
-        self.record_finished(current, outcomes.run_outcome(state, batches))
         await self.publish(outcomes.run_finished(
             current, batches, state=state, error=error, summary=result.summary,
             finished_at=status.now_iso(), interrupted=interrupted,

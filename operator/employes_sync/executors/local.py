@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import sys
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,10 +18,10 @@ from typing import Any, Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
-from employes_sync import metrics
-from employes_sync.executors.driver import DriverSettings, Ended, OnTick, drive
+from employes_sync.executors.driver import DriverSettings, Ended, OnTick
 from employes_sync.executors.lease import keep_run
-from employes_sync.pipeline import OnResponse, RunSummary, finish_run, interrupt_run, start_run
+from employes_sync.executors.orchestration import RunOrchestration
+from employes_sync.pipeline import OnResponse, RunSummary
 from employes_sync.settings import WORKER_DATABASE_ENV, WORKER_TOKEN_ENV, SyncSettings
 from employes_sync.store import runs as runs_store
 from employes_sync.store.queue import Batch
@@ -162,15 +161,13 @@ async def sync_locally(
     stopped and the run is closed as interrupted with its unfinished batches, and its summary
     returned; the next run syncs those employees again.
     """
-    started = time.monotonic()
-    labels = metrics.scope_labels(settings.scope)
     owner = owner or runs_store.Owner.this_process()
     claimed = await runs_store.claim_run(
         pool, settings.scope, settings.company_id, settings.trigger, settings.mode, settings.to_json(),
         owner=owner, lease_seconds=settings.run_lease_seconds,
     )  # fmt: skip
     run_id = claimed.run_id
-    metrics.record_run_started(*labels, settings.trigger)
+    run = RunOrchestration.begin(pool, run_id, settings)
     listing_done = asyncio.Event()
     wake = asyncio.Event()  # a worker exited, or batches were queued: look at the queue now
     on_tick: OnTick | None = progress.batches if progress else None
@@ -186,7 +183,7 @@ async def sync_locally(
 
     async def collect() -> None:
         try:
-            await start_run(settings, pool, token, progress=report, on_response=on_response, run_id=run_id)
+            await run.start(settings, token, progress=report, on_response=on_response)
         finally:
             listing_done.set()
             wake.set()
@@ -200,7 +197,7 @@ async def sync_locally(
     launcher = LocalLauncher(dsn, token, on_exit=wake.set)
     collector = asyncio.create_task(collect())
     driver = asyncio.create_task(
-        drive(pool, run_id, launcher, driver_settings, listing_done=listing_done, on_tick=on_tick, wake=wake)
+        run.drive(launcher, driver_settings, listing_done=listing_done, on_tick=on_tick, wake=wake)
     )
     heartbeat = asyncio.create_task(keep_run(pool, run_id, owner, settings.run_lease_seconds))
     stopped: asyncio.Task[Any] | None = asyncio.create_task(stop.wait()) if stop is not None else None
@@ -211,7 +208,6 @@ async def sync_locally(
 
     whole = asyncio.create_task(work())
     tasks: list[asyncio.Task[Any]] = [whole, collector, driver, heartbeat, *([stopped] if stopped else [])]
-    outcome = "failed"
     try:
         await asyncio.wait([t for t in (whole, heartbeat, stopped) if t], return_when=asyncio.FIRST_COMPLETED)
         if not whole.done():
@@ -223,17 +219,11 @@ async def sync_locally(
                     f"run {run_id} was taken over by another sync: its heartbeat was not renewed within "
                     f"{settings.run_lease_seconds:g} s"
                 )
-            summary = await interrupt_run(pool, run_id, stop_reason())
-            outcome = "interrupted"
-            return summary
+            return await run.interrupt(stop_reason())
         whole.result()  # the listing's error (the run is already closed as failed), or the driver's
-        summary = await finish_run(pool, run_id)
-        outcome = summary.status
+        return await run.finish()
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        metrics.record_run_finished(*labels, settings.trigger, outcome, time.monotonic() - started)
-    if (first_feedback := summary.summary.get("time_to_first_feedback_seconds")) is not None:
-        metrics.observe_time_to_first_feedback(*labels, first_feedback)
-    return summary
+        run.finished("failed")  # counted already unless the run ended by an error

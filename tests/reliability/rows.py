@@ -1,0 +1,262 @@
+"""The rows of docs/reliability.md that tests outside tests/reliability/ fill, one constant per
+fault row and behaviour, so a test names its row with `@pytest.mark.fault(*rows.X)` (no mapping
+of test names to rows anywhere)."""
+
+from __future__ import annotations
+
+#: (area, fault, what happens): the arguments of a `fault` marker.
+Fault = tuple[str, str, str]
+
+DATABASE_REFUSING_THE_DSN_IS_REPORTED_1: Fault = (
+    "Database",
+    "unreachable at start (operator: clear condition, retried with backoff)",
+    (
+        "a DSN whose database refuses connections: Ready=False reason DatabaseUnavailable, the "
+        "password not in the message; once the Secret holds a working DSN the run ends Ready"
+    ),
+)
+DATABASE_REFUSING_THE_DSN_IS_REPORTED_2: Fault = (
+    "Security",
+    "token and DSN password in Kubernetes events and the resource's status",
+    "a refused DSN: its password is in no log line, event or status field",
+)
+A_JOB_DELETED_WHILE_IT_RUNS_IS_REPLACED: Fault = (
+    "Workers",
+    "a Job deleted while it runs",
+    (
+        "the Job of batch 2 deleted while its pod runs: the batch is retried ('deleted' in "
+        "BatchRetried) as attempt 2, which completes; the run succeeds with every timeline stored"
+    ),
+)
+A_JOB_THAT_NEVER_STARTS_FAILS_AT_ITS_DEADLINE_AND_IS_RETRIED: Fault = (
+    "Workers",
+    "a Job that never starts (no pods until its deadline)",
+    (
+        "a Job left without pods (like an image that cannot be pulled) fails at activeDeadlineSeconds"
+        " (DeadlineExceeded in BatchRetried); attempt 2 completes and the run succeeds"
+    ),
+)
+OPERATOR_KILLED_DURING_THE_INLINE_PART_ENDS_WITH_EVERY_EMPLO: Fault = (
+    "Operator",
+    "killed before the inline part ends, restarted",
+    (
+        "SIGKILL while the inline part runs (slow API): the restarted operator closes the interrupted"
+        " run (RunInterrupted), starts a new one that ends Ready with every employee; no Job "
+        "duplicated"
+    ),
+)
+OPERATOR_KILLED_MID_RUN_FINISHES_IT_WITHOUT_DUPLICATE_JOBS: Fault = (
+    "Operator",
+    "killed while Jobs run, restarted (no Job duplicated, no batch lost)",
+    (
+        "SIGKILL after 3 Jobs started: the restarted operator resumes the same run (RunResumed), "
+        "which succeeds with exactly one Job per batch (16), every timeline stored, parallelism held"
+    ),
+)
+KILLED_DURING_STATUS_WRITE_RUN_STARTED: Fault = (
+    "Operator",
+    "killed while status is being written, restarted",
+    (
+        "SIGKILL with the run's first status PATCH held at the API and then lost: the restarted "
+        "operator closes the unlisted run (RunInterrupted); run 2 ends Ready with every timeline, one"
+        " Job per batch attempt"
+    ),
+)
+KILLED_DURING_STATUS_WRITE_INLINE_DONE: Fault = (
+    "Operator",
+    "killed while status is being written, restarted",
+    (
+        "SIGKILL during the PATCH after the inline part (lost): the run is resumed (RunResumed) and "
+        "ends Ready; each batch has exactly the Jobs its attempts count"
+    ),
+)
+KILLED_DURING_STATUS_WRITE_JOBS_RUNNING: Fault = (
+    "Operator",
+    "killed while status is being written, restarted",
+    (
+        "SIGKILL during a progress PATCH while Jobs run (the write lands unanswered): the run resumes"
+        " and ends Ready, no Job duplicated, parallelism held"
+    ),
+)
+KILLED_DURING_STATUS_WRITE_RUN_FINISHED: Fault = (
+    "Operator",
+    "killed while status is being written, restarted",
+    (
+        "SIGKILL during the run's closing PATCH (lost; the run is closed in PostgreSQL): the "
+        "restarted operator writes lastRun, counts and Ready from the closed run (this stuck at "
+        "RunInProgress before c7cb547)"
+    ),
+)
+A_RESOURCE_SYNCS_TO_READY_WITHIN_PARALLELISM: Fault = (
+    "Security",
+    "token and DSN password in Kubernetes events and the resource's status",
+    "a successful run: neither the token nor the DSN is in the operator log, events or status",
+)
+MISSING_SECRET_THEN_CREATED_RECOVERS_1: Fault = (
+    "Security",
+    "token and DSN password in Kubernetes events and the resource's status",
+    "a missing Secret, then created: the token is in no log, event or status",
+)
+MISSING_SECRET_THEN_CREATED_RECOVERS_2: Fault = (
+    "Security",
+    "Secret key names in the status",
+    "SecretKeyNotFound names the key asked for, never the Secret's other keys",
+)
+REJECTED_TOKEN_IS_REPORTED_AND_RECOVERS_WHEN_FIXED: Fault = (
+    "Security",
+    "token and DSN password in Kubernetes events and the resource's status",
+    "a rejected (401) token, then the right one: neither is in any log, event or status field",
+)
+AN_UNLISTED_API_HOST_GETS_NO_REQUEST_AND_NO_TOKEN: Fault = (
+    "Security",
+    "a resource naming an API host the operator does not allow",
+    (
+        "Ready=False ApiHostNotAllowed with a Warning event; the other host and the simulator get no "
+        "request, no Job, the Secret is not even read; pointed back at an allowed URL it ends Ready"
+    ),
+)
+PLAIN_HTTP_TO_AN_HTTPS_ONLY_HOST_IS_REFUSED: Fault = (
+    "Security",
+    "a resource naming an API host the operator does not allow",
+    "http:// to a host allowed over https only: ApiHostNotAllowed ('plain http'), no request",
+)
+AN_UNLABELLED_SECRET_IS_REFUSED_WITHOUT_READING_IT: Fault = (
+    "Security",
+    "a resource naming a Secret not labelled employessync.io/secret",
+    (
+        "Ready=False SecretNotAllowed; the operator read only the Secret's metadata "
+        "(PartialObjectMetadata), never its data; nothing happens on the resource's behalf: no "
+        "request reaches any API, no Job is created; once its owner labels it, the resource ends "
+        "Ready"
+    ),
+)
+AN_UNLABELLED_DSN_SECRET_IS_REFUSED_TOO: Fault = (
+    "Security",
+    "a resource naming a Secret not labelled employessync.io/secret",
+    "an unlabelled DSN Secret beside a labelled token Secret: SecretNotAllowed, its data never read",
+)
+AN_UNLISTED_WORKER_IMAGE_OR_SERVICE_ACCOUNT_RUNS_NOTHING: Fault = (
+    "Security",
+    "a resource naming a worker image or ServiceAccount the operator does not allow",
+    (
+        "attacker/img or ci-deployer: Ready=False WorkerImageNotAllowed / ServiceAccountNotAllowed, "
+        "no Job, no request (refused before the inline part), the Secret not read"
+    ),
+)
+LISTED_IMAGES_AND_SERVICE_ACCOUNTS_RUN_AND_JOBS_GET_THE_API_: Fault = (
+    "Security",
+    "a resource naming a worker image or ServiceAccount the operator does not allow",
+    (
+        "an image and ServiceAccount given with --allow-worker-*: the run ends Ready; every Job "
+        "carries the spec's API URL and the operator's URL list in its environment"
+    ),
+)
+TRIGGER_POLICY_DENIES_EVERY_OTHER_CHANGE: Fault = (
+    "Security",
+    "the trigger CronJob's ServiceAccount changing the spec",
+    (
+        "the ValidatingAdmissionPolicy's CEL, evaluated with cel-python on rendered manifests: a new "
+        "worker image or ServiceAccount, API URL, Secret, other annotation, label, finalizer or owner"
+        " reference from the trigger's account is denied with its message"
+    ),
+)
+TRIGGER_POLICY_LETS_THE_TRIGGER_SET_ITS_ANNOTATIONS_ONLY: Fault = (
+    "Security",
+    "the trigger CronJob's ServiceAccount changing the spec",
+    "what `employes-sync trigger` sends (sync-requested-at, sync-mode) is admitted",
+)
+TRIGGER_POLICY_DENIES_STATUS_WRITES_AND_LEAVES_EVERYONE_ELSE: Fault = (
+    "Security",
+    "the trigger CronJob's ServiceAccount changing the spec",
+    "a status write by the trigger is denied; the operator, people and other accounts are not matched",
+)
+TRIGGER_POLICY_IS_INSTALLED_WITH_THE_SCHEDULES_AND_BINDS_DEN: Fault = (
+    "Security",
+    "the trigger CronJob's ServiceAccount changing the spec",
+    (
+        "the policy and its Deny binding render with the schedules, validate against Kubernetes 1.33 "
+        "and name the CronJobs' own ServiceAccount"
+    ),
+)
+DEFAULT_RBAC_IS_ONE_ROLE_IN_THE_RELEASE_NAMESPACE: Fault = (
+    "Security",
+    "RBAC wider than the release by default",
+    "the default install: one Role and RoleBinding in the release's namespace, no ClusterRole",
+)
+CLUSTER_WIDE_IS_EXPLICIT_AND_WARNED_ABOUT: Fault = (
+    "Security",
+    "RBAC wider than the release by default",
+    "clusterWide: true gives --all-namespaces and a WARNING in NOTES; with watchNamespaces it fails",
+)
+WORKER_NETWORK_POLICY_SELECTS_THE_OPERATORS_JOBS_AND_LIMITS_: Fault = (
+    "Security",
+    "workers and the operator reachable from anywhere",
+    (
+        "networkPolicy.enabled: worker pods (selected by the labels kube/jobs.py gives them) accept "
+        "nothing and reach only DNS, the database and the API (and the simulator when enabled)"
+    ),
+)
+OPERATOR_NETWORK_POLICY_ADMITS_ONLY_THE_LISTED_SOURCES: Fault = (
+    "Security",
+    "workers and the operator reachable from anywhere",
+    ("the operator's metrics and health ports only from networkPolicy.operator.ingressFrom (none: closed)"),
+)
+A_GZIP_BOMB_IS_REFUSED_WITHOUT_INFLATING_IT: Fault = (
+    "Security",
+    "a hostile API exhausting or hanging the operator",
+    (
+        "a 256 MiB gzip bomb (256 KiB on the wire) sent despite Accept-Encoding: identity: "
+        "ResponseTooLargeError with at most 4x the 1 MiB limit traced (2.4 MiB; 142 MiB before)"
+    ),
+)
+A_TRICKLING_SERVER_MEETS_THE_TOTAL_DEADLINE: Fault = (
+    "Security",
+    "a hostile API exhausting or hanging the operator",
+    (
+        "a body trickled a byte every 50 ms (each read in time): TransportError at the 0.5 s "
+        "deadline, the server cut off mid-body"
+    ),
+)
+JSON_NESTED_DEEPER_THAN_THE_PARSER_IS_A_MALFORMED_RESPONSE: Fault = (
+    "Security",
+    "a hostile API exhausting or hanging the operator",
+    "JSON nested 100,000 deep: a one-line MalformedResponseError, not a RecursionError traceback",
+)
+AN_UNKNOWN_OR_CORRUPT_ENCODING_IS_A_MALFORMED_RESPONSE: Fault = (
+    "Security",
+    "a hostile API exhausting or hanging the operator",
+    "a br or corrupt gzip body: MalformedResponseError (br: not retried)",
+)
+THE_BASE_URL_CARRIES_NO_CREDENTIAL_QUERY_OR_FRAGMENT: Fault = (
+    "Security",
+    "credentials in the API URL",
+    "the CRD's pattern refuses userinfo, a query and a fragment in spec.api.baseUrl",
+)
+A_CREDENTIAL_IN_THE_URL_IS_REFUSED_WITHOUT_BEING_QUOTED: Fault = (
+    "Security",
+    "credentials in the API URL",
+    "settings validation refuses them without quoting the credential",
+)
+CREDENTIALS_IN_A_RESOURCE_URL_ARE_REFUSED_AND_NEVER_SHOWN: Fault = (
+    "Security",
+    "credentials in the API URL",
+    "an object that predates the pattern: ApiHostNotAllowed, the credential never in the message",
+)
+EMPLOYEE_IDS_THAT_CANNOT_BE_A_URL_SEGMENT_ARE_REFUSED: Fault = (
+    "Security",
+    "employee ids that are dot segments or empty",
+    "'.', '..', '', '/', '../companies' and the like make that one record invalid",
+)
+NO_REASON_ECHOES_THE_REJECTED_VALUE: Fault = (
+    "Security",
+    "reasons that echo wages and dates of birth",
+    "no validation reason quotes the value it rejects",
+)
+
+#: The operator killed during each of its status writes (test_operator_e2e.py's STATUS_WRITES).
+KILLED_DURING_STATUS_WRITE: dict[str, Fault] = {
+    "run-started": KILLED_DURING_STATUS_WRITE_RUN_STARTED,
+    "inline-done": KILLED_DURING_STATUS_WRITE_INLINE_DONE,
+    "jobs-running": KILLED_DURING_STATUS_WRITE_JOBS_RUNNING,
+    "run-finished": KILLED_DURING_STATUS_WRITE_RUN_FINISHED,
+}
