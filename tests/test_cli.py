@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.reliability import rows
+
 COMMAND = [sys.executable, "-m", "employes_sync"]
 COMPANY = "00000000-0000-4000-8000-000000000001"
 
@@ -86,6 +88,7 @@ def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> Non
         ("http://127.0.0.1:8089/v4?api_key=s3cretpw", "must not have a query"),
     ],
 )
+@pytest.mark.fault(*rows.EVERY_UNUSABLE_API_URL_IS_ONE_USAGE_LINE_WITHOUT_ITS_CREDENT)
 def test_every_unusable_api_url_is_one_usage_line_without_its_credential(url: str, message: str) -> None:
     env = {"EMPLOYES_API_TOKEN": "t"}
     result = run("sync", "--company-id", COMPANY, "--api-url", url, env=env, timeout=60)
@@ -109,6 +112,7 @@ def test_every_unusable_api_url_is_one_usage_line_without_its_credential(url: st
         (["worker"], "Missing option '--batch-id'"),
     ],
 )
+@pytest.mark.fault(*rows.CLICK_USAGE_ERRORS_OF_EVERY_SUBCOMMAND_ARE_ONE_LINE)
 def test_click_usage_errors_of_every_subcommand_are_one_line(args: list[str], message: str) -> None:
     result = run(*args, timeout=60)
     assert result.returncode == 2, result.stderr
@@ -118,6 +122,7 @@ def test_click_usage_errors_of_every_subcommand_are_one_line(args: list[str], me
     assert result.stdout == ""
 
 
+@pytest.mark.fault(*rows.SIMULATE_ON_A_TAKEN_PORT_IS_ONE_LINE)
 def test_simulate_on_a_taken_port_is_one_line() -> None:
     import socket
 
@@ -137,6 +142,7 @@ def test_verbose_works_after_the_subcommand_too() -> None:
     assert "DEBUG" in result.stderr or "INFO" in result.stderr
 
 
+@pytest.mark.fault(*rows.UNREACHABLE_DATABASE_IS_ONE_LINE_WITHOUT_THE_PASSWORD)
 def test_unreachable_database_is_one_line_without_the_password() -> None:
     env = {"EMPLOYES_API_TOKEN": "tok-123"}
     result = run(
@@ -254,6 +260,7 @@ def test_demo_refuses_company_id_and_api_url() -> None:
     )
 
 
+@pytest.mark.fault(*rows.METRICS_PORT_TAKEN_IS_ONE_LINE_AND_THE_DEFAULT_HOST_IS_LOOPB)
 def test_metrics_port_taken_is_one_line_and_the_default_host_is_loopback(data_dir: Path) -> None:
     import socket
 
@@ -276,6 +283,7 @@ def test_sync_help_names_the_token_variable_and_simulate_help_the_demo_token() -
     assert "default: demo-token" in " ".join(run("simulate", "--help", timeout=60).stdout.split())
 
 
+@pytest.mark.fault(*rows.AN_INLINE_EMPLOYEE_FAILING_AFTER_ITS_RETRIES_IS_HANDED_TO_A_)
 def test_an_inline_employee_failing_after_its_retries_is_handed_to_a_batch(
     simulator: object, database_url: str
 ) -> None:
@@ -302,6 +310,7 @@ def test_an_inline_employee_failing_after_its_retries_is_handed_to_a_batch(
     assert f"waiting: GET /employees/{first}/employments: server error (503), retry 1 of 5" in again.stderr
 
 
+@pytest.mark.fault(*rows.A_FAILED_FIRST_RUN_CREATES_NO_SCOPE)
 def test_a_failed_first_run_creates_no_scope(simulator: object, database_url: str) -> None:
     sim = simulator
     env = {"EMPLOYES_API_TOKEN": sim.config.token, "DATABASE_URL": database_url}  # type: ignore[attr-defined]
@@ -320,6 +329,7 @@ def test_a_failed_first_run_creates_no_scope(simulator: object, database_url: st
     )
 
 
+@pytest.mark.fault(*rows.A_LISTING_THAT_OUTLIVES_ITS_DEADLINE_FAILS_IN_ONE_LINE)
 def test_a_listing_that_outlives_its_deadline_fails_in_one_line(simulator: object, database_url: str) -> None:
     sim = simulator
     sim.faults.slow_next(3, seconds=30, endpoint="employees")  # type: ignore[attr-defined]
@@ -334,6 +344,7 @@ def test_a_listing_that_outlives_its_deadline_fails_in_one_line(simulator: objec
     )
 
 
+@pytest.mark.fault(*rows.STDOUT_CLOSED_EARLY_IS_QUIET)
 def test_stdout_closed_early_is_quiet(simulator: object, database_url: str) -> None:
     """`employes-sync queue | head -0`: the reader is gone before the first line is written."""
     process = subprocess.Popen(

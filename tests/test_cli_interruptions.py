@@ -25,6 +25,7 @@ import pytest
 
 from employes_sync.employes.simulator import Simulator
 from tests.fixtures.kube import wait_for
+from tests.reliability import rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -147,6 +148,7 @@ def workers_running(sync: Sync, n: int = 1) -> list[psutil.Process] | None:
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.fault(*rows.A_SIGNAL_MID_RUN_STOPS_WORKERS_SERVER_AND_CLOSES_THE_RUN)
 def test_a_signal_mid_run_stops_workers_server_and_closes_the_run(
     data_dir: Path, syncs: list[Sync], signum: int, code: int
 ) -> None:
@@ -192,6 +194,7 @@ def test_a_signal_mid_run_stops_workers_server_and_closes_the_run(
     assert postmaster(data) is None
 
 
+@pytest.mark.fault(*rows.SIGKILL_THEN_A_NEW_RUN_TAKES_THE_EXPIRED_RUN_OVER_AND_STOPS_)
 def test_sigkill_then_a_new_run_takes_the_expired_run_over_and_stops_the_server(
     data_dir: Path, syncs: list[Sync]
 ) -> None:
@@ -239,6 +242,7 @@ def test_sigkill_then_a_new_run_takes_the_expired_run_over_and_stops_the_server(
     ]
 
 
+@pytest.mark.fault(*rows.TWO_SYNCS_OF_ONE_SCOPE_STARTED_TOGETHER_ONE_RUNS)
 def test_two_syncs_of_one_scope_started_together_one_runs(
     data_dir: Path, make_simulator: Callable[..., Simulator], database_url: str, syncs: list[Sync]
 ) -> None:
@@ -258,6 +262,7 @@ def test_two_syncs_of_one_scope_started_together_one_runs(
         assert conn.execute("select id, status from sync_runs").fetchall() == [(1, "succeeded")]
 
 
+@pytest.mark.fault(*rows.A_RUN_ALREADY_RUNNING_ELSEWHERE_IS_NOT_TAKEN_OVER_WHILE_ITS_)
 def test_a_run_already_running_elsewhere_is_not_taken_over_while_its_heartbeat_lives(
     database_url: str,
 ) -> None:

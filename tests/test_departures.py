@@ -19,6 +19,7 @@ from employes_sync.employes.simulator import Simulator
 from employes_sync.executors.local import sync_locally
 from employes_sync.pipeline import start_run
 from employes_sync.store import employees as employees_store
+from tests.reliability import rows
 from tests.reliability.helpers import fast_settings
 
 
@@ -79,6 +80,7 @@ async def test_removed_between_runs_is_marked_and_a_return_clears_it(
     assert fifth.summary["removed_employee_ids"] == [gone]
 
 
+@pytest.mark.fault(*rows.A_LISTING_STOPPED_BY_401_ON_PAGE_2_REMOVES_NO_ONE)
 async def test_a_listing_stopped_by_401_on_page_2_removes_no_one(
     simulator: Simulator, store_pool: AsyncConnectionPool, database_url: str
 ) -> None:
@@ -100,6 +102,7 @@ async def test_a_listing_stopped_by_401_on_page_2_removes_no_one(
     assert run[1]["employees_removed"] == 0
 
 
+@pytest.mark.fault(*rows.A_LISTING_WITH_AN_INVALID_RECORD_REMOVES_NO_ONE)
 async def test_a_listing_with_an_invalid_record_removes_no_one(
     simulator: Simulator, store_pool: AsyncConnectionPool, database_url: str
 ) -> None:
@@ -115,6 +118,7 @@ async def test_a_listing_with_an_invalid_record_removes_no_one(
     assert await removed_ids(store_pool, settings.scope) == []
 
 
+@pytest.mark.fault(*rows.A_SYNC_KILLED_DURING_LISTING_REMOVES_NO_ONE)
 def test_a_sync_killed_during_listing_removes_no_one(
     make_simulator: Any, database_url: str, tmp_path: Path
 ) -> None:

@@ -28,6 +28,7 @@ from employes_sync.employes.ratelimit import RateLimiter, TokenBucket, Unlimited
 from employes_sync.employes.retry import RetryPolicy, parse_retry_after
 from employes_sync.employes.simulator import Simulator
 from tests.fixtures.simulator import client_for
+from tests.reliability import rows
 
 MakeSimulator = Callable[..., Simulator]
 
@@ -194,6 +195,7 @@ async def test_connection_failures_run_out_as_transport_errors(simulator: Simula
     assert caught.value.transient and caught.value.status is None
 
 
+@pytest.mark.fault(*rows.NOTHING_LISTENS_IS_A_TRANSPORT_ERROR_NAMING_THE_HOST_AND_THE)
 async def test_nothing_listens_is_a_transport_error_naming_the_host_and_the_cause() -> None:
     notices: list[object] = []
     client = EmployesClient(
@@ -213,6 +215,7 @@ async def test_nothing_listens_is_a_transport_error_naming_the_host_and_the_caus
     ]
 
 
+@pytest.mark.fault(*rows.A_SERVER_THAT_NEVER_ANSWERS_NAMES_THE_TIMEOUT)
 async def test_a_server_that_never_answers_names_the_timeout(simulator: Simulator) -> None:
     simulator.faults.slow_next(2, seconds=5)
     async with client_for(simulator, max_retries=1, timeout=0.3, backoff_base=0.01) as client:

@@ -696,6 +696,7 @@ def test_examples_apply_with_kubectl_and_drive_a_run(env: Env, tmp_path: Path) -
     )
 
 
+@pytest.mark.fault(*rows.A_RUN_DRIVEN_BY_ANOTHER_LIVE_OPERATOR_IS_COALESCED_THEN_TAKE)
 def test_a_run_driven_by_another_live_operator_is_coalesced_then_taken_over(env: Env) -> None:
     """Another replica (or an operator of another release on this database) drives the scope's run:
     this operator starts nothing while that owner's heartbeat lives, then takes the run over when it

@@ -15,6 +15,7 @@ from employes_sync.store import runs as runs_store
 from employes_sync.store import sync_requests
 from tests.fixtures.kube import *  # noqa: F403
 from tests.fixtures.kube import wait_for
+from tests.reliability import rows
 from tests.test_notify import Listener
 from tests.test_operator_e2e import Env, env  # noqa: F401  (the operator e2e fixture)
 
@@ -94,6 +95,7 @@ async def _migrate(database_url: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.fault(*rows.REQUEST_SYNC_STARTS_THE_OPERATORS_RUN_THROUGH_LISTEN)
 def test_request_sync_starts_the_operators_run_through_listen(env: Env) -> None:  # noqa: F811
     """The run starts on the notification, not the next idle poll (30 s): waited for with 15 s."""
     env.secret()
@@ -137,6 +139,7 @@ def test_request_sync_starts_the_operators_run_through_listen(env: Env) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.fault(*rows.THE_OPERATOR_DELIVERS_SIGNED_WEBHOOKS_OF_A_RUN)
 def test_the_operator_delivers_signed_webhooks_of_a_run(env: Env, webhook_receiver: Any) -> None:  # noqa: F811
     """spec.notifications.webhooks: the operator signs and delivers; a non-https URL needs allowInsecure."""
     env.secret()

@@ -27,6 +27,7 @@ COMPANY = "00000000-0000-4000-8000-000000000001"
         ("", "must not be empty"),
     ],
 )
+@pytest.mark.fault(*rows.UNUSABLE_API_URLS_ARE_REFUSED_WITH_A_REASON)
 def test_unusable_api_urls_are_refused_with_a_reason(url: str, message: str) -> None:
     with pytest.raises(SettingsError) as caught:
         check_api_url(url)

@@ -32,6 +32,7 @@ from tests.containers.operator import OperatorContainer, chart_values, render_de
 from tests.containers.runner import ContainerJobRunner
 from tests.fixtures.kube import *  # noqa: F403
 from tests.fixtures.kube import Cluster, esync_path, wait_for
+from tests.reliability import rows
 from tests.reliability.helpers import assert_complete, snapshot
 from tests.test_operator_e2e import Env
 
@@ -130,6 +131,7 @@ def jobs_of(env: ContainerEnv, batch: int | None = None) -> list[str]:
     return [n for n in names if batch is None or f"-b{batch}-" in n]
 
 
+@pytest.mark.fault(*rows.THE_DEMO_RESOURCE_ENDS_READY_WITH_EVERY_TIMELINE)
 def test_the_demo_resource_ends_ready_with_every_timeline(cenv: ContainerEnv) -> None:
     demo = yaml.safe_load((REPO / "examples" / "employessync.yaml").read_text())
     secret = yaml.safe_load((REPO / "examples" / "secret.yaml").read_text())
@@ -150,6 +152,7 @@ def test_the_demo_resource_ends_ready_with_every_timeline(cenv: ContainerEnv) ->
     assert cenv.simulator.config.token not in op.logs()
 
 
+@pytest.mark.fault(*rows.AN_OOM_KILLED_WORKER_IS_RETRIED_AND_SUCCEEDS_WITH_ROOM)
 def test_an_oom_killed_worker_is_retried_and_succeeds_with_room(
     cenv: ContainerEnv, make_simulator: Callable[..., Simulator]
 ) -> None:
@@ -179,6 +182,7 @@ def test_an_oom_killed_worker_is_retried_and_succeeds_with_room(
     assert cenv.timelines() == 12
 
 
+@pytest.mark.fault(*rows.A_TOKEN_SECRET_WITHOUT_THE_NAMED_KEY_IS_REPORTED_AND_RECOVER)
 def test_a_token_secret_without_the_named_key_is_reported_and_recovers(cenv: ContainerEnv) -> None:
     cenv.secret(omit="token", tokn=cenv.simulator.config.token)  # a typo in the key
     cenv.resource()
@@ -197,6 +201,7 @@ def test_a_token_secret_without_the_named_key_is_reported_and_recovers(cenv: Con
     assert op.running()
 
 
+@pytest.mark.fault(*rows.A_WORKER_KILLED_MID_BATCH_IS_RETRIED_WITHOUT_DUPLICATES)
 def test_a_worker_killed_mid_batch_is_retried_without_duplicates(
     cenv: ContainerEnv, make_simulator: Callable[..., Simulator]
 ) -> None:
@@ -215,6 +220,7 @@ def test_a_worker_killed_mid_batch_is_retried_without_duplicates(
     cenv.consistent(slow)  # every event once: the retried batch duplicated nothing
 
 
+@pytest.mark.fault(*rows.THE_OPERATOR_STOPPED_MID_RUN_STOPS_IN_ITS_GRACE_PERIOD_AND_A)
 def test_the_operator_stopped_mid_run_stops_in_its_grace_period_and_a_new_one_finishes(
     cenv: ContainerEnv, make_simulator: Callable[..., Simulator]
 ) -> None:

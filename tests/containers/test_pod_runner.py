@@ -18,6 +18,7 @@ from tests.containers.manifests import NS, worker_job
 from tests.containers.runner import PODS, ContainerJobRunner
 from tests.fixtures.kube import *  # noqa: F403
 from tests.fixtures.kube import JOBS, Cluster, wait_for
+from tests.reliability import rows
 
 #: The first test to run builds the image (and, once per machine, the stand-in base) in its setup.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -76,6 +77,7 @@ def finished(cluster: Cluster, name: str) -> dict[str, Any] | None:
     return found if types & {"Complete", "Failed"} else None
 
 
+@pytest.mark.fault(*rows.A_JOB_WAITS_FOR_ITS_SECRET_THEN_RUNS_HARDENED_AND_COMPLETES)
 def test_a_job_waits_for_its_secret_then_runs_hardened_and_completes(
     cluster: Cluster, container_runner: ContainerJobRunner, project_image: BuiltImage
 ) -> None:
@@ -105,6 +107,7 @@ def test_a_job_waits_for_its_secret_then_runs_hardened_and_completes(
     assert probe["tmp_bytes"] == 64 * 2**20  # the emptyDir's sizeLimit, as a tmpfs
 
 
+@pytest.mark.fault(*rows.A_CONTAINER_OVER_ITS_MEMORY_LIMIT_IS_OOM_KILLED_AND_THE_JOB_)
 def test_a_container_over_its_memory_limit_is_oom_killed_and_the_job_fails(
     cluster: Cluster, container_runner: ContainerJobRunner, project_image: BuiltImage
 ) -> None:
@@ -125,6 +128,7 @@ def test_a_container_over_its_memory_limit_is_oom_killed_and_the_job_fails(
     assert "survived" not in (container_runner.logdir / f"{name}.log").read_text()
 
 
+@pytest.mark.fault(*rows.A_JOB_PAST_ITS_DEADLINE_IS_KILLED_WITH_DEADLINE_EXCEEDED)
 def test_a_job_past_its_deadline_is_killed_with_deadline_exceeded(
     cluster: Cluster,
     container_runner: ContainerJobRunner,
@@ -145,6 +149,7 @@ def test_a_job_past_its_deadline_is_killed_with_deadline_exceeded(
     assert docker_engine.containers.list(all=True, filters={"label": label}) == []  # killed and removed
 
 
+@pytest.mark.fault(*rows.RUN_AS_NON_ROOT_REFUSES_AN_IMAGE_THAT_RUNS_AS_ROOT)
 def test_run_as_non_root_refuses_an_image_that_runs_as_root(
     cluster: Cluster, container_runner: ContainerJobRunner, stand_in_base: str
 ) -> None:

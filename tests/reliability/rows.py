@@ -253,6 +253,222 @@ NO_REASON_ECHOES_THE_REJECTED_VALUE: Fault = (
     "no validation reason quotes the value it rejects",
 )
 
+A_LISTING_STOPPED_BY_401_ON_PAGE_2_REMOVES_NO_ONE: Fault = (
+    "Consumers",
+    "a listing interrupted part-way (401 on page 2, killed process, invalid record)",
+    "401 on page 2: the run fails and no employee is marked removed",
+)
+A_SYNC_KILLED_DURING_LISTING_REMOVES_NO_ONE: Fault = (
+    "Consumers",
+    "a listing interrupted part-way (401 on page 2, killed process, invalid record)",
+    (
+        "the sync SIGKILLed while listing: no one is removed; the next complete sync marks the absent"
+        " employee, and `employees --removed` shows it"
+    ),
+)
+A_LISTING_WITH_AN_INVALID_RECORD_REMOVES_NO_ONE: Fault = (
+    "Consumers",
+    "a listing interrupted part-way (401 on page 2, killed process, invalid record)",
+    "an invalid record on a page: departures are skipped (the summary says why), no one removed",
+)
+REQUEST_SYNC_STARTS_THE_OPERATORS_RUN_THROUGH_LISTEN: Fault = (
+    "Consumers",
+    "request_sync() from SQL, also during a run",
+    (
+        "the operator starts the run on the NOTIFY (well before its 30 s idle poll); two requests "
+        "during a run are one follow-up run that serves both"
+    ),
+)
+THE_OPERATOR_DELIVERS_SIGNED_WEBHOOKS_OF_A_RUN: Fault = (
+    "Security",
+    "webhook URL (it may hold a token) and signing secret",
+    (
+        "neither in the operator's log, events or status; an http URL without allowInsecure is "
+        "refused with a WebhookInvalid event naming only the webhook, its events waiting in the "
+        "outbox"
+    ),
+)
+A_SIGNAL_MID_RUN_STOPS_WORKERS_SERVER_AND_CLOSES_THE_RUN: Fault = (
+    "CLI",
+    "SIGTERM or SIGINT mid-run",
+    (
+        "exit 143 (SIGTERM) / 130 (SIGINT); per psutil no worker and no embedded server is left, the "
+        "handle file is empty; the run is `interrupted`, its unfinished batches failed as closed "
+        "(never retried, not even by retry_failed_jobs()), and `queue` says so"
+    ),
+)
+SIGKILL_THEN_A_NEW_RUN_TAKES_THE_EXPIRED_RUN_OVER_AND_STOPS_: Fault = (
+    "CLI",
+    "SIGKILL mid-run, then a new run",
+    (
+        "the workers die with their parent (PR_SET_PDEATHSIG); the next run waits for the heartbeat "
+        "to expire, takes the old run over (closed as interrupted, named in its summary), syncs all "
+        "78, drops the dead handle pid and stops the server it found running"
+    ),
+)
+TWO_SYNCS_OF_ONE_SCOPE_STARTED_TOGETHER_ONE_RUNS: Fault = (
+    "CLI",
+    "two runs of one scope at once (CLI, operators)",
+    (
+        "two `sync` of one company started together: one succeeds, the other exits 1 with `a sync of "
+        "SCOPE is already running (run N, started T, on OWNER)`, one line; one run row"
+    ),
+)
+A_RUN_ALREADY_RUNNING_ELSEWHERE_IS_NOT_TAKEN_OVER_WHILE_ITS_: Fault = (
+    "CLI",
+    "two runs of one scope at once (CLI, operators)",
+    "a live heartbeat is never taken over; only the owner can renew it",
+)
+A_RUN_DRIVEN_BY_ANOTHER_LIVE_OPERATOR_IS_COALESCED_THEN_TAKE: Fault = (
+    "Operator",
+    "two runs of one scope at once (CLI, operators)",
+    (
+        "a run owned by another operator with a live heartbeat: nothing starts (Progressing "
+        "RunElsewhere, no Job); once it stops renewing, the run is adopted, closed as interrupted, "
+        "and a new run ends Ready with every timeline"
+    ),
+)
+EVERY_UNUSABLE_API_URL_IS_ONE_USAGE_LINE_WITHOUT_ITS_CREDENT: Fault = (
+    "CLI",
+    "an API URL the client cannot use",
+    (
+        "port 99999, a malformed IPv6 address, a query, user:password@: one `employes-sync: error:` "
+        "line, exit 2, no traceback, the credential never printed"
+    ),
+)
+UNUSABLE_API_URLS_ARE_REFUSED_WITH_A_REASON: Fault = (
+    "CLI",
+    "an API URL the client cannot use",
+    "each shape (ports 0/99999/abc, IPv6, query, fragment, scheme, host) has its reason",
+)
+CLICK_USAGE_ERRORS_OF_EVERY_SUBCOMMAND_ARE_ONE_LINE: Fault = (
+    "CLI",
+    "a usage error in any subcommand",
+    "unknown option, bad value, missing argument or option, unknown command: one line, exit 2",
+)
+SIMULATE_ON_A_TAKEN_PORT_IS_ONE_LINE: Fault = (
+    "CLI",
+    "a port already in use",
+    "`simulate --port`: one line naming the address, exit 1",
+)
+METRICS_PORT_TAKEN_IS_ONE_LINE_AND_THE_DEFAULT_HOST_IS_LOOPB: Fault = (
+    "CLI",
+    "a port already in use",
+    "`sync --metrics-port`: one line naming 127.0.0.1:PORT (the default host), exit 2",
+)
+NOTHING_LISTENS_IS_A_TRANSPORT_ERROR_NAMING_THE_HOST_AND_THE: Fault = (
+    "CLI",
+    "an API that refuses connections or never answers",
+    (
+        "each retry announced (`GET ...: connection refused, retry 1 of 2 in ...`); the error names "
+        "the host, the cause and the attempts"
+    ),
+)
+A_SERVER_THAT_NEVER_ANSWERS_NAMES_THE_TIMEOUT: Fault = (
+    "CLI",
+    "an API that refuses connections or never answers",
+    "a server that never answers: the error says it did not answer within the timeout, and where",
+)
+A_LISTING_THAT_OUTLIVES_ITS_DEADLINE_FAILS_IN_ONE_LINE: Fault = (
+    "CLI",
+    "an API that refuses connections or never answers",
+    "a listing slower than --listing-deadline: exit 1, one line naming the API and the deadline",
+)
+AN_INLINE_EMPLOYEE_FAILING_AFTER_ITS_RETRIES_IS_HANDED_TO_A_: Fault = (
+    "CLI",
+    "one inline employee failing after its retries",
+    (
+        "503 for all 6 sends: handed to the first batch, the run succeeds with all 78, the summary "
+        "names the employee; the retries were on the progress line"
+    ),
+)
+A_FAILED_FIRST_RUN_CREATES_NO_SCOPE: Fault = (
+    "CLI",
+    "a mistyped company id (404)",
+    (
+        "the failed run stores nothing and makes no scope: `timeline` still finds the only one; "
+        "`--scope` naming an unknown scope is one line, exit 2"
+    ),
+)
+UNREACHABLE_DATABASE_IS_ONE_LINE_WITHOUT_THE_PASSWORD: Fault = (
+    "Security",
+    "the DSN password on the command line",
+    "a warning to use $DATABASE_URL or a password file; the password in no output",
+)
+STDOUT_CLOSED_EARLY_IS_QUIET: Fault = (
+    "CLI",
+    "stdout closed early (`| head`)",
+    "no traceback, no error line, exit 0",
+)
+THE_DEMO_RESOURCE_ENDS_READY_WITH_EVERY_TIMELINE: Fault = (
+    "Containers",
+    "none: the demo EmployesSync, operator and Job pods as containers",
+    (
+        "examples/ applied; the operator container (chart pod spec: read-only, UID 10001, no "
+        "capabilities) and three worker containers bring it to Ready with all 78 timelines, each "
+        "event once; the token in no container log"
+    ),
+)
+AN_OOM_KILLED_WORKER_IS_RETRIED_AND_SUCCEEDS_WITH_ROOM: Fault = (
+    "Containers",
+    "a worker over its memory limit (OOMKilled)",
+    (
+        "limits.memory 24Mi: the container is OOM-killed, the attempt's error names the pod's "
+        "'OOMKilled (exit code 137)', it is retried, then the batch fails and the resource is "
+        "Degraded; with 256Mi the next run succeeds with every timeline"
+    ),
+)
+A_TOKEN_SECRET_WITHOUT_THE_NAMED_KEY_IS_REPORTED_AND_RECOVER: Fault = (
+    "Containers",
+    "a token Secret without the key the resource names",
+    (
+        "Ready=False SecretKeyNotFound naming the key and the Secret (no value), no Job; the Secret "
+        "fixed and a sync requested, the run ends Ready with all 78 timelines"
+    ),
+)
+A_WORKER_KILLED_MID_BATCH_IS_RETRIED_WITHOUT_DUPLICATES: Fault = (
+    "Containers",
+    "a worker container SIGKILLed mid-batch",
+    (
+        "killed while its batch is claimed: the Job fails ('Error (exit code 137)'), attempt 2 "
+        "completes the batch; every employee stored once, every timeline event once"
+    ),
+)
+THE_OPERATOR_STOPPED_MID_RUN_STOPS_IN_ITS_GRACE_PERIOD_AND_A: Fault = (
+    "Containers",
+    "the operator container stopped (SIGTERM) mid-run",
+    (
+        "it exits within terminationGracePeriodSeconds (not SIGKILLed); a new operator container "
+        "resumes the same run (RunResumed) to success: one Job per batch, each event once"
+    ),
+)
+A_JOB_WAITS_FOR_ITS_SECRET_THEN_RUNS_HARDENED_AND_COMPLETES: Fault = (
+    "Containers",
+    "a pod's Secret or key missing (CreateContainerConfigError)",
+    (
+        "the pod waits with CreateContainerConfigError (secret not found, then key not found) and the"
+        " Job stays active; once the Secret has the key the pod runs hardened and the Job completes"
+    ),
+)
+A_CONTAINER_OVER_ITS_MEMORY_LIMIT_IS_OOM_KILLED_AND_THE_JOB_: Fault = (
+    "Containers",
+    "a worker over its memory limit (OOMKilled)",
+    "the pod's terminated state says OOMKilled, exit code 137; the Job FailureTarget then Failed",
+)
+A_JOB_PAST_ITS_DEADLINE_IS_KILLED_WITH_DEADLINE_EXCEEDED: Fault = (
+    "Containers",
+    "a pod running past activeDeadlineSeconds",
+    "the container is killed and removed; the Job fails with DeadlineExceeded",
+)
+RUN_AS_NON_ROOT_REFUSES_AN_IMAGE_THAT_RUNS_AS_ROOT: Fault = (
+    "Containers",
+    "an image that runs as root under runAsNonRoot",
+    (
+        "the pod never starts: CreateContainerConfigError 'container has runAsNonRoot and image will "
+        "run as root'"
+    ),
+)
+
 #: The operator killed during each of its status writes (test_operator_e2e.py's STATUS_WRITES).
 KILLED_DURING_STATUS_WRITE: dict[str, Fault] = {
     "run-started": KILLED_DURING_STATUS_WRITE_RUN_STARTED,
