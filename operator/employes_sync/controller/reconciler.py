@@ -103,12 +103,15 @@ class Reconciler:
                 if not waited:
                     continue
             except Problem as problem:
+                # The fix is often a new Secret value (a working DSN, a new token): read it next time.
+                self.secrets = None
                 await self.report_problem(problem)
                 await self.sleep(self.retry_delay(), stopped)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 # Not exc_info: its last line is str(exc), which for a database error quotes records.
+                self.secrets = None
                 self.logger.error("reconcile of %s failed: %s", self.scope, traceback_text(exc))
                 await self.report_problem(outcomes.problem_for(exc))
                 await self.sleep(self.retry_delay(), stopped)
