@@ -192,7 +192,9 @@ def test_parsed_records_build_or_are_rejected(employee: Any, employments: Any) -
 
 def _client_sees(body: bytes, endpoint: str) -> None:
     async def main() -> None:
-        transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+        # A stream, as a server sends it: the client reads raw chunks to count them against its limit,
+        # and a Response built from `content=` is already consumed.
+        transport = httpx.MockTransport(lambda request: httpx.Response(200, stream=httpx.ByteStream(body)))
         async with EmployesClient(
             "http://api.test/v4", "c", "t", transport=transport, max_retries=0, requests_per_second=0
         ) as client:
