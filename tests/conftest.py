@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.fixtures.webhooks",
     "tests.fixtures.cli",
     "tests.fixtures.settings",
+    "tests.fixtures.network",
 ]
 
 

@@ -171,10 +171,9 @@ async def test_transient_failures_are_retried(simulator: Simulator, inject: Call
 async def test_a_slow_response_times_out_and_is_retried(simulator: Simulator) -> None:
     simulator.faults.slow_next(1, seconds=5.0, endpoint="employee")
     async with client_for(simulator, timeout=0.5) as client:
-        started = time.monotonic()
         employee = await client.get_employee(simulator.employee_ids[0])
     assert employee["id"] == simulator.employee_ids[0]
-    assert time.monotonic() - started < 4.0  # the client gave up on the slow answer
+    # The client gave up on the slow answer and asked again (waiting it out would be one request).
     assert simulator.stats.count("employee") >= 2
 
 
@@ -271,15 +270,13 @@ async def test_a_wrong_token_fails_at_once_with_a_clear_message(simulator: Simul
     assert simulator.url is not None
     client = EmployesClient(simulator.url, simulator.config.company_id, "wrong-token", backoff_base=0.01)
     async with client:
-        started = time.monotonic()
         with pytest.raises(AuthenticationError) as caught:
             await _all_pages(client)
     assert str(caught.value) == (
         "Employes API rejected the token (401) for GET /employees?page=1; check the API token"
     )
     assert caught.value.status == 401 and not caught.value.transient
-    assert simulator.stats.requests == {("employees", 401): 1}
-    assert time.monotonic() - started < 1.0
+    assert simulator.stats.requests == {("employees", 401): 1}  # once: a 401 is never retried
 
 
 async def test_a_rotated_token_is_rejected_from_then_on(simulator: Simulator) -> None:
