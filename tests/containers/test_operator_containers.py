@@ -14,6 +14,7 @@ operator SIGTERMed mid-run and replaced.
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,15 @@ from tests.fixtures.kube import Cluster, esync_path, wait_for
 from tests.reliability import rows
 from tests.reliability.helpers import assert_complete, snapshot
 from tests.test_operator_e2e import Env
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
 
 #: The first test to run builds the image (and, once per machine, the stand-in base) in its setup.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -62,21 +72,39 @@ class ContainerEnv(Env):
         self.cluster.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "stringData": data,
                             "metadata": {"name": name, "namespace": NS, "labels": SECRET_LABEL}})  # fmt: skip
 
-    def operator_deployment(self, *sims: Simulator) -> dict[str, Any]:
+    def operator_deployment(self, *sims: Simulator, health_port: int = 0) -> dict[str, Any]:
         assert self.image is not None
         values = chart_values(
-            self.image.tag, NS, metrics_port=free_port(), health_port=free_port(),
+            self.image.tag, NS, metrics_port=free_port(), health_port=health_port or free_port(),
             api_urls=[str(s.url) for s in (self.simulator, *sims)], extra_args=["--poll-seconds=0.2"],
             extra_env=FAST,
         )  # fmt: skip
         return render_deployment(values, NS)
 
     def start_operator_container(self, *sims: Simulator) -> OperatorContainer:
+        """The operator's pod as a container, once it answers its health probe.
+
+        Every container shares the host's network, so a free port can be taken by another process
+        between choosing it and the operator binding it; an operator that exits saying so (one line,
+        exit 1) is started again on other ports rather than failing the scenario by chance.
+        """
         assert self.engine is not None
-        op = OperatorContainer(self.engine, self.operator_deployment(*sims), self.cluster.kubeconfig,
-                               self.labels, self.logdir / f"operator-{len(self.operators) + 1}")  # fmt: skip
-        self.operators.append(op)
-        return op.start()
+        for _ in range(3):
+            health = free_port()
+            op = OperatorContainer(self.engine, self.operator_deployment(*sims, health_port=health),
+                                   self.cluster.kubeconfig, self.labels,
+                                   self.logdir / f"operator-{len(self.operators) + 1}")  # fmt: skip
+            self.operators.append(op)
+            op.start()
+            up = wait_for(lambda op=op, port=health: _healthy(port) or not op.running(), 120,
+                          what="operator up or exited")  # fmt: skip
+            if up and op.running():
+                return op
+            if "is in use" not in op.logs():
+                return op  # a real failure: the scenario's own checks report it with the logs
+            op.close()
+            self.operators.remove(op)
+        raise AssertionError("the operator container found its ports taken three times")
 
     def sync_company(self, sim: Simulator, **spec: Any) -> OperatorContainer:
         """A resource for ``sim``'s company, all of it in Jobs, and an operator container to run it."""
