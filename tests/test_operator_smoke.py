@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.fixtures.kube import *  # noqa: F403
 from tests.fixtures.kube import BIN, JOBS, Cluster, JobRunner, OperatorProcess, wait_for
@@ -107,3 +108,31 @@ def test_kopf_runs_against_the_emulator_and_jobs_run(
     assert "job.batch/w1-job" in out
     assert op.process is not None and op.process.poll() is None, op.logs()
     assert sys.version_info >= (3, 11)
+
+
+def test_a_json_patch_on_a_stale_version_is_422_as_from_an_api_server(cluster: Cluster) -> None:
+    """kopf tests metadata.resourceVersion in its JSON patches and takes a 422 as "retry next cycle"."""
+    obj = cluster.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "default"}}
+    )
+    path = "/api/v1/namespaces/default/configmaps/cm"
+    stale = obj["metadata"]["resourceVersion"]
+    cluster.patch(path, {"data": {"moved": "on"}})
+
+    async def json_patch(version: str) -> tuple[int, Any]:
+        assert cluster.emulator is not None
+        ops = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": version},
+            {"op": "add", "path": "/metadata/annotations", "value": {"a": "b"}},
+        ]
+        headers = {"Content-Type": "application/json-patch+json"}
+        async with cluster.emulator.request("PATCH", path, json=ops, headers=headers) as resp:
+            return resp.status, await resp.json()
+
+    status, body = cluster.call(json_patch(stale))
+    assert (status, body["reason"]) == (422, "Invalid")
+    fresh = cluster.get("v1/configmaps", "default", "cm")
+    assert "annotations" not in fresh["metadata"] or "a" not in fresh["metadata"]["annotations"]
+    status, _ = cluster.call(json_patch(fresh["metadata"]["resourceVersion"]))
+    assert status == 200
+    assert cluster.get("v1/configmaps", "default", "cm")["metadata"]["annotations"] == {"a": "b"}
