@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from employes_sync.controller import outcomes
+from employes_sync.controller import outcomes, reasons
 from employes_sync.employes import errors as api_errors
 from employes_sync.kube import status
 from employes_sync.kube.problem import Problem
@@ -58,7 +58,7 @@ def batch(no: int, state: str, attempts: int = 1, error: str | None = None) -> B
     ],
 )
 def test_every_error_of_a_start_maps_to_its_reason(exc: Exception, reason: str, message_part: str) -> None:
-    failure = outcomes.run_failure(exc, SPEC, "ns")
+    failure = reasons.run_failure(exc, SPEC, "ns")
     assert failure is not None
     assert (failure.reason, failure.problem().reason) == (reason, reason)
     assert message_part in failure.message
@@ -66,7 +66,7 @@ def test_every_error_of_a_start_maps_to_its_reason(exc: Exception, reason: str, 
 
 
 def test_a_rejected_token_names_the_secret_and_key_never_a_value() -> None:
-    failure = outcomes.run_failure(api_errors.AuthenticationError("HTTP 401"), SPEC, "ns")
+    failure = reasons.run_failure(api_errors.AuthenticationError("HTTP 401"), SPEC, "ns")
     assert failure is not None
     assert failure.message == (
         "the Employes API rejected the token in Secret ns/employes-token (key 'token'): HTTP 401"
@@ -75,8 +75,8 @@ def test_a_rejected_token_names_the_secret_and_key_never_a_value() -> None:
 
 
 def test_an_unexpected_error_is_not_a_run_failure_but_a_reconcile_error() -> None:
-    assert outcomes.run_failure(KeyError("x"), SPEC, "ns") is None
-    found = outcomes.problem_for(KeyError("x"))
+    assert reasons.run_failure(KeyError("x"), SPEC, "ns") is None
+    found = reasons.problem_for(KeyError("x"))
     assert found.reason == "ReconcileError"
 
 
@@ -91,7 +91,7 @@ def test_an_unexpected_error_is_not_a_run_failure_but_a_reconcile_error() -> Non
     ],
 )
 def test_any_error_of_a_pass_becomes_a_problem(exc: Exception, reason: str) -> None:
-    found = outcomes.problem_for(exc)
+    found = reasons.problem_for(exc)
     assert found.reason == reason
     assert "\n" not in found.message
 
@@ -165,7 +165,7 @@ def test_a_failed_run_found_closed_after_a_lost_write_is_told_as_failed() -> Non
 
 
 def test_a_run_that_could_not_list_is_closed_as_failed() -> None:
-    failure = outcomes.RunFailure("TokenRejected", "the API rejected the token", "…")
+    failure = reasons.RunFailure("TokenRejected", "the API rejected the token", "…")
     publication = outcomes.run_failed(CURRENT, failure, "2026-01-02T03:04:06Z")
     last = publication.changes["lastRun"]
     assert (last["state"], last["phase"], last["error"]) == (

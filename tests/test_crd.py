@@ -135,7 +135,7 @@ def _statuses_the_operator_writes() -> Iterator[tuple[str, dict[str, Any]]]:
     """Every status the reconciler publishes, built by its own functions (controller/outcomes.py)."""
     from datetime import UTC, datetime
 
-    from employes_sync.controller import outcomes
+    from employes_sync.controller import outcomes, reasons
     from employes_sync.kube import status
     from employes_sync.kube.problem import Problem
     from employes_sync.store.queue import Batch
@@ -157,7 +157,7 @@ def _statuses_the_operator_writes() -> Iterator[tuple[str, dict[str, Any]]]:
     ended = [batch(1, "completed", 1), batch(2, "completed", 2), batch(3, "failed", 3, "boom")]
     summary = {"employees_processed": 78, "events_created": 400, "events_updated": 12, "events_removed": 1,
                "employees_removed": 1, "removed_employee_ids": ["e9"]}  # fmt: skip
-    failure = outcomes.RunFailure("TokenRejected", "the API rejected the token", "HTTP 401")
+    failure = reasons.RunFailure("TokenRejected", "the API rejected the token", "HTTP 401")
     resumed_row = {
         "id": 3, "trigger": "created", "mode": "interactive", "started_at": now,
         "summary": {"employees_processed": 78}, "settings": {"extra": {"generation": 1}},

@@ -61,7 +61,7 @@ def test_the_kopf_release_has_the_peering_fixes() -> None:
 def test_a_standby_looks_again_when_the_dead_owners_lease_ends() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from employes_sync.controller.reconciler import until_lease_ends
+    from employes_sync.controller.ownership import until_lease_ends
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert until_lease_ends(now + timedelta(seconds=3), 20, now) == 3.5, "not a whole lease later"

@@ -1,9 +1,9 @@
 """What the reconciler publishes, decided by pure functions: no I/O, no clock unless one is passed.
 
-The reconciler does the I/O; these functions decide the words. Each takes what the loop knows (an
-exception, a run row, the run's batches, the cached status) and returns a `Publication`: the status
-changes, the conditions to set and the event to post. tests/test_controller_outcomes.py covers every
-error class to its reason and every way a run ends to its conditions and event.
+The reconciler does the I/O; these functions decide the words. Each takes what the loop knows (a
+Problem, a run row, the run's batches, the cached status) and returns a `Publication`: the status
+changes, the conditions to set and the event to post (which reason an exception is: reasons.py).
+tests/test_controller_outcomes.py covers every way a run ends to its conditions and event.
 """
 
 from __future__ import annotations
@@ -13,15 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
-from employes_sync.employes import errors as api_errors
+from employes_sync.controller.reasons import RunFailure
 from employes_sync.kube import status
 from employes_sync.kube.problem import Problem
-from employes_sync.kube.spec import ResourceSpec, SpecError
-from employes_sync.messages import one_line
-from employes_sync.settings import SettingsError
-from employes_sync.store import db
 from employes_sync.store.queue import Batch
 
 #: A condition to set: (status, reason, message).
@@ -46,59 +40,6 @@ class Publication:
     #: Ready=False RunInProgress unless Ready is already True (the first run of a resource).
     ready_while_running: bool = False
     events: tuple[Event, ...] = ()
-
-
-# --- an exception to a (reason, message) ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunFailure:
-    """Why a run could not start: `reason` for conditions and the run, `error` for the run's row."""
-
-    reason: str
-    error: str
-    message: str
-
-    def problem(self) -> Problem:
-        return Problem(self.reason, self.message)
-
-
-def run_failure(exc: BaseException, spec: ResourceSpec, namespace: str) -> RunFailure | None:
-    """An error from listing and the inline part, as the status says it; None for an unexpected one.
-
-    Messages name the Secret, the company or the URL, never the token or a record's value.
-    """
-    if isinstance(exc, api_errors.AuthenticationError):
-        return RunFailure(
-            "TokenRejected",
-            "the API rejected the token",
-            f"the Employes API rejected the token in Secret {namespace}/{spec.token_ref.name} "
-            f"(key {spec.token_ref.key!r}): HTTP 401",
-        )
-    if isinstance(exc, api_errors.PermissionDeniedError):
-        return RunFailure(
-            "AccessDenied",
-            "the token may not read this company",
-            f"the token may not read company {spec.company_id}: HTTP 403",
-        )
-    if isinstance(exc, api_errors.EmployesError):
-        return RunFailure(
-            "ApiUnavailable", one_line(exc), f"the Employes API at {spec.base_url} failed: {one_line(exc)}"
-        )
-    if isinstance(exc, psycopg.Error | db.DatabaseUnavailable):
-        return RunFailure("DatabaseUnavailable", one_line(exc), one_line(exc))
-    return None
-
-
-def problem_for(exc: BaseException) -> Problem:
-    """Any exception of a reconcile pass as the Problem the status shows (ReconcileError if unknown)."""
-    if isinstance(exc, Problem):
-        return exc
-    if isinstance(exc, SpecError | SettingsError):
-        return Problem("InvalidSpec", str(exc))
-    if isinstance(exc, db.DatabaseUnavailable):
-        return Problem("DatabaseUnavailable", str(exc))
-    return Problem("ReconcileError", one_line(exc))
 
 
 def problem(found: Problem) -> Publication:

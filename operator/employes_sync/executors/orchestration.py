@@ -1,5 +1,5 @@
 """One run's start, drive and finish, shared by `sync_locally` (executors/local.py) and the operator's
-reconciler (controller/reconciler.py), so the two cannot drift apart.
+reconciler (controller/runs.py), so the two cannot drift apart.
 
 Either caller claims the run row itself (each holds it in its own way) and then:
 1. `start` lists the employees, does the inline part and queues the batches (`pipeline.start_run`),
