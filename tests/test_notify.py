@@ -221,3 +221,82 @@ def test_the_documented_listener_works(database_url: str, tmp_path: Any) -> None
     finally:
         process.kill()
         process.wait(10)
+
+
+def test_watch_beside_sync_demo_shows_the_first_five_then_the_batches(
+    database_url: str, tmp_path: Any
+) -> None:
+    """The issue's two terminals: `watch --json` beside `sync --demo`, both CLI processes on one database.
+
+    The first timeline.changed names exactly the five employees processed inline (every employee of the
+    run that no batch holds), before the first feedback; then come the batches, then the end.
+    """
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    env = {**os.environ, "EMPLOYES_SYNC_DATA_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    cli = [sys.executable, "-m", "employes_sync"]
+    watcher = subprocess.Popen(
+        [*cli, "watch", "--json", "--database-url", database_url], stdout=subprocess.PIPE, text=True, env=env
+    )
+    lines: list[dict[str, Any]] = []
+
+    def read() -> None:
+        assert watcher.stdout is not None
+        for line in watcher.stdout:
+            lines.append(json.loads(line))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with psycopg.connect(database_url) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN employes_sync'"
+                ).fetchone()
+            if row is not None and row[0] == 1:
+                break
+            assert time.monotonic() < deadline, "watch never listened"
+            time.sleep(0.05)
+        sync = subprocess.run(
+            [*cli, "sync", "--demo", "--json", "--database-url", database_url],
+            capture_output=True, text=True, env=env, timeout=240,
+        )  # fmt: skip
+        assert sync.returncode == 0, sync.stderr
+        deadline = time.monotonic() + 30
+        while not any(p["type"] == "run.finished" for p in lines):
+            assert time.monotonic() < deadline and watcher.poll() is None, f"no run.finished: {lines}"
+            time.sleep(0.05)
+    finally:
+        watcher.kill()
+        watcher.wait(10)
+        reader.join(10)
+    run_id = lines[0]["run_id"]
+    types = [p["type"] for p in lines]
+    assert types[:3] == ["run.started", "timeline.changed", "run.first_feedback"]
+    assert types[-1] == "run.finished" and lines[-1]["status"] == "succeeded"
+    assert set(types[3:-1]) == {"timeline.changed", "batch.finished"}
+    assert all(p["run_id"] == run_id for p in lines)
+    with psycopg.connect(database_url) as conn:
+        everyone = {r[0] for r in conn.execute("SELECT employee_id FROM employes_employees")}
+        batched = {
+            str(e)
+            for (ids,) in conn.execute(
+                "SELECT payload->'employee_ids' FROM processing_queue WHERE run_id = %s", (run_id,)
+            )
+            for e in ids
+        }
+        batches = conn.execute(
+            "SELECT count(*) FROM processing_queue WHERE run_id = %s", (run_id,)
+        ).fetchone()
+        timelined = {r[0] for r in conn.execute("SELECT DISTINCT employee_id FROM employes_timeline_v2")}
+    inline = everyone - batched
+    assert len(inline) == 5 and len(everyone) == 78
+    assert sorted(lines[1]["employee_ids"]) == sorted(inline)
+    assert batches is not None and types.count("batch.finished") == batches[0] >= 2
+    # every timelined employee is told once: the inline five first, the batches' ones after them
+    later = [i for p in lines[2:] if p["type"] == "timeline.changed" for i in p["employee_ids"]]
+    assert sorted(later) == sorted(timelined - inline) and inline <= timelined
