@@ -341,6 +341,11 @@ def _rows(result: Result, measured: list[Measured]) -> None:
         for m in (x for x in measured if x.variant == variant):
             ratio = m.all_ready_seconds / one.all_ready_seconds if one and one.all_ready_seconds else math.nan
             where = ", ".join(f"{k} {v:.1f} s" for k, v in m.cpu_sync.items() if not math.isnan(v))
+            # What the operator itself costs, apart from the emulator's wall time: its CPU per resource
+            # (against one resource's), and how long after the last object was created all were Ready.
+            own = m.cpu_sync.get("operator", math.nan) / m.resources
+            own_one = one.cpu_sync.get("operator", math.nan) if one else math.nan
+            after_created = m.all_ready_seconds - m.create_seconds
             result.rows.append(
                 Row(
                     "7. scale: all Ready",
@@ -351,7 +356,9 @@ def _rows(result: Result, measured: list[Measured]) -> None:
                     "all Ready; <= 3x the time for one",
                     "yes" if m.ready == m.resources and (m.resources == 1 or ratio <= 3.0) else "no",
                     "1",
-                    f"created in {m.create_seconds:.1f} s; CPU while syncing: {where}; "
+                    f"created in {m.create_seconds:.1f} s (the emulator), all Ready {after_created:.1f} s "
+                    f"after the last was created; operator CPU {own:.2f} s per resource (1 resource: "
+                    f"{own_one:.2f} s); CPU while syncing: {where}; "
                     f"{m.requests} API requests, "
                     f"{m.rate_limited} x 429" + (f"; {m.jobs} Jobs" if m.jobs else ""),
                 )

@@ -202,3 +202,21 @@ async def test_the_outbox_gauges_count_pending_events(
     text = {m.name: m for m in families(Snapshot(resources, True, 1.0))}
     assert text["employes_sync_outbox_pending"].samples[0].value == 2
     assert "employes_sync_outbox_oldest_pending_seconds" in text
+
+
+async def test_handing_over_the_same_receivers_again_does_not_wake_the_loop(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    """Every idle pass of every resource hands its receivers over; only a change may cost a round."""
+    deliverer = Deliverer(store_pool)
+    woken = deliverer._wake  # the loop's wake-up
+    deliverer.set_receivers(SCOPE, [Receiver(SCOPE, "hook", "https://a.example/h", "s1")])
+    assert woken.is_set() and deliverer.targets == [(SCOPE, "hook")]
+    woken.clear()
+    deliverer.set_receivers(SCOPE, [Receiver(SCOPE, "hook", "https://a.example/h", "s1")])
+    assert not woken.is_set()
+    deliverer.set_receivers(SCOPE, [Receiver(SCOPE, "hook", "https://a.example/h", "s2")])  # rotated
+    assert woken.is_set()
+    woken.clear()
+    deliverer.set_receivers(SCOPE, [])
+    assert woken.is_set() and deliverer.targets == []

@@ -49,18 +49,22 @@ class Connection:
         resource, ctx = self.resource, self.resource.ctx
         refs = (spec.token_ref, spec.dsn_ref)
         kept = self.secrets
-        if (
-            reuse
-            and kept is not None
-            and kept[0] == refs
-            and time.monotonic() - kept[3] < SECRETS_REUSE_SECONDS
-        ):
+        # The same references, read labelled less than SECRETS_REUSE_SECONDS ago.
+        recent = kept is not None and kept[0] == refs and time.monotonic() - kept[3] < SECRETS_REUSE_SECONDS
+        if reuse and recent:
+            assert kept is not None
             token, dsn = kept[1], kept[2]
         else:
-            # Both at once (a run waits for them); a problem with the token is told first, as before.
+            # A run waits for these. Recently read labelled: one GET each, the label checked on the
+            # object read (see kube/secrets.py); else the label first, from the metadata alone.
+            # Both at once; a problem with the token is told first, as before.
             token_read, dsn_read = await asyncio.gather(
-                read_secret_value(ctx.api, resource.namespace, spec.token_ref, "API token"),
-                read_secret_value(ctx.api, resource.namespace, spec.dsn_ref, "database DSN"),
+                read_secret_value(
+                    ctx.api, resource.namespace, spec.token_ref, "API token", labelled_before=recent
+                ),
+                read_secret_value(
+                    ctx.api, resource.namespace, spec.dsn_ref, "database DSN", labelled_before=recent
+                ),
                 return_exceptions=True,
             )
             for read in (token_read, dsn_read):

@@ -111,11 +111,18 @@ class Deliverer:
     # --- receivers ------------------------------------------------------------------------------
 
     def set_receivers(self, scope: str, receivers: list[Receiver]) -> None:
-        """The scope's receivers from now on (a changed Secret or spec replaces them all)."""
-        for key in [k for k in self._receivers if k[0] == scope]:
+        """The scope's receivers from now on (a changed Secret or spec replaces them all).
+
+        Wakes the loop only when they changed: every idle pass of every resource hands its receivers
+        over again, and a wake-up costs two statements.
+        """
+        before = {k: r for k, r in self._receivers.items() if k[0] == scope}
+        after = {r.key: r for r in receivers}
+        if before == after:
+            return
+        for key in before:
             del self._receivers[key]
-        for receiver in receivers:
-            self._receivers[receiver.key] = receiver
+        self._receivers.update(after)
         self.wake()
 
     @property

@@ -1,0 +1,56 @@
+"""kube/secrets.py against the Kubernetes emulator: which GETs a Secret read makes, and what it refuses."""
+
+from __future__ import annotations
+
+import kubernetes
+import pytest
+
+from employes_sync.kube.kubeapi import KubeApi
+from employes_sync.kube.problem import Problem
+from employes_sync.kube.secrets import read_secret_value
+from employes_sync.kube.spec import SecretRef
+from tests.fixtures.kube import *  # noqa: F403
+from tests.fixtures.kube import SECRETS, Cluster
+
+NS = "default"
+REF = SecretRef(name="esync", key="token")
+
+
+def api_for(emulator: Cluster) -> KubeApi:
+    configuration = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(emulator.kubeconfig), client_configuration=configuration
+    )
+    return KubeApi(configuration)
+
+
+def secret(labels: dict[str, str]) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "esync", "namespace": NS, "labels": labels},
+            "stringData": {"token": "t0ken"}}  # fmt: skip
+
+
+async def test_a_secret_read_labelled_before_takes_one_get_and_its_label_is_still_checked(
+    cluster: Cluster,
+) -> None:
+    cluster.apply(secret({"employessync.io/secret": "true"}))
+    api = api_for(cluster)
+    cluster.forget_reads()
+    assert await read_secret_value(api, NS, REF, "API token") == "t0ken"
+    assert cluster.reads(SECRETS, NS, "esync") == [True, False]  # its metadata first, then its data
+    cluster.forget_reads()
+    assert await read_secret_value(api, NS, REF, "API token", labelled_before=True) == "t0ken"
+    assert cluster.reads(SECRETS, NS, "esync") == [False]  # one GET
+
+    # Its owner takes the label away: the one GET's object says so, and its value is not returned.
+    cluster.patch(
+        f"/api/v1/namespaces/{NS}/secrets/esync", {"metadata": {"labels": {"employessync.io/secret": None}}}
+    )
+    with pytest.raises(Problem) as refused:
+        await read_secret_value(api, NS, REF, "API token", labelled_before=True)
+    assert refused.value.reason == "SecretNotAllowed" and "t0ken" not in refused.value.message
+    # Not known as labelled: its data is never fetched at all.
+    cluster.forget_reads()
+    with pytest.raises(Problem):
+        await read_secret_value(api, NS, REF, "API token")
+    assert cluster.reads(SECRETS, NS, "esync") == [True]
