@@ -29,12 +29,19 @@ async def test_request_sync_records_a_request_a_run_then_serves(store_pool: Asyn
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="mode must be"):
         await sync_requests.request_sync(store_pool, SCOPE, "now")
 
+    assert await runs_store.latest_run_and_requests(store_pool, SCOPE) == (
+        None, sync_requests.OpenRequests(0, False, None)
+    )  # fmt: skip
     first = await sync_requests.request_sync(store_pool, SCOPE, "background")
     second = await sync_requests.request_sync(store_pool, SCOPE, "interactive")
     asked = await sync_requests.open_requests(store_pool, SCOPE)
     assert (asked.count, asked.interactive) == (2, True)
+    assert await runs_store.latest_run_and_requests(store_pool, SCOPE) == (None, asked)  # the pass's one look
 
     run_id = await runs_store.start_run(store_pool, SCOPE, "c", "sql-requested", "interactive")
+    latest, asked = await runs_store.latest_run_and_requests(store_pool, SCOPE)
+    assert latest == await runs_store.latest_run(store_pool, SCOPE) and latest is not None
+    assert latest["id"] == run_id and asked.count == 0
     for request_id in (first, second):
         row = await sync_requests.get_request(store_pool, request_id)
         assert row is not None and row["run_id"] == run_id and row["served_at"] is not None

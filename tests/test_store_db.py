@@ -128,3 +128,37 @@ async def test_original_operations_sql_still_works(store_pool) -> None:
             "SELECT employee_id, endpoint, api_response, data_hash, collected_at, last_verified_at,"
             " is_latest FROM employes_raw_data WHERE is_latest"
         )
+
+
+async def test_the_pool_checks_a_connection_only_when_it_was_not_used_a_moment_ago(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection given back a moment ago goes out unchecked; one idle for longer is checked, so a
+    connection the server dropped meanwhile is replaced before a statement meets it."""
+    from psycopg_pool import AsyncConnectionPool
+
+    checks: list[object] = []
+    real = AsyncConnectionPool.check_connection
+
+    async def counted(conn: psycopg.AsyncConnection[object]) -> None:
+        checks.append(conn)
+        await real(conn)
+
+    monkeypatch.setattr(AsyncConnectionPool, "check_connection", staticmethod(counted))
+    pool = await open_pool(database_url, min_size=1, max_size=1)
+    try:
+        for _ in range(5):
+            async with pool.connection() as conn:
+                await conn.execute("SELECT 1")
+        assert len(checks) == 1  # only the first time out: it had never been given back
+        async with pool.connection() as conn:
+            pid = conn.info.backend_pid
+        monkeypatch.setattr(db, "RECENTLY_USED_SECONDS", 0.0)  # as if it had waited in the pool
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        async with pool.connection() as conn:
+            row = await (await conn.execute("SELECT pg_backend_pid()")).fetchone()
+        assert row is not None and row[0] != pid  # the dead one was found by the check and replaced
+        assert len(checks) == 3 and checks[1] is checks[0]  # it was checked; then its (new) replacement
+    finally:
+        await pool.close()

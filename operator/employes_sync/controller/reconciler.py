@@ -34,7 +34,6 @@ from employes_sync.kube import triggers
 from employes_sync.kube.problem import Problem
 from employes_sync.messages import one_line, traceback_text
 from employes_sync.store import runs as runs_store
-from employes_sync.store import sync_requests
 
 
 class Reconciler:
@@ -114,7 +113,7 @@ class Reconciler:
             return True
         resource.refuse_unless_allowed(spec)
         pool, token = await self.connection.connect(spec, reuse=True)
-        latest = await runs_store.latest_run(pool, self.scope)
+        latest, asked = await runs_store.latest_run_and_requests(pool, self.scope)  # one statement
         if latest is not None and latest["status"] == "running":
             if not await self.ownership.take(pool, latest):
                 return True  # someone else's live run: coalesced, looked at again later
@@ -125,7 +124,6 @@ class Reconciler:
             return False
         trigger = triggers.wanted(resource.body.metadata, resource.status)
         if trigger is None:
-            asked = await sync_requests.open_requests(pool, self.scope)
             trigger = triggers.sql_requested(
                 resource.body.metadata, resource.status, asked.count, asked.interactive
             )

@@ -603,6 +603,24 @@ SELECT *, coalesce(heartbeat_expires_at < now(), true) AS heartbeat_expired
  ORDER BY started_at DESC, id DESC
  LIMIT 1;
 
+-- name: latest_run_and_requests
+-- A reconcile pass's one look: latest_run (NULL columns when the scope has none) and
+-- open_sync_requests of the scope, in one statement and one snapshot.
+SELECT q.n AS open_requests_n, q.interactive AS open_requests_interactive, q.oldest AS open_requests_oldest,
+       r.*, coalesce(r.heartbeat_expires_at < now(), true) AS heartbeat_expired
+  FROM (SELECT count(*) AS n,
+               coalesce(bool_or(mode = 'interactive'), false) AS interactive,
+               min(requested_at) AS oldest
+          FROM sync_requests
+         WHERE scope = %(scope)s
+           AND served_at IS NULL) q
+  LEFT JOIN LATERAL (
+        SELECT *
+          FROM sync_runs
+         WHERE scope = %(scope)s
+         ORDER BY started_at DESC, id DESC
+         LIMIT 1) r ON true;
+
 -- ---------------------------------------------------------------------------------------------------
 -- rate limit
 -- ---------------------------------------------------------------------------------------------------

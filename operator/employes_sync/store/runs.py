@@ -24,6 +24,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from .queries import Q
+from .sync_requests import OpenRequests
 
 RunStatus = Literal["running", "succeeded", "failed", "degraded", "interrupted"]
 FINAL_STATUSES = ("succeeded", "failed", "degraded", "interrupted")
@@ -260,6 +261,24 @@ async def latest_run(pool: AsyncConnectionPool, scope: str) -> dict[str, Any] | 
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(Q.latest_run, {"scope": scope})
         return await cur.fetchone()
+
+
+async def latest_run_and_requests(
+    pool: AsyncConnectionPool, scope: str
+) -> tuple[dict[str, Any] | None, OpenRequests]:
+    """`latest_run` and `sync_requests.open_requests` in one statement: a reconcile pass asks both, and
+    at 200 idle resources their round trips were most of what the operator did."""
+    async with pool.connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(Q.latest_run_and_requests, {"scope": scope})
+        row = await cur.fetchone()
+    assert row is not None
+    asked = OpenRequests(
+        count=int(row.pop("open_requests_n")),
+        interactive=bool(row.pop("open_requests_interactive")),
+        oldest=row.pop("open_requests_oldest"),
+    )
+    return (row if row["id"] is not None else None), asked
 
 
 async def scopes(pool: AsyncConnectionPool) -> list[str]:
