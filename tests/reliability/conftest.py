@@ -50,14 +50,14 @@ _rows: dict[tuple[str, str], Row] = {}
 _by_node: dict[str, list[Row]] = {}
 
 
-_started = [0.0]
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _started[0] = time.monotonic()
+#: When the run began. Not pytest_sessionstart: this conftest is loaded while collecting, after the
+#: session started, so that hook never ran here and the report gave the machine's uptime as the run's
+#: length. pytest_configure is historic: it is called for a conftest loaded late, too.
+_started = [time.monotonic()]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _started[0] = time.monotonic()
     if not config.pluginmanager.has_plugin("esync-reliability-recorder"):
         config.pluginmanager.register(_Recorder(), "esync-reliability-recorder")
 
