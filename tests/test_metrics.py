@@ -7,10 +7,11 @@ table locked by another session).
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import re
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -24,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.employes.simulator import Simulator
 from employes_sync.metrics import (
+    DatabaseCollector,
     api_response_observer,
     observe_api_response,
     record_job_created,
@@ -35,6 +37,7 @@ from employes_sync.metrics import (
 from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
 from employes_sync.store import timeline as timeline_store
+from tests.fixtures.kube import wait_for
 from tests.fixtures.prometheus import free_port
 
 LOCAL_COMPANY = "7d5a8f0e-1b2c-4d3e-9f40-123456789abc"
@@ -44,18 +47,16 @@ ALLOWED_LABELS |= {"event_type", "result", "le"}
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-def scrape(port: int, timeout: float = 5.0) -> tuple[float, Samples, str]:
-    """(seconds the scrape took, {(sample name, labels): value}, raw text) of one real HTTP scrape."""
-    started = time.monotonic()
+def scrape(port: int, timeout: float = 5.0) -> tuple[Samples, str]:
+    """({(sample name, labels): value}, raw text) of one real HTTP scrape."""
     response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=timeout)
-    elapsed = time.monotonic() - started
     assert response.status_code == 200
     samples = {
         (s.name, frozenset(s.labels.items())): s.value
         for family in text_string_to_metric_families(response.text)
         for s in family.samples
     }
-    return elapsed, samples, response.text
+    return samples, response.text
 
 
 def value(samples: Samples, metric: str, /, **labels: str) -> float | None:
@@ -160,7 +161,7 @@ async def test_database_values_per_resource(database_url: str, store_pool: Async
     }
     server = start_metrics_server(0, lambda: served, addr="127.0.0.1")
     try:
-        _, samples, text = scrape(server.port)
+        samples, text = scrape(server.port)
     finally:
         server.close()
 
@@ -211,7 +212,7 @@ async def test_names_and_labels_follow_the_conventions(
     await _populate(store_pool)
     server = serve_metrics(0, database_url, addr="127.0.0.1")
     try:
-        _, _, text = scrape(server.port)
+        _, text = scrape(server.port)
     finally:
         server.close()
     families = [f for f in text_string_to_metric_families(text) if f.name.startswith("employes_sync")]
@@ -229,47 +230,85 @@ async def test_names_and_labels_follow_the_conventions(
 # --- outages ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["never answers", "refuses"])
-def test_a_database_outage_is_a_zero_not_a_failed_scrape(kind: str, silent_server: int) -> None:
+NOT_READABLE = "metrics: database not readable"
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"), [("never answers", "ConnectionTimeout"), ("refuses", "OperationalError")]
+)
+def test_a_database_outage_is_a_zero_not_a_failed_scrape(
+    kind: str, error: str, silent_server: int, caplog: pytest.LogCaptureFixture
+) -> None:
     port = silent_server if kind == "never answers" else free_port()
     server = serve_metrics(0, f"postgresql://esync@127.0.0.1:{port}/esync", addr="127.0.0.1", ttl=0.5)
+    caplog.set_level(logging.WARNING, logger="employes_sync.metrics.collector")
     try:
         for _ in range(2):
-            elapsed, samples, _ = scrape(server.port)
-            assert elapsed < 1.5
+            samples, _ = scrape(server.port)  # a 200, not an error: scrape() checks it
             assert value(samples, "employes_sync_database_up") == 0
-            time.sleep(0.5)
+        # The refresh gives up by itself (a connect timeout for the silent one) and says why, once.
+        wait_for(lambda: NOT_READABLE in caplog.text, 30, what="the refresh to give up")
+        told = [r.getMessage() for r in caplog.records if r.getMessage().startswith(NOT_READABLE)]
+        assert told[0] == f"{NOT_READABLE} ({error}); serving the last values"  # the connect timeout
     finally:
         server.close()
+
+
+def test_a_scrape_does_not_wait_for_a_silent_database(silent_server: int) -> None:
+    """The scrape's budget is `wait_seconds`: it answers while the refresh still waits for the database.
+
+    A connect timeout far beyond the scrape's budget keeps the refresh waiting for the whole check.
+    """
+    before = set(threading.enumerate())
+    collector = DatabaseCollector(
+        lambda: {f"postgresql://esync@127.0.0.1:{silent_server}/esync": None}, ttl=0.5, connect_timeout=120
+    )
+    try:
+        for _ in range(2):
+            snapshot = collector.snapshot()
+            assert snapshot.up is False and snapshot.resources == {}
+            refreshing = [t for t in set(threading.enumerate()) - before if t.name == "metrics-db"]
+            assert len(refreshing) == 1 and refreshing[0].is_alive(), "the scrape waited for the refresh"
+    finally:
+        collector.close()
 
 
 async def test_a_locked_table_serves_the_last_values_quickly(
     database_url: str,
     store_pool: AsyncConnectionPool,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     await _populate(store_pool)
     acme = {"namespace": "payroll", "name": "acme", "state": "pending"}
     server = start_metrics_server(0, lambda: {"payroll/acme": database_url}, addr="127.0.0.1", ttl=0.3)
+    caplog.set_level(logging.WARNING, logger="employes_sync.metrics.collector")
     try:
-        _, samples, _ = scrape(server.port)
+        samples, _ = scrape(server.port)
         assert value(samples, "employes_sync_database_up") == 1
         assert value(samples, "employes_sync_queue_batches", **acme) == 2
 
         with psycopg.connect(database_url) as locker:
             locker.execute("LOCK TABLE processing_queue IN ACCESS EXCLUSIVE MODE")
-            await asyncio.sleep(0.4)
-            for _ in range(2):
-                elapsed, samples, _ = scrape(server.port)
-                assert elapsed < 1.5
-                assert value(samples, "employes_sync_database_up") == 0
-                assert value(samples, "employes_sync_queue_batches", **acme) == 2  # the last values
-                await asyncio.sleep(0.5)
+
+            def down() -> Samples | None:  # once the cached values (ttl) are old
+                samples = scrape(server.port)[0]
+                return samples if value(samples, "employes_sync_database_up") == 0 else None
+
+            samples = wait_for(down, 10, what="a scrape past the cache")
+            assert value(samples, "employes_sync_queue_batches", **acme) == 2  # the last values
+            samples = scrape(server.port)[0]
+            assert value(samples, "employes_sync_database_up") == 0
+            assert value(samples, "employes_sync_queue_batches", **acme) == 2
+            # While the lock is still held, the statement timeout ends the blocked read: told, not hung.
+            wait_for(lambda: NOT_READABLE in caplog.text, 30, what="the statement timeout")
+            assert f"{NOT_READABLE} (QueryCanceled)" in caplog.text
             locker.rollback()
 
-        deadline = time.monotonic() + 5
-        while value(scrape(server.port)[1], "employes_sync_database_up") != 1:
-            assert time.monotonic() < deadline, "the collector never recovered"
-            await asyncio.sleep(0.2)
+        wait_for(
+            lambda: value(scrape(server.port)[0], "employes_sync_database_up") == 1,
+            10,
+            what="the collector to recover",
+        )
     finally:
         server.close()
 
@@ -296,7 +335,7 @@ def test_sync_command_serves_metrics_while_it_runs(
     try:
         while process.poll() is None:
             try:
-                _, samples, _ = scrape(port, timeout=2)
+                samples, _ = scrape(port, timeout=2)
             except httpx.HTTPError:
                 time.sleep(0.1)
                 continue

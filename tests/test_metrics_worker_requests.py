@@ -41,7 +41,7 @@ async def test_every_request_is_counted_once_in_process_or_by_a_worker(
 
     server = start_metrics_server(0, lambda: {settings.scope: database_url}, addr="127.0.0.1")
     try:
-        _, samples, _ = scrape(server.port)
+        samples, _ = scrape(server.port)
     finally:
         server.close()
     workers: Counter[str] = Counter()
