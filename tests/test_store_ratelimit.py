@@ -33,16 +33,20 @@ def test_processes_share_one_even_spacing(database_url: str) -> None:
         results = procs.starmap(
             acquire_in_process, [(database_url, "ns/acme", rate, per_process, start_at)] * processes
         )
-    slots = sorted(slot for per in results for slot, _ in per)
+    slots = sorted(slot for per in results for slot, _, _ in per)
     assert len(slots) == len(set(slots)) == processes * per_process
     gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert min(gaps) >= interval - TOLERANCE, "two requests closer than 1/rate"
     # every acquire returned only once its slot had come, by the database's clock
     for per in results:
-        for slot, after in per:
+        for slot, after, _ in per:
             assert after >= slot - timedelta(milliseconds=5)
-    # in 1 s of contention the 20 slots are packed: about 1/rate apart, not idling
-    assert slots[-1] - slots[0] <= interval * (len(slots) - 1) + timedelta(seconds=0.5)
+    # packed, not idling: a slot more than 1/rate after the one before was free when asked (no wait), so
+    # nobody was held back while a slot stood empty (how fast the processes arrive is the machine's)
+    waited = {slot: wait for per in results for slot, _, wait in per}
+    late = [b for a, b in itertools.pairwise(slots) if b - a > interval + TOLERANCE]
+    assert all(waited[slot] == 0 for slot in late), [(slot, waited[slot]) for slot in late]
+    assert any(wait > 0 for wait in waited.values()), "nobody was ever held back: no contention tested"
 
 
 async def test_keys_are_independent(store_pool: AsyncConnectionPool) -> None:
