@@ -66,3 +66,22 @@ def problem_for(exc: BaseException) -> Problem:
     if isinstance(exc, db.DatabaseUnavailable):
         return Problem("DatabaseUnavailable", str(exc))
     return Problem("ReconcileError", one_line(exc))
+
+
+#: What the status says after a cancellation nobody asked for (see `is_stray_cancellation`).
+STRAY_CANCELLATION = Problem(
+    "ReconcileInterrupted",
+    "the reconcile pass was interrupted by a cancellation the operator did not ask for; it starts again "
+    "and resumes the open run",
+)
+
+
+def is_stray_cancellation(cancel_requests: int, stopping: bool) -> bool:
+    """A CancelledError that reached the loop although no one cancelled its task or stopped the daemon.
+
+    `cancel_requests` is the loop task's `cancelling()`: kopf cancelling the daemon, or the operator
+    exiting, counts there. A cancellation raised out of an awaited library call for its own reasons
+    does not. Re-raised, kopf takes it as the daemon exiting on its own and never starts it again, so
+    the resource's open run stayed `running` for good (seen in a 200-resource start burst).
+    """
+    return cancel_requests == 0 and not stopping

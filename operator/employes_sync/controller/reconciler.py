@@ -70,8 +70,18 @@ class Reconciler:
                 self.connection.forget()
                 await self.report_problem(problem)
                 await self.sleep(self.retry_delay(), stopped)
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as exc:
+                task = asyncio.current_task()
+                if not reasons.is_stray_cancellation(task.cancelling() if task else 1, bool(stopped)):
+                    raise
+                self.connection.forget()
+                self.logger.error(
+                    "reconcile of %s was cancelled by nothing that asked to: %s",
+                    self.scope,
+                    traceback_text(exc),
+                )
+                await self.report_problem(reasons.STRAY_CANCELLATION)
+                await self.sleep(self.retry_delay(), stopped)
             except Exception as exc:
                 # Not exc_info: its last line is str(exc), which for a database error quotes records.
                 self.connection.forget()
