@@ -2,7 +2,8 @@
 
 A real pytest run, in a session of its own as a terminal runs it, of one test that uses the real
 fixtures (the embedded PostgreSQL, a process in its own session as the operator is) and waits; once
-the test is known to be running (a marker file), the run's process group gets SIGINT, as from Ctrl-C.
+the test is known to be running (a marker file), the run's process group gets SIGINT, as from Ctrl-C
+(or SIGTERM, as from a CI runner).
 """
 
 from __future__ import annotations
@@ -52,11 +53,14 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("inherited", "presses"),
-    [("default", 1), ("ignored", 1), ("default", 2)],
-    ids=["ctrl-c", "started-by-a-script", "pressed-twice"],
-)
-def test_ctrl_c_stops_the_run_and_cleans_up(tmp_path: Path, inherited: str, presses: int) -> None:
+    ("inherited", "presses", "stop"),
+    [("default", 1, signal.SIGINT), ("ignored", 1, signal.SIGINT), ("default", 2, signal.SIGINT),
+     ("default", 1, signal.SIGTERM)],
+    ids=["ctrl-c", "started-by-a-script", "pressed-twice", "sigterm"],
+)  # fmt: skip
+def test_ctrl_c_stops_the_run_and_cleans_up(
+    tmp_path: Path, inherited: str, presses: int, stop: signal.Signals
+) -> None:
     test_file = tmp_path / "test_waiting.py"
     test_file.write_text(WAITING_TEST)
     marker = tmp_path / "running.json"
@@ -79,7 +83,7 @@ def test_ctrl_c_stops_the_run_and_cleans_up(tmp_path: Path, inherited: str, pres
         postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
         assert _alive(postmaster) and _alive(started["child"])
 
-        os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+        os.killpg(run.pid, stop)  # Ctrl-C: the whole foreground group (or a CI runner's SIGTERM)
         if presses == 2:
             wait_for(lambda: b"interrupted: stopping" in output.read_bytes(), 60, what="the stop to begin")
             os.killpg(run.pid, signal.SIGINT)  # impatient: again, while the fixtures are torn down
