@@ -218,22 +218,46 @@ def test_a_resumed_run_keeps_the_generation_it_synced() -> None:
     assert outcomes.was_listed(row) and not outcomes.was_listed({**row, "summary": {}})
 
 
-def test_batch_events_tell_a_retry_and_a_final_failure_once() -> None:
+def test_batch_events_tell_each_failed_attempt_and_a_final_failure_once() -> None:
     seen: dict[str, tuple[int, str]] = {}
     seen, events = outcomes.batch_events(seen, [batch(1, "processing", 1)])
-    assert events == []
+    assert events == []  # first seen: a resumed run's earlier failures are not told again
     seen, events = outcomes.batch_events(seen, [batch(1, "pending", 1, "exit 1")])
-    assert events == []  # the same attempt count: not a new failure
-    seen, events = outcomes.batch_events(seen, [batch(1, "pending", 2, "exit 1")])
     assert [(e.reason, e.message) for e in events] == [
-        ("BatchRetried", "Batch 1 attempt 2 failed (exit 1); it will be retried")
+        ("BatchRetried", "Batch 1 attempt 1 failed (exit 1); it will be retried")
     ]
+    seen, events = outcomes.batch_events(seen, [batch(1, "pending", 1, "exit 1")])
+    assert events == []  # looked at again: nothing new
     seen, events = outcomes.batch_events(seen, [batch(1, "failed", 3, "exit 1")])
     assert [(e.reason, e.message) for e in events] == [
         ("BatchFailed", "Batch 1 failed after 3 attempts: exit 1")
     ]
     seen, events = outcomes.batch_events(seen, [batch(1, "failed", 3, "exit 1")])
     assert events == []
+
+
+def test_a_retry_between_two_looks_is_still_told() -> None:
+    """Failed and claimed again, or even completed on the retry, before the reconciler looked again."""
+    seen = {"b1": (1, "processing"), "b2": (1, "processing"), "b3": (0, "pending")}
+    batches = [
+        batch(1, "processing", 2, "DeadlineExceeded"),
+        batch(2, "completed", 2, "Job deleted"),
+        batch(3, "completed", 1),  # completed on its first attempt: nothing to tell
+    ]
+    seen, events = outcomes.batch_events(seen, batches)
+    assert [(e.reason, e.message) for e in events] == [
+        ("BatchRetried", "Batch 1 attempt 1 failed (DeadlineExceeded); attempt 2 is running"),
+        ("BatchRetried", "Batch 2 attempt 1 failed (Job deleted); attempt 2 completed it"),
+    ]
+    seen, events = outcomes.batch_events(seen, [batch(1, "completed", 2, "DeadlineExceeded")])
+    assert events == []  # the running retry completed: no new failure
+
+
+def test_failed_attempts_count_all_but_the_one_running_or_done() -> None:
+    assert [outcomes.failed_attempts(2, s) for s in ("pending", "processing", "completed", "failed")] == [
+        2, 1, 1, 2,
+    ]  # fmt: skip
+    assert outcomes.failed_attempts(0, "pending") == 0 and outcomes.failed_attempts(0, "processing") == 0
 
 
 def test_progress_is_published_only_when_it_changed() -> None:

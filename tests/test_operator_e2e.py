@@ -318,7 +318,10 @@ def test_a_batch_failing_once_is_retried_and_one_always_failing_degrades(env: En
     assert env.runner.outcomes["acme-r1-b2-a2"] == "Complete"
     env.wait_events("RunDegraded")
     reasons = Counter(e["reason"] for e in env.events())
-    assert reasons["BatchRetried"] >= 2 and reasons["BatchFailed"] == 1 and reasons["RunDegraded"] == 1
+    assert reasons["BatchFailed"] == 1 and reasons["RunDegraded"] == 1
+    # Batch 2's failed first attempt is told even though its retry completed (batch 3's may be folded
+    # into its BatchFailed, "failed after 2 attempts", when both attempts failed between two looks).
+    assert any(e["message"].startswith("Batch 2 attempt 1 failed") for e in env.events("BatchRetried"))
     assert env.timelines() == 78 - 10  # everyone but batch 3's ten employees
     assert op.process is not None and op.process.poll() is None
 
@@ -413,8 +416,8 @@ def test_a_job_that_never_starts_fails_at_its_deadline_and_is_retried(env: Env) 
         env.runner.outcomes["acme-r1-b1-a1"] == "Failed"
         and env.runner.outcomes["acme-r1-b1-a2"] == "Complete"
     )
-    retried = [e["message"] for e in env.events("BatchRetried")]
-    assert any("DeadlineExceeded" in m for m in retried), retried
+    retried = [e["message"] for e in env.wait_events("BatchRetried")]
+    assert any("Batch 1 attempt 1 failed" in m and "DeadlineExceeded" in m for m in retried), retried
     assert env.timelines() == 78
     # With every batch done, the status still shows that one needed a second attempt.
     counts = env.status()["lastRun"]["batches"]
@@ -439,7 +442,7 @@ def test_a_job_deleted_while_it_runs_is_replaced(env: Env) -> None:
     last = env.wait_run_finished(0, timeout=120)
     assert last["state"] == "succeeded"
     assert env.runner.outcomes.get("acme-r1-b2-a2") == "Complete"
-    assert any("deleted" in e["message"] for e in env.events("BatchRetried"))
+    assert any("deleted" in e["message"] for e in env.wait_events("BatchRetried"))
     assert env.timelines() == 78
 
 

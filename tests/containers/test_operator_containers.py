@@ -196,7 +196,10 @@ def test_an_oom_killed_worker_is_retried_and_succeeds_with_room(
     assert "pod acme-r1-b1-a2-" in failed["lastError"], failed
     assert "container worker OOMKilled (exit code 137)" in failed["lastError"], failed
     assert "acme-r1-b1-a1-" not in failed["lastError"]  # the attempt's own pod, not an earlier one
-    # The first attempt's failure, as the driver logged it when it scheduled the retry:
+    # The first attempt's failure, as `kubectl describe` shows it (told even when the retry was already
+    # claimed by the time the operator looked again), and as the driver logged it:
+    retried = [e["message"] for e in cenv.wait_events("BatchRetried")]
+    assert any("Batch 1 attempt 1 failed" in m and "OOMKilled" in m for m in retried), retried
     assert "acme-r1-b1-a1 failed" in op.logs() and "OOMKilled (exit code 137) (retrying)" in op.logs()
     assert "batch 1" in degraded["message"]
     assert jobs_of(cenv) == ["acme-r1-b1-a1", "acme-r1-b1-a2"]
@@ -245,6 +248,8 @@ def test_a_worker_killed_mid_batch_is_retried_without_duplicates(
     assert runner.outcomes.get("acme-r1-b1-a1") == "Failed", runner.outcomes
     assert runner.outcomes.get("acme-r1-b1-a2") == "Complete", runner.outcomes
     assert "acme-r1-b1-a1 failed" in op.logs() and "Error (exit code 137) (retrying)" in op.logs()
+    retried = [e["message"] for e in cenv.wait_events("BatchRetried")]
+    assert any("Batch 1 attempt 1 failed" in m and "exit code 137" in m for m in retried), retried
     cenv.consistent(slow)  # every event once: the retried batch duplicated nothing
 
 

@@ -129,10 +129,21 @@ def run_failed(current: Mapping[str, Any], failure: RunFailure, finished_at: str
     )
 
 
+def failed_attempts(attempts: int, state: str) -> int:
+    """How many of a batch's attempts have failed: all of them, but for the one running or that completed."""
+    return attempts if state in ("pending", "failed") else max(0, attempts - 1)
+
+
 def batch_events(
     seen: Mapping[str, tuple[int, str]], batches: Iterable[Batch]
 ) -> tuple[dict[str, tuple[int, str]], list[Event]]:
-    """Events for batches that failed for good or will be retried since `seen`; the new `seen`."""
+    """Events for batches that failed for good or had an attempt fail since `seen`; the new `seen`.
+
+    Counted by failed attempts, not by state: between two looks a batch can fail and be claimed again
+    (processing 1, then processing 2) or even complete its retry, and that failure is still told.
+    A batch first seen now (a resumed run) tells nothing: its earlier failures were told by whoever
+    watched them.
+    """
     now: dict[str, tuple[int, str]] = dict(seen)
     events: list[Event] = []
     for batch in batches:
@@ -145,11 +156,18 @@ def batch_events(
         if batch.status == "failed" and before[1] != "failed":
             message = f"Batch {batch.batch_no} failed after {batch.attempts} attempts: {error}"
             events.append(Event("Warning", "BatchFailed", message))
-        elif batch.status == "pending" and batch.attempts > before[0] and batch.attempts > 0:
-            events.append(Event(
-                "Warning", "BatchRetried",
-                f"Batch {batch.batch_no} attempt {batch.attempts} failed ({error}); it will be retried",
-            ))  # fmt: skip
+            continue
+        failed = failed_attempts(batch.attempts, batch.status)
+        if failed <= failed_attempts(*before):
+            continue
+        then = {
+            "pending": "it will be retried",
+            "processing": f"attempt {failed + 1} is running",
+            "completed": f"attempt {failed + 1} completed it",
+        }.get(batch.status, "it will be retried")
+        events.append(Event(
+            "Warning", "BatchRetried", f"Batch {batch.batch_no} attempt {failed} failed ({error}); {then}"
+        ))  # fmt: skip
     return now, events
 
 
