@@ -434,6 +434,40 @@ def test_11_exactly_six_months_between_contracts_continues_the_chain() -> None:
     assert (renewed.event_data["chain_reset"], renewed.event_data["chain_contracts"]) == (False, 2)
 
 
+def test_11_six_months_after_a_month_end_that_clamps_continues_the_chain() -> None:
+    # 30 Jun + 6 months clamps to 30 Dec; the interval 1 Jul..31 Dec is exactly six months, not more.
+    exact = [fixed("2022-07-01", "2023-06-30"), fixed("2024-01-01", "2024-12-31")]
+    kept = one(build([job("2022-07-01", contracts=exact)]), CONTRACT_RENEWED)
+    assert (kept.event_data["chain_reset"], kept.event_data["chain_contracts"]) == (False, 2)
+    assert "after a gap of 6 months (" in kept.event_description
+    assert "new chain" not in kept.event_description
+    longer = [fixed("2022-07-01", "2023-06-30"), fixed("2024-01-02", "2024-12-31")]
+    reset = one(build([job("2022-07-01", contracts=longer)]), CONTRACT_RENEWED)
+    assert (reset.event_data["chain_reset"], reset.event_data["chain_contracts"]) == (True, 1)
+    assert "after a gap of 6 months and 1 day" in reset.event_description
+    # The same across a re-hire: two employments, exactly six months apart.
+    rehired = build(
+        [
+            job("2022-07-01", ident="a", end="2023-06-30", contracts=[fixed("2022-07-01", "2023-06-30")]),
+            job("2024-01-01", ident="b", contracts=[fixed("2024-01-01", "2024-12-31")]),
+        ]
+    )
+    second = of(rehired, CONTRACT_STARTED)[1]
+    assert (second.event_data["chain_reset"], second.event_data["chain_contracts"]) == (False, 2)
+
+
+def test_11_a_single_first_contract_longer_than_36_months_is_lawful() -> None:
+    # The chain rule needs contracts that follow each other; one long first contract crosses nothing.
+    events = build([job("2020-03-01", contracts=[fixed("2020-03-01", "2025-02-28")])])
+    started = one(events, CONTRACT_STARTED)
+    assert started.event_data["chain_exceeds_legal_maximum"] is False
+    assert "7:668a" not in started.event_description
+    # Its follow-up does cross the 36 months.
+    longer = [fixed("2020-03-01", "2025-02-28"), fixed("2025-03-01", "2025-08-31")]
+    renewed = one(build([job("2020-03-01", contracts=longer)]), CONTRACT_RENEWED)
+    assert renewed.event_data["chain_exceeds_legal_maximum"] is True
+
+
 def test_11_a_fourth_fixed_term_contract_or_one_past_36_months_exceeds_the_legal_chain() -> None:
     four = [
         fixed("2022-01-01", "2022-06-30"),

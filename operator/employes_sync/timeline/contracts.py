@@ -48,8 +48,12 @@ def gap_days(end: date | None, start: date) -> int:
 
 
 def interval_breaks_chain(end: date, start: date) -> bool:
-    """More than six months between the two contracts (art. 7:668a lid 1)."""
-    return start > add_months(end, CHAIN_MAX_INTERVAL_MONTHS) + timedelta(days=1)
+    """More than six months between the two contracts (art. 7:668a lid 1).
+
+    The interval runs from the day after ``end``; counted from ``end`` itself, a month-end would clamp
+    (30 Jun + 6 months = 30 Dec) and an interval of exactly six months (1 Jul to 31 Dec) would break.
+    """
+    return start > add_months(end + timedelta(days=1), CHAIN_MAX_INTERVAL_MONTHS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +105,11 @@ def chains(employments: list[Employment]) -> dict[int, Chain]:
             position += 1
         else:
             position, start = 1, contract.start
-        exceeds = position > CHAIN_MAX_CONTRACTS or (
-            contract.end is not None and contract.end >= add_months(start, CHAIN_MAX_MONTHS)
+        # Only a contract that follows another crosses a limit: a single first contract of more than
+        # 36 months is lawful, the chain rule needs contracts that succeed each other.
+        exceeds = position > 1 and (
+            position > CHAIN_MAX_CONTRACTS
+            or (contract.end is not None and contract.end >= add_months(start, CHAIN_MAX_MONTHS))
         )
         result[id(contract)] = Chain(position, start, broken, exceeds)
         previous = contract

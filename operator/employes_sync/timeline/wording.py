@@ -46,6 +46,7 @@ _EN = _Words(
         "days": "{n} days",
         "month": "{n} month",
         "months": "{n} months",
+        "and": " and ",
         "gap": " after a gap of {gap}",
         "hours_week": "{n}h/week",
         "days_week": "{n} days/week",
@@ -140,6 +141,7 @@ _NL = _Words(
         "days": "{n} dagen",
         "month": "{n} maand",
         "months": "{n} maanden",
+        "and": " en ",
         "gap": " na een onderbreking van {gap}",
         "hours_week": "{n} u/week",
         "days_week": "{n} dagen/week",
@@ -263,12 +265,17 @@ class Wording:
         return self.w.durations.get(name or "", name or "?")
 
     def span(self, days: int, start: date, end: date) -> str:
-        from .contracts import whole_months
+        from .contracts import add_months, whole_months
 
         months = whole_months(start, end)
-        if months >= 1:
-            return self.p("month" if months == 1 else "months", n=months)
-        return self.p("day" if days == 1 else "days", n=days)
+        if months < 1:
+            return self.p("day" if days == 1 else "days", n=days)
+        text = self.p("month" if months == 1 else "months", n=months)
+        # The days past the whole months: "6 months and 1 day" is what tells a broken chain from a kept one.
+        rest = (end - add_months(start, months)).days + 1
+        if rest > 0:
+            text += self.p("and") + self.p("day" if rest == 1 else "days", n=rest)
+        return text
 
     def gap(self, data: dict[str, Any], previous_end: object) -> str:
         days = data.get("gap_days")
