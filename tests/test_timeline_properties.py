@@ -77,6 +77,14 @@ def record(draw: st.DrawFn, fields: dict[str, st.SearchStrategy[Any]]) -> dict[s
     return out
 
 
+def ordered(row: dict[str, Any]) -> dict[str, Any]:
+    """A period that ends on or after its start: one that ends before it is refused (not well-formed)."""
+    start, end = row.get("start_date"), row.get("end_date")
+    if isinstance(start, str) and isinstance(end, str) and end and end[:10] < start[:10]:
+        row["start_date"], row["end_date"] = end, start
+    return row
+
+
 salary_rows = record(
     {
         "start_date": api_dates(),
@@ -94,7 +102,7 @@ hours_rows = record(
         "days_per_week": maybe(st.integers(min_value=0, max_value=7)),
         "employee_type": maybe(st.sampled_from(["parttime", "fulltime"])),
     }
-)
+).map(ordered)
 contract_rows = record(
     {
         "start_date": api_dates(),
@@ -103,7 +111,7 @@ contract_rows = record(
         "is_signed": maybe(st.booleans()),
         "sign_date": maybe(api_dates()),
     }
-)
+).map(ordered)
 employment_records = record(
     {
         "id": st.one_of(st.uuids().map(str), st.sampled_from(["e1", "e2", "e3"]), st.just("<missing>")),
@@ -113,7 +121,7 @@ employment_records = record(
         "hours": st.lists(hours_rows, max_size=4),
         "contracts": st.lists(contract_rows, max_size=4),
     }
-)
+).map(ordered)
 names = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30
 )
@@ -124,7 +132,7 @@ nested_employment = record(
         "contract": maybe(hours_rows),
         "salary": maybe(salary_rows),
     }
-)
+).map(ordered)
 employee_records = record(
     {
         "id": st.uuids().map(str),
@@ -337,6 +345,7 @@ def test_a_correction_to_any_period_is_reflected_after_a_rebuild(
         "contract_duration": st.sampled_from(["permanent", "definite"]),
     }
     row[field] = data.draw(strategies[field])
+    ordered(row)
     after = build_timeline(employee, corrected, as_of=as_of)
     stored = _upsert({e.event_key: e for e in before}, after)
     assert stored == {e.event_key: e for e in after}

@@ -24,6 +24,7 @@ from employes_sync.timeline import (
     PAY_BASIS_CHANGE,
     SALARY_DECREASE,
     SALARY_INCREASE,
+    InvalidRecord,
     TimelineEvent,
     build_timeline,
 )
@@ -89,6 +90,29 @@ def test_1_only_the_end_of_the_employment_or_out_of_service_is_a_departure() -> 
     departure = one(left, CONTRACT_ENDED)
     assert (departure.event_date, departure.event_data["reason"]) == (date(2025, 3, 31), "out_of_service")
     assert not of(left, CONTRACT_EXPIRED_UNRENEWED)
+
+
+def test_1_an_employment_or_contract_that_ends_before_it_starts_is_refused_not_a_departure() -> None:
+    # Read as a period it gave "Employment ended on 1 Apr 2024 (started 1 May 2024)", dated before the start.
+    with pytest.raises(InvalidRecord) as caught:
+        build([job("2024-05-01", end="2024-04-01", contracts=[fixed("2024-05-01", "2024-12-31")])])
+    assert caught.value.reason == "employments[0].end_date: before start_date"
+    with pytest.raises(InvalidRecord) as caught:
+        build(
+            [
+                job(
+                    "2024-01-01",
+                    contracts=[fixed("2024-01-01", "2024-12-31"), fixed("2025-03-01", "2025-02-01")],
+                )
+            ]
+        )
+    assert caught.value.reason == "employments[0].contracts[1].end_date: before start_date"
+    nested = {"start_date": "2020-02-01", "end_date": "2020-01-31"}
+    with pytest.raises(InvalidRecord):
+        build_timeline(person(employment=nested), None, as_of=AS_OF)
+    # Ending on the start day is a one-day employment, and a departure.
+    one_day = build([job("2024-05-01", end="2024-05-01", contracts=[fixed("2024-05-01", "2024-05-01")])])
+    assert one(one_day, CONTRACT_ENDED).event_date == date(2024, 5, 1)
 
 
 # ---------------------------------------------------------- 2. corrections keep the key, change the row

@@ -186,11 +186,19 @@ _DURATIONS = {
 }
 
 
+def _check_range(start: date, end: date | None, where: str) -> None:
+    # An end before the start is no period at all: read as one, it would end a contract or an
+    # employment before it began ("ended on 1 Apr, started 1 May"). Ending on the start day is one day.
+    if end is not None and end < start:
+        raise InvalidRecord(f"{where}.end_date: before start_date")
+
+
 def _parse_contract(raw: Mapping[str, Any], where: str, default_start: date | None = None) -> Contract:
     start = _opt_date(raw, "start_date", where) or default_start
     if start is None:
         raise InvalidRecord(f"{where}.start_date: missing")
     end = _opt_date(raw, "end_date", where)
+    _check_range(start, end, where)
     duration = (_opt_str(raw, "contract_duration", where) or "").strip().lower()
     duration = _DURATIONS.get(duration.replace("-", "_").replace(" ", "_"), duration)
     if not duration:
@@ -212,10 +220,12 @@ def _parse_employment(raw: object, where: str) -> Employment:
     start = _req_date(raw, "start_date", where)
     # Without an id the start date identifies the employment; it is what the keys need to stay stable.
     ident = _opt_ident(raw.get("id"), f"{where}.id") or f"start:{start.isoformat()}"
+    end = _opt_date(raw, "end_date", where)
+    _check_range(start, end, where)
     return Employment(
         id=ident,
         start=start,
-        end=_opt_date(raw, "end_date", where),
+        end=end,
         salaries=[
             _parse_salary(r, f"{where}.salary[{i}]") for i, r in enumerate(_rows(raw, "salary", where))
         ],
@@ -244,6 +254,8 @@ def _parse_current_employment(employee: Mapping[str, Any]) -> Employment | None:
         start = _opt_date(contract, "start_date", f"{where}.contract")
     if start is None:
         return None
+    end = _opt_date(raw, "end_date", where)
+    _check_range(start, end, where)
     hours: list[Hours] = []
     contracts: list[Contract] = []
     if contract is not None:
@@ -252,7 +264,7 @@ def _parse_current_employment(employee: Mapping[str, Any]) -> Employment | None:
     return Employment(
         id=CURRENT_EMPLOYMENT_ID,
         start=start,
-        end=_opt_date(raw, "end_date", where),
+        end=end,
         salaries=[_parse_salary(salary, f"{where}.salary", start)] if salary is not None else [],
         hours=hours,
         contracts=contracts,
