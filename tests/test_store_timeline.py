@@ -172,3 +172,73 @@ def _row(employee_id: str, key: str, day: date, event_type: str) -> dict[str, An
         "event_data": {},
         "event_key": key,
     }
+
+
+def _stored(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    fields = ("event_key", "event_type", "event_date", "event_title", "event_description", "event_data")
+    return sorted(tuple(row[f] for f in fields) for row in rows)
+
+
+async def test_builder_rows_follow_corrections_and_time_like_a_new_database(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    """Real builder output: a planned end corrected into the past, a renewal signed, a raise corrected.
+
+    The old rows are updated in place (no duplicates, nothing re-added), and end equal to what a scope
+    written from scratch holds; moving as_of past a planned raise is an update of that one row.
+    """
+    from employes_sync.timeline import build_timeline
+
+    employee = {"id": "e-7", "first_name": "Daan", "surname": "Smit", "status": "active"}
+
+    def employments(end: str, signed: bool, wage: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": "job-7",
+                "start_date": "2021-03-01",
+                "end_date": end,
+                "contracts": [
+                    {"start_date": "2021-03-01", "end_date": "2022-02-28", "contract_duration": "definite"},
+                    {"start_date": "2022-03-01", "contract_duration": "permanent", "is_signed": signed},
+                ],
+                "salary": [
+                    {"start_date": "2021-03-01", "month_wage": "3000.00"},
+                    {"start_date": "2025-07-01", "month_wage": wage},
+                ],
+                "hours": [{"start_date": "2021-03-01", "hours_per_week": 36, "days_per_week": 4.5}],
+            }
+        ]
+
+    as_of = date(2025, 6, 1)
+    before = build_timeline(employee, employments("2025-09-30", False, "3210.50"), as_of=as_of)
+    first = await timeline.write_events(store_pool, SCOPE, ["e-7"], before)
+    assert (first.inserted, first.updated, first.removed) == (len(before), 0, 0)
+    assert sum(e.event_data["planned"] for e in before) == 2  # the end and the raise
+
+    corrected = employments("2025-05-15", True, "3250.00")
+    after = build_timeline(employee, corrected, as_of=as_of)
+    assert {e.event_key for e in after} == {e.event_key for e in before}
+    result = await timeline.write_events(store_pool, SCOPE, ["e-7"], after)
+    assert (result.inserted, result.updated, result.removed) == (0, 3, 0)
+    fresh = await timeline.write_events(store_pool, "fresh/scope", ["e-7"], after)
+    assert fresh.inserted == len(after)
+    stored = await timeline.events_for(store_pool, SCOPE, "e-7")
+    assert _stored(stored) == _stored(await timeline.events_for(store_pool, "fresh/scope", "e-7"))
+    ended = next(e for e in stored if e["event_type"] == "contract_ended")
+    assert (ended["event_date"], ended["event_title"]) == (date(2025, 5, 15), "Employment ended")
+    assert ended["event_data"]["planned"] is False
+    assert not any("(not yet signed)" in e["event_title"] for e in stored)
+    raised = next(e for e in stored if e["event_type"] == "salary_increase")
+    assert raised["event_title"] == "Salary increase (+€250.00/month) (planned)"
+
+    unchanged = await timeline.write_events(store_pool, SCOPE, ["e-7"], after)
+    assert (unchanged.inserted, unchanged.updated, unchanged.removed) == (0, 0, 0)
+    later = build_timeline(employee, corrected, as_of=date(2025, 7, 1))
+    came = await timeline.write_events(store_pool, SCOPE, ["e-7"], later)
+    assert (came.inserted, came.updated, came.removed) == (0, 1, 0)
+    stored = await timeline.events_for(store_pool, SCOPE, "e-7")
+    raised = next(e for e in stored if e["event_type"] == "salary_increase")
+    assert (raised["event_title"], raised["event_data"]["planned"]) == (
+        "Salary increase (+€250.00/month)",
+        False,
+    )
