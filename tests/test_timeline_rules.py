@@ -419,6 +419,30 @@ def test_10_the_nested_fallback_labels_its_terms_as_current() -> None:
     )
 
 
+def test_10_current_terms_that_state_no_start_are_not_dated_by_the_employment_start() -> None:
+    # Neither the nested contract nor the salary says since when: "from 1 Apr 2012" would present
+    # today's terms as the first day's again.
+    employee = person(
+        employment={
+            "start_date": "2012-04-01",
+            "contract": {"hours_per_week": 24, "days_per_week": 3},
+            "salary": {"hour_wage": "21.50"},
+        }
+    )
+    started = one(build_timeline(employee, None, as_of=AS_OF), CONTRACT_STARTED)
+    assert (started.event_data["terms"], started.event_data["terms_from"]) == ("current", None)
+    assert started.event_description == (
+        "Employment started on 1 Apr 2012. Current terms: permanent contract, 24h/week, 3 days/week."
+    )
+    dutch = one(build_timeline(employee, None, as_of=AS_OF, locale="nl"), CONTRACT_STARTED)
+    assert "Huidige voorwaarden: contract voor onbepaalde tijd" in dutch.event_description
+    # One dated part dates them.
+    employee["employment"]["salary"]["start_date"] = "2024-07-01"
+    dated = one(build_timeline(employee, None, as_of=AS_OF), CONTRACT_STARTED)
+    assert dated.event_data["terms_from"] == "2024-07-01"
+    assert "Current terms (from 1 Jul 2024)" in dated.event_description
+
+
 # -------------------------------------------------------------------------- 11. overlaps and gaps
 
 

@@ -88,6 +88,8 @@ class Employment:
     contracts: list[Contract]
     #: Only the employee's nested current employment was known: its terms are today's, not the first ones.
     current_terms: bool = False
+    #: With current_terms: the latest start its contract or salary states (None: neither states one).
+    terms_from: date | None = None
 
 
 NEVER = date.max  # sorts an open period after every closed one
@@ -256,6 +258,14 @@ def _parse_current_employment(employee: Mapping[str, Any]) -> Employment | None:
         return None
     end = _opt_date(raw, "end_date", where)
     _check_range(start, end, where)
+    # Only a start the nested contract or salary states dates the current terms: the employment's own
+    # start (their fallback) would present today's terms as those of the first day.
+    stated = [
+        _opt_date(part, "start_date", f"{where}.{name}")
+        for name, part in (("contract", contract), ("salary", salary))
+        if part is not None
+    ]
+    dated = [day for day in stated if day is not None]
     hours: list[Hours] = []
     contracts: list[Contract] = []
     if contract is not None:
@@ -269,6 +279,7 @@ def _parse_current_employment(employee: Mapping[str, Any]) -> Employment | None:
         hours=hours,
         contracts=contracts,
         current_terms=True,
+        terms_from=max(dated) if dated else None,
     )
 
 

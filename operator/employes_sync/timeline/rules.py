@@ -93,12 +93,8 @@ def _contract_started(out: Collector, emp: Employment, gap: int | None, chains: 
     contract = emp.contracts[0] if emp.contracts else None
     hours = emp.hours[0] if emp.hours else None
     salary = emp.salaries[0] if emp.salaries else None
-    if emp.current_terms:
-        # Only the nested current employment is known: its terms are today's, from the latest period start.
-        starts = [p.start for p in (contract, hours, salary) if p is not None]
-        terms_from = max(starts) if starts else emp.start
-    else:
-        terms_from = emp.start
+    # Only the nested current employment known: its terms are today's, from the latest start it states.
+    terms_from = emp.terms_from if emp.current_terms else emp.start
     out.add(
         CONTRACT_STARTED,
         emp.start,

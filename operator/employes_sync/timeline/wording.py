@@ -63,6 +63,7 @@ _EN = _Words(
         "started.desc.rehire": "Re-hired on {date}{gap}",
         "started.desc.rehire.planned": "Re-hired from {date}{gap}",
         "started.current": ". Current terms (from {date}): {details}.",
+        "started.current.undated": ". Current terms: {details}.",
         "contract": "{duration} contract",
         "contract.until": "{duration} contract until {date}",
         "renewed.title.permanent": "Contract renewed (now permanent)",
@@ -158,6 +159,7 @@ _NL = _Words(
         "started.desc.rehire": "Opnieuw in dienst getreden op {date}{gap}",
         "started.desc.rehire.planned": "Treedt opnieuw in dienst op {date}{gap}",
         "started.current": ". Huidige voorwaarden (vanaf {date}): {details}.",
+        "started.current.undated": ". Huidige voorwaarden: {details}.",
         "contract": "contract voor {duration}",
         "contract.until": "contract voor {duration} tot {date}",
         "renewed.title.permanent": "Contract verlengd (nu onbepaalde tijd)",
@@ -339,9 +341,11 @@ class Wording:
         text = self.p("started.desc" + (f".{kind}" if kind else "") + tense, date=self.day(day), gap=gap)
         details = self._contract_details(d)
         if d.get("terms") == "current":
-            text += self.p(
-                "started.current", date=self.day(d["terms_from"]), details=", ".join(details) or "?"
-            )
+            listed = ", ".join(details) or "?"
+            if d.get("terms_from") is None:
+                text += self.p("started.current.undated", details=listed)
+            else:
+                text += self.p("started.current", date=self.day(d["terms_from"]), details=listed)
         else:
             text += f": {', '.join(details)}." if details else "."
         return title, text + self._chain_notes(d)
