@@ -7,7 +7,7 @@ fixed-term contract is not a departure (art. 7:668 lid 4 BW), chains of fixed-te
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -198,6 +198,10 @@ def test_3_the_same_input_and_as_of_give_the_same_rows_whatever_the_clock() -> N
 def test_3_as_of_is_required() -> None:
     with pytest.raises(TypeError):
         build_timeline(person(), [], as_of="2025-06-01")  # type: ignore[arg-type]
+    # A datetime passes isinstance(date) but compares with no date: refused up front, not deep in a rule.
+    history = [job("2024-01-01", contracts=[fixed("2024-01-01", "2025-03-31")])]
+    with pytest.raises(TypeError, match="as_of must be a date, not datetime"):
+        build_timeline(person(), history, as_of=datetime(2025, 6, 1, 12, 0))
 
 
 # ---------------------------------------------------------------------- 4. planned changes marked

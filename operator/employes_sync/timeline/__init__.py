@@ -13,7 +13,7 @@ are, ``wording`` writes their titles in English or Dutch, ``events`` keys and or
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from .events import Collector, TimelineEvent, sort_key
@@ -76,7 +76,8 @@ def build_timeline(
     Raises :class:`InvalidRecord` for input that cannot be understood, ``ValueError`` for an unknown
     locale, ``TypeError`` for an ``as_of`` that is not a date.
     """
-    if not isinstance(as_of, date):
+    # A datetime is a date to isinstance, but compares with none: it would fail deep inside a rule.
+    if not isinstance(as_of, date) or isinstance(as_of, datetime):
         raise TypeError(f"as_of must be a date, not {type(as_of).__name__}")
     wording = wording_for(locale)
     person = parse_employee(employee, employments)
