@@ -7,6 +7,7 @@ fixed-term contract is not a departure (art. 7:668 lid 4 BW), chains of fixed-te
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from employes_sync.timeline import (
     CONTRACT_STARTED,
     DEPARTURE_TYPES,
     EMPLOYEE_ADDED,
+    EVENT_TYPES,
     HOURS_CHANGE,
     PAY_BASIS_CHANGE,
     SALARY_DECREASE,
@@ -646,6 +648,66 @@ def test_dutch_titles_use_dutch_words_numbers_and_dates() -> None:
     assert "1 januari 2025" in started.event_description and "31 december 2025" in started.event_description
     with pytest.raises(ValueError, match="locale"):
         build_timeline(person(), history, as_of=AS_OF, locale="fr")
+
+
+_ENGLISH = re.compile(
+    r"\b(Contract start|Employment|Salary|Hours|Added|renewed|[Ff]ixed|planned|months?|days?|hour|year"
+    r"|after|gap|ended|ends|wage|Pay|basis|until|from|on|the|and|Current|terms|signed|permanent|Out of"
+    r"|Additional|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"
+)
+
+
+def test_every_event_type_reads_dutch_in_locale_nl() -> None:
+    first = job(
+        "2015-03-01",
+        ident="a",
+        end="2018-02-28",
+        contracts=[fixed("2015-03-01", "2016-02-29"), fixed("2016-03-01", "2018-02-28")],
+        salary=[
+            {"start_date": "2015-03-01", "month_wage": 2500},
+            {"start_date": "2016-03-01", "month_wage": 2600},
+        ],
+        hours=[{"start_date": "2015-03-01", "hours_per_week": 40, "days_per_week": 5}],
+    )
+    second = job(
+        "2019-01-01",
+        ident="b",
+        end="2025-12-31",
+        contracts=[
+            fixed("2019-01-01", "2019-12-31", is_signed=False),
+            fixed("2020-03-01", "2020-12-31"),
+            fixed("2021-01-01", "2021-12-31"),
+            fixed("2022-01-01", "2022-12-31"),
+            permanent("2023-01-01"),
+            fixed("2023-03-01", "2023-06-30"),
+        ],
+        salary=[
+            {"start_date": "2019-01-01", "month_wage": "3000.00"},
+            {"start_date": "2021-01-01", "hour_wage": "20.00"},
+            {"start_date": "2022-01-01", "month_wage": "3600.00"},
+            {"start_date": "2023-01-01", "month_wage": "2700.00"},
+            {"start_date": "2025-07-01", "month_wage": "2600.00"},
+        ],
+        hours=[
+            {"start_date": "2019-01-01", "hours_per_week": 40, "days_per_week": 5},
+            {"start_date": "2023-01-01", "hours_per_week": 30, "days_per_week": 4},
+            {"start_date": "2024-01-01", "hours_per_week": 30, "days_per_week": 3},
+        ],
+    )
+    lapsed = [job("2019-01-01", ident="x", contracts=[fixed("2019-01-01", "2019-12-31")])]
+    left = [job("2019-01-01", ident="y", contracts=[fixed("2019-01-01", "2020-12-31")])]
+    nested = {"start_date": "2012-04-01", "contract": {"hours_per_week": 24}, "salary": {"hour_wage": 21.5}}
+    events = [
+        *build_timeline(person(dt_create="2019-01-01"), [first, second], as_of=AS_OF, locale="nl"),
+        *build_timeline(person(), lapsed, as_of=AS_OF, locale="nl"),
+        *build_timeline(person(status="out_of_service"), left, as_of=AS_OF, locale="nl"),
+        *build_timeline(person(employment=nested), None, as_of=AS_OF, locale="nl"),
+    ]
+    assert {e.event_type for e in events} == EVENT_TYPES
+    assert any(e.event_data["planned"] for e in events)
+    for event in events:
+        text = f"{event.event_title} || {event.event_description}".replace("Employes", "")
+        assert not _ENGLISH.findall(text), (event.event_type, text)
 
 
 def test_6_without_hours_a_return_to_monthly_pay_is_compared_with_the_last_monthly_wage() -> None:
