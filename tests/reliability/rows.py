@@ -476,3 +476,18 @@ KILLED_DURING_STATUS_WRITE: dict[str, Fault] = {
     "jobs-running": KILLED_DURING_STATUS_WRITE_JOBS_RUNNING,
     "run-finished": KILLED_DURING_STATUS_WRITE_RUN_FINISHED,
 }
+AN_UNUSABLE_API_TOKEN_IS_ONE_USAGE_LINE_WITHOUT_THE_TOKEN: Fault = (
+    "CLI",
+    "an API token that cannot be sent (a second line, a space, a non-ASCII letter, a binary file)",
+    "one `employes-sync: error:` line naming where the token came from, exit 2, the token never printed",
+)
+AN_UNPARSEABLE_DATABASE_URL_IS_ONE_USAGE_LINE_WITHOUT_IT: Fault = (
+    "CLI",
+    "a --database-url or $DATABASE_URL libpq cannot parse",
+    "one usage line, exit 2, the DSN (and the password psycopg's message would echo) never printed",
+)
+A_CTRL_C_BEFORE_THE_COMMAND_STARTS_IS_ONE_LINE: Fault = (
+    "CLI",
+    "SIGTERM or SIGINT mid-run",
+    "a Ctrl-C before the command installed its handler: one line, exit 130, no blank line, no traceback",
+)

@@ -31,6 +31,9 @@ COMMANDS: dict[str, str] = {
     "trigger": "employes_sync.cli.trigger:trigger",
 }
 
+#: A Ctrl-C that no handler of the command caught (sync installs its own, which tells what it stopped).
+INTERRUPTED_EARLY = "interrupted by SIGINT"
+
 HELP = {
     "sync": "Sync a company from the Employes API into PostgreSQL and build timelines.",
     "worker": "Process one queued batch (what a Kubernetes Job runs).",
@@ -91,15 +94,19 @@ class LazyGroup(click.Group):
         except click.ClickException as exc:
             fail(exc.format_message(), exc.exit_code)
         except click.Abort:
-            fail("interrupted", 130)
+            fail(INTERRUPTED_EARLY, 130)
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         # Here, not in main(): click turns EPIPE into exit 1 before main() could see it.
+        # A Ctrl-C before a command installs its own handler (while its modules import, say) is told
+        # here too: click's own answer is a blank line and then "Aborted!".
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
             _stdout_closed()
+        except KeyboardInterrupt:
+            fail(INTERRUPTED_EARLY, 130)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

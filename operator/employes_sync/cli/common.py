@@ -23,20 +23,36 @@ TOKEN_ENV = WORKER_TOKEN_ENV
 DATABASE_ENV = WORKER_DATABASE_ENV
 
 
-def has_password(dsn: str) -> bool:
-    """Whether a PostgreSQL URL or key=value DSN carries a password (an unparseable one: assume not)."""
+def dsn_password(dsn: str) -> bool | None:
+    """Whether a PostgreSQL URL or key=value DSN carries a password; None when it cannot be parsed."""
     from psycopg.conninfo import conninfo_to_dict
 
     try:
         return bool(conninfo_to_dict(dsn).get("password"))
     except Exception:
-        return False
+        return None
 
 
-def _warn_on_password(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A password on the command line is visible to every user of the machine (`ps`, /proc)."""
+def _check_database_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A usage error for a DSN libpq cannot parse; a warning for a password on the command line.
+
+    An unparseable DSN is never quoted: psycopg's own message echoes the part it choked on, which is
+    often the password (`postgresql://u:pa%ss@h/db`). A password on the command line is visible to
+    every user of the machine (`ps`, /proc).
+    """
+    if not value:
+        return value
     source = ctx.get_parameter_source(param.name or "")
-    if value and source == click.core.ParameterSource.COMMANDLINE and has_password(value):
+    on_command_line = source == click.core.ParameterSource.COMMANDLINE
+    password = dsn_password(value)
+    if password is None:
+        where = "--database-url" if on_command_line else f"${DATABASE_ENV}"
+        raise click.UsageError(
+            f"{where} is not a PostgreSQL URL (postgresql://user@host:5432/db) or key=value connection "
+            "string; it is not shown, as it may hold a password",
+            ctx,
+        )
+    if on_command_line and password:
         warn(
             "--database-url carries a password, which `ps` shows to every user of this machine; "
             f"set ${DATABASE_ENV} instead, or keep the password in a file (~/.pgpass or $PGPASSFILE)"
@@ -47,7 +63,7 @@ def _warn_on_password(ctx: click.Context, param: click.Parameter, value: str | N
 database_option = click.option(
     "--database-url",
     envvar=DATABASE_ENV,
-    callback=_warn_on_password,
+    callback=_check_database_url,
     help="PostgreSQL URL (or $DATABASE_URL, which `ps` does not show). Default: an embedded PostgreSQL "
     "in the user's data folder.",
 )
@@ -86,16 +102,34 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
+def token_problem(token: str) -> str | None:
+    """Why a token can never go in an `Authorization` header; None when it can. Never quotes it.
+
+    A header value is visible ASCII: a token with a non-ASCII letter, a space or a second line (a
+    file holding two values) would otherwise end in the HTTP library's traceback, not in one line.
+    """
+    if any(ch.isspace() or not ch.isprintable() for ch in token):
+        return "contains whitespace, a line break or a control character"
+    if not token.isascii():
+        return "contains a non-ASCII character (an HTTP header holds ASCII only)"
+    return None
+
+
 def read_token(token_file: Path | None, *, required: bool = True) -> str:
+    source = f"token file {token_file}" if token_file is not None else f"${TOKEN_ENV}"
     if token_file is not None:
         try:
-            token = token_file.read_text().strip()
+            token = token_file.read_bytes().decode("utf-8").strip()
         except OSError as exc:
             fail(f"cannot read token file {token_file}: {exc.strerror}", 2)
+        except UnicodeDecodeError:
+            fail(f"token file {token_file} is not text (UTF-8)", 2)
     else:
         token = os.environ.get(TOKEN_ENV, "").strip()
     if not token and required:
         fail(f"no API token: set ${TOKEN_ENV} or pass --token-file", 2)
+    if token and (problem := token_problem(token)):
+        fail(f"the API token from {source} {problem}", 2)
     return token
 
 

@@ -1,0 +1,121 @@
+"""Inputs a newcomer gets wrong that are not a URL or a number: the token, the DSN, an early Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from employes_sync.cli import LazyGroup
+from employes_sync.cli.common import token_problem
+from tests.reliability import rows
+
+COMMAND = [sys.executable, "-m", "employes_sync"]
+COMPANY = "00000000-0000-4000-8000-000000000001"
+#: Never contacted: every input below is refused before the database is.
+CLOSED_DB = "postgresql://u@127.0.0.1:1/db"
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COMMAND, *args], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env={**os.environ, **env},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        ("tok-123_ABC.~", None),
+        ("two\nlines", "whitespace"),
+        ("a b", "whitespace"),
+        ("tab\there", "whitespace"),
+        ("nul\x00", "control"),
+        ("héllo", "non-ASCII"),
+        ("tok\u200b", "control"),  # a zero-width space pasted with the token
+    ],
+)
+def test_token_problem(token: str, problem: str | None) -> None:
+    found = token_problem(token)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+    assert token not in (found or "")
+
+
+@pytest.mark.parametrize(
+    ("content", "via_file", "message"),
+    [
+        (b"S3CRETTOK\nsecond-line\n", True, "contains whitespace, a line break"),
+        (b"\xff\xfeS3CRETTOK\x00", True, "is not text (UTF-8)"),
+        ("S3CRETTOKé".encode(), True, "non-ASCII"),
+        (b"S3CRET TOK", False, "from $EMPLOYES_API_TOKEN contains whitespace"),
+        ("S3CRETTOKé".encode(), False, "from $EMPLOYES_API_TOKEN contains a non-ASCII"),
+    ],
+)
+@pytest.mark.fault(*rows.AN_UNUSABLE_API_TOKEN_IS_ONE_USAGE_LINE_WITHOUT_THE_TOKEN)
+def test_an_unusable_token_is_one_usage_line_without_the_token(
+    tmp_path: Path, content: bytes, via_file: bool, message: str
+) -> None:
+    args = ["sync", "--company-id", COMPANY, "--database-url", CLOSED_DB]
+    env = {"EMPLOYES_API_TOKEN": ""}
+    if via_file:
+        token_file = tmp_path / "token"
+        token_file.write_bytes(content)
+        args += ["--token-file", str(token_file)]
+    else:
+        env["EMPLOYES_API_TOKEN"] = content.decode()
+    for command in (args, ["worker", "--batch-id", "1"]):
+        if command[0] == "worker":
+            if via_file:
+                command += ["--token-file", str(tmp_path / "token")]
+            env["DATABASE_URL"] = CLOSED_DB
+        result = run(*command, env=env)
+        assert result.returncode == 2, result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("employes-sync: error: ") and message in line, line
+        assert "S3CRET" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://u:S3CRET%PW@127.0.0.1:1/db",  # psycopg's message quotes the bad escape
+        "host=127.0.0.1 password='S3CRET PW",  # an unclosed quote
+        "postgresql://u:S3CRETPW@[::1/db",
+    ],
+)
+@pytest.mark.parametrize("via_env", [False, True])
+@pytest.mark.fault(*rows.AN_UNPARSEABLE_DATABASE_URL_IS_ONE_USAGE_LINE_WITHOUT_IT)
+def test_an_unparseable_database_url_is_one_usage_line_without_it(dsn: str, via_env: bool) -> None:
+    env = {"EMPLOYES_API_TOKEN": "t", "DATABASE_URL": dsn if via_env else ""}
+    args = [] if via_env else ["--database-url", dsn]
+    for command in (["sync", "--company-id", COMPANY, *args], ["queue", *args]):
+        result = run(*command, env=env)
+        assert result.returncode == 2, result.stderr
+        [line] = result.stderr.strip().splitlines()
+        where = "$DATABASE_URL" if via_env else "--database-url"
+        assert line.startswith(f"employes-sync: error: {where} is not a PostgreSQL URL"), line
+        assert "S3CRET" not in result.stderr + result.stdout
+
+
+@pytest.mark.fault(*rows.A_CTRL_C_BEFORE_THE_COMMAND_STARTS_IS_ONE_LINE)
+def test_a_ctrl_c_no_handler_caught_is_one_line_exit_130(capfd: pytest.CaptureFixture[str]) -> None:
+    """What a Ctrl-C does while a command's modules still import: click alone prints a blank line."""
+
+    @click.command()
+    def slow() -> None:
+        raise KeyboardInterrupt
+
+    class Group(LazyGroup):
+        def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+            return slow if cmd_name == "slow" else None
+
+    group = Group()
+    with pytest.raises(SystemExit) as exited:
+        group.main(["slow"], prog_name="employes-sync")
+    assert exited.value.code == 130
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "employes-sync: error: interrupted by SIGINT\n")
