@@ -447,6 +447,11 @@ def test_10_current_terms_that_state_no_start_are_not_dated_by_the_employment_st
     dated = one(build_timeline(employee, None, as_of=AS_OF), CONTRACT_STARTED)
     assert dated.event_data["terms_from"] == "2024-07-01"
     assert "Current terms (from 1 Jul 2024)" in dated.event_description
+    # Today's fixed-term contract of someone employed since 2012: its place in a chain is unknown.
+    employee["employment"]["contract"].update(start_date="2023-04-01", end_date="2026-03-31")
+    fixed_now = one(build_timeline(employee, None, as_of=AS_OF), CONTRACT_STARTED)
+    assert fixed_now.event_data["contract_duration"] == "definite"
+    assert (fixed_now.event_data["chain_contracts"], fixed_now.event_data["chain_start_date"]) == (None, None)
 
 
 # -------------------------------------------------------------------------- 11. overlaps and gaps

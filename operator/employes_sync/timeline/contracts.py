@@ -77,10 +77,14 @@ def is_alongside(contract: Contract, earlier: list[Contract]) -> Contract | None
 def chains(employments: list[Employment]) -> dict[int, Chain]:
     """Each fixed-term contract's place in its chain, across employments (a re-hire can continue one).
 
-    Keyed by ``id()`` of the contract; contracts alongside another are not part of any chain.
+    Keyed by ``id()`` of the contract; contracts alongside another are not part of any chain, and the
+    nested-only fallback's contract has no known place in one.
     """
     ordered: list[Contract] = []
     for emp in employments:
+        if emp.current_terms:
+            # Only today's contract is known, not the ones before it: its place in a chain is unknown.
+            continue
         for index, contract in enumerate(emp.contracts):
             if is_alongside(contract, emp.contracts[:index]) is None:
                 ordered.append(contract)
