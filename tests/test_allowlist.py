@@ -92,6 +92,51 @@ def test_urls_are_compared_in_one_form(url: str, normal: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1]x:8089/v4",  # urlsplit: host ::1, port 8089; another parser: another host
+        "http://[::1]evil.example:8089/v4",
+        "https://connect.employes.nl\t/v4",  # urlsplit drops tabs and line breaks anywhere
+        "https://connect.emp\nloyes.nl/v4",
+        "\x00https://connect.employes.nl/v4",  # ... and control characters in front
+        "https://connect.employes.nl\x7f/v4",
+        "https://connect.employes.nl\\@evil.example/v4",
+        "https://evil.example\\.connect.employes.nl/v4",
+        "https://connect.employes.nl%2eevil.example/v4",
+        "https://connect.employes.\u212anl/v4",  # the Kelvin sign lower-cases to "k"
+        "https://c\u043ennect.employes.nl/v4",  # a Cyrillic o
+        "https://connect.employes.nl./v4",
+        "https://connect.employes.nl:8443/v4",
+        "https://connect.employes.nl/v4/..",
+        "https://connect.employes.nl/v4/%2e%2e/v5",
+        "https://connect.employes.nl/v4evil",
+        "https://connect.employes.nl/v4;x",
+        "http://[::1]:8089/v4",  # listed for http://127.0.0.1 only
+        "http://[0:0::1]:8089/v4",
+    ],
+)
+@pytest.mark.fault(*rows.A_URL_THE_COMPARISON_WOULD_CLEAN_IS_REFUSED)
+def test_a_url_the_comparison_would_read_otherwise_is_refused(url: str) -> None:
+    """What is compared is the text the client is given: nothing urlsplit cleans or reads oddly passes."""
+    allow = Allowlists.build(api_urls=[V4, "http://127.0.0.1:8089/v4"])
+    refusal = allow.api_url_refusal(url)
+    assert refusal is not None and refusal.reason == API_HOST_NOT_ALLOWED, url
+    assert "\n" not in refusal.message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://CONNECT.Employes.NL/v4", "HTTPS://connect.employes.nl/v4",
+        "https://connect.employes.nl:443/v4", "https://connect.employes.nl:0443/v4/",
+        "https://connect.employes.nl/v4//", " https://connect.employes.nl/v4 ",
+    ],
+)  # fmt: skip
+def test_the_same_url_written_otherwise_is_allowed(url: str) -> None:
+    assert Allowlists.build(api_urls=[V4]).api_url_refusal(url) is None
+
+
+@pytest.mark.parametrize(
     "entry",
     ["ftp://h/v4", "https://u:p@h/v4", "https://h/v4?k=v", "https://h/v4#f", "https://h:70000/v4", "/v4"],
 )

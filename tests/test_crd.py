@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
+from employes_sync.kube.spec import SpecError, parse
 from tests.reliability import rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -250,6 +251,10 @@ BAD = [
     ("suspend", "yes"), ("redact", "iban"), ("worker.imagePullPolicy", "Sometimes"),
     ("api.tokenSecretRef", {"key": "token"}),
     ("timeline.locale", "fr"), ("timeline.locale", "NL"),
+    ("api.baseUrl", "http://[::1]x:8089/v4"), ("api.baseUrl", "https://h\\@evil/v4"),
+    ("api.baseUrl", "https://hé.example/v4"), ("api.baseUrl", "https://h:123456/v4"),
+    ("api.tokenSecretRef.name", "a/b"), ("api.tokenSecretRef.name", ".."), ("api.tokenSecretRef.name", "Tok"),
+    ("api.tokenSecretRef.key", "../token"), ("database.dsnSecretRef.name", "x%2F.."),
 ]  # fmt: skip
 
 
@@ -265,6 +270,8 @@ GOOD = [
     ("api.baseUrl", "https://connect.employes.nl/v4"), ("api.baseUrl", "http://sim:8089/v4"),
     ("api.baseUrl", "https://[::1]:8443/v4/"), ("api.baseUrl", "https://proxy.example"),
     ("timeline.locale", "nl"), ("timeline.locale", "en"),
+    ("api.baseUrl", "http://sim.payroll.svc:8089/v4"), ("api.baseUrl", "https://xn--bcher-kva.example/v4"),
+    ("api.tokenSecretRef.name", "employes.token-1"), ("api.tokenSecretRef.key", "API_token.v2"),
 ]  # fmt: skip
 
 
@@ -285,3 +292,35 @@ def test_the_base_url_carries_no_credential_query_or_fragment(url: str) -> None:
     """The token comes from its Secret; a URL is stored with the run and shown in the status."""
     with pytest.raises(jsonschema.ValidationError):
         validate(_with("api.baseUrl", url))
+
+
+SECRET_REFS = [
+    ("api.tokenSecretRef.name", "a/b"), ("api.tokenSecretRef.name", ".."),
+    ("api.tokenSecretRef.name", "x%2F.."), ("api.tokenSecretRef.name", "Tok"),
+    ("database.dsnSecretRef.name", "-db"), ("api.tokenSecretRef.key", "../t"),
+    ("database.dsnSecretRef.key", "a/b"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "value"), SECRET_REFS, ids=[f"{p}={v!r}" for p, v in SECRET_REFS])
+@pytest.mark.fault(*rows.A_SECRET_REFERENCE_KUBERNETES_COULD_NOT_RESOLVE_IS_REFUSED)
+def test_a_secret_reference_kubernetes_could_not_resolve_is_refused(path: str, value: str) -> None:
+    """Both the schema and the operator (for an object the schema never checked): the name is a path
+    segment of the Secret's GET, where `a/b` or `..` would name something else."""
+    with pytest.raises(jsonschema.ValidationError):
+        validate(_with(path, value))
+    with pytest.raises(SpecError) as caught:
+        parse(_with(path, value)["spec"])
+    assert caught.value.args[0].startswith(f"spec.{path}"), caught.value
+
+
+def test_webhook_secret_references_are_checked_too() -> None:
+    obj = _with("notifications", {"webhooks": [{
+        "name": "hr", "urlSecretRef": {"name": "hooks/x", "key": "url"},
+        "signingSecretRef": {"name": "hooks", "key": "secret"},
+    }]})  # fmt: skip
+    with pytest.raises(SpecError, match=r"notifications.webhooks\[0\].urlSecretRef.name"):
+        parse(obj["spec"])
+    # Kubernetes refuses "." and ".." as data keys; RE2 (the schema's regex) cannot say so.
+    with pytest.raises(SpecError, match="is not a Secret key"):
+        parse(_with("database.dsnSecretRef.key", "..")["spec"])

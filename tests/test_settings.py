@@ -18,6 +18,8 @@ COMPANY = "00000000-0000-4000-8000-000000000001"
         ("http://127.0.0.1:abc/v4", "invalid port 'abc'"),
         ("http://[::1:8089/v4", "malformed IPv6 address"),
         ("http://[zz]:8089/v4", "malformed IPv6 address"),
+        ("http://[::1]x:8089/v4", "malformed IPv6 address"),  # urlsplit reads host ::1
+        ("http://[::1]evil.example/v4", "malformed IPv6 address"),
         ("http://127.0.0.1:8089/v4?x=1", "must not have a query"),
         ("http://127.0.0.1:8089/v4#top", "must not have a query (?...) or a fragment"),
         ("ftp://example.com/v4", "is not an http(s) URL"),

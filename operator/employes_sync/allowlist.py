@@ -10,6 +10,7 @@ Pure decisions only: the reconciler and the worker turn a `Refusal` into a condi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -28,6 +29,8 @@ WORKER_IMAGE_NOT_ALLOWED = "WorkerImageNotAllowed"
 SERVICE_ACCOUNT_NOT_ALLOWED = "ServiceAccountNotAllowed"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: host (an ASCII name, IPv4 or a bracketed IPv6 address) and an optional port, nothing else.
+_AUTHORITY = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(?::[0-9]*)?$", re.ASCII)
 _SHOWN = 5  # allowed values named in a refusal; the rest are counted
 
 
@@ -49,13 +52,22 @@ def normalize_url(url: str) -> str:
     Raises ValueError (without echoing the URL: it may carry a credential) for anything that is not a
     plain http(s) URL without userinfo, query or fragment.
     """
-    parts = urlsplit(url.strip())
+    text = url.strip()
+    # urlsplit drops tabs and line breaks anywhere and control characters in front, so the form
+    # compared would not be the text the client is given: refuse them rather than compare a cleaned copy.
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise ValueError("it contains whitespace or control characters")
+    parts = urlsplit(text)
     if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
         raise ValueError("not an http(s) URL with a host")
     if "@" in parts.netloc:
         raise ValueError("it carries credentials (user:password@)")
     if parts.query or parts.fragment or url.strip().endswith(("?", "#")):
         raise ValueError("it has a query or fragment")
+    if not _AUTHORITY.match(parts.netloc):
+        # `[::1]x:8089` reads as host ::1 to urlsplit; a host in another script compares
+        # lower-cased (K, the Kelvin sign, is "k"): only an exact, ASCII authority is compared.
+        raise ValueError("its host is not a plain ASCII name or [IPv6] address (write an IDN as xn--)")
     scheme = parts.scheme.lower()
     port = parts.port  # ValueError for a port out of range
     host = parts.hostname.lower()

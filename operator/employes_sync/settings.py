@@ -191,6 +191,12 @@ def check_api_url(url: str) -> None:
             ipaddress.IPv6Address(parts.hostname)
         except ValueError:
             raise SettingsError(f"API URL {shown!r} has an invalid IPv6 address") from None
+        # urlsplit reads `[::1]x:8089` as host ::1: after the bracket only a port may follow.
+        after = parts.netloc.partition("]")[2]
+        if after and not after.startswith(":"):
+            raise SettingsError(
+                f"API URL {shown!r} has a malformed IPv6 address (write it as http://[::1]:8089/v4)"
+            )
     elif ":" in parts.hostname or not _HOST.match(parts.hostname):
         raise SettingsError(f"API URL {shown!r} has an invalid host name")
 

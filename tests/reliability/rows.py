@@ -491,3 +491,17 @@ A_CTRL_C_BEFORE_THE_COMMAND_STARTS_IS_ONE_LINE: Fault = (
     "SIGTERM or SIGINT mid-run",
     "a Ctrl-C before the command installed its handler: one line, exit 130, no blank line, no traceback",
 )
+A_URL_THE_COMPARISON_WOULD_CLEAN_IS_REFUSED: Fault = (
+    "Security",
+    "an API URL allowlist bypass (case, ports, `@`, suffixes, paths, IPv6, IDN, control characters)",
+    (
+        "`[::1]x:8089` (urlsplit reads host ::1), tabs/line breaks/NUL urlsplit drops, backslashes, "
+        "the Kelvin sign, homoglyphs, a longer host or path: ApiHostNotAllowed; the same URL in "
+        "another case, with :443 or a trailing slash is allowed"
+    ),
+)
+A_SECRET_REFERENCE_KUBERNETES_COULD_NOT_RESOLVE_IS_REFUSED: Fault = (
+    "Security",
+    "a Secret reference that is not a Secret name (`a/b`, `..`, `x%2F..`)",
+    "refused by the CRD's pattern and by the operator's spec check (InvalidSpec), before any read",
+)

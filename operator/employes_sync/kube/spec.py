@@ -7,6 +7,7 @@ A test keeps `DEFAULTS` equal to the CRD's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,11 +151,31 @@ def _get(spec: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
+#: What Kubernetes accepts as a Secret's name (a DNS subdomain) and as a key of its data.
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def secret_ref(name: str, key: str, where: str) -> SecretRef:
+    """A reference Kubernetes could resolve, else SpecError naming the field.
+
+    The name becomes a path segment of the Secret's GET: `a/b`, `..` or `x%2F..` must never reach
+    the client, whatever the API server would make of them. The CRD's patterns say the same.
+    """
+    if len(name) > 253 or not _SECRET_NAME.match(name):
+        raise SpecError(
+            f"spec.{where}.name {name[:64]!r} is not a Secret name (lowercase letters, digits, '-' and '.')"
+        )
+    if len(key) > 253 or not _SECRET_KEY.match(key) or key in (".", ".."):
+        raise SpecError(f"spec.{where}.key {key[:64]!r} is not a Secret key (letters, digits, '-', '_', '.')")
+    return SecretRef(name, key)
+
+
 def _ref(spec: Mapping[str, Any], path: str) -> SecretRef:
     name = _get(spec, f"{path}.name")
     if not name:
         raise SpecError(f"spec.{path}.name is required")
-    return SecretRef(str(name), str(_get(spec, f"{path}.key")))
+    return secret_ref(str(name), str(_get(spec, f"{path}.key")), path)
 
 
 def _webhooks(spec: Mapping[str, Any]) -> tuple[WebhookSpec, ...]:
@@ -168,7 +189,7 @@ def _webhooks(spec: Mapping[str, Any]) -> tuple[WebhookSpec, ...]:
             ref = item.get(field_name) or {}
             if not ref.get("name") or not ref.get("key"):
                 raise SpecError(f"spec.{where}.{field_name} needs a name and a key")
-            refs.append(SecretRef(str(ref["name"]), str(ref["key"])))
+            refs.append(secret_ref(str(ref["name"]), str(ref["key"]), f"{where}.{field_name}"))
         webhook = WebhookSpec(
             name=str(item["name"]),
             url_ref=refs[0],
@@ -222,5 +243,7 @@ def parse(spec: Mapping[str, Any]) -> ResourceSpec:
                 resources=dict(worker.get("resources") or {}),
             ),
         )
+    except SpecError:
+        raise
     except (TypeError, ValueError) as exc:
         raise SpecError(f"spec has a value of the wrong type: {exc}") from None
