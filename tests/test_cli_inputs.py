@@ -119,3 +119,17 @@ def test_a_ctrl_c_no_handler_caught_is_one_line_exit_130(capfd: pytest.CaptureFi
     assert exited.value.code == 130
     out, err = capfd.readouterr()
     assert (out, err) == ("", "employes-sync: error: interrupted by SIGINT\n")
+
+
+@pytest.mark.fault(*rows.AN_UNUSABLE_API_TOKEN_IS_ONE_USAGE_LINE_WITHOUT_THE_TOKEN)
+def test_a_binary_webhook_secret_file_is_one_usage_line(tmp_path: Path) -> None:
+    secret = tmp_path / "whsec"
+    secret.write_bytes(b"\xffwhsec_S3CRET\x00")
+    result = run(
+        "sync", "--company-id", COMPANY, "--database-url", CLOSED_DB,
+        "--webhook-url", "https://hooks.example/in?token=S3CRET", "--webhook-secret-file", str(secret),
+        env={"EMPLOYES_API_TOKEN": "t"},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"employes-sync: error: webhook secret file {secret} is not text (UTF-8)\n"
+    assert "S3CRET" not in result.stdout

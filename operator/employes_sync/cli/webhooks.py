@@ -98,9 +98,11 @@ def webhook_from_options(options: dict[str, Any]) -> CliWebhook | None:
     if url is None or secret_file is None:
         fail("--webhook-url and --webhook-secret-file go together", 2)
     try:
-        text = secret_file.read_text()
+        text = secret_file.read_bytes().decode("utf-8")
     except OSError as exc:
         fail(f"cannot read webhook secret file {secret_file}: {exc.strerror}", 2)
+    except UnicodeDecodeError:
+        fail(f"webhook secret file {secret_file} is not text (UTF-8)", 2)
     try:
         return CliWebhook(
             url=check_url(url, NAME, allow_insecure=allow_insecure),
