@@ -242,6 +242,27 @@ def test_sigkill_then_a_new_run_takes_the_expired_run_over_and_stops_the_server(
     ]
 
 
+@pytest.mark.fault(*rows.A_RERUN_RIGHT_AFTER_A_SIGKILL_TAKES_THE_DEAD_RUN_OVER_AT_ONCE)
+def test_a_rerun_right_after_a_sigkill_takes_the_dead_run_over_at_once(
+    data_dir: Path, syncs: list[Sync]
+) -> None:
+    """With the default 30 s heartbeat, a rerun at once used to be told the run was "already running"
+    on the killed pid; that pid is of this machine and gone, so nothing needs to wait."""
+    first = Sync(data_dir, "--demo", "--demo-employees", "300")
+    syncs.append(first)
+    wait_until(lambda: workers_running(first, 1), 90, "a worker to start")
+    first.process.kill()
+    assert first.wait() == -signal.SIGKILL
+    second = Sync(data_dir, "--demo", "--json")
+    syncs.append(second)
+    assert second.wait(180) == 0, second.stderr
+    result = json.loads(second.stdout)
+    took = result["result"]["took_over"]
+    assert took["run_id"] == 1 and "no longer runs on this machine" in took["error"], took
+    assert result["result"]["employees_with_timelines"] == 78
+    assert postmaster(data_dir) is None and handles(data_dir) == []
+
+
 @pytest.mark.fault(*rows.TWO_SYNCS_OF_ONE_SCOPE_STARTED_TOGETHER_ONE_RUNS)
 def test_two_syncs_of_one_scope_started_together_one_runs(
     data_dir: Path, make_simulator: Callable[..., Simulator], database_url: str, syncs: list[Sync]

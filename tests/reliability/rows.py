@@ -505,3 +505,11 @@ A_SECRET_REFERENCE_KUBERNETES_COULD_NOT_RESOLVE_IS_REFUSED: Fault = (
     "a Secret reference that is not a Secret name (`a/b`, `..`, `x%2F..`)",
     "refused by the CRD's pattern and by the operator's spec check (InvalidSpec), before any read",
 )
+A_RERUN_RIGHT_AFTER_A_SIGKILL_TAKES_THE_DEAD_RUN_OVER_AT_ONCE: Fault = (
+    "CLI",
+    "SIGKILL mid-run, then a new run",
+    (
+        "rerun at once (the 30 s heartbeat still live): the dead run's owner is a pid of this machine "
+        "that no longer exists, so it is taken over at once, not refused as `already running`"
+    ),
+)

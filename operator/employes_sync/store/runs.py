@@ -6,15 +6,16 @@ The run also carries its non-secret settings, so a worker given only a batch id 
 One run per scope is running at a time, and PostgreSQL says so (a partial unique index), not one
 process's memory: two `employes-sync sync` of one company, or two operators during an upgrade, meet
 here. A run has an owner that renews its heartbeat; a starter that meets a running run with a live
-heartbeat gets `RunAlreadyRunning`, one whose heartbeat expired takes it over: the old run is closed
-as interrupted together with its unfinished batches, and the new run records which one it took over.
+heartbeat gets `RunAlreadyRunning`, one whose heartbeat expired (or whose CLI process on this machine
+is gone) takes it over: the old run is closed as interrupted together with its unfinished batches, and
+the new run records which one it took over.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -68,17 +69,48 @@ class RunAlreadyRunning(Exception):
         )
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def owner_gone(
+    owner_id: str | None, *, host: str | None = None, pid_alive: Callable[[int], bool] = _pid_alive
+) -> bool:
+    """Whether a run's owner is a CLI process of this very machine that no longer exists.
+
+    Such a run (a `sync` killed with SIGKILL, a crash) is taken over at once, instead of after its
+    heartbeat expires: the user who reruns it straight away would otherwise be told that it is "already
+    running" on a pid that is gone. Anything else (an operator, another host, a live pid, a reused one)
+    keeps waiting for its heartbeat.
+    """
+    kind, at, where = (owner_id or "").rpartition("@")
+    owner_host, colon, pid = where.rpartition(":")
+    if not at or not colon or not kind.startswith("employes-sync ") or not pid.isdigit():
+        return False
+    return owner_host == (host or socket.gethostname()) and int(pid) > 0 and not pid_alive(int(pid))
+
+
 @dataclass(frozen=True)
 class TakenOver:
-    """An expired run that the new run closed before it started."""
+    """An expired run (or one whose process on this machine is gone) that the new run closed first."""
 
     run_id: int
     owner: str | None
     heartbeat_at: datetime | None
     batches_closed: int
+    #: its owner was a process of this machine that no longer exists (see owner_gone)
+    process_gone: bool = False
 
     @property
     def reason(self) -> str:
+        if self.process_gone:
+            return f"taken over: its owner ({self.owner or 'unknown'}) no longer runs on this machine"
         beat = f"{self.heartbeat_at:%Y-%m-%d %H:%M:%S %Z}" if self.heartbeat_at else "never"
         return (
             f"taken over: its owner ({self.owner or 'unknown'}) stopped renewing its heartbeat (last {beat})"
@@ -149,12 +181,13 @@ async def claim_run(
             running = await found.fetchone()
             if running is None:
                 continue
-            if not running["expired"]:
+            process_gone = not running["expired"] and owner_gone(running["owner_id"])
+            if not running["expired"] and not process_gone:
                 raise RunAlreadyRunning(scope, running["id"], running["started_at"], running["owner"])
             old = int(running["id"])
-            gone = TakenOver(old, running["owner"], running["heartbeat_at"], 0)
+            gone = TakenOver(old, running["owner"], running["heartbeat_at"], 0, process_gone)
             closed = await _close(conn, old, gone.reason, {"taken_over": True})
-            gone = TakenOver(old, gone.owner, gone.heartbeat_at, closed or 0)
+            gone = TakenOver(old, gone.owner, gone.heartbeat_at, closed or 0, process_gone)
             cur = await conn.execute(Q.start_run, {**params, "took_over": old})
             row = await cur.fetchone()
             assert row is not None  # the scope's running row is the one closed above, under lock
