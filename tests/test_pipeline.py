@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,13 +11,14 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from employes_sync.employes.errors import AuthenticationError
+from employes_sync.employes.errors import AuthenticationError, PermissionDeniedError
 from employes_sync.employes.simulator import Simulator
 from employes_sync.executors.local import sync_locally
-from employes_sync.processing import rebuild_timelines
+from employes_sync.processing import fetch_employments, rebuild_timelines
 from employes_sync.settings import SyncSettings
 from employes_sync.store import db
 from tests.fixtures.settings import settings_for
+from tests.fixtures.simulator import client_for
 
 
 @pytest.fixture
@@ -233,3 +235,19 @@ async def test_a_corrected_contract_end_reaches_the_stored_event_on_rebuild(
     assert stored == ("2031-12-31", True)
     again = await rebuild_timelines(pool, settings.scope, [employee_id], as_of=settings.as_of_date)
     assert (again.events_created, again.events_updated, again.events_removed) == (0, 0, 0)
+
+
+async def test_one_employee_failing_for_good_leaves_no_cancel_request_on_the_caller(
+    simulator: Simulator,
+) -> None:
+    """The reconciler tells a cancellation it was asked for by its task's cancelling(): a failed fetch
+    must not leave one behind (a TaskGroup did, on Python 3.11: CPython gh-116720)."""
+    ids = simulator.employee_ids[:6]
+    simulator.faults.fail_next(1, status=403, endpoint="employments")  # not transient: fails the fetch
+    async with client_for(simulator) as client:
+        with pytest.raises(PermissionDeniedError):
+            await fetch_employments(client, ids)
+        task = asyncio.current_task()
+        assert task is not None and task.cancelling() == 0
+        found, errors = await fetch_employments(client, ids)  # and the next fetch is whole
+    assert sorted(found) == sorted(ids) and errors == {}

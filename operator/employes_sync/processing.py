@@ -112,20 +112,24 @@ async def fetch_employments(
                     raise
                 deferred[employee_id] = str(exc)
 
+    # Not a TaskGroup: on Python 3.11, a task of a group that fails while the caller waits at the
+    # group's end leaves a cancel request on the caller for good (CPython gh-116720, fixed in 3.13).
+    # The reconciler's task then counted as being cancelled for the rest of its life, which is how
+    # it tells a cancellation it was asked for from a stray one (controller/reasons.py).
+    tasks = [asyncio.create_task(one(employee_id)) for employee_id in employee_ids]
     try:
-        async with asyncio.TaskGroup() as group:
-            for employee_id in employee_ids:
-                group.create_task(one(employee_id))
-    except ExceptionGroup as failed:
-        # A TaskGroup wraps what its tasks raised; callers decide by the error's class (transient
-        # or not, an API error or not), and the batch's recorded reason must name it: raise it bare.
-        raise _first_leaf(failed) from None
+        if tasks:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()  # the first failure stops the others, as a TaskGroup would
+        await asyncio.gather(*tasks, return_exceptions=True)
+    # Callers decide by the error's class (transient or not, an API error or not), and the batch's
+    # recorded reason must name it: the first failure in the employees' order, raised bare.
+    for task in tasks:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
     return found, errors
-
-
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def build_events(
