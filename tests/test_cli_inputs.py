@@ -12,6 +12,7 @@ import pytest
 
 from employes_sync.cli import LazyGroup
 from employes_sync.cli.common import token_problem
+from employes_sync.cli.inspect import not_rebuilt
 from tests.reliability import rows
 
 COMMAND = [sys.executable, "-m", "employes_sync"]
@@ -133,3 +134,35 @@ def test_a_binary_webhook_secret_file_is_one_usage_line(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert result.stderr == f"employes-sync: error: webhook secret file {secret} is not text (UTF-8)\n"
     assert "S3CRET" not in result.stdout
+
+
+def test_not_rebuilt_is_one_bounded_line() -> None:
+    errors = {f"e{i}": "no stored data for this employee in this scope" for i in range(5)}
+    line = not_rebuilt(errors)
+    assert line.startswith("could not rebuild 5 employees: e0: no stored data") and "and 2 more" in line
+    assert "employees` lists the ids" in line and "e3" not in line
+    assert not_rebuilt({"7": "invalid record"}) == "could not rebuild 1 employee: 7: invalid record"
+
+
+@pytest.mark.fault(*rows.A_COMMAND_GIVEN_AN_UNKNOWN_EMPLOYEE_OR_A_SILENT_DATABASE_SAYS_SO)
+def test_rebuild_of_an_unknown_employee_and_watch_of_a_silent_database_say_so_in_one_line(
+    simulator: object, database_url: str
+) -> None:
+    env = {"EMPLOYES_API_TOKEN": simulator.config.token, "DATABASE_URL": database_url}  # type: ignore[attr-defined]
+    synced = run(
+        "sync", "--api-url", simulator.url, "--company-id", simulator.config.company_id,  # type: ignore[attr-defined]
+        "--inline", "0", env=env,
+    )  # fmt: skip
+    assert synced.returncode == 0, synced.stderr
+    rebuilt = run("rebuild", "--employee", "nosuchid", env=env)
+    assert rebuilt.returncode == 1
+    assert rebuilt.stderr.startswith(
+        "employes-sync: error: could not rebuild 1 employee: nosuchid: no stored"
+    )
+    assert len(rebuilt.stderr.splitlines()) == 1 and "nosuchid" in rebuilt.stdout
+
+    # watch: a database that does not answer at the start is an error at once, not a minute of retries
+    silent = run("watch", env={"DATABASE_URL": "postgresql://u:S3CRET@127.0.0.1:1/db"})
+    assert silent.returncode == 1
+    [line] = silent.stderr.splitlines()
+    assert line.startswith("employes-sync: error: database unreachable at ") and "S3CRET" not in line

@@ -513,3 +513,11 @@ A_RERUN_RIGHT_AFTER_A_SIGKILL_TAKES_THE_DEAD_RUN_OVER_AT_ONCE: Fault = (
         "that no longer exists, so it is taken over at once, not refused as `already running`"
     ),
 )
+A_COMMAND_GIVEN_AN_UNKNOWN_EMPLOYEE_OR_A_SILENT_DATABASE_SAYS_SO: Fault = (
+    "CLI",
+    "`rebuild --employee` of an unknown id; `watch` of a database that does not answer",
+    (
+        "rebuild: the summary on stdout and one `could not rebuild 1 employee: ID: ...` line, exit 1; "
+        "watch: `database unreachable at ...` at once (no password), exit 1, not a minute of retries"
+    ),
+)

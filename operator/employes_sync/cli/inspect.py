@@ -166,7 +166,17 @@ def rebuild(
         for employee_id, reason in sorted(result["errors"].items()):
             click.echo(f"  employee {employee_id}: {reason}")
     if result["errors"]:
-        raise SystemExit(1)
+        fail(not_rebuilt(result["errors"]))
+
+
+def not_rebuilt(errors: dict[str, str], shown: int = 3) -> str:
+    """The one stderr line of a rebuild that left employees out (the summary on stdout lists them all)."""
+    items = sorted(errors.items())
+    text = "; ".join(f"{employee_id}: {reason}" for employee_id, reason in items[:shown])
+    more = f"; and {len(items) - shown} more" if len(items) > shown else ""
+    unknown = any("no stored data" in reason for _, reason in items)
+    hint = " (`employes-sync employees` lists the ids)" if unknown else ""
+    return f"could not rebuild {plural(len(items), 'employee')}: {text}{more}{hint}"
 
 
 async def _last_locale(pool: Any, scope: str) -> str:

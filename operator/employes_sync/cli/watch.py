@@ -16,6 +16,7 @@ import psycopg
 
 from employes_sync.cli.common import database_option, fail, resolve_database
 from employes_sync.controller.listener import parse_payload
+from employes_sync.store import db
 from employes_sync.store.db import redact_dsn
 
 
@@ -62,6 +63,12 @@ def watch(scope: str | None, database_url: str | None, as_json: bool, count: int
 
 
 async def _watch(dsn: str, scope: str | None, as_json: bool, count: int | None) -> None:
+    # A database that does not answer at the start is a mistyped URL or a server not started: one
+    # line, as every other command says it. Reconnecting is for a database that went away later.
+    try:
+        await db.check_connection(dsn)
+    except db.DatabaseUnavailable as exc:
+        fail(str(exc))
     seen = 0
     failures = 0
     while True:
