@@ -54,3 +54,30 @@ async def test_a_secret_read_labelled_before_takes_one_get_and_its_label_is_stil
     with pytest.raises(Problem):
         await read_secret_value(api, NS, REF, "API token")
     assert cluster.reads(SECRETS, NS, "esync") == [True]
+
+
+@pytest.mark.parametrize("value", ["True", "yes", "1", "TRUE", " true", ""])
+async def test_only_the_label_value_true_opts_in(cluster: Cluster, value: str) -> None:
+    cluster.apply(secret({"employessync.io/secret": value}))
+    api = api_for(cluster)
+    cluster.forget_reads()
+    with pytest.raises(Problem) as refused:
+        await read_secret_value(api, NS, REF, "API token")
+    assert refused.value.reason == "SecretNotAllowed"
+    assert cluster.reads(SECRETS, NS, "esync") == [True]  # its metadata only, never its data
+
+
+@pytest.mark.parametrize("token", ["S3CRET\nsecond", "S3CRET tok", "S3CRETé"])
+async def test_a_token_no_header_can_hold_is_refused_by_reason_without_its_value(
+    cluster: Cluster, token: str
+) -> None:
+    labelled = secret({"employessync.io/secret": "true"})
+    labelled["stringData"] = {"token": token}
+    cluster.apply(labelled)
+    api = api_for(cluster)
+    with pytest.raises(Problem) as refused:
+        await read_secret_value(api, NS, REF, "API token", header_value=True)
+    assert refused.value.reason == "SecretKeyInvalid", refused.value.message
+    assert "S3CRET" not in refused.value.message and "default/esync" in refused.value.message
+    # Only a header value is held to that: a DSN may hold spaces (key=value form).
+    assert await read_secret_value(api, NS, REF, "database DSN") == token.strip()

@@ -201,6 +201,19 @@ def check_api_url(url: str) -> None:
         raise SettingsError(f"API URL {shown!r} has an invalid host name")
 
 
+def token_problem(token: str) -> str | None:
+    """Why a token can never go in an `Authorization` header; None when it can. Never quotes it.
+
+    A header value is visible ASCII: a token with a non-ASCII letter, a space or a second line (a
+    file holding two values) would otherwise end in the HTTP library's traceback, not in one line.
+    """
+    if any(ch.isspace() or not ch.isprintable() for ch in token):
+        return "contains whitespace, a line break or a control character"
+    if not token.isascii():
+        return "contains a non-ASCII character (an HTTP header holds ASCII only)"
+    return None
+
+
 def _bound(name: str, value: float, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise SettingsError(f"{name} must be between {low:g} and {high:g}, got {value!r}")

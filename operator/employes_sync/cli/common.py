@@ -14,7 +14,7 @@ import click
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.localdb import EmbeddedUnavailable, embedded_database
-from employes_sync.settings import WORKER_DATABASE_ENV, WORKER_TOKEN_ENV
+from employes_sync.settings import WORKER_DATABASE_ENV, WORKER_TOKEN_ENV, token_problem
 from employes_sync.store import db
 
 T = TypeVar("T")
@@ -100,19 +100,6 @@ def setup_logging(verbose: int) -> None:
 def plural(count: int, word: str, many: str | None = None) -> str:
     """`1 employee`, `3 employees`, `1 batch`, `2 batches` (pass `many` when +s is wrong)."""
     return f"{count} {word if count == 1 else (many or word + 's')}"
-
-
-def token_problem(token: str) -> str | None:
-    """Why a token can never go in an `Authorization` header; None when it can. Never quotes it.
-
-    A header value is visible ASCII: a token with a non-ASCII letter, a space or a second line (a
-    file holding two values) would otherwise end in the HTTP library's traceback, not in one line.
-    """
-    if any(ch.isspace() or not ch.isprintable() for ch in token):
-        return "contains whitespace, a line break or a control character"
-    if not token.isascii():
-        return "contains a non-ASCII character (an HTTP header holds ASCII only)"
-    return None
 
 
 def read_token(token_file: Path | None, *, required: bool = True) -> str:

@@ -60,7 +60,12 @@ class Connection:
             # Both at once; a problem with the token is told first, as before.
             token_read, dsn_read = await asyncio.gather(
                 read_secret_value(
-                    ctx.api, resource.namespace, spec.token_ref, "API token", labelled_before=recent
+                    ctx.api,
+                    resource.namespace,
+                    spec.token_ref,
+                    "API token",
+                    labelled_before=recent,
+                    header_value=True,
                 ),
                 read_secret_value(
                     ctx.api, resource.namespace, spec.dsn_ref, "database DSN", labelled_before=recent

@@ -24,6 +24,7 @@ from kubernetes.client import ApiException
 from employes_sync.kube.kubeapi import KubeApi
 from employes_sync.kube.problem import Problem
 from employes_sync.kube.spec import SecretRef
+from employes_sync.settings import token_problem
 
 SECRET_LABEL = "employessync.io/secret"
 SECRET_NOT_ALLOWED = "SecretNotAllowed"
@@ -70,11 +71,19 @@ async def check_secret_allowed(api: KubeApi, namespace: str, ref: SecretRef, wha
 
 
 async def read_secret_value(
-    api: KubeApi, namespace: str, ref: SecretRef, what: str, *, labelled_before: bool = False
+    api: KubeApi,
+    namespace: str,
+    ref: SecretRef,
+    what: str,
+    *,
+    labelled_before: bool = False,
+    header_value: bool = False,
 ) -> str:
     """The decoded value of one key; `what` says what it is for ("API token"), for the message.
 
     `labelled_before`: the caller read this very reference, labelled, recently; skip the metadata read.
+    `header_value`: the value goes into an HTTP header (the bearer token): one the header cannot hold
+    is refused here, by reason, instead of failing in the HTTP library with its offending character.
     """
     if not labelled_before:
         await check_secret_allowed(api, namespace, ref, what)
@@ -94,4 +103,8 @@ async def read_secret_value(
         ) from None
     if not value:
         raise Problem("SecretKeyEmpty", f"key {ref.key!r} of Secret {namespace}/{ref.name} is empty")
+    if header_value and (problem := token_problem(value)):
+        raise Problem(
+            "SecretKeyInvalid", f"key {ref.key!r} of Secret {namespace}/{ref.name} (the {what}) {problem}"
+        )
     return value
