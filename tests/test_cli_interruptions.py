@@ -263,6 +263,32 @@ def test_a_rerun_right_after_a_sigkill_takes_the_dead_run_over_at_once(
     assert postmaster(data_dir) is None and handles(data_dir) == []
 
 
+@pytest.mark.fault(*rows.SIGTERM_TO_WATCH_STOPS_THE_EMBEDDED_SERVER_IT_STARTED)
+def test_sigterm_to_watch_stops_the_embedded_server_it_started(data_dir: Path) -> None:
+    """`timeout 60 employes-sync watch` used to die at once, leaving its server and a dead handle."""
+    watch = subprocess.Popen(
+        [*COMMAND, "watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        text=True, env={**os.environ, "EMPLOYES_SYNC_DATA_DIR": str(data_dir)}, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: postmaster(data_dir) is not None and handles(data_dir) == [watch.pid], 90,
+                   "watch's embedded server")  # fmt: skip
+        server = postmaster(data_dir)
+        watch.send_signal(signal.SIGTERM)
+        _, err = watch.communicate(timeout=60)
+        assert watch.returncode == 143, err
+        assert err == "employes-sync: error: terminated by SIGTERM; the embedded server was stopped\n"
+        assert server is not None and not (server.is_running() and server.status() != psutil.STATUS_ZOMBIE)
+        assert postmaster(data_dir) is None and handles(data_dir) == []
+    finally:
+        with _suppress():
+            os.killpg(watch.pid, signal.SIGKILL)
+        server = postmaster(data_dir)
+        if server is not None:
+            with _suppress():
+                server.kill()
+
+
 @pytest.mark.fault(*rows.TWO_SYNCS_OF_ONE_SCOPE_STARTED_TOGETHER_ONE_RUNS)
 def test_two_syncs_of_one_scope_started_together_one_runs(
     data_dir: Path, make_simulator: Callable[..., Simulator], database_url: str, syncs: list[Sync]

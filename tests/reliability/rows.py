@@ -521,3 +521,11 @@ A_COMMAND_GIVEN_AN_UNKNOWN_EMPLOYEE_OR_A_SILENT_DATABASE_SAYS_SO: Fault = (
         "watch: `database unreachable at ...` at once (no password), exit 1, not a minute of retries"
     ),
 )
+SIGTERM_TO_WATCH_STOPS_THE_EMBEDDED_SERVER_IT_STARTED: Fault = (
+    "CLI",
+    "SIGTERM or SIGINT mid-run",
+    (
+        "SIGTERM to a command holding the embedded server (`timeout 60 employes-sync watch`): one line, "
+        "exit 143, the server it started stopped and its handle dropped (it used to die on the spot)"
+    ),
+)

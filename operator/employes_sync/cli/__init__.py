@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from employes_sync import __version__
-from employes_sync.cli.common import ERROR_PREFIX, fail, setup_logging
+from employes_sync.cli.common import ERROR_PREFIX, Terminated, fail, setup_logging
 
 #: command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
@@ -107,6 +107,8 @@ class LazyGroup(click.Group):
             _stdout_closed()
         except KeyboardInterrupt:
             fail(INTERRUPTED_EARLY, 130)
+        except Terminated:
+            fail("terminated by SIGTERM; the embedded server was stopped", 143)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -120,13 +122,42 @@ def read_token(token_file: Path | None, *, required: bool = True) -> str:
     return token
 
 
+class Terminated(BaseException):
+    """SIGTERM while a command holds the embedded server (`timeout 60 employes-sync watch`).
+
+    Raised where the command is, like KeyboardInterrupt, so the server is stopped and its handle
+    dropped on the way out; the command group turns it into one line and exit 143.
+    """
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def terminable() -> Iterator[None]:
+    """SIGTERM unwinds instead of killing, while nothing else handles it (sync's SignalGuard does)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGTERM) is _raise_terminated:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def resolve_database(url: str | None) -> Iterator[str]:
     if url:
         yield url
         return
     try:
-        with embedded_database() as uri:
+        with terminable(), embedded_database() as uri:
             yield uri
     except EmbeddedUnavailable as exc:
         fail(str(exc), 2)
