@@ -85,8 +85,8 @@ def shown_url(url: str) -> str:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "<invalid URL>"
-    if not parts.scheme or not host:
-        return "<invalid URL>"
+    if not parts.scheme or not host or not _AUTHORITY.match(parts.netloc.rpartition("@")[2]):
+        return "<invalid URL>"  # not a cleaned copy that names a host the text did not
     if ":" in host:
         host = f"[{host}]"
     hidden = (
