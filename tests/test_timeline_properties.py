@@ -359,3 +359,16 @@ def _upsert(stored: dict[str, TimelineEvent], rows: list[TimelineEvent]) -> dict
         if result.get(row.event_key) != row:
             result[row.event_key] = row
     return result
+
+
+def test_two_employments_alike_but_for_their_contracts_give_one_timeline_in_either_order() -> None:
+    """Found by the property above: the API repeating an employment id, one copy with a contract."""
+    employee = {"id": "e-1", "first_name": "", "surname_prefix": "van", "surname": "",
+                "status": "out of service", "dt_create": "2023-01-01"}  # fmt: skip
+    bare = {"id": "e1", "start_date": "2023-01-01", "salary": [], "hours": [], "contracts": []}
+    contract = {"start_date": "2023-01-01", "end_date": "2023-01-01", "contract_duration": "permanent",
+                "is_signed": False, "sign_date": "2023-01-01"}  # fmt: skip
+    with_contract = {**bare, "contracts": [contract]}
+    as_of = date(2023, 1, 1)
+    forward = build_timeline(employee, [bare, with_contract], as_of=as_of)
+    assert build_timeline(employee, [with_contract, bare], as_of=as_of) == forward

@@ -343,7 +343,9 @@ def _contract_order(c: Contract) -> tuple[Any, ...]:
 
 
 def _employment_order(e: Employment) -> tuple[Any, ...]:
-    return (e.start, e.end or NEVER, e.id)
+    # Last, the (normalised) content: two employments alike in start, end and id (the API repeating
+    # one, say) must not take their order from the input, or the departure follows the input's order.
+    return (e.start, e.end or NEVER, e.id, repr(e))
 
 
 def _normalised(emp: Employment) -> Employment:
