@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from employes_sync.store import runs as runs_store
 from employes_sync.store import sync_requests
 from tests.fixtures.kube import *  # noqa: F403
-from tests.fixtures.kube import wait_for
+from tests.fixtures.kube import SECRETS, esync_path, wait_for
 from tests.reliability import rows
 from tests.test_notify import Listener
 from tests.test_operator_e2e import Env, env  # noqa: F401  (the operator e2e fixture)
@@ -176,3 +176,12 @@ def test_the_operator_delivers_signed_webhooks_of_a_run(env: Env, webhook_receiv
             "SELECT count(*) FROM notification_outbox WHERE webhook = 'strict' AND status = 'pending'"
         ).fetchone()
     assert strict_rows is not None and strict_rows[0] > 0, "the refused webhook's events wait in the outbox"
+    # A second run reads each Secret value once, in its one fresh read: the token, the DSN and the four
+    # webhook values (an idle pass before it reuses them and reads no Secret at all).
+    first = env.status()["lastRun"]["id"]
+    env.cluster.forget_reads()
+    env.cluster.patch(esync_path("acme"), {"metadata": {"annotations": {
+        "employessync.io/sync-requested-at": "2030-01-01T00:00:00Z"}}})  # fmt: skip
+    env.wait_run_finished(after_run=first, timeout=120)
+    assert env.cluster.reads(SECRETS, "default", "esync") == [False, False]
+    assert env.cluster.reads(SECRETS, "default", "hooks") == [False] * 4

@@ -1,7 +1,9 @@
 """A resource's Secrets, database pool and webhooks: what a pass connects to before it looks at runs.
 
 Reading both Secrets (four GETs with the label checks) on every idle pass of every resource was most
-of the idle operator's work, so an idle pass reuses a recent read; a run always reads them afresh.
+of the idle operator's work, so an idle pass reuses a recent read; a run reads them afresh, once. The
+webhooks' Secrets are read with the others, or when the webhooks or the database changed: an idle
+pass that reuses the token and DSN reads no Secret at all.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from employes_sync.controller.resource import Resource
 from employes_sync.kube import status
 from employes_sync.kube.problem import Problem
 from employes_sync.kube.secrets import read_secret_value
-from employes_sync.kube.spec import ResourceSpec, SecretRef
+from employes_sync.kube.spec import ResourceSpec, SecretRef, WebhookSpec
 from employes_sync.store import sync_requests
 from employes_sync.webhooks.delivery import Receiver
 from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_secret
@@ -35,58 +37,76 @@ class Connection:
         self.webhook_problems: dict[str, str] = {}
         #: (references, token, DSN, when read) of the last Secret read, for idle passes (see connect)
         self.secrets: tuple[tuple[SecretRef, SecretRef], str, str, float] | None = None
+        #: (webhooks, DSN) that configure_webhooks() last handed over
+        self.webhooks_for: tuple[tuple[WebhookSpec, ...], str] | None = None
+        #: When each Secret reference was last read with its label present (see `_value`)
+        self.labelled_at: dict[SecretRef, float] = {}
 
     def forget(self) -> None:
         """After a problem: the fix is often a new Secret value (a working DSN, a new token)."""
         self.secrets = None
+        self.labelled_at.clear()
 
-    async def connect(self, spec: ResourceSpec, *, reuse: bool = False) -> tuple[AsyncConnectionPool, str]:
+    async def connect(
+        self, spec: ResourceSpec, *, reuse: bool = False, fresh_since: float | None = None
+    ) -> tuple[AsyncConnectionPool, str]:
         """The pool and token of the resource's Secrets.
 
         `reuse`: an idle pass only looks at the database, so it may use what was read less than
-        SECRETS_REUSE_SECONDS ago, for the same Secret references.
+        SECRETS_REUSE_SECONDS ago, for the same Secret references. `fresh_since` (a monotonic time):
+        what was read at or after it counts as fresh, so a run right after a pass that read its
+        Secrets does not read them a second time.
         """
         resource, ctx = self.resource, self.resource.ctx
         refs = (spec.token_ref, spec.dsn_ref)
         kept = self.secrets
-        # The same references, read labelled less than SECRETS_REUSE_SECONDS ago.
+        # The same references, read labelled less than SECRETS_REUSE_SECONDS ago ...
         recent = kept is not None and kept[0] == refs and time.monotonic() - kept[3] < SECRETS_REUSE_SECONDS
-        if reuse and recent:
-            assert kept is not None
+        # ... and usable now: by an idle pass, or by a run when this very pass read them.
+        usable = recent and (
+            reuse or (fresh_since is not None and kept is not None and kept[3] >= fresh_since)
+        )
+        if usable and kept is not None:
             token, dsn = kept[1], kept[2]
         else:
-            # A run waits for these. Recently read labelled: one GET each, the label checked on the
-            # object read (see kube/secrets.py); else the label first, from the metadata alone.
-            # Both at once; a problem with the token is told first, as before.
-            token_read, dsn_read = await asyncio.gather(
-                read_secret_value(
-                    ctx.api,
-                    resource.namespace,
-                    spec.token_ref,
-                    "API token",
-                    labelled_before=recent,
-                    header_value=True,
-                ),
-                read_secret_value(
-                    ctx.api, resource.namespace, spec.dsn_ref, "database DSN", labelled_before=recent
-                ),
-                return_exceptions=True,
-            )
-            for read in (token_read, dsn_read):
-                if isinstance(read, BaseException):
-                    raise read
-            assert isinstance(token_read, str) and isinstance(dsn_read, str)
-            token, dsn = token_read, dsn_read
+            token, dsn = await self._read(spec)
             self.secrets = (refs, token, dsn, time.monotonic())
         self.checked_refs = refs  # these labels were checked when read (the only Secrets Jobs name)
         pool = await ctx.pools.get(dsn)
         ctx.dsns.set(resource.scope, dsn)
         ctx.listeners.ensure(dsn)
-        await self.configure_webhooks(spec, dsn, pool)
+        if not usable or self.webhooks_for != (spec.webhooks, dsn):
+            await self.configure_webhooks(spec, dsn, pool)
+            self.webhooks_for = (spec.webhooks, dsn)
         if not self.registered:
             await sync_requests.register_scope(pool, resource.scope)  # request_sync() knows it from now on
             self.registered = True
         return pool, token
+
+    async def _read(self, spec: ResourceSpec) -> tuple[str, str]:
+        """The token and the DSN, both at once; a problem with the token is told first."""
+        token_read, dsn_read = await asyncio.gather(
+            self._value(spec.token_ref, "API token", header_value=True),
+            self._value(spec.dsn_ref, "database DSN"),
+            return_exceptions=True,
+        )
+        for read in (token_read, dsn_read):
+            if isinstance(read, BaseException):
+                raise read
+        assert isinstance(token_read, str) and isinstance(dsn_read, str)
+        return token_read, dsn_read
+
+    async def _value(self, ref: SecretRef, what: str, *, header_value: bool = False) -> str:
+        """One Secret value. Read labelled less than SECRETS_REUSE_SECONDS ago: one GET, the label
+        checked on the object read (see kube/secrets.py); else the label first, from the metadata."""
+        at = self.labelled_at.pop(ref, None)
+        recent = at is not None and time.monotonic() - at < SECRETS_REUSE_SECONDS
+        value = await read_secret_value(
+            self.resource.ctx.api, self.resource.namespace, ref, what,
+            labelled_before=recent, header_value=header_value,
+        )  # fmt: skip
+        self.labelled_at[ref] = time.monotonic()  # not after a refusal: popped above
+        return value
 
     async def configure_webhooks(self, spec: ResourceSpec, dsn: str, pool: AsyncConnectionPool) -> None:
         """Hand this resource's receivers to its database's deliverer; a bad one is skipped and told once."""
@@ -95,10 +115,8 @@ class Connection:
         problems: dict[str, str] = {}
         for hook in spec.webhooks:
             try:
-                url = await read_secret_value(ctx.api, resource.namespace, hook.url_ref, "webhook URL")
-                secret = await read_secret_value(
-                    ctx.api, resource.namespace, hook.signing_ref, "webhook signing secret"
-                )
+                url = await self._value(hook.url_ref, "webhook URL")
+                secret = await self._value(hook.signing_ref, "webhook signing secret")
                 receivers.append(
                     Receiver(
                         resource.scope,

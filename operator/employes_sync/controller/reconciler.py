@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from typing import Any
 
 import kopf
@@ -122,6 +123,7 @@ class Reconciler:
             await self.sleep(self.ctx.config.idle_seconds)
             return True
         resource.refuse_unless_allowed(spec)
+        began = time.monotonic()
         pool, token = await self.connection.connect(spec, reuse=True)
         latest, asked = await runs_store.latest_run_and_requests(pool, self.scope)  # one statement
         if latest is not None and latest["status"] == "running":
@@ -141,9 +143,8 @@ class Reconciler:
             await self.idle()
             await self.sleep(self.ctx.config.idle_seconds)
             return True
-        pool, token = await self.connection.connect(
-            spec
-        )  # a run reads its Secrets now (a rotated token, a new DSN)
+        # A run reads its Secrets now (a rotated token, a new DSN), unless this pass just did.
+        pool, token = await self.connection.connect(spec, fresh_since=began)
         await runs.start(pool, spec, token, trigger)
         return False
 
