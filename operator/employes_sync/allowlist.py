@@ -10,12 +10,11 @@ Pure decisions only: the reconciler and the worker turn a `Refusal` into a condi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from employes_sync.settings import DEFAULT_API_URL
+from employes_sync.settings import AUTHORITY, DEFAULT_API_URL, has_space_or_control
 
 #: Where an allowlist comes from, for a refusal's message and the operator's environment.
 API_URLS_ENV = "EMPLOYES_SYNC_ALLOWED_API_URLS"
@@ -29,8 +28,6 @@ WORKER_IMAGE_NOT_ALLOWED = "WorkerImageNotAllowed"
 SERVICE_ACCOUNT_NOT_ALLOWED = "ServiceAccountNotAllowed"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-#: host (an ASCII name, IPv4 or a bracketed IPv6 address) and an optional port, nothing else.
-_AUTHORITY = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(?::[0-9]*)?$", re.ASCII)
 _SHOWN = 5  # allowed values named in a refusal; the rest are counted
 
 
@@ -55,7 +52,7 @@ def normalize_url(url: str) -> str:
     text = url.strip()
     # urlsplit drops tabs and line breaks anywhere and control characters in front, so the form
     # compared would not be the text the client is given: refuse them rather than compare a cleaned copy.
-    if any(ch.isspace() or not ch.isprintable() for ch in text):
+    if has_space_or_control(text):
         raise ValueError("it contains whitespace or control characters")
     parts = urlsplit(text)
     if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
@@ -64,9 +61,7 @@ def normalize_url(url: str) -> str:
         raise ValueError("it carries credentials (user:password@)")
     if parts.query or parts.fragment or url.strip().endswith(("?", "#")):
         raise ValueError("it has a query or fragment")
-    if not _AUTHORITY.match(parts.netloc):
-        # `[::1]x:8089` reads as host ::1 to urlsplit; a host in another script compares
-        # lower-cased (K, the Kelvin sign, is "k"): only an exact, ASCII authority is compared.
+    if not AUTHORITY.match(parts.netloc):  # what urlsplit would read otherwise (see AUTHORITY)
         raise ValueError("its host is not a plain ASCII name or [IPv6] address (write an IDN as xn--)")
     scheme = parts.scheme.lower()
     port = parts.port  # ValueError for a port out of range
@@ -85,7 +80,7 @@ def shown_url(url: str) -> str:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "<invalid URL>"
-    if not parts.scheme or not host or not _AUTHORITY.match(parts.netloc.rpartition("@")[2]):
+    if not parts.scheme or not host or not AUTHORITY.match(parts.netloc.rpartition("@")[2]):
         return "<invalid URL>"  # not a cleaned copy that names a host the text did not
     if ":" in host:
         host = f"[{host}]"

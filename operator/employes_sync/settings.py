@@ -29,6 +29,18 @@ def _today() -> str:
 
 #: A DNS name or an IPv4 address: letters, digits, '-', '_' and dots, no empty label.
 _HOST = re.compile(r"^(?!-)[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$")
+#: A URL's authority as written: a host (an ASCII name, IPv4 or a bracketed IPv6 address) and an optional
+#: port, nothing else. urlsplit reads `[::1]x:8089` as host ::1, and lower-cases a host in another
+#: script (K, the Kelvin sign, becomes "k"): what is checked must be the text the client gets.
+AUTHORITY = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(?::[0-9]*)?$", re.ASCII)
+
+
+def has_space_or_control(text: str) -> bool:
+    """Whitespace or a control character anywhere: what urlsplit silently drops from a URL, and what
+    no HTTP header value can hold."""
+    return any(ch.isspace() or not ch.isprintable() for ch in text)
+
+
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 #: Batches of a run a person waits for go first.
@@ -157,7 +169,7 @@ def check_api_url(url: str) -> None:
     if not isinstance(url, str) or not url.strip():
         raise SettingsError("API URL must not be empty")
     text = url.strip()
-    if any(ch.isspace() or not ch.isprintable() for ch in text):
+    if has_space_or_control(text):
         raise SettingsError("API URL must not contain whitespace or control characters")
     shown = text if not any(mark in text for mark in "@?#") else "the API URL"
     try:
@@ -191,9 +203,7 @@ def check_api_url(url: str) -> None:
             ipaddress.IPv6Address(parts.hostname)
         except ValueError:
             raise SettingsError(f"API URL {shown!r} has an invalid IPv6 address") from None
-        # urlsplit reads `[::1]x:8089` as host ::1: after the bracket only a port may follow.
-        after = parts.netloc.partition("]")[2]
-        if after and not after.startswith(":"):
+        if not AUTHORITY.match(parts.netloc):  # `[::1]x:8089`: after the bracket only a port
             raise SettingsError(
                 f"API URL {shown!r} has a malformed IPv6 address (write it as http://[::1]:8089/v4)"
             )
@@ -207,7 +217,7 @@ def token_problem(token: str) -> str | None:
     A header value is visible ASCII: a token with a non-ASCII letter, a space or a second line (a
     file holding two values) would otherwise end in the HTTP library's traceback, not in one line.
     """
-    if any(ch.isspace() or not ch.isprintable() for ch in token):
+    if has_space_or_control(token):
         return "contains whitespace, a line break or a control character"
     if not token.isascii():
         return "contains a non-ASCII character (an HTTP header holds ASCII only)"
