@@ -104,15 +104,20 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
+def read_text_file(path: Path, what: str) -> str:
+    """A small text file the user named (a token, a signing secret), or one usage line saying why not."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        fail(f"cannot read {what} {path}: {exc.strerror}", 2)
+    except UnicodeDecodeError:
+        fail(f"{what} {path} is not text (UTF-8)", 2)
+
+
 def read_token(token_file: Path | None, *, required: bool = True) -> str:
     source = f"token file {token_file}" if token_file is not None else f"${TOKEN_ENV}"
     if token_file is not None:
-        try:
-            token = token_file.read_bytes().decode("utf-8").strip()
-        except OSError as exc:
-            fail(f"cannot read token file {token_file}: {exc.strerror}", 2)
-        except UnicodeDecodeError:
-            fail(f"token file {token_file} is not text (UTF-8)", 2)
+        token = read_text_file(token_file, "token file").strip()
     else:
         token = os.environ.get(TOKEN_ENV, "").strip()
     if not token and required:

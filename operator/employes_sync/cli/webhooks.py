@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 from psycopg_pool import AsyncConnectionPool
 
-from employes_sync.cli.common import fail
+from employes_sync.cli.common import fail, read_text_file
 from employes_sync.settings import WEBHOOK_EVENTS, subscription
 from employes_sync.webhooks.delivery import Deliverer, DeliverySettings, Receiver
 from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_secret
@@ -97,12 +97,7 @@ def webhook_from_options(options: dict[str, Any]) -> CliWebhook | None:
         return None
     if url is None or secret_file is None:
         fail("--webhook-url and --webhook-secret-file go together", 2)
-    try:
-        text = secret_file.read_bytes().decode("utf-8")
-    except OSError as exc:
-        fail(f"cannot read webhook secret file {secret_file}: {exc.strerror}", 2)
-    except UnicodeDecodeError:
-        fail(f"webhook secret file {secret_file} is not text (UTF-8)", 2)
+    text = read_text_file(secret_file, "webhook secret file")
     try:
         return CliWebhook(
             url=check_url(url, NAME, allow_insecure=allow_insecure),
