@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from employes_sync.employes.simulator import Simulator
 from employes_sync.executors.local import sync_locally
 from employes_sync.store import notify
+from tests.fixtures.kube import wait_for
 from tests.reliability.helpers import fast_settings
 
 
@@ -59,6 +60,19 @@ def changed_ids(payloads: list[dict[str, Any]]) -> list[str]:
     ids = [i for p in payloads if p["type"] == "timeline.changed" for i in p["employee_ids"]]
     assert len(ids) == len(set(ids)), "an employee is told once per write"
     return sorted(ids)
+
+
+def wait_listening(database_url: str, count: int) -> None:
+    """Until `count` sessions LISTEN on the channel (the watchers have started), or fail after 30 s."""
+
+    def listening() -> bool:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN employes_sync'"
+            ).fetchone()
+        return row is not None and row[0] == count
+
+    wait_for(listening, 30, what=f"{count} watcher(s) to LISTEN")
 
 
 async def test_a_sync_tells_a_listener_every_step_in_order(
@@ -136,7 +150,6 @@ async def test_watch_prints_a_syncs_notifications_as_they_arrive(
 ) -> None:
     import subprocess
     import sys
-    import time
 
     command = [sys.executable, "-m", "employes_sync", "watch", "--database-url", database_url, "--json"]
     command += ["--count", "4", "--scope", f"local/{simulator.config.company_id}"]
@@ -144,15 +157,7 @@ async def test_watch_prints_a_syncs_notifications_as_they_arrive(
     env = {**os.environ, "EMPLOYES_SYNC_DATA_DIR": str(tmp_path)}
     watchers = [subprocess.Popen(c, stdout=subprocess.PIPE, text=True, env=env) for c in (command, human)]  # noqa: ASYNC220
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with psycopg.connect(database_url) as conn:
-                row = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN employes_sync'"
-                ).fetchone()
-            if row is not None and row[0] == 2:
-                break
-            await asyncio.sleep(0.05)
+        wait_listening(database_url, 2)
         await sync_locally(
             fast_settings(simulator, batch_size=25), store_pool, database_url, simulator.config.token
         )
@@ -251,16 +256,7 @@ def test_watch_beside_sync_demo_shows_the_first_five_then_the_batches(
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with psycopg.connect(database_url) as conn:
-                row = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN employes_sync'"
-                ).fetchone()
-            if row is not None and row[0] == 1:
-                break
-            assert time.monotonic() < deadline, "watch never listened"
-            time.sleep(0.05)
+        wait_listening(database_url, 1)
         sync = subprocess.run(
             [*cli, "sync", "--demo", "--json", "--database-url", database_url],
             capture_output=True, text=True, env=env, timeout=240,
