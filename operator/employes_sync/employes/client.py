@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote, urlsplit
 
+import httpcore  # noqa: F401  # httpx imports it on the first client: here, the first run does not pay it
 import httpx
 
 from employes_sync.employes.errors import (
