@@ -270,6 +270,13 @@ def test_progress_is_published_only_when_it_changed() -> None:
     assert outcomes.run_progress(CURRENT, batches, published) is None
 
 
+def test_no_progress_is_published_when_no_batch_is_left_to_run() -> None:
+    # the run's finish follows and publishes every field: a progress write would say nothing new
+    assert outcomes.run_progress(CURRENT, [], {}) is None
+    assert outcomes.run_progress(CURRENT, [batch(1, "completed"), batch(2, "failed")], {}) is None
+    assert outcomes.run_progress(CURRENT, [batch(1, "completed"), batch(2, "pending")], {}) is not None
+
+
 def test_idle_restores_the_conditions_of_the_last_run_after_a_problem() -> None:
     conditions = status.set_condition([], status.READY, False, "SecretNotFound", "gone", 2, now=NOW)
     published = {"lastRun": {"id": 7, "state": "succeeded", "employees": 12}, "conditions": conditions,

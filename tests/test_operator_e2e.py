@@ -293,6 +293,28 @@ def test_a_resource_syncs_to_ready_within_parallelism(env: Env) -> None:
     assert_no_secret_anywhere(env, op, env.simulator.config.token, env.database_url)
 
 
+def test_a_run_with_nothing_queued_writes_its_status_three_times(
+    cluster_with_crd: Cluster, job_runner: JobRunner, operator_factory: Callable[..., OperatorProcess],
+    database_url: str, make_simulator: Callable[..., Simulator],
+) -> None:  # fmt: skip
+    """Started, first feedback, finished. Every status write is a watch event for each client of the
+    resource and work for the API server, at 200 resources too; none may say nothing new."""
+    env = Env(cluster_with_crd, job_runner, operator_factory, database_url, make_simulator(employees=10))
+    env.secret()
+    env.resource(inline__count=10)
+    env.operator()
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+    writes: list[dict[str, Any]] = []
+    for version in env.cluster.history(ESYNC, NS, "acme"):
+        st = (version or {}).get("status") or {}
+        if st and (not writes or st != writes[-1]) and not (writes and "lastRun" in writes[-1]):
+            writes.append(st)
+    phases = [_run(st).get("phase") or ("Finished" if "lastRun" in st else "?") for st in writes]
+    assert phases == ["Starting", "Batches", "Finished"], writes
+    assert writes[-1]["lastRun"]["employees"] == 10 and writes[-1]["lastRun"]["queued"] == 0
+    assert env.jobs() == [] and env.timelines() == 10
+
+
 def test_a_batch_failing_once_is_retried_and_one_always_failing_degrades(env: Env) -> None:
     # Batch 2 fails on its first attempt only; batch 3 fails on every attempt.
     def fault(job: dict[str, Any]) -> str | None:

@@ -174,8 +174,15 @@ def batch_events(
 def run_progress(
     current: Mapping[str, Any], batches: Sequence[Batch], published: Mapping[str, Any]
 ) -> Publication | None:
-    """The status of a running run's batches; None when it says what `published` says already."""
+    """The status of a running run's batches; None when it says what `published` says already.
+
+    None too when no batch is left to run (none queued, or every one done or failed for good): the
+    run's finish follows at once and publishes all of it, so a write here would be one more status
+    write, and one more watch event for every client, that says nothing new.
+    """
     counts = status.batch_counts(batches)
+    if counts["pending"] + counts["processing"] == 0:
+        return None
     changes = {
         "currentRun": {**current, "batches": counts},
         "queued": counts["pending"] + counts["processing"],
