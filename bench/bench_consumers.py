@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from common import REPO, Postgres, Result, Row, fmt, log, migrated_pool
+from common import EMULATOR_LOG_LIMIT, REPO, Postgres, Result, Row, fmt, log, migrated_pool
 
 sys.path.insert(0, str(REPO))
 
@@ -145,7 +145,7 @@ def _operator_request_sync(pg: Postgres, samples: int) -> tuple[list[float], lis
     url = pg.create_database("op")
     # kmock scans its whole request log for every request it serves unless bounded (bench_scale keeps
     # 10 too): unbounded, the emulator's CPU in this process grew with every request of the runs
-    cluster = Cluster(work, request_log_limit=10).start()
+    cluster = Cluster(work, request_log_limit=EMULATOR_LOG_LIMIT).start()
     runner = JobRunner(cluster, work / "jobs").start()
     op: OperatorProcess | None = None
     started_s: list[float] = []

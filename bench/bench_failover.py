@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from common import REPO, TOKEN, Postgres, Result, Row, log, operator_argv, simulator
+from common import EMULATOR_LOG_LIMIT, REPO, TOKEN, Postgres, Result, Row, log, operator_argv, simulator
 
 NS = "default"
 PEERING = "esync"
@@ -39,7 +39,7 @@ def one_run(pg: Postgres, employees: int) -> dict[str, Any]:
 
     work = Path(tempfile.mkdtemp(prefix="esync-bench-failover-"))
     with simulator(employees) as sim, pg.database("fo") as url, contextlib.ExitStack() as stack:
-        cluster = Cluster(work, request_log_limit=10).start()
+        cluster = Cluster(work, request_log_limit=EMULATOR_LOG_LIMIT).start()
         stack.callback(cluster.stop)
         cluster.apply(load_crd())
         for crd in yaml.safe_load_all((REPO / "crds" / "kopfpeering.yaml").read_text()):

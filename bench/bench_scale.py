@@ -37,7 +37,7 @@ from typing import Any
 
 import psycopg
 
-from common import REPO, TOKEN, Postgres, Result, Row, fmt, log, operator_argv
+from common import EMULATOR_LOG_LIMIT, REPO, TOKEN, Postgres, Result, Row, fmt, log, operator_argv
 from procstat import cpu, rss_bytes, tree_cpu
 
 NS = "default"
@@ -295,7 +295,7 @@ def run(
     idle: float,
     triggers: int,
     capacity: int,
-    log_limit: int = 10,
+    log_limit: int = EMULATOR_LOG_LIMIT,
 ) -> Result:
     result = Result("scale")
     measured: list[Measured] = []
@@ -484,7 +484,9 @@ def main(argv: list[str] | None = None) -> Any:
     p.add_argument("--idle", type=float, default=35.0)
     p.add_argument("--triggers", type=int, default=20)
     p.add_argument("--capacity", type=int, default=8)
-    p.add_argument("--log-limit", type=int, default=10, help="kmock's request log bound (0: unbounded)")
+    p.add_argument(
+        "--log-limit", type=int, default=EMULATOR_LOG_LIMIT, help="kmock's request log bound (0: unbounded)"
+    )
     args = p.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (finally blocks) when stopped
     with postgres_server() as pg:
