@@ -215,7 +215,10 @@ def measure(
 
         def closed_runs() -> int:
             with psycopg.connect(url, autocommit=True) as conn:
-                row = conn.execute("SELECT count(*) FROM sync_runs WHERE status <> 'running'").fetchone()
+                try:
+                    row = conn.execute("SELECT count(*) FROM sync_runs WHERE status <> 'running'").fetchone()
+                except psycopg.errors.UndefinedTable:
+                    return 0  # the operator has not migrated the database yet
             return int(row[0]) if row else 0
 
         # The database is asked until every run is closed, and only then the emulator for the Ready
