@@ -46,10 +46,9 @@ def _as_row(event: Any) -> dict[str, Any]:
     # Fields are read, not copied: dataclasses.asdict deep-copied every event's data only for it to be
     # serialised at once: half of the operator's time in write_events went there (py-spy, 50 resources).
     if isinstance(event, Mapping):
-        source: Mapping[str, Any] = event
+        row = {f: event.get(f) for f in _FIELDS}
     else:
-        source = {f: getattr(event, f, None) for f in _FIELDS}
-    row = {f: source.get(f) for f in _FIELDS}
+        row = {f: getattr(event, f, None) for f in _FIELDS}
     if isinstance(row["event_date"], date):
         row["event_date"] = row["event_date"].isoformat()
     row["employee_id"] = str(row["employee_id"])
