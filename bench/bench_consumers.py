@@ -143,8 +143,8 @@ def _operator_request_sync(pg: Postgres, samples: int) -> tuple[list[float], lis
 
     work = Path(tempfile.mkdtemp(prefix="esync-bench-op-"))
     url = pg.create_database("op")
-    # kmock scans its whole request log for every request it serves unless bounded (bench_scale keeps
-    # 10 too): unbounded, the emulator's CPU in this process grew with every request of the runs
+    # kmock scans its whole request log for every request it serves unless bounded (EMULATOR_LOG_LIMIT,
+    # as in the other benchmarks): unbounded, the emulator's CPU in this process grew with every request
     cluster = Cluster(work, request_log_limit=EMULATOR_LOG_LIMIT).start()
     runner = JobRunner(cluster, work / "jobs").start()
     op: OperatorProcess | None = None
