@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -26,6 +27,23 @@ from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_
 SECRETS_REUSE_SECONDS = 300.0
 
 
+@dataclass(frozen=True)
+class SecretsRead:
+    """The token and DSN one read of a resource's Secrets returned, and when."""
+
+    refs: tuple[SecretRef, SecretRef]
+    token: str
+    dsn: str
+    at: float  # time.monotonic()
+
+    def usable(self, refs: tuple[SecretRef, SecretRef], *, reuse: bool, fresh_since: float | None) -> bool:
+        """Read for these references less than SECRETS_REUSE_SECONDS ago, and usable now: by an idle
+        pass (`reuse`), or by a run when this very pass read them (at or after `fresh_since`)."""
+        if self.refs != refs or time.monotonic() - self.at >= SECRETS_REUSE_SECONDS:
+            return False
+        return reuse or (fresh_since is not None and self.at >= fresh_since)
+
+
 class Connection:
     """What `connect()` last read and checked for one resource."""
 
@@ -35,8 +53,8 @@ class Connection:
         self.checked_refs: tuple[SecretRef, SecretRef] | None = None
         self.registered = False
         self.webhook_problems: dict[str, str] = {}
-        #: (references, token, DSN, when read) of the last Secret read, for idle passes (see connect)
-        self.secrets: tuple[tuple[SecretRef, SecretRef], str, str, float] | None = None
+        #: The last read of the token and DSN, for idle passes and a run right after (see connect)
+        self.secrets: SecretsRead | None = None
         #: (webhooks, DSN) that configure_webhooks() last handed over
         self.webhooks_for: tuple[tuple[WebhookSpec, ...], str] | None = None
         #: When each Secret reference was last read with its label present (see `_value`)
@@ -60,22 +78,17 @@ class Connection:
         resource, ctx = self.resource, self.resource.ctx
         refs = (spec.token_ref, spec.dsn_ref)
         kept = self.secrets
-        # The same references, read labelled less than SECRETS_REUSE_SECONDS ago ...
-        recent = kept is not None and kept[0] == refs and time.monotonic() - kept[3] < SECRETS_REUSE_SECONDS
-        # ... and usable now: by an idle pass, or by a run when this very pass read them.
-        usable = recent and (
-            reuse or (fresh_since is not None and kept is not None and kept[3] >= fresh_since)
-        )
-        if usable and kept is not None:
-            token, dsn = kept[1], kept[2]
+        read_now = kept is None or not kept.usable(refs, reuse=reuse, fresh_since=fresh_since)
+        if kept is not None and not read_now:
+            token, dsn = kept.token, kept.dsn
         else:
             token, dsn = await self._read(spec)
-            self.secrets = (refs, token, dsn, time.monotonic())
+            self.secrets = SecretsRead(refs, token, dsn, time.monotonic())
         self.checked_refs = refs  # these labels were checked when read (the only Secrets Jobs name)
         pool = await ctx.pools.get(dsn)
         ctx.dsns.set(resource.scope, dsn)
         ctx.listeners.ensure(dsn)
-        if not usable or self.webhooks_for != (spec.webhooks, dsn):
+        if read_now or self.webhooks_for != (spec.webhooks, dsn):
             await self.configure_webhooks(spec, dsn, pool)
             self.webhooks_for = (spec.webhooks, dsn)
         if not self.registered:
