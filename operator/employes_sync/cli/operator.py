@@ -14,13 +14,16 @@ import logging
 import os
 import socket
 import time
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from employes_sync import allowlist
 from employes_sync.cli.common import fail
 from employes_sync.settings import DEFAULT_API_URL
+
+if TYPE_CHECKING:
+    import kubernetes
 
 NAMESPACES_ENV = "EMPLOYES_SYNC_WATCH_NAMESPACES"
 IMAGE_ENV = "EMPLOYES_SYNC_WORKER_IMAGE"
@@ -201,6 +204,7 @@ def operator(
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     logging.getLogger("kopf.objects").addFilter(_QuietWakeups())
+    logging.getLogger("kopf._core.reactor.running").addFilter(_PortTakenTold())
     config = OperatorConfig(
         worker_image=worker_image,
         worker_service_account=worker_service_account or None,
@@ -212,9 +216,9 @@ def operator(
         allowlists=allowed,
     )
     dsns = DsnRegistry()
-    if health_port:
-        # kopf binds it later, inside its loop, where a taken port ends in a traceback: look first.
-        _require_free_port(health_port, "--health-port")
+    # kopf binds the health port later, inside its loop, where a taken port ends in a traceback, and
+    # where another process may have taken it in the meantime: hold it from now on (see _reserve_port).
+    reserved = _reserve_port(health_port, "--health-port") if health_port else None
     if metrics_port:
         from employes_sync.metrics import start_metrics_server
 
@@ -222,6 +226,7 @@ def operator(
             start_metrics_server(metrics_port, dsns.snapshot)
         except OSError as exc:
             _port_taken(metrics_port, "--metrics-port", exc)
+    kube = _kube_configuration()
     logging.getLogger(__name__).info(
         "watching %s; worker image %s; API URLs allowed: %s",
         "all namespaces" if clusterwide else ", ".join(watched),
@@ -241,25 +246,60 @@ def operator(
         logging.getLogger(__name__).info(
             "peering as %s with priority %d (keep-alive lifetime %d s)", peering_name, rank, peering_lifetime
         )
-    kopf.run(
-        settings=settings,
-        standalone=not peering_name,
-        peering_name=peering_name or None,
-        priority=rank,
-        clusterwide=clusterwide,
-        namespaces=[] if clusterwide else watched,
-        liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
-        memo=kopf.Memo(config=config, dsns=dsns),
-    )
+    try:
+        kopf.run(
+            settings=settings,
+            standalone=not peering_name,
+            peering_name=peering_name or None,
+            priority=rank,
+            clusterwide=clusterwide,
+            namespaces=[] if clusterwide else watched,
+            liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
+            memo=kopf.Memo(config=config, dsns=dsns, kube=kube),
+        )
+    except OSError as exc:
+        if health_port and exc.errno == errno.EADDRINUSE:  # only kopf's health reporter binds a port
+            _port_taken(health_port, "--health-port", exc)
+        raise
+    finally:
+        if reserved is not None:
+            reserved.close()
 
 
-def _require_free_port(port: int, flag: str) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds it
-        try:
-            probe.bind(("0.0.0.0", port))
-        except OSError as exc:
-            _port_taken(port, flag, exc)
+def _kube_configuration() -> kubernetes.client.Configuration:
+    """The cluster to talk to, loaded before kopf starts.
+
+    Inside kopf, a missing or broken kubeconfig fails the startup activity, which kopf retries every
+    minute with a traceback, and the operator never says plainly that it has no cluster.
+    """
+    import yaml
+    from kubernetes.config import ConfigException
+
+    from employes_sync.kube.kubeapi import load_configuration
+
+    try:
+        return load_configuration()
+    except (ConfigException, yaml.YAMLError, OSError) as exc:
+        where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+        reason = " ".join(str(exc).split())
+        fail(f"no Kubernetes cluster to talk to: not in a pod, and the kubeconfig {where}: {reason}", 1)
+
+
+def _reserve_port(port: int, flag: str) -> socket.socket:
+    """Bind the port, not listening, for as long as the operator runs.
+
+    Both this socket and aiohttp's set SO_REUSEADDR, so kopf can still bind and listen on the port,
+    while an ephemeral port of an outgoing connection (which is drawn from the same range) or a plain
+    bind by another process can no longer take it between this check and kopf's bind.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds it
+    try:
+        sock.bind(("0.0.0.0", port))
+    except OSError as exc:
+        sock.close()
+        _port_taken(port, flag, exc)
+    return sock
 
 
 def _port_taken(port: int, flag: str, exc: OSError) -> NoReturn:
@@ -275,3 +315,11 @@ class _QuietWakeups(logging.Filter):
         return not (
             message.startswith("Handler '") and ("resource_changed" in message or "job_changed" in message)
         )
+
+
+class _PortTakenTold(logging.Filter):
+    """Drop kopf's traceback of a health port taken after our check: the CLI ends with its one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE)

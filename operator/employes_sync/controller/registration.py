@@ -39,7 +39,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         config = getattr(memo, "config", None) or OperatorConfig()
         memo.ctx = OperatorContext(
             config=config,
-            api=KubeApi(),
+            api=KubeApi(getattr(memo, "kube", None)),  # loaded by the CLI, which explains a missing one
             pools=Pools(max_size=config.db_pool_size),
             dsns=getattr(memo, "dsns", None) or DsnRegistry(),  # the metrics server's, if it runs
         )
