@@ -18,13 +18,13 @@ import pytest
 from tests.fixtures.interrupt import interruptible, stopping, uninterrupted
 
 pytest_plugins = [
+    "tests.fixtures.network",  # first: the other fixtures import its free_port
     "tests.fixtures.simulator",
     "tests.fixtures.store",
     "tests.fixtures.prometheus",
     "tests.fixtures.webhooks",
     "tests.fixtures.cli",
     "tests.fixtures.settings",
-    "tests.fixtures.network",
 ]
 
 

@@ -38,7 +38,7 @@ from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
 from employes_sync.store import timeline as timeline_store
 from tests.fixtures.kube import wait_for
-from tests.fixtures.prometheus import free_port
+from tests.fixtures.network import free_port
 
 LOCAL_COMPANY = "7d5a8f0e-1b2c-4d3e-9f40-123456789abc"
 ALLOWED_LABELS = {"namespace", "name", "state", "outcome", "trigger", "endpoint", "status_class"}

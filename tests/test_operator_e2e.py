@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -49,6 +48,7 @@ from tests.fixtures.kube import (
     esync_path,
     wait_for,
 )
+from tests.fixtures.network import free_port
 from tests.fixtures.store import migrated_pool
 from tests.reliability import rows
 
@@ -226,12 +226,6 @@ def assert_no_secret_anywhere(env: Env, op: OperatorProcess, *secrets: str) -> N
     for where, text in haystacks.items():
         for secret in secrets:
             assert secret not in text, f"a secret leaked into the {where}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def scrape(url: str) -> str:

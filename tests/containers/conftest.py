@@ -14,7 +14,6 @@ import hashlib
 import os
 import pwd
 import shutil
-import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ import pytest
 from tests.containers import engine
 from tests.containers.runner import ContainerJobRunner
 from tests.fixtures.kube import Cluster
+from tests.fixtures.network import free_port
 
 SESSION = uuid.uuid4().hex[:10]
 
@@ -145,12 +145,6 @@ def tcp_database_url(tcp_pg_admin_url: str) -> Iterator[str]:
     yield tcp_pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
     with psycopg.connect(tcp_pg_admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -27,12 +27,12 @@ import yaml
 
 from employes_sync.employes.simulator import Simulator
 from employes_sync.store.db import open_pool
-from tests.containers.conftest import free_port
 from tests.containers.engine import REPO, BuiltImage
 from tests.containers.operator import OperatorContainer, chart_values, render_deployment
 from tests.containers.runner import ContainerJobRunner
 from tests.fixtures.kube import *  # noqa: F403
 from tests.fixtures.kube import Cluster, esync_path, wait_for
+from tests.fixtures.network import free_port
 from tests.reliability import rows
 from tests.reliability.helpers import assert_complete, snapshot
 from tests.test_operator_e2e import Env

@@ -444,7 +444,8 @@ def test_the_operator_shows_no_secret_or_personal_value_anywhere(
 ) -> None:
     import yaml
 
-    from tests.test_operator_e2e import NS, Env, free_port, scrape
+    from tests.fixtures.network import free_port
+    from tests.test_operator_e2e import NS, Env, scrape
 
     dsn = with_password(database_url)
     sim = make_simulator(company=_planted_company(40), requests_per_second=0, token=TOKEN)
