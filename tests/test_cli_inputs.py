@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -120,6 +122,32 @@ def test_a_ctrl_c_no_handler_caught_is_one_line_exit_130(capfd: pytest.CaptureFi
     assert exited.value.code == 130
     out, err = capfd.readouterr()
     assert (out, err) == ("", "employes-sync: error: interrupted by SIGINT\n")
+
+
+@pytest.mark.fault(*rows.A_CTRL_C_BEFORE_THE_COMMAND_STARTS_IS_ONE_LINE)
+def test_a_ctrl_c_while_the_cli_itself_imports_is_one_line_exit_130() -> None:
+    """The installed `employes-sync`, interrupted at points spread over its start.
+
+    Most of the start is importing the CLI (click, psycopg's pool), before any handler of ours: that
+    printed a KeyboardInterrupt traceback. Landing before Python's own handler (killed by the signal)
+    or after the command finished is allowed; a traceback or a second line never is.
+    """
+    script = [str(Path(sys.executable).parent / "employes-sync"), "--version"]
+    began = time.monotonic()
+    subprocess.run(script, capture_output=True, check=True, timeout=60)
+    whole = time.monotonic() - began
+    codes = []
+    for share in (0.2, 0.35, 0.5, 0.65, 0.8):
+        proc = subprocess.Popen(script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(whole * share)  # not a wait for the process: where in its start the signal lands
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, err
+        assert proc.returncode in (0, 130, -signal.SIGINT), (proc.returncode, err)
+        if proc.returncode == 130:
+            assert (out, err) == ("", "employes-sync: error: interrupted by SIGINT\n")
+        codes.append(proc.returncode)
+    assert 130 in codes, codes  # at least one landed in the imports
 
 
 @pytest.mark.fault(*rows.AN_UNUSABLE_API_TOKEN_IS_ONE_USAGE_LINE_WITHOUT_THE_TOKEN)
