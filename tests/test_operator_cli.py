@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.reliability import rows
+
 BIN = Path(sys.executable).parent / "employes-sync"
 
 
@@ -23,6 +25,7 @@ def taken_port() -> Iterator[int]:
         yield busy.getsockname()[1]
 
 
+@pytest.mark.fault(*rows.OPERATOR_PORT_TAKEN_IS_ONE_LINE)
 @pytest.mark.parametrize("flag", ["--metrics-port", "--health-port"])
 def test_a_taken_port_is_one_line_and_exit_1(taken_port: int, flag: str, tmp_path: Path) -> None:
     other = "--health-port" if flag == "--metrics-port" else "--metrics-port"
@@ -39,6 +42,7 @@ def test_a_taken_port_is_one_line_and_exit_1(taken_port: int, flag: str, tmp_pat
     assert "Traceback" not in done.stderr + done.stdout
 
 
+@pytest.mark.fault(*rows.OPERATOR_PORT_TAKEN_IS_ONE_LINE)
 def test_a_health_port_taken_after_the_check_is_one_line_and_exit_1(tmp_path: Path) -> None:
     """The port passes the operator's check, and is then taken before kopf binds it.
 
@@ -118,6 +122,7 @@ def _unreachable_kubeconfig(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.fault(*rows.OPERATOR_WITHOUT_A_KUBECONFIG_IS_ONE_LINE)
 @pytest.mark.parametrize("kubeconfig", ["", "garbage: [", "apiVersion: v1\nclusters: []\n"])
 def test_no_usable_kubeconfig_is_one_line_and_exit_1(kubeconfig: str, tmp_path: Path) -> None:
     """Before, kopf retried its startup every minute with a traceback and never said what was missing."""

@@ -529,3 +529,20 @@ SIGTERM_TO_WATCH_STOPS_THE_EMBEDDED_SERVER_IT_STARTED: Fault = (
         "exit 143, the server it started stopped and its handle dropped (it used to die on the spot)"
     ),
 )
+OPERATOR_PORT_TAKEN_IS_ONE_LINE: Fault = (
+    "Operator",
+    "a port already in use",
+    (
+        "`operator --metrics-port` / `--health-port` taken before the start, or the health port taken"
+        " between the operator's check and kopf's bind (held from the check on): one line naming the"
+        " port and its flag, exit 1, no kopf traceback"
+    ),
+)
+OPERATOR_WITHOUT_A_KUBECONFIG_IS_ONE_LINE: Fault = (
+    "Operator",
+    "no usable kubeconfig outside a pod",
+    (
+        "missing, empty, malformed YAML, or without a current context: one line naming the file and"
+        " what is wrong, exit 1 (kopf retried its startup every minute with a traceback)"
+    ),
+)
