@@ -74,6 +74,27 @@ async def test_wrong_password_is_reported_without_it(database_url: str) -> None:
         assert "wrong-pw-123" not in str(exc)
 
 
+async def test_unreachable_database_hides_every_credential_libpq_takes(tmp_path: Path) -> None:
+    # libpq 18 takes credentials beside the password: OAuth's client secret and the SCRAM keys. The
+    # message (a resource's status and events) must hold none of them, in either syntax.
+    base = f"host={tmp_path} port=1 dbname=nodb"
+    dsns = [
+        f"{base} oauth_issuer=https://issuer.example oauth_client_id=c oauth_client_secret=oauth-s3cret",
+        f"{base} scram_client_key=c2NyYW0tY2xpZW50 scram_server_key=c2NyYW0tc2VydmVy",
+        f"postgresql://sync@/nodb?host={tmp_path}&port=1&oauth_issuer=https://issuer.example"
+        "&oauth_client_id=c&oauth_client_secret=oauth-s3cret",
+    ]
+    for dsn in dsns:
+        with pytest.raises(DatabaseUnavailable) as info:
+            await open_pool(dsn, timeout=3)
+        message = str(info.value)
+        assert message.startswith("database unreachable at "), message
+        assert f"host={tmp_path}" in message, message  # the rest is still shown
+        for shown in (message, redact_dsn(dsn)):
+            for secret in ("oauth-s3cret", "c2NyYW0tY2xpZW50", "c2NyYW0tc2VydmVy"):
+                assert secret not in shown, shown
+
+
 def test_redact_dsn_hides_secrets_in_both_syntaxes() -> None:
     url = redact_dsn("postgresql://me:hunter2@db.example:5432/app?sslpassword=k3y")
     assert "hunter2" not in url and "k3y" not in url

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any, LiteralString, cast
 
 import psycopg
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
@@ -26,7 +27,20 @@ log = logging.getLogger(__name__)
 # Any constant works as long as every migrator uses the same one: "esyncmig" in ASCII.
 MIGRATION_LOCK_KEY = 0x6573796E636D6967
 
-_SECRET_PARAMS = ("password", "sslpassword")
+
+def _secret_params() -> frozenset[str]:
+    """The connection parameters libpq itself hides: '*' (a password) and 'D' (not to be shown).
+
+    Asked of the libpq in use rather than listed here: libpq 18 added `oauth_client_secret` and the
+    SCRAM keys, each as good as the password, and a newer libpq may add more.
+    """
+    hidden = {
+        option.keyword.decode() for option in pq.Conninfo.get_defaults() if option.dispchar in (b"*", b"D")
+    }
+    return frozenset(hidden | {"password", "sslpassword"})
+
+
+_SECRET_PARAMS = _secret_params()
 _MIGRATION_FILE = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 
 
