@@ -194,3 +194,12 @@ def test_rebuild_of_an_unknown_employee_and_watch_of_a_silent_database_say_so_in
     assert silent.returncode == 1
     [line] = silent.stderr.splitlines()
     assert line.startswith("employes-sync: error: database unreachable at ") and "S3CRET" not in line
+
+
+@pytest.mark.parametrize("value", ["salary", '{"a": 1}', '["iban", 3]'])
+def test_a_job_redaction_that_is_not_a_list_of_names_is_one_usage_line(value: str) -> None:
+    env = {"EMPLOYES_API_TOKEN": "t", "DATABASE_URL": CLOSED_DB, "EMPLOYES_SYNC_REDACT": value}
+    result = run("worker", "--batch-id", "1", env=env)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line == "employes-sync: error: $EMPLOYES_SYNC_REDACT must be a JSON list of field names", line

@@ -159,6 +159,7 @@ def test_listed_images_and_service_accounts_run_and_jobs_get_the_api_url_from_th
         environment = {e["name"]: e.get("value") for e in container["env"]}
         assert environment["EMPLOYES_API_URL"] == env.simulator.url
         assert environment["EMPLOYES_SYNC_ALLOWED_API_URLS"] == env.simulator.url
+        assert environment["EMPLOYES_COMPANY_ID"] == env.simulator.config.company_id
 
 
 def mid_run(env: Env) -> None:

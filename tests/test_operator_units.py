@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV
 from employes_sync.kube import jobs, spec, status, triggers
+from employes_sync.settings import WORKER_COMPANY_ENV, WORKER_REDACT_ENV
 from employes_sync.store.queue import Batch
 
 OWNER = {
@@ -92,9 +94,12 @@ def test_job_manifest_is_owned_labelled_and_hardened() -> None:
     # The API's destination comes from the spec and the operator's allowlist, never from the database.
     assert env[API_URL_ENV]["value"] == parsed.base_url
     assert parsed.base_url in env[API_URLS_ENV]["value"].split(",")
+    # So do the company and the redaction: the database's copy may have been rewritten by another tenant.
+    assert env[WORKER_COMPANY_ENV]["value"] == parsed.company_id
+    assert json.loads(env[WORKER_REDACT_ENV]["value"]) == list(parsed.redact)
     # Secrets only by reference: no other variable carries a literal value.
     literal = {n for n, e in env.items() if "value" in e}
-    assert literal <= {"TMPDIR", API_URL_ENV, API_URLS_ENV}, literal
+    assert literal <= {"TMPDIR", API_URL_ENV, API_URLS_ENV, WORKER_COMPANY_ENV, WORKER_REDACT_ENV}, literal
 
 
 def test_job_finished_reads_controller_conditions() -> None:

@@ -50,6 +50,10 @@ PRIORITY = {"interactive": 5, "background": 0}
 #: reach it here, never on its command line.
 WORKER_DATABASE_ENV = "DATABASE_URL"
 WORKER_TOKEN_ENV = "EMPLOYES_API_TOKEN"
+#: A Job's company and redaction (a JSON list), from the resource's spec: whoever can write the run's
+#: stored settings must not be able to point the token at another company or store what is redacted.
+WORKER_COMPANY_ENV = "EMPLOYES_COMPANY_ID"
+WORKER_REDACT_ENV = "EMPLOYES_SYNC_REDACT"
 
 
 class SettingsError(ValueError):

@@ -1,7 +1,8 @@
 """Process one queued batch: the same code in a Job pod and in a local worker process.
 
-The worker needs only the batch id, a database URL and the API token; everything else (API URL,
-company, limits, redaction) is read from the run the batch belongs to. A batch that is not pending
+The worker needs only the batch id, a database URL and the API token; everything else (limits, locale,
+the day) is read from the run the batch belongs to. A Job is also given the spec's API URL, company and
+redaction, which take the place of the stored ones (see `process_batch`). A batch that is not pending
 (already done, or claimed by a duplicate Job) is left alone: starting the same attempt twice is
 harmless. While it works, the worker renews its lease, so a batch whose worker died is rescued.
 """
@@ -13,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -64,13 +66,16 @@ async def process_batch(
     *,
     on_response: OnResponse | None = None,
     api_url: str | None = None,
+    company_id: str | None = None,
+    redact: Sequence[str] | None = None,
     allowed_api_urls: Sequence[str] | None = None,
 ) -> BatchOutcome:
     """Claim and process one batch.
 
-    `api_url` (a Job's $EMPLOYES_API_URL, from the resource's spec) takes the place of the URL stored
-    with the run: whoever can write the database must not be able to send a tenant's token elsewhere.
-    With `allowed_api_urls` (a Job's allowlist) any other URL fails the attempt before a request.
+    `api_url`, `company_id` and `redact` (a Job's environment, from the resource's spec) take the place
+    of those stored with the run: whoever can write the database must not be able to send a tenant's
+    token elsewhere, read another company the token reaches, or have redacted fields stored. With
+    `allowed_api_urls` (a Job's allowlist) any other URL fails the attempt before a request.
     """
     found = await queue_store.get(pool, batch_id)
     if found is None:
@@ -79,8 +84,12 @@ async def process_batch(
     if run is None:
         raise LookupError(f"batch {batch_id} belongs to no run")
     settings = SyncSettings.from_json(run["settings"])
-    if api_url:
-        settings = settings.replace(api_url=api_url)
+    spec: dict[str, Any] = {"api_url": api_url, "company_id": company_id}
+    spec = {name: value for name, value in spec.items() if value}
+    if redact is not None:
+        spec["redact"] = tuple(redact)
+    if spec:
+        settings = settings.replace(**spec)
     batch = await queue_store.claim(pool, batch_id, lease_seconds=settings.lease_seconds)
     if batch is None:
         log.info("batch %s is %s, not pending: nothing to do", batch_id, found.status)

@@ -588,3 +588,52 @@ async def test_a_rewritten_run_row_cannot_send_the_token_elsewhere(
     assert refused.status in ("retrying", "failed") and refused.error is not None
     assert refused.error.startswith("DestinationNotAllowed") and str(evil.url) in refused.error
     assert evil.stats.total == 0
+
+
+@pytest.mark.fault(
+    SEC,
+    "the worker takes the company and the redaction from the database",
+    "a run row rewritten to another company the token reads and to no redaction: a worker given the "
+    "spec's company and redaction (a Job's environment) fetches only the spec's company and stores no "
+    "redacted field",
+)
+async def test_a_rewritten_run_row_cannot_read_another_company_or_undo_redaction(
+    make_simulator: MakeSim, store_pool: Any
+) -> None:
+    from employes_sync.store import queue as queue_store
+    from employes_sync.store import raw as raw_store
+    from employes_sync.store import runs as runs_store
+    from employes_sync.worker import process_batch
+    from tests.reliability.helpers import fast_settings
+
+    # One token reading two companies (an accountant's): the resource syncs the first only, and
+    # redacts salaries besides the defaults.
+    sim = make_simulator(employees=4, requests_per_second=0, token=TOKEN, companies=2, shared_token=True)
+    ours, theirs = sim.companies[0], sim.companies[1]
+    settings = fast_settings(sim, redact=(*raw_store.DEFAULT_REDACT, "salary"))
+    # What another tenant of the database could write: the other company, nothing redacted, and a
+    # batch of that company's employees.
+    tampered = {**settings.to_json(), "company_id": theirs.company_id, "redact": []}
+    run_id = await runs_store.start_run(
+        store_pool, settings.scope, settings.company_id, "test", "background", tampered
+    )
+    await raw_store.store_employees(store_pool, settings.scope, [p.employee for p in ours.employees])
+    mine = [p.id for p in ours.employees]
+    others = [p.id for p in theirs.employees]
+    first, second = await queue_store.enqueue(store_pool, settings.scope, run_id, [mine, others])
+    spec = {"api_url": sim.url, "company_id": settings.company_id, "redact": settings.redact}
+
+    for batch in (first, second):
+        await process_batch(store_pool, batch.id, TOKEN, allowed_api_urls=[str(sim.url)], **spec)
+
+    async with store_pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT employee_id, api_response::text FROM employes_raw_data"
+            " WHERE scope = %s AND endpoint = '/employments' AND is_latest",
+            [settings.scope],
+        )
+        stored = dict(await cur.fetchall())
+    theirs_stored = [i for i in others if stored.get(i, "[]") != "[]"]
+    assert theirs_stored == [], "another company's employments were fetched with the token and stored"
+    assert '"salary"' not in "".join(stored.values()), "a field the spec redacts was stored"
+    assert set(mine) <= set(stored), "the resource's own employees were processed"

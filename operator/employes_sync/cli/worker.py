@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV, Allowlists
 from employes_sync.cli.common import DATABASE_ENV, fail, read_token
+from employes_sync.settings import WORKER_COMPANY_ENV, WORKER_REDACT_ENV, SettingsError
 from employes_sync.store import db
 from employes_sync.worker import BatchOutcome, process_batch
 
@@ -29,23 +32,50 @@ log = logging.getLogger(__name__)
 def worker(batch_id: str, token_file: Path | None) -> None:
     """Process one queued batch. Reads $DATABASE_URL and $EMPLOYES_API_TOKEN.
 
-    In a Job also $EMPLOYES_API_URL (used instead of the URL stored with the run) and
-    $EMPLOYES_SYNC_ALLOWED_API_URLS (the token goes to no other URL).
+    In a Job also $EMPLOYES_API_URL, $EMPLOYES_COMPANY_ID and $EMPLOYES_SYNC_REDACT (used instead of
+    those stored with the run) and $EMPLOYES_SYNC_ALLOWED_API_URLS (the token goes to no other URL).
     """
     die_with_parent()
     dsn = os.environ.get(DATABASE_ENV)
     if not dsn:
         fail(f"no database: set ${DATABASE_ENV}", 2)
     token = read_token(token_file)
-    # A Job gets the API URL from the resource's spec, with the operator's allowlist (kube/jobs.py).
-    api_url = os.environ.get(API_URL_ENV) or None
+    # A Job gets the API URL, company and redaction from the resource's spec, with the operator's
+    # allowlist (kube/jobs.py): never from the run's stored settings, which others may write.
+    spec = SpecValues(
+        api_url=os.environ.get(API_URL_ENV) or None,
+        company_id=os.environ.get(WORKER_COMPANY_ENV) or None,
+        redact=_redact_from_env(os.environ.get(WORKER_REDACT_ENV)),
+    )
     allowed = os.environ.get(API_URLS_ENV)
     allowed_urls = None if allowed is None else Allowlists.parse_env(allowed)
-    outcome = asyncio.run(_work(dsn, batch_id, token, api_url, allowed_urls))
+    outcome = asyncio.run(_work(dsn, batch_id, token, spec, allowed_urls))
     if outcome.status in ("completed", "skipped"):
         click.echo(f"batch {batch_id}: {outcome.status}")
         sys.exit(0)
     fail(f"batch {batch_id} {outcome.status}: {outcome.error}")
+
+
+@dataclass(frozen=True)
+class SpecValues:
+    """What a Job's environment says of the resource's spec, in place of the run's stored settings."""
+
+    api_url: str | None = None
+    company_id: str | None = None
+    redact: list[str] | None = None
+
+
+def _redact_from_env(text: str | None) -> list[str] | None:
+    """$EMPLOYES_SYNC_REDACT: a JSON list of field names; unset means the run's own list."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        fail(f"${WORKER_REDACT_ENV} must be a JSON list of field names", 2)
+    return value
 
 
 #: Set by the local launcher (`employes-sync sync`): the pid of the process that started this worker.
@@ -83,15 +113,18 @@ def _watch_parent(parent: int) -> None:
 
 
 async def _work(
-    dsn: str, batch_id: str, token: str, api_url: str | None, allowed_api_urls: list[str] | None
+    dsn: str, batch_id: str, token: str, spec: SpecValues, allowed_api_urls: list[str] | None
 ) -> BatchOutcome:
     try:
         pool = await db.open_pool(dsn, max_size=2)
     except db.DatabaseUnavailable as exc:
         fail(str(exc))
     try:
-        return await process_batch(pool, batch_id, token, api_url=api_url, allowed_api_urls=allowed_api_urls)
-    except LookupError as exc:
+        return await process_batch(
+            pool, batch_id, token, api_url=spec.api_url, company_id=spec.company_id, redact=spec.redact,
+            allowed_api_urls=allowed_api_urls,
+        )  # fmt: skip
+    except (LookupError, SettingsError) as exc:
         fail(str(exc))
     finally:
         await pool.close()

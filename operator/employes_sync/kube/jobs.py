@@ -8,6 +8,7 @@ runs `employes-sync worker --batch-id ID`; the token and DSN arrive through secr
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -16,7 +17,12 @@ import kopf
 
 from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV
 from employes_sync.kube.spec import ResourceSpec
-from employes_sync.settings import WORKER_DATABASE_ENV, WORKER_TOKEN_ENV
+from employes_sync.settings import (
+    WORKER_COMPANY_ENV,
+    WORKER_DATABASE_ENV,
+    WORKER_REDACT_ENV,
+    WORKER_TOKEN_ENV,
+)
 from employes_sync.store.queue import Batch
 
 NAME_LABEL = "app.kubernetes.io/name"
@@ -76,8 +82,9 @@ def job_manifest(
 ) -> dict[str, Any]:
     """The Job for one attempt of one batch, owned by (and garbage-collected with) the EmployesSync.
 
-    The API URL comes from the spec through the environment, with the operator's allowlist: a worker
-    never takes the token's destination from the database, which others may be able to write.
+    The API URL, company and redaction come from the spec through the environment, with the operator's
+    allowlist: a worker never takes the token's destination or scope from the database, which others
+    may be able to write.
     """
     resource = owner["metadata"]["name"]
     name = job_name(resource, run_id, batch, attempt)
@@ -96,6 +103,8 @@ def job_manifest(
             _secret_env(DATABASE_ENV, spec.dsn_ref.name, spec.dsn_ref.key),
             _secret_env(TOKEN_ENV, spec.token_ref.name, spec.token_ref.key),
             {"name": API_URL_ENV, "value": spec.base_url},
+            {"name": WORKER_COMPANY_ENV, "value": spec.company_id},
+            {"name": WORKER_REDACT_ENV, "value": json.dumps(list(spec.redact))},
             {"name": API_URLS_ENV, "value": ",".join(allowed_api_urls)},
             {"name": "TMPDIR", "value": "/tmp"},
         ],
