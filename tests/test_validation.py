@@ -15,6 +15,7 @@ from employes_sync.employes.models import parse_employee, parse_employee_page, p
 from employes_sync.store import raw as raw_store
 from employes_sync.timeline import build_timeline
 from employes_sync.validation import (
+    MAX_DEPTH,
     InvalidRecord,
     check_record,
     employee_id,
@@ -178,12 +179,23 @@ def test_no_reason_echoes_the_rejected_value(place: Any, value: str) -> None:
         assert fragment not in reason, reason
 
 
-def test_check_record_walks_deep_records_without_recursion() -> None:
+def deep_record(levels: int) -> dict[str, Any]:
+    """{"id": "e1", "n": {"n": ... {"x": NaN}}}, the NaN `levels` objects deep."""
     deep: dict[str, Any] = {"id": "e1"}
     node = deep
-    for _ in range(5000):
+    for _ in range(levels - 1):
         node["n"] = {}
         node = node["n"]
     node["x"] = float("nan")
+    return deep
+
+
+def test_check_record_walks_deep_records_without_recursion() -> None:
+    # Within the depth a record may have, a NaN at the bottom is found.
     with pytest.raises(InvalidRecord, match="not a finite number"):
-        check_record(deep, "employee")
+        check_record(deep_record(MAX_DEPTH), "employee")
+    # Deeper, the record is invalid for its depth: what stores and redacts records walks them
+    # recursively, and 5000 levels must not end in RecursionError here either.
+    for levels in (MAX_DEPTH + 1, 5000):
+        with pytest.raises(InvalidRecord, match=r"^employee\.n: nested too deeply \(more than 32 levels\)$"):
+            check_record(deep_record(levels), "employee")

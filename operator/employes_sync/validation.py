@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 __all__ = [
+    "MAX_DEPTH",
     "InvalidRecord",
     "check_record",
     "check_text",
@@ -175,19 +176,28 @@ def employee_id(value: object, where: str = "employee.id") -> str:
     return check_text(value, where)
 
 
+#: Levels of objects and lists a record may have; a payroll record has four or five.
+MAX_DEPTH = 32
+
+
 def check_record(obj: object, where: str) -> dict[str, Any]:
     """A copy of one JSON object that PostgreSQL will store: every string storable, every number finite.
 
     Walks the whole tree without recursion (a deeply nested record must not end in RecursionError),
     so a NaN or an infinity anywhere makes this one record invalid instead of failing the statement
-    that stores its page. The copy leaves the caller's object untouched.
+    that stores its page. A record nested deeper than MAX_DEPTH is invalid too: the JSON parser reads
+    about a thousand levels, and what stores and redacts a record walks it recursively. The copy
+    leaves the caller's object untouched.
     """
     if not isinstance(obj, Mapping):
         raise InvalidRecord(f"{where}: not an object ({type(obj).__name__})")
     root: dict[str, Any] = {}
-    stack: list[tuple[Any, Any, str]] = [(obj, root, where)]
+    # (what is copied, its copy, its path, its depth, the path of the record's field it is in)
+    stack: list[tuple[Any, Any, str, int, str]] = [(obj, root, where, 1, where)]
     while stack:
-        source, target, path = stack.pop()
+        source, target, path, depth, field = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidRecord(f"{field}: nested too deeply (more than {MAX_DEPTH} levels)")
         items = source.items() if isinstance(source, Mapping) else enumerate(source)
         for key, item in items:
             if isinstance(key, str):
@@ -197,10 +207,10 @@ def check_record(obj: object, where: str) -> dict[str, Any]:
                 here = f"{path}[{key}]"
             if isinstance(item, Mapping):
                 child: Any = {}
-                stack.append((item, child, here))
+                stack.append((item, child, here, depth + 1, field if depth > 1 else here))
             elif isinstance(item, list):
                 child = [None] * len(item)
-                stack.append((item, child, here))
+                stack.append((item, child, here, depth + 1, field if depth > 1 else here))
             else:
                 if isinstance(item, str):
                     check_text(item, here)

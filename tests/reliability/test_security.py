@@ -552,6 +552,46 @@ async def test_a_rejected_record_is_quoted_nowhere(
     assert CITY_MARK not in "\n".join(seen) and CITY_MARK not in caplog.text
 
 
+def nested(depth: int) -> Any:
+    """A JSON value `depth` lists deep: within what the parser reads, beyond what a recursive walk can."""
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.fault(
+    SEC,
+    "a hostile API exhausting or hanging the operator",
+    "a record nested 700 deep (the parser reads it): that one record invalid, the rest stored, no"
+    " RecursionError",
+)
+async def test_a_record_nested_deeper_than_a_payroll_record_is_one_invalid_record(
+    make_simulator: MakeSim, database_url: str
+) -> None:
+    from employes_sync.employes.fakedata import SimEmployee, generate_company
+
+    people = generate_company(30, seed=13)
+    for index in (2, 17):  # inline and in a batch
+        person = people[index]
+        employee = {**person.employee, "extra": nested(700)}
+        people[index] = SimEmployee(employee, person.employments, person.employments_not_found)
+    person = people[21]
+    employments = [{**person.employments[0], "extra": nested(700)}, *person.employments[1:]]
+    people[21] = SimEmployee(person.employee, employments, person.employments_not_found)
+    sim = make_simulator(company=people, requests_per_second=0)
+    async with migrated_pool(database_url) as pool:
+        summary = await local_run(sim, pool, database_url, max_attempts=1)
+    assert summary.succeeded, summary
+    # The two employees are invalid records of the listing; the employment fails only its employee.
+    invalid = summary.summary["invalid_employees"]
+    assert len(invalid) == 2 and all("employee.extra: nested too deeply" in r for r in invalid.values())
+    errors = summary.summary["employee_errors"]
+    assert list(errors) == [people[21].id], errors
+    assert "employment.extra: nested too deeply" in errors[people[21].id], errors
+    assert summary.summary["employees_synced"] == 27, summary.summary
+
+
 @pytest.mark.fault(
     SEC,
     "the worker takes the token's destination from the database",
