@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
@@ -220,3 +221,57 @@ async def test_handing_over_the_same_receivers_again_does_not_wake_the_loop(
     woken.clear()
     deliverer.set_receivers(SCOPE, [])
     assert woken.is_set() and deliverer.targets == []
+
+
+async def test_a_receiver_answering_with_an_endless_body_is_not_read_to_its_end(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    """The operator delivers every tenant's webhooks in one process: a receiver's answer is read only up
+    to a small limit, then the connection is closed, so no receiver can fill the operator's memory."""
+    from aiohttp import web
+
+    from employes_sync.store import timeline as timeline_store
+
+    total = 64 * 1024 * 1024
+    sent = 0
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        nonlocal sent
+        await request.read()
+        response = web.StreamResponse(status=200)
+        await response.prepare(request)
+        chunk = b" " * (1024 * 1024)
+        try:
+            while sent < total:
+                await response.write(chunk)
+                sent += len(chunk)
+        except (ConnectionResetError, aiohttp.ClientConnectionResetError):
+            pass  # the deliverer closed the connection: what it stopped reading is not sent
+        return response
+
+    app = web.Application()
+    app.router.add_post("/hook", endless)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        run_id = await _run_with_webhooks(store_pool, events=["timeline.changed"])
+        event = {"employee_id": "e1", "event_type": "hours_change", "event_title": "t",
+                 "event_date": "2024-01-01", "event_description": None, "event_data": {},
+                 "event_key": "k"}  # fmt: skip
+        await timeline_store.write_events(store_pool, SCOPE, ["e1"], [event], run_id=run_id)
+        deliverer = Deliverer(store_pool, DeliverySettings())
+        deliverer.set_receivers(
+            SCOPE, [Receiver(SCOPE, "hook", f"http://127.0.0.1:{port}/hook", new_secret())]
+        )
+        try:
+            left = await deliverer.drain(30)
+        finally:
+            await deliverer.close()
+    finally:
+        await runner.cleanup()
+    assert left["pending"] == 0 and deliverer.delivered == 1, left
+    # What the kernel's socket buffers took before the client closed, not the 64 MiB offered.
+    assert sent < total // 4, f"the deliverer read {sent} bytes of the receiver's answer"

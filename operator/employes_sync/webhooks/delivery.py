@@ -70,6 +70,26 @@ def retry_delay(attempts: int, base: float, maximum: float, rng: random.Random |
     return float(delay * (rng or random).uniform(0.5, 1.0))
 
 
+#: The most of a receiver's answer that is read (and dropped): the status is all that counts.
+ANSWER_LIMIT = 64 * 1024
+
+
+async def _discard_answer(response: aiohttp.ClientResponse) -> None:
+    """Read a short answer to its end, so its connection goes back to the pool; close a longer one.
+
+    One process delivers every tenant's webhooks: a receiver must not make it read, or hold, an
+    answer of any size (`response.read()` would keep the whole of it in memory).
+    """
+    left = ANSWER_LIMIT
+    while left > 0:
+        chunk = await response.content.read(min(left, 16 * 1024))
+        if not chunk:
+            return
+        left -= len(chunk)
+    if not response.content.at_eof():
+        response.close()
+
+
 def describe(status: int | None, exc: BaseException | None = None) -> str:
     """What went wrong in one line that holds no URL: a status, or the kind of transport failure.
 
@@ -189,7 +209,7 @@ class Deliverer:
                     receiver.url, data=event.body.encode(), headers=headers, allow_redirects=False
                 ) as response:
                     status = response.status
-                    await response.read()  # the connection goes back to the pool only once read
+                    await _discard_answer(response)
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 return describe(None, exc)
         return None if 200 <= status < 300 else describe(status)
