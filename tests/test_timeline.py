@@ -516,6 +516,72 @@ def test_overlapping_employments_are_not_rehires() -> None:
     assert [e.event_data["rehire"] for e in of_type(events, CONTRACT_STARTED)] == [False, False]
 
 
+def _fixed_term(start: str, end: str) -> list[dict[str, Any]]:
+    return [{"start_date": start, "end_date": end, "contract_duration": "definite"}]
+
+
+def test_back_to_back_employments_are_no_departure_and_no_rehire() -> None:
+    # Closed on 31 Dec, the next one opened on 1 Jan: the person never left. It read "Employment
+    # ended" (counted as a leaver) and then "Contract started (re-hired)" after a gap of 0 days.
+    events = build(
+        employee(),
+        [
+            employment(
+                "a", "2023-01-01", end_date="2023-12-31", contracts=_fixed_term("2023-01-01", "2023-12-31")
+            ),
+            employment("b", "2024-01-01", contracts=_fixed_term("2024-01-01", "2025-12-31")),
+        ],
+    )
+    assert not of_type(events, CONTRACT_ENDED)
+    assert not of_type(events, CONTRACT_EXPIRED_UNRENEWED)
+    second = of_type(events, CONTRACT_STARTED)[1]
+    assert (second.event_data["rehire"], second.event_data["gap_days"]) == (False, None)
+    assert second.event_title == "Contract started"
+    # A notice with the next employment already registered is no planned departure either.
+    planned = build(
+        employee(),
+        [
+            employment("a", "2024-01-01", end_date="2025-08-31"),
+            employment("b", "2025-09-01"),
+        ],
+    )
+    assert not of_type(planned, CONTRACT_ENDED)
+
+
+def test_an_employment_ending_while_another_runs_on_is_no_departure() -> None:
+    # A second employment beside the first: ending one of them is not leaving ("Uit dienst").
+    inner_ends = build(
+        employee(), [employment("a", "2020-01-01"), employment("b", "2021-01-01", end_date="2021-06-30")]
+    )
+    assert not of_type(inner_ends, CONTRACT_ENDED)
+    outer_ends = build(
+        employee(), [employment("a", "2020-01-01", end_date="2022-06-30"), employment("b", "2022-01-01")]
+    )
+    assert not of_type(outer_ends, CONTRACT_ENDED)
+    # When both end, the person leaves once, on the later end.
+    both = build(
+        employee(),
+        [
+            employment("a", "2020-01-01", end_date="2024-12-31"),
+            employment("b", "2022-01-01", end_date="2023-06-30"),
+        ],
+    )
+    assert [(e.event_date, e.event_data["employment_id"]) for e in of_type(both, CONTRACT_ENDED)] == [
+        (date(2024, 12, 31), "a")
+    ]
+
+
+def test_a_day_between_employments_is_a_departure_and_a_rehire() -> None:
+    events = build(
+        employee(),
+        [employment("a", "2023-01-01", end_date="2023-12-31"), employment("b", "2024-01-02")],
+    )
+    assert [e.event_date for e in of_type(events, CONTRACT_ENDED)] == [date(2023, 12, 31)]
+    second = of_type(events, CONTRACT_STARTED)[1]
+    assert (second.event_data["rehire"], second.event_data["gap_days"]) == (True, 1)
+    assert second.event_title == "Contract started (re-hired)"
+
+
 def test_salary_changes_stay_within_one_employment() -> None:
     events = build(employee(), full_history())
     # 2800 -> 4500 -> 4400 in the first employment; the re-hire at 3400 is a start, not an increase.

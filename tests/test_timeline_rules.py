@@ -610,16 +610,21 @@ def test_13_added_to_employes_dates_the_record_and_a_day_reads_ended_started_cha
     assert added.event_data["dates"] == "record"
     on_the_day = [e.event_type for e in events if e.event_date == date(2023, 1, 1)]
     assert on_the_day == [CONTRACT_STARTED, EMPLOYEE_ADDED]
+    # One employment ending on the day the next starts is no departure: the person works on.
+    continued = build(
+        [job("2019-01-01", ident="a", end="2023-01-01"), job("2023-01-01", ident="b")], dt_create="2023-01-01"
+    )
+    assert [e.event_type for e in continued if e.event_date == date(2023, 1, 1)] == [
+        CONTRACT_STARTED,
+        EMPLOYEE_ADDED,
+    ]
     same_day = build(
         [
-            job("2019-01-01", ident="a", end="2023-01-01"),
             job(
                 "2023-01-01",
                 ident="b",
-                hours=[
-                    {"start_date": "2023-01-01", "hours_per_week": 40},
-                    {"start_date": "2023-01-02", "hours_per_week": 32},
-                ],
+                end="2023-01-01",
+                hours=[{"start_date": "2023-01-01", "hours_per_week": 40}],
             ),
         ],
         dt_create="2023-01-01",

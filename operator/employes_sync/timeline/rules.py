@@ -37,17 +37,20 @@ OUT_OF_SERVICE = "out_of_service"
 def derive(person: Employee, out: Collector, as_of: date) -> None:
     _employee_added(person, out)
     chains = c.chains(person.employments)
+    ends = [
+        _end_of(person, emp, number == len(person.employments) - 1)
+        for number, emp in enumerate(person.employments)
+    ]
     covered_until: date | None = None  # the last day any earlier employment runs (date.max: still open)
     for number, emp in enumerate(person.employments):
-        latest = number == len(person.employments) - 1
-        # A re-hire starts after every earlier employment ended; overlapping ones are not re-hires.
-        rehire = covered_until is not None and covered_until < emp.start
-        gap = c.gap_days(covered_until, emp.start) if rehire else None
-        _contract_started(out, emp, gap, chains)
+        # A re-hire starts after a day or more without any earlier employment: one that overlaps an
+        # earlier one, or follows it the next day (closed on 31 Dec, opened on 1 Jan), is no re-hire.
+        gap = c.gap_days(covered_until, emp.start) if covered_until is not None else 0
+        _contract_started(out, emp, gap or None, chains)
         _contract_changes(out, emp, chains)
         _salary_changes(out, emp)
         _hours_changes(out, emp)
-        left_on = _departure(out, person, emp, latest)
+        left_on = _departure(out, person, emp, ends, number)
         _lapsed_contracts(out, emp, as_of, left_on)
         until = emp.end or NEVER
         if covered_until is None or until > covered_until:
@@ -276,19 +279,50 @@ def _hours_changes(out: Collector, emp: Employment) -> None:
         hours, days, kind = new_hours, new_days, new_kind
 
 
-def _departure(out: Collector, person: Employee, emp: Employment, latest: bool) -> date | None:
-    """The end of the employment, or the out-of-service state, and nothing else (art. 7:668 lid 4 BW).
-
-    Returns the day the person left, so a contract that ran out that day is not reported as lapsed too.
-    """
-    end, reason = emp.end, EMPLOYMENT_ENDED
-    if end is None and latest and person.out_of_service and emp.contracts:
+def _end_of(person: Employee, emp: Employment, latest: bool) -> tuple[date, str] | None:
+    """The day the employment ends and why, or None while it runs on."""
+    if emp.end is not None:
+        return emp.end, EMPLOYMENT_ENDED
+    if latest and person.out_of_service and emp.contracts:
         # Left, but the employment was never closed: the last contract's end is the best date there is.
         ends = [contract.end for contract in emp.contracts]
         if all(e is not None for e in ends):
-            end, reason = max(e for e in ends if e is not None), OUT_OF_SERVICE
-    if end is None:
+            return max(e for e in ends if e is not None), OUT_OF_SERVICE
+    return None
+
+
+def _continued(person: Employee, ends: list[tuple[date, str] | None], number: int, end: date) -> bool:
+    """Whether another employment of the person runs on from the day after ``end`` (or earlier).
+
+    Such an end is no departure: the person works on under the other one. An open employment of
+    someone out of service is no sign of work (nobody closed it), so it continues nothing.
+    """
+    for other, (emp, other_end) in enumerate(zip(person.employments, ends, strict=True)):
+        # Days, not end + 1 day: an end on date.max has no next day.
+        if other == number or (emp.start - end).days > 1:
+            continue
+        if other_end is None:
+            if not person.out_of_service:
+                return True
+        elif other_end[0] > end:
+            return True
+    return False
+
+
+def _departure(
+    out: Collector, person: Employee, emp: Employment, ends: list[tuple[date, str] | None], number: int
+) -> date | None:
+    """The end of the employment, or the out-of-service state, and nothing else (art. 7:668 lid 4 BW).
+
+    Not when another employment runs on past it. Returns the day the employment ended either way,
+    so a contract that ran out that day is not reported as lapsed too.
+    """
+    found = ends[number]
+    if found is None:
         return None
+    end, reason = found
+    if _continued(person, ends, number, end):
+        return end
     running = [k for k in emp.contracts if k.start <= end]
     contract = running[-1] if running else None
     out.add(
