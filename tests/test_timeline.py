@@ -361,6 +361,16 @@ def test_contract_ended_when_the_employment_ended_in_the_past() -> None:
     }
 
 
+def test_the_departure_names_the_contract_running_at_the_end_not_a_short_one_beside_it() -> None:
+    # A fixed-term project contract in 2021 beside the permanent one: the departure in 2024 said "definite".
+    contracts = [
+        {"start_date": "2020-01-01", "contract_duration": "permanent"},
+        {"start_date": "2021-01-01", "end_date": "2021-06-30", "contract_duration": "definite"},
+    ]
+    events = build(employee(), [employment(start="2020-01-01", end_date="2024-12-31", contracts=contracts)])
+    assert only(events, CONTRACT_ENDED).event_data["contract_duration"] == "permanent"
+
+
 @pytest.mark.parametrize(("end", "planned"), [("2025-06-01", False), ("2025-12-31T00:00:00", True)])
 def test_an_end_today_is_an_end_and_one_after_as_of_is_planned(end: str, planned: bool) -> None:
     ended = only(build(employee(), [employment(end_date=end)]), CONTRACT_ENDED)

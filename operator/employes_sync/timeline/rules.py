@@ -323,7 +323,9 @@ def _departure(
     end, reason = found
     if _continued(person, ends, number, end):
         return end
-    running = [k for k in emp.contracts if k.start <= end]
+    # The contract running at the end (not a shorter one that ran beside it); else the last one before.
+    started = [k for k in emp.contracts if k.start <= end]
+    running = [k for k in started if k.end is None or k.end >= end] or started
     contract = running[-1] if running else None
     out.add(
         CONTRACT_ENDED,
