@@ -94,6 +94,25 @@ def test_1_only_the_end_of_the_employment_or_out_of_service_is_a_departure() -> 
     assert not of(left, CONTRACT_EXPIRED_UNRENEWED)
 
 
+def test_1_out_of_service_dates_the_departure_by_the_employment_that_ran_last() -> None:
+    # A short second employment in 2021 beside the main one: the departure read 30 Jun 2021 (its end),
+    # and the main contract, which ran to 2024, "expired, no follow-up registered".
+    events = build(
+        [
+            job("2020-01-01", ident="main", contracts=[fixed("2020-01-01", "2024-06-30")]),
+            job("2021-01-01", ident="side", end="2021-06-30", contracts=[fixed("2021-01-01", "2021-06-30")]),
+        ],
+        status="out_of_service",
+    )
+    departure = one(events, CONTRACT_ENDED)
+    assert (departure.event_date, departure.event_data["employment_id"], departure.event_data["reason"]) == (
+        date(2024, 6, 30),
+        "main",
+        "out_of_service",
+    )
+    assert not of(events, CONTRACT_EXPIRED_UNRENEWED)
+
+
 def test_1_an_employment_or_contract_that_ends_before_it_starts_is_refused_not_a_departure() -> None:
     # Read as a period it gave "Employment ended on 1 Apr 2024 (started 1 May 2024)", dated before the start.
     with pytest.raises(InvalidRecord) as caught:

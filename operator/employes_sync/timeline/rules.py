@@ -37,10 +37,12 @@ OUT_OF_SERVICE = "out_of_service"
 def derive(person: Employee, out: Collector, as_of: date) -> None:
     _employee_added(person, out)
     chains = c.chains(person.employments)
-    ends = [
-        _end_of(person, emp, number == len(person.employments) - 1)
-        for number, emp in enumerate(person.employments)
-    ]
+    # The out-of-service state dates the employment that runs last (open, or ending last), which need
+    # not be the one that started last: a short one beside it may have started later.
+    last = max(
+        range(len(person.employments)), key=lambda n: (person.employments[n].end or NEVER, n), default=-1
+    )
+    ends = [_end_of(person, emp, number == last) for number, emp in enumerate(person.employments)]
     covered_until: date | None = None  # the last day any earlier employment runs (date.max: still open)
     for number, emp in enumerate(person.employments):
         # A re-hire starts after a day or more without any earlier employment: one that overlaps an
