@@ -389,6 +389,23 @@ def test_7_without_an_hourly_wage_the_monthly_wage_is_compared_per_hour() -> Non
     assert one(events, HOURS_CHANGE).event_data["monthly_pay_effect"] == -800
 
 
+def test_7_hours_registered_after_the_first_salary_still_explain_a_monthly_change() -> None:
+    # The hours period starts a month after the salary (the start shows "36h/week" all the same): the
+    # first salary had no hours "in effect", so the cut from 36 to 20 h read as "Salary decrease (-44 %)".
+    salary = [
+        {"start_date": "2019-01-01", "month_wage": 6555.12},
+        {"start_date": "2025-01-01", "month_wage": 3641.73},
+    ]
+    hours = [
+        {"start_date": "2019-02-01", "hours_per_week": 36},
+        {"start_date": "2025-01-01", "hours_per_week": 20},
+    ]
+    events = build([job("2019-01-01", salary=salary, hours=hours)])
+    assert one(events, CONTRACT_STARTED).event_data["hours_per_week"] == 36
+    assert not of(events, *SALARY_TYPES)
+    assert one(events, HOURS_CHANGE).event_data["from_hours_per_week"] == 36
+
+
 # --------------------------------------------------------------------------------- 8. rounding
 
 

@@ -48,13 +48,18 @@ def pay_basis(salary: Salary) -> str | None:
 
 
 def hours_on(rows: list[Hours], day: date) -> Decimal | None:
-    """Hours per week in effect on ``day`` (rows sorted by start); a row without hours keeps the last."""
+    """Hours per week in effect on ``day`` (rows sorted by start); a row without hours keeps the last.
+
+    Before the first row that states hours, that row's: the start of the employment shows them as
+    its hours, and "unknown" would compare a wage at 36 h with one at 20 h as if the hours were equal.
+    """
     found: Decimal | None = None
     for row in rows:
+        if row.hours is None:
+            continue
         if row.start > day:
-            break
-        if row.hours is not None:
-            found = row.hours
+            return row.hours if found is None else found
+        found = row.hours
     return found
 
 
