@@ -579,6 +579,17 @@ def test_an_employment_ending_while_another_runs_on_is_no_departure() -> None:
     assert [(e.event_date, e.event_data["employment_id"]) for e in of_type(both, CONTRACT_ENDED)] == [
         (date(2024, 12, 31), "a")
     ]
+    # Both closed on one day: one departure (the person is one leaver), from the one that started last.
+    together = build(
+        employee(),
+        [
+            employment("a", "2020-01-01", end_date="2024-12-31"),
+            employment("b", "2022-01-01", end_date="2024-12-31"),
+        ],
+    )
+    assert [(e.event_date, e.event_data["employment_id"]) for e in of_type(together, CONTRACT_ENDED)] == [
+        (date(2024, 12, 31), "b")
+    ]
 
 
 def test_a_day_between_employments_is_a_departure_and_a_rehire() -> None:

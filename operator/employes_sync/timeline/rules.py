@@ -296,8 +296,9 @@ def _end_of(person: Employee, emp: Employment, latest: bool) -> tuple[date, str]
 def _continued(person: Employee, ends: list[tuple[date, str] | None], number: int, end: date) -> bool:
     """Whether another employment of the person runs on from the day after ``end`` (or earlier).
 
-    Such an end is no departure: the person works on under the other one. An open employment of
-    someone out of service is no sign of work (nobody closed it), so it continues nothing.
+    Such an end is no departure: the person works on under the other one (two ending on one day are
+    one departure, the later-sorting one's). An open employment of someone out of service is no sign
+    of work (nobody closed it), so it continues nothing.
     """
     for other, (emp, other_end) in enumerate(zip(person.employments, ends, strict=True)):
         # Days, not end + 1 day: an end on date.max has no next day.
@@ -306,8 +307,8 @@ def _continued(person: Employee, ends: list[tuple[date, str] | None], number: in
         if other_end is None:
             if not person.out_of_service:
                 return True
-        elif other_end[0] > end:
-            return True
+        elif other_end[0] > end or (other_end[0] == end and other > number):
+            return True  # ended later; or on the same day, and the one that sorts last tells it
     return False
 
 
