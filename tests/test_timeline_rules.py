@@ -111,6 +111,18 @@ def test_1_out_of_service_dates_the_departure_by_the_employment_that_ran_last() 
         "out_of_service",
     )
     assert not of(events, CONTRACT_EXPIRED_UNRENEWED)
+    # An old employment nobody closed, whose contract ran out years before the last one ended, is
+    # not where the person left: the last registered end is.
+    stale = build(
+        [
+            job("2015-01-01", ident="old", contracts=[fixed("2015-01-01", "2016-12-31")]),
+            job("2018-01-01", ident="new", end="2020-12-31", contracts=[fixed("2018-01-01", "2020-12-31")]),
+        ],
+        status="out_of_service",
+    )
+    assert [(e.event_date, e.event_data["employment_id"]) for e in of(stale, CONTRACT_ENDED)] == [
+        (date(2020, 12, 31), "new")
+    ]
 
 
 def test_1_an_employment_or_contract_that_ends_before_it_starts_is_refused_not_a_departure() -> None:

@@ -37,10 +37,10 @@ OUT_OF_SERVICE = "out_of_service"
 def derive(person: Employee, out: Collector, as_of: date) -> None:
     _employee_added(person, out)
     chains = c.chains(person.employments)
-    # The out-of-service state dates the employment that runs last (open, or ending last), which need
-    # not be the one that started last: a short one beside it may have started later.
+    # The out-of-service state dates the employment that runs last, which need not be the one that
+    # started last: a short one beside it may have started later.
     last = max(
-        range(len(person.employments)), key=lambda n: (person.employments[n].end or NEVER, n), default=-1
+        range(len(person.employments)), key=lambda n: (_runs_until(person.employments[n]), n), default=-1
     )
     ends = [_end_of(person, emp, number == last) for number, emp in enumerate(person.employments)]
     covered_until: date | None = None  # the last day any earlier employment runs (date.max: still open)
@@ -281,15 +281,25 @@ def _hours_changes(out: Collector, emp: Employment) -> None:
         hours, days, kind = new_hours, new_days, new_kind
 
 
+def _runs_until(emp: Employment) -> date:
+    """The last day the employment is known to run: its end, else its contracts' last end, else never."""
+    if emp.end is not None:
+        return emp.end
+    ends = [contract.end for contract in emp.contracts]
+    if ends and all(e is not None for e in ends):
+        return max(e for e in ends if e is not None)
+    return NEVER
+
+
 def _end_of(person: Employee, emp: Employment, latest: bool) -> tuple[date, str] | None:
     """The day the employment ends and why, or None while it runs on."""
     if emp.end is not None:
         return emp.end, EMPLOYMENT_ENDED
-    if latest and person.out_of_service and emp.contracts:
+    if latest and person.out_of_service:
         # Left, but the employment was never closed: the last contract's end is the best date there is.
-        ends = [contract.end for contract in emp.contracts]
-        if all(e is not None for e in ends):
-            return max(e for e in ends if e is not None), OUT_OF_SERVICE
+        until = _runs_until(emp)
+        if until != NEVER:
+            return until, OUT_OF_SERVICE
     return None
 
 
