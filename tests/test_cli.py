@@ -164,6 +164,22 @@ def test_unreachable_database_is_one_line_without_the_password() -> None:
     assert "tok-123" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize("credential", ["oauth_client_secret", "scram_client_key", "sslpassword"])
+def test_a_credential_other_than_the_password_on_the_command_line_is_warned_of_and_never_shown(
+    credential: str,
+) -> None:
+    """libpq 18 takes an OAuth client secret and SCRAM keys: as good as the password, and as visible."""
+    dsn = f"host=127.0.0.1 port=1 dbname=db user=u {credential}=S3CRETKEY"
+    result = run("queue", "--database-url", dsn, timeout=60)
+    assert result.returncode == 1
+    warning, error = result.stderr.strip().splitlines()
+    assert warning.startswith(
+        "employes-sync: warning: --database-url carries a password (or another credential)"
+    )
+    assert error.startswith("employes-sync: error: database unreachable")
+    assert "S3CRETKEY" not in result.stderr + result.stdout
+
+
 def test_a_rejected_token_exits_1_and_is_recorded(simulator: object, database_url: str) -> None:
     env = {"EMPLOYES_API_TOKEN": "wrong-token"}
     result = run(

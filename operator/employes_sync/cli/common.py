@@ -26,13 +26,18 @@ DATABASE_ENV = WORKER_DATABASE_ENV
 
 
 def dsn_password(dsn: str) -> bool | None:
-    """Whether a PostgreSQL URL or key=value DSN carries a password; None when it cannot be parsed."""
+    """Whether a PostgreSQL URL or key=value DSN carries a credential; None when it cannot be parsed.
+
+    A password, or another parameter libpq hides for the same reason (libpq 18's OAuth client secret
+    and SCRAM keys: `db.SECRET_PARAMS`).
+    """
     from psycopg.conninfo import conninfo_to_dict
 
     try:
-        return bool(conninfo_to_dict(dsn).get("password"))
+        params = conninfo_to_dict(dsn)
     except Exception:
         return None
+    return any(params.get(key) for key in db.SECRET_PARAMS)
 
 
 def _check_database_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -56,8 +61,9 @@ def _check_database_url(ctx: click.Context, param: click.Parameter, value: str |
         )
     if on_command_line and password:
         warn(
-            "--database-url carries a password, which `ps` shows to every user of this machine; "
-            f"set ${DATABASE_ENV} instead, or keep the password in a file (~/.pgpass or $PGPASSFILE)"
+            "--database-url carries a password (or another credential), which `ps` shows to every user "
+            f"of this machine; set ${DATABASE_ENV} instead, or keep the password in a file (~/.pgpass or "
+            "$PGPASSFILE)"
         )
     return value
 

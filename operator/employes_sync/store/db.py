@@ -40,7 +40,7 @@ def _secret_params() -> frozenset[str]:
     return frozenset(hidden | {"password", "sslpassword"})
 
 
-_SECRET_PARAMS = _secret_params()
+SECRET_PARAMS = _secret_params()
 _MIGRATION_FILE = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 
 
@@ -54,7 +54,7 @@ def redact_dsn(dsn: str) -> str:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
         return "<unparseable dsn>"
-    for key in _SECRET_PARAMS:
+    for key in SECRET_PARAMS:
         if params.get(key):
             params[key] = "***"
     return make_conninfo("", **params)
@@ -63,7 +63,7 @@ def redact_dsn(dsn: str) -> str:
 def _scrub(message: str, dsn: str) -> str:
     """Remove the DSN and any password from a driver message (belt and braces: libpq omits them)."""
     try:
-        secrets = [str(v) for k, v in conninfo_to_dict(dsn).items() if k in _SECRET_PARAMS and v]
+        secrets = [str(v) for k, v in conninfo_to_dict(dsn).items() if k in SECRET_PARAMS and v]
     except psycopg.ProgrammingError:
         # An unparseable DSN may echo itself in the error: say nothing of it.
         return "invalid connection string"
