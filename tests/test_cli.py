@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.reliability import rows
@@ -258,6 +259,43 @@ def test_timeline_queue_and_rebuild_commands(simulator: object, database_url: st
     assert json.loads(pruned.stdout)["pruned"] == 3
     bad = run("queue", "--prune-older-than", "soon", env=env)
     assert bad.returncode == 2
+
+
+def test_a_local_sync_ignores_the_job_only_variables_exported_in_the_shell(
+    simulator: object, database_url: str
+) -> None:
+    """A Job's worker is told the company, API URL, allowlist and redaction through its environment.
+
+    Local workers inherit the user's shell, where the same names may be exported for something else:
+    they read another company's employments (each one a 404), sent the token to another URL, or
+    undid the redaction, instead of following the run the command started.
+    """
+    env = {
+        "EMPLOYES_API_TOKEN": simulator.config.token,  # type: ignore[attr-defined]
+        "DATABASE_URL": database_url,
+        "EMPLOYES_COMPANY_ID": "00000000-0000-4000-8000-00000000dead",
+        "EMPLOYES_API_URL": "http://127.0.0.1:9/v4",
+        "EMPLOYES_SYNC_ALLOWED_API_URLS": "http://127.0.0.1:9/v4",
+        "EMPLOYES_SYNC_REDACT": "[]",
+    }
+    synced = run(
+        "sync", "--api-url", simulator.url, "--company-id", simulator.config.company_id,  # type: ignore[attr-defined]
+        "--requests-per-second", "200", "--json", env=env,
+    )  # fmt: skip
+    assert synced.returncode == 0, synced.stderr
+    queue = json.loads(run("queue", "--json", env=env).stdout)
+    assert queue["counts"] == {"completed": 3, "failed": 0, "pending": 0, "processing": 0}, queue
+    assert json.loads(synced.stdout)["success"] is True
+    with psycopg.connect(database_url) as conn:
+        timelined = {row[0] for row in conn.execute("SELECT DISTINCT employee_id FROM employes_timeline_v2")}
+        fetched = {
+            row[0]
+            for row in conn.execute(
+                "SELECT employee_id FROM employes_raw_data WHERE endpoint = '/employments'"
+            )
+        }
+    # every employee's employments came from the run's company, and every one has its timeline
+    assert timelined == fetched == set(simulator.employee_ids)  # type: ignore[attr-defined]
 
 
 def test_a_password_from_database_url_env_is_not_warned_about() -> None:

@@ -18,11 +18,18 @@ from typing import Any, Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
+from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV
 from employes_sync.executors.driver import DriverSettings, Ended, OnTick
 from employes_sync.executors.lease import keep_run
 from employes_sync.executors.orchestration import RunOrchestration
 from employes_sync.pipeline import OnResponse, RunSummary
-from employes_sync.settings import WORKER_DATABASE_ENV, WORKER_TOKEN_ENV, SyncSettings
+from employes_sync.settings import (
+    WORKER_COMPANY_ENV,
+    WORKER_DATABASE_ENV,
+    WORKER_REDACT_ENV,
+    WORKER_TOKEN_ENV,
+    SyncSettings,
+)
 from employes_sync.store import runs as runs_store
 from employes_sync.store.queue import Batch
 
@@ -32,6 +39,10 @@ WORKER_COMMAND = [sys.executable, "-m", "employes_sync", "worker"]
 #: Set in a local worker's environment: the worker asks the kernel for SIGTERM when this process dies
 #: (see `cli/worker.py`, which reads the same name).
 PARENT_ENV = "EMPLOYES_SYNC_PARENT_PID"
+#: What a Job's environment tells its worker in place of the run's stored settings (kube/jobs.py). A
+#: local worker takes them from the run, as the command that started it did: the same names exported
+#: in the user's shell (EMPLOYES_COMPANY_ID is a natural one) would point its requests elsewhere.
+JOB_ONLY_ENV = frozenset({API_URL_ENV, API_URLS_ENV, WORKER_COMPANY_ENV, WORKER_REDACT_ENV})
 #: How long stopped workers get to exit before they are killed.
 STOP_GRACE_SECONDS = 5.0
 
@@ -55,7 +66,7 @@ class LocalLauncher:
         on_exit: Callable[[], None] | None = None,
     ) -> None:
         self._env = {
-            **os.environ,
+            **{name: value for name, value in os.environ.items() if name not in JOB_ONLY_ENV},
             **(extra_env or {}),
             WORKER_DATABASE_ENV: database_url,
             WORKER_TOKEN_ENV: token,
