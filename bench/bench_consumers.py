@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from common import EMULATOR_LOG_LIMIT, REPO, Postgres, Result, Row, fmt, log, migrated_pool
+from common import EMULATOR_LOG_LIMIT, REPO, Postgres, Result, Row, fmt, log, migrated_pool, scratch_dir
 
 sys.path.insert(0, str(REPO))
 
@@ -141,7 +141,7 @@ def _operator_request_sync(pg: Postgres, samples: int) -> tuple[list[float], lis
 
     from employes_sync.employes.simulator import SimulatorConfig, serve_in_thread
 
-    work = Path(tempfile.mkdtemp(prefix="esync-bench-op-"))
+    work = scratch_dir("esync-bench-op-")
     url = pg.create_database("op")
     # kmock scans its whole request log for every request it serves unless bounded (EMULATOR_LOG_LIMIT,
     # as in the other benchmarks): unbounded, the emulator's CPU in this process grew with every request

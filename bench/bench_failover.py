@@ -17,15 +17,24 @@ from __future__ import annotations
 import contextlib
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from common import EMULATOR_LOG_LIMIT, REPO, TOKEN, Postgres, Result, Row, log, operator_argv, simulator
+from common import (
+    EMULATOR_LOG_LIMIT,
+    REPO,
+    TOKEN,
+    Postgres,
+    Result,
+    Row,
+    log,
+    operator_argv,
+    scratch_dir,
+    simulator,
+)
 
 NS = "default"
 PEERING = "esync"
@@ -37,7 +46,7 @@ def one_run(pg: Postgres, employees: int) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
     from tests.fixtures.kube import ESYNC, Cluster, JobRunner, OperatorProcess, load_crd, wait_for
 
-    work = Path(tempfile.mkdtemp(prefix="esync-bench-failover-"))
+    work = scratch_dir("esync-bench-failover-")
     with simulator(employees) as sim, pg.database("fo") as url, contextlib.ExitStack() as stack:
         cluster = Cluster(work, request_log_limit=EMULATOR_LOG_LIMIT).start()
         stack.callback(cluster.stop)

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import psutil
 
-from common import REPO, TOKEN, Postgres, Result, Row, log, operator_argv, simulator
+from common import REPO, TOKEN, Postgres, Result, Row, log, operator_argv, scratch_dir, simulator
 from rss import PeakRss, worker_children
 
 OPERATOR_TARGET_MIB = 150.0
@@ -35,7 +33,7 @@ def run(pg: Postgres, employees: int, rps: float) -> Result:
     from tests.fixtures.kube import ESYNC, Cluster, JobRunner, OperatorProcess, load_crd, wait_for
 
     result = Result("memory")
-    work = Path(tempfile.mkdtemp(prefix="esync-bench-kube-"))
+    work = scratch_dir("esync-bench-kube-")
     with simulator(employees, rps=rps) as sim, pg.database("mem") as url, contextlib.ExitStack() as stack:
         cluster = Cluster(work).start()
         stack.callback(cluster.stop)

