@@ -29,7 +29,7 @@ def taken_port() -> Iterator[int]:
 @pytest.mark.parametrize("flag", ["--metrics-port", "--health-port"])
 def test_a_taken_port_is_one_line_and_exit_1(taken_port: int, flag: str, tmp_path: Path) -> None:
     other = "--health-port" if flag == "--metrics-port" else "--metrics-port"
-    env = {**os.environ, "KUBECONFIG": str(tmp_path / "none"), "EMPLOYES_SYNC_DATA_DIR": str(tmp_path)}
+    env = _env(tmp_path, tmp_path / "none")
     done = subprocess.run(
         [str(BIN), "operator", "-n", "default", flag, str(taken_port), other, "0"],
         capture_output=True, text=True, timeout=60, env=env,
@@ -50,11 +50,7 @@ def test_a_health_port_taken_after_the_check_is_one_line_and_exit_1(tmp_path: Pa
     listens once the operator has logged its start, after the check: kopf's bind then fails inside its
     loop, which must still end in the same one line, not kopf's traceback.
     """
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(_unreachable_kubeconfig(tmp_path)),
-        "EMPLOYES_SYNC_DATA_DIR": str(tmp_path),
-    }
+    env = _env(tmp_path, _unreachable_kubeconfig(tmp_path))
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as late:
         late.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         late.bind(("0.0.0.0", 0))
@@ -111,6 +107,11 @@ def test_the_reserved_health_port_is_free_for_kopf_and_closed_to_others() -> Non
         reserved.close()
 
 
+def _env(tmp_path: Path, kubeconfig: Path) -> dict[str, str]:
+    """The operator's environment: this kubeconfig, and a data folder of the test's own."""
+    return {**os.environ, "KUBECONFIG": str(kubeconfig), "EMPLOYES_SYNC_DATA_DIR": str(tmp_path)}
+
+
 def _unreachable_kubeconfig(tmp_path: Path) -> Path:
     """A valid kubeconfig whose server nobody answers: kopf starts, and its requests are retried."""
     path = tmp_path / "kubeconfig"
@@ -129,7 +130,7 @@ def test_no_usable_kubeconfig_is_one_line_and_exit_1(kubeconfig: str, tmp_path: 
     path = tmp_path / "kubeconfig"
     if kubeconfig:
         path.write_text(kubeconfig)
-    env = {**os.environ, "KUBECONFIG": str(path), "EMPLOYES_SYNC_DATA_DIR": str(tmp_path)}
+    env = _env(tmp_path, path)
     env.pop("KUBERNETES_SERVICE_HOST", None)
     done = subprocess.run(
         [str(BIN), "operator", "-n", "default", "--health-port", "0", "--metrics-port", "0"],
