@@ -195,7 +195,8 @@ async def test_awkward_strings_are_stored_verbatim(store_pool: AsyncConnectionPo
 async def test_large_page_is_one_statement(
     store_pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A page of 1000 is one round trip, not one per employee (how fast that is: bench/, not a test)."""
+    """A page of 1000 is one store statement, not one per employee, behind one statement taking its
+    writer locks (how fast that is: bench/, not a test)."""
     page = [employee(i) for i in range(1000)]
     await raw.store_employees(store_pool, SCOPE, page)
     sent: list[str] = []
@@ -215,7 +216,8 @@ async def test_large_page_is_one_statement(
     again = await raw.store_employees(store_pool, SCOPE, page)
     assert again.unchanged == 1000
     statements = [q for q in sent if q.strip() and q.strip().upper() != "SELECT 1"]  # not the pool's check
-    assert len(statements) == 1, statements
+    assert len(statements) == 2, statements
+    assert "pg_advisory_xact_lock" in statements[0] and "employes_raw_data" in statements[1]
 
 
 def test_two_processes_storing_the_same_employees(database_url: str) -> None:

@@ -34,6 +34,12 @@ SELECT 1;
 -- raw data
 -- ---------------------------------------------------------------------------------------------------
 
+-- name: lock_employees
+-- Queue behind other writers of the same employee buckets until the transaction ends (keys sorted).
+SELECT pg_advisory_xact_lock(%(namespace)s::int4, k)
+  FROM unnest(%(keys)s::int4[]) WITH ORDINALITY AS u(k, n)
+ ORDER BY n;
+
 -- name: store_employees
 -- Store a page of /employee responses: unchanged bump last_verified_at, new or changed add a latest row.
 -- updated_ids: what an incremental run must fetch employments for (new, dt_update changed, or no

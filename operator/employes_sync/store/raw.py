@@ -15,6 +15,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from ._employee_locks import lock_employees
 from ._retry import retry_races
 from .queries import Q
 
@@ -66,12 +67,20 @@ def _dt_update(employee: Mapping[str, Any]) -> str | None:
     return None if value is None else str(value)
 
 
-async def _store(pool: AsyncConnectionPool, query: str, scope: str, rows: list[dict[str, Any]]) -> RawResult:
+# Advisory-lock namespaces of the writers of employes_raw_data, one per endpoint.
+_LOCKS = {"/employee": 0x52415745, "/employments": 0x5241574D}
+
+
+async def _store(
+    pool: AsyncConnectionPool, query: str, endpoint: str, scope: str, rows: list[dict[str, Any]]
+) -> RawResult:
     if not rows:
         return RawResult()
+    ids = [r["employee_id"] for r in rows]
 
     async def attempt() -> RawResult:
-        async with pool.connection() as conn:
+        async with pool.connection() as conn, conn.transaction():
+            await lock_employees(conn, _LOCKS[endpoint], scope, ids)
             cur = await conn.execute(query, {"scope": scope, "rows": Jsonb(rows)})
             row = await cur.fetchone()
         assert row is not None
@@ -97,7 +106,7 @@ async def store_employees(
             "data_hash": data_hash(clean),
             "dt_update": _dt_update(employee),
         }
-    return await _store(pool, Q.store_employees, scope, list(by_id.values()))
+    return await _store(pool, Q.store_employees, "/employee", scope, list(by_id.values()))
 
 
 async def store_employments(
@@ -112,7 +121,7 @@ async def store_employments(
     for employee_id, items in employments.items():
         clean = redact(list(items), fields)
         rows.append({"employee_id": str(employee_id), "api_response": clean, "data_hash": data_hash(clean)})
-    return await _store(pool, Q.store_employments, scope, rows)
+    return await _store(pool, Q.store_employments, "/employments", scope, rows)
 
 
 async def load_latest(

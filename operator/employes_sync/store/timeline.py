@@ -17,8 +17,12 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from . import notify, outbox
+from ._employee_locks import lock_employees
 from ._retry import retry_races
 from .queries import Q
+
+# The advisory-lock namespace of the writers of timeline events.
+_LOCK_NAMESPACE = 0x54494D45
 
 _FIELDS = (
     "employee_id",
@@ -78,6 +82,7 @@ async def write_events(
 
     async def attempt() -> WriteResult:
         async with pool.connection() as conn, conn.transaction():
+            await lock_employees(conn, _LOCK_NAMESPACE, scope, ids)
             cur = await conn.execute(Q.write_events, params)
             row = await cur.fetchone()
             assert row is not None
@@ -89,7 +94,8 @@ async def write_events(
                 await outbox.timeline_changed(conn, scope, run_id, row[4])
         return result
 
-    # Two rebuilds of the same employee at once (a rebuild during a run) may deadlock; the loser reruns.
+    # Writers of the same employees queue on their locks; a writer that takes none (an older version
+    # during an upgrade) can still collide, and the loser reruns.
     return await retry_races(attempt)
 
 
