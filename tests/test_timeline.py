@@ -612,7 +612,8 @@ def test_salary_changes_stay_within_one_employment() -> None:
     ]
 
 
-@pytest.mark.parametrize("open_end", ["missing", None, ""])
+# 9999-12-31: how SAP and many payroll exports write "no end"; it read as a planned departure in 7974.
+@pytest.mark.parametrize("open_end", ["missing", None, "", "9999-12-31", "9999-12-31T00:00:00"])
 def test_open_periods_may_omit_end_date_or_leave_it_empty(open_end: object) -> None:
     def row(start: str, **fields: Any) -> dict[str, Any]:
         r = {"start_date": start, **fields}
@@ -638,6 +639,15 @@ def test_open_periods_may_omit_end_date_or_leave_it_empty(open_end: object) -> N
         HOURS_CHANGE,
         CONTRACT_RENEWED,
     }
+
+
+def test_a_contract_open_until_9999_is_permanent_not_fixed_term() -> None:
+    # Without contract_duration an end date makes a contract fixed-term; the sentinel is no end.
+    events = build(employee(), [employment(contracts=[{"start_date": "2023-02-01", "end_date": "9999-12-31"}])])
+    started = only(events, CONTRACT_STARTED)
+    assert started.event_data["contract_duration"] == "permanent"
+    assert started.event_data.get("contract_end_date") is None
+    assert not of_type(events, CONTRACT_ENDED)
 
 
 def test_periods_in_any_order_give_the_same_events() -> None:

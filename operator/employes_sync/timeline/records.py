@@ -106,6 +106,16 @@ def _opt_date(obj: Mapping[str, Any], key: str, where: str) -> date | None:
     return optional_date(obj, key, where)
 
 
+#: Payroll systems write an open end as the last day they can store (SAP's 9999-12-31, and the like);
+#: read as a date it is a contract that "ends" in 8,000 years and a fixed-term one at that.
+_OPEN_END_FROM = date(9999, 1, 1)
+
+
+def _opt_end(obj: Mapping[str, Any], where: str) -> date | None:
+    end = _opt_date(obj, "end_date", where)
+    return None if end is not None and end >= _OPEN_END_FROM else end
+
+
 def _opt_number(obj: Mapping[str, Any], key: str, where: str, upper: Decimal) -> Decimal | None:
     # Decimal, not float: wages are money, and "3500.10" - "3500.00" must be exactly 0.10.
     return parse_number(obj.get(key), f"{where}.{key}", lower=_ZERO, upper=upper)
@@ -156,7 +166,7 @@ def _parse_salary(raw: Mapping[str, Any], where: str, default_start: date | None
         raise InvalidRecord(f"{where}.start_date: missing")
     return Salary(
         start=start,
-        end=_opt_date(raw, "end_date", where),
+        end=_opt_end(raw, where),
         month=_opt_number(raw, "month_wage", where, _MAX_WAGE),
         hour=_opt_number(raw, "hour_wage", where, _MAX_WAGE),
         year=_opt_number(raw, "yearly_wage", where, _MAX_WAGE),
@@ -169,7 +179,7 @@ def _parse_hours(raw: Mapping[str, Any], where: str, default_start: date | None 
         raise InvalidRecord(f"{where}.start_date: missing")
     return Hours(
         start=start,
-        end=_opt_date(raw, "end_date", where),
+        end=_opt_end(raw, where),
         hours=_opt_number(raw, "hours_per_week", where, _MAX_HOURS),
         days=_opt_number(raw, "days_per_week", where, _MAX_DAYS),
         employee_type=_opt_str(raw, "employee_type", where) or None,
@@ -199,7 +209,7 @@ def _parse_contract(raw: Mapping[str, Any], where: str, default_start: date | No
     start = _opt_date(raw, "start_date", where) or default_start
     if start is None:
         raise InvalidRecord(f"{where}.start_date: missing")
-    end = _opt_date(raw, "end_date", where)
+    end = _opt_end(raw, where)
     _check_range(start, end, where)
     duration = (_opt_str(raw, "contract_duration", where) or "").strip().lower()
     duration = _DURATIONS.get(duration.replace("-", "_").replace(" ", "_"), duration)
@@ -222,7 +232,7 @@ def _parse_employment(raw: object, where: str) -> Employment:
     start = _req_date(raw, "start_date", where)
     # Without an id the start date identifies the employment; it is what the keys need to stay stable.
     ident = _opt_ident(raw.get("id"), f"{where}.id") or f"start:{start.isoformat()}"
-    end = _opt_date(raw, "end_date", where)
+    end = _opt_end(raw, where)
     _check_range(start, end, where)
     return Employment(
         id=ident,
@@ -256,7 +266,7 @@ def _parse_current_employment(employee: Mapping[str, Any]) -> Employment | None:
         start = _opt_date(contract, "start_date", f"{where}.contract")
     if start is None:
         return None
-    end = _opt_date(raw, "end_date", where)
+    end = _opt_end(raw, where)
     _check_range(start, end, where)
     # Only a start the nested contract or salary states dates the current terms: the employment's own
     # start (their fallback) would present today's terms as those of the first day.
