@@ -643,7 +643,8 @@ def test_open_periods_may_omit_end_date_or_leave_it_empty(open_end: object) -> N
 
 def test_a_contract_open_until_9999_is_permanent_not_fixed_term() -> None:
     # Without contract_duration an end date makes a contract fixed-term; the sentinel is no end.
-    events = build(employee(), [employment(contracts=[{"start_date": "2023-02-01", "end_date": "9999-12-31"}])])
+    contract = {"start_date": "2023-02-01", "end_date": "9999-12-31"}
+    events = build(employee(), [employment(contracts=[contract])])
     started = only(events, CONTRACT_STARTED)
     assert started.event_data["contract_duration"] == "permanent"
     assert started.event_data.get("contract_end_date") is None
