@@ -271,6 +271,370 @@ def test_4_events_after_as_of_are_planned_and_turn_plain_when_the_day_comes() ->
     assert one(after, CONTRACT_ENDED).event_title == "Employment ended"
 
 
+# ------------------------------------------------------------ 4b. planned events are still to come
+
+CHANGE = "2025-07-01"  # after AS_OF; LATER is the day the same histories are built again, once it passed
+LATER = date(2025, 8, 1)
+
+
+def weeks(hours: int, days: int, start: str = "2024-01-01") -> dict[str, Any]:
+    return {"start_date": start, "hours_per_week": hours, "days_per_week": days}
+
+
+def monthly(start: str, wage: int) -> dict[str, Any]:
+    return {"start_date": start, "month_wage": wage}
+
+
+def hourly(start: str, wage: int) -> dict[str, Any]:
+    return {"start_date": start, "hour_wage": wage}
+
+
+# The past-tense verbs of the wording; "will be renewed" and a Dutch "wordt ... verlengd" are not.
+_PAST_TENSE = {
+    "en": re.compile(r"\b(?<!will be )(changed|renewed|turned|started|ended|ran|began|was)\b"),
+    "nl": re.compile(
+        r"\b(gewijzigd|liep|begon|beëindigd|getreden)\b|^(?!.*\bwordt\b).*\b(verlengd|omgezet)\b"
+    ),
+}
+
+# Each: the history, the event, then its description planned (en, nl) and once it happened (en, nl).
+PLANNED_WORDING = [
+    pytest.param(
+        job("2024-01-01", salary=[monthly("2024-01-01", 3000), monthly(CHANGE, 3200)]),
+        SALARY_INCREASE,
+        "Monthly wage changes from €3,000.00 to €3,200.00 (+6.67%) on 1 Jul 2025.",
+        "Maandloon wijzigt van € 3.000,00 naar € 3.200,00 (+6,67%) per 1 juli 2025.",
+        "Monthly wage changed from €3,000.00 to €3,200.00 (+6.67%) on 1 Jul 2025.",
+        "Maandloon gewijzigd van € 3.000,00 naar € 3.200,00 (+6,67%) op 1 juli 2025.",
+        id="salary",
+    ),
+    pytest.param(
+        job(
+            "2024-01-01",
+            salary=[monthly("2024-01-01", 4000), monthly(CHANGE, 3500)],
+            hours=[weeks(40, 5), weeks(32, 4, CHANGE)],
+        ),
+        SALARY_INCREASE,
+        (
+            "Monthly wage changes from €4,000.00 at 40h/week to €3,500.00 at 32h/week on 1 Jul 2025: "
+            "+€300.00/month (+9.38%) beyond what the change in hours explains."
+        ),
+        (
+            "Maandloon wijzigt van € 4.000,00 bij 40 u/week naar € 3.500,00 bij 32 u/week per 1 juli "
+            "2025: +€ 300,00/maand (+9,38%) meer dan de urenwijziging verklaart."
+        ),
+        (
+            "Monthly wage changed from €4,000.00 at 40h/week to €3,500.00 at 32h/week on 1 Jul 2025: "
+            "+€300.00/month (+9.38%) beyond what the change in hours explains."
+        ),
+        (
+            "Maandloon gewijzigd van € 4.000,00 bij 40 u/week naar € 3.500,00 bij 32 u/week op 1 juli "
+            "2025: +€ 300,00/maand (+9,38%) meer dan de urenwijziging verklaart."
+        ),
+        id="salary_beyond_hours",
+    ),
+    pytest.param(
+        job("2024-01-01", salary=[monthly("2024-01-01", 3000), hourly(CHANGE, 20)], hours=[weeks(40, 5)]),
+        SALARY_INCREASE,
+        (
+            "Pay changes from €3,000.00/month to €20.00/hour on 1 Jul 2025: as hourly wages, €17.31 to"
+            " €20.00 (+15.56%)."
+        ),
+        (
+            "Loon wijzigt van € 3.000,00/maand naar € 20,00/uur per 1 juli 2025: als uurloon € 17,31 "
+            "naar € 20,00 (+15,56%)."
+        ),
+        (
+            "Pay changed from €3,000.00/month to €20.00/hour on 1 Jul 2025: as hourly wages, €17.31 to"
+            " €20.00 (+15.56%)."
+        ),
+        (
+            "Loon gewijzigd van € 3.000,00/maand naar € 20,00/uur op 1 juli 2025: als uurloon € 17,31 "
+            "naar € 20,00 (+15,56%)."
+        ),
+        id="salary_converted",
+    ),
+    pytest.param(
+        job(
+            "2024-01-01",
+            salary=[monthly("2024-01-01", 3000), hourly("2024-06-01", 20), monthly(CHANGE, 2800)],
+        ),
+        SALARY_DECREASE,
+        (
+            "Monthly wage changes from €3,000.00 (from 1 Jan 2024) to €2,800.00 (-6.67%) on 1 Jul "
+            "2025, across a period paid on another basis."
+        ),
+        (
+            "Maandloon wijzigt van € 3.000,00 (vanaf 1 januari 2024) naar € 2.800,00 (-6,67%) per 1 "
+            "juli 2025, over een periode op een andere loonbasis heen."
+        ),
+        (
+            "Monthly wage changed from €3,000.00 (from 1 Jan 2024) to €2,800.00 (-6.67%) on 1 Jul "
+            "2025, across a period paid on another basis."
+        ),
+        (
+            "Maandloon gewijzigd van € 3.000,00 (vanaf 1 januari 2024) naar € 2.800,00 (-6,67%) op 1 "
+            "juli 2025, over een periode op een andere loonbasis heen."
+        ),
+        id="salary_across_a_basis",
+    ),
+    pytest.param(
+        job("2024-01-01", salary=[monthly("2024-01-01", 3000), hourly(CHANGE, 20)], hours=[weeks(40, 5)]),
+        PAY_BASIS_CHANGE,
+        "Pay basis changes from monthly wage to hourly wage on 1 Jul 2025.",
+        "Loonbasis wijzigt van maandloon naar uurloon per 1 juli 2025.",
+        "Pay basis changed from monthly wage to hourly wage on 1 Jul 2025.",
+        "Loonbasis gewijzigd van maandloon naar uurloon op 1 juli 2025.",
+        id="pay_basis",
+    ),
+    pytest.param(
+        job("2024-01-01", hours=[weeks(40, 5), weeks(32, 4, CHANGE)]),
+        HOURS_CHANGE,
+        "Working hours change (40→32 hours per week, 5→4 days per week) on 1 Jul 2025.",
+        "Arbeidsuren wijzigen (40→32 uur per week, 5→4 dagen per week) per 1 juli 2025.",
+        "Working hours changed (40→32 hours per week, 5→4 days per week) on 1 Jul 2025.",
+        "Arbeidsuren gewijzigd (40→32 uur per week, 5→4 dagen per week) op 1 juli 2025.",
+        id="hours",
+    ),
+    pytest.param(
+        job("2024-01-01", hours=[weeks(32, 5), weeks(32, 4, CHANGE)]),
+        HOURS_CHANGE,
+        "Working days change (5→4 days per week) on 1 Jul 2025.",
+        "Werkdagen wijzigen (5→4 dagen per week) per 1 juli 2025.",
+        "Working days changed (5→4 days per week) on 1 Jul 2025.",
+        "Werkdagen gewijzigd (5→4 dagen per week) op 1 juli 2025.",
+        id="days_only",
+    ),
+    pytest.param(
+        job("2024-07-01", contracts=[fixed("2024-07-01", "2025-06-30"), permanent(CHANGE)]),
+        CONTRACT_RENEWED,
+        "Contract becomes permanent on 1 Jul 2025 (previous contract until 30 Jun 2025).",
+        "Contract wordt per 1 juli 2025 omgezet naar onbepaalde tijd (vorig contract tot 30 juni 2025).",
+        "Contract turned permanent on 1 Jul 2025 (previous contract ran until 30 Jun 2025).",
+        "Contract omgezet naar onbepaalde tijd op 1 juli 2025 (vorig contract liep tot 30 juni 2025).",
+        id="made_permanent",
+    ),
+    pytest.param(
+        job("2024-07-01", contracts=[fixed("2024-07-01", "2025-06-30"), fixed(CHANGE, "2026-06-30")]),
+        CONTRACT_RENEWED,
+        (
+            "Fixed-term contract will be renewed from 1 Jul 2025 until 30 Jun 2026 (previous contract "
+            "until 30 Jun 2025)."
+        ),
+        (
+            "Contract voor bepaalde tijd wordt per 1 juli 2025 verlengd tot 30 juni 2026 (vorig "
+            "contract tot 30 juni 2025)."
+        ),
+        (
+            "Fixed-term contract renewed on 1 Jul 2025 until 30 Jun 2026 (previous contract ran until "
+            "30 Jun 2025)."
+        ),
+        (
+            "Contract voor bepaalde tijd verlengd op 1 juli 2025 tot 30 juni 2026 (vorig contract liep"
+            " tot 30 juni 2025)."
+        ),
+        id="renewed_fixed_term",
+    ),
+    pytest.param(
+        job("2024-01-01", contracts=[fixed("2024-01-01", "2024-10-31"), fixed(CHANGE, "2026-06-30")]),
+        CONTRACT_RENEWED,
+        (
+            "Fixed-term contract will be renewed from 1 Jul 2025 until 30 Jun 2026 after a gap of 8 "
+            "months (previous contract until 31 Oct 2024). The gap of more than six months starts a "
+            "new chain of fixed-term contracts (art. 7:668a BW)."
+        ),
+        (
+            "Contract voor bepaalde tijd wordt per 1 juli 2025 verlengd tot 30 juni 2026 na een "
+            "onderbreking van 8 maanden (vorig contract tot 31 oktober 2024). Door de onderbreking van"
+            " meer dan zes maanden begint een nieuwe keten van tijdelijke contracten (art. 7:668a BW)."
+        ),
+        (
+            "Fixed-term contract renewed on 1 Jul 2025 until 30 Jun 2026 after a gap of 8 months "
+            "(previous contract ran until 31 Oct 2024). The gap of more than six months starts a new "
+            "chain of fixed-term contracts (art. 7:668a BW)."
+        ),
+        (
+            "Contract voor bepaalde tijd verlengd op 1 juli 2025 tot 30 juni 2026 na een onderbreking "
+            "van 8 maanden (vorig contract liep tot 31 oktober 2024). Door de onderbreking van meer "
+            "dan zes maanden begint een nieuwe keten van tijdelijke contracten (art. 7:668a BW)."
+        ),
+        id="renewed_after_a_gap",
+    ),
+    pytest.param(
+        job(
+            "2024-07-01",
+            contracts=[
+                fixed("2024-07-01", "2025-06-30"),
+                {"start_date": CHANGE, "contract_duration": "definite"},
+            ],
+        ),
+        CONTRACT_RENEWED,
+        "Fixed-term contract will be renewed from 1 Jul 2025 (previous contract until 30 Jun 2025).",
+        "Contract voor bepaalde tijd wordt per 1 juli 2025 verlengd (vorig contract tot 30 juni 2025).",
+        "Fixed-term contract renewed on 1 Jul 2025 (previous contract ran until 30 Jun 2025).",
+        "Contract voor bepaalde tijd verlengd op 1 juli 2025 (vorig contract liep tot 30 juni 2025).",
+        id="renewed_fixed_term_without_end",
+    ),
+    pytest.param(
+        job("2024-07-01", contracts=[permanent("2024-07-01", end_date="2025-06-30"), permanent(CHANGE)]),
+        CONTRACT_RENEWED,
+        "New permanent contract starts on 1 Jul 2025 (previous contract until 30 Jun 2025).",
+        "Nieuw contract (onbepaalde tijd) gaat in op 1 juli 2025 (vorig contract tot 30 juni 2025).",
+        "New permanent contract from 1 Jul 2025 (previous contract ran until 30 Jun 2025).",
+        "Nieuw contract (onbepaalde tijd) vanaf 1 juli 2025 (vorig contract liep tot 30 juni 2025).",
+        id="renewed_permanent",
+    ),
+    pytest.param(
+        job(
+            "2023-01-01",
+            contracts=[
+                fixed("2023-01-01", "2023-06-30"),
+                fixed("2023-07-01", "2023-12-31"),
+                fixed("2024-01-01", "2025-06-30"),
+                fixed(CHANGE, "2025-12-31"),
+            ],
+        ),
+        CONTRACT_RENEWED,
+        (
+            "Fixed-term contract will be renewed from 1 Jul 2025 until 31 Dec 2025 (previous contract "
+            "until 30 Jun 2025). This will be fixed-term contract 4 of a chain from 1 Jan 2023: past "
+            "the legal maximum of 3 contracts or 36 months (art. 7:668a BW), so by law it will count "
+            "as permanent unless a collective agreement allows more."
+        ),
+        (
+            "Contract voor bepaalde tijd wordt per 1 juli 2025 verlengd tot 31 december 2025 (vorig "
+            "contract tot 30 juni 2025). Dit wordt tijdelijk contract 4 in een keten vanaf 1 januari "
+            "2023: voorbij het wettelijke maximum van 3 contracten of 36 maanden (art. 7:668a BW), dus"
+            " geldt het wettelijk als contract voor onbepaalde tijd, tenzij de cao meer toestaat."
+        ),
+        (
+            "Fixed-term contract renewed on 1 Jul 2025 until 31 Dec 2025 (previous contract ran until "
+            "30 Jun 2025). This is fixed-term contract 4 of a chain that began on 1 Jan 2023: past the"
+            " legal maximum of 3 contracts or 36 months (art. 7:668a BW), so by law it counts as "
+            "permanent unless a collective agreement allows more."
+        ),
+        (
+            "Contract voor bepaalde tijd verlengd op 1 juli 2025 tot 31 december 2025 (vorig contract "
+            "liep tot 30 juni 2025). Dit is tijdelijk contract 4 in een keten vanaf 1 januari 2023: "
+            "voorbij het wettelijke maximum van 3 contracten of 36 maanden (art. 7:668a BW), dus geldt"
+            " het wettelijk als contract voor onbepaalde tijd, tenzij de cao meer toestaat."
+        ),
+        id="renewed_past_the_chain_maximum",
+    ),
+    pytest.param(
+        job("2020-01-01", contracts=[permanent("2020-01-01"), fixed(CHANGE, "2025-12-31")]),
+        CONTRACT_ADDED,
+        (
+            "Fixed-term contract starts on 1 Jul 2025 and runs until 31 Dec 2025, alongside the "
+            "permanent contract from 1 Jan 2020."
+        ),
+        (
+            "Contract voor bepaalde tijd gaat in op 1 juli 2025 en loopt tot 31 december 2025, naast "
+            "het contract voor onbepaalde tijd vanaf 1 januari 2020."
+        ),
+        (
+            "Fixed-term contract from 1 Jul 2025 until 31 Dec 2025, alongside the permanent contract "
+            "that started on 1 Jan 2020."
+        ),
+        (
+            "Contract voor bepaalde tijd van 1 juli 2025 tot 31 december 2025, naast het contract voor"
+            " onbepaalde tijd dat begon op 1 januari 2020."
+        ),
+        id="additional_contract",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("history", "event_type", "planned_en", "planned_nl", "past_en", "past_nl"), PLANNED_WORDING
+)
+def test_4_a_planned_change_is_worded_as_to_come_and_keeps_its_past_wording_once_it_happened(
+    history: dict[str, Any], event_type: str, planned_en: str, planned_nl: str, past_en: str, past_nl: str
+) -> None:
+    """An HR reader must not read a raise, a renewal or an hours change that is still to come as done."""
+    expected = {
+        (AS_OF, "en"): planned_en,
+        (AS_OF, "nl"): planned_nl,
+        (LATER, "en"): past_en,
+        (LATER, "nl"): past_nl,
+    }
+    for (as_of, locale), description in expected.items():
+        event = _on_the_change_day(history, event_type, as_of, locale)
+        assert event.event_description == description, (as_of, locale)
+        marker = "(planned)" if locale == "en" else "(gepland)"
+        if as_of == AS_OF:
+            # Future words and one marker at the end, as "Employment ends (planned)".
+            assert event.event_data["planned"] is True
+            assert event.event_title.endswith(" " + marker) and event.event_title.count(marker) == 1
+            assert not _PAST_TENSE[locale].search(f"{event.event_title} || {description}"), event.event_title
+        else:
+            # The same event once its day came: the words stored before planned forms existed, unchanged.
+            assert event.event_data["planned"] is False and marker not in event.event_title
+            assert _PAST_TENSE[locale].search(description)
+
+
+def _on_the_change_day(history: dict[str, Any], event_type: str, as_of: date, locale: str) -> TimelineEvent:
+    events = build_timeline(person(), [history], as_of=as_of, locale=locale)
+    return one([e for e in events if e.event_date == date.fromisoformat(CHANGE)], event_type)
+
+
+_TITLED = {param.id: param.values[:2] for param in PLANNED_WORDING}
+
+
+@pytest.mark.parametrize(
+    ("case", "planned_en", "planned_nl", "past_en", "past_nl"),
+    [
+        (
+            "made_permanent",
+            "Contract renewal (becomes permanent) (planned)",
+            "Contractverlenging (wordt onbepaalde tijd) (gepland)",
+            "Contract renewed (now permanent)",
+            "Contract verlengd (nu onbepaalde tijd)",
+        ),
+        (
+            "renewed_fixed_term",
+            "Contract renewal (fixed-term until 30 Jun 2026) (planned)",
+            "Contractverlenging (bepaalde tijd tot 30 juni 2026) (gepland)",
+            "Contract renewed (fixed-term until 30 Jun 2026)",
+            "Contract verlengd (bepaalde tijd tot 30 juni 2026)",
+        ),
+        (
+            "renewed_fixed_term_without_end",
+            "Contract renewal (fixed-term) (planned)",
+            "Contractverlenging (bepaalde tijd) (gepland)",
+            "Contract renewed (fixed-term)",
+            "Contract verlengd (bepaalde tijd)",
+        ),
+        (
+            "renewed_permanent",
+            "Contract renewal (permanent) (planned)",
+            "Contractverlenging (onbepaalde tijd) (gepland)",
+            "Contract renewed (permanent)",
+            "Contract verlengd (onbepaalde tijd)",
+        ),
+        (
+            "pay_basis",
+            "Pay basis change (monthly → hourly) (planned)",
+            "Loonbasiswijziging (maandloon → uurloon) (gepland)",
+            "Pay basis changed (monthly → hourly)",
+            "Loonbasis gewijzigd (maandloon → uurloon)",
+        ),
+    ],
+)
+def test_4_a_planned_renewal_or_basis_change_is_titled_as_to_come(
+    case: str, planned_en: str, planned_nl: str, past_en: str, past_nl: str
+) -> None:
+    history, event_type = _TITLED[case]
+    expected = {
+        (AS_OF, "en"): planned_en,
+        (AS_OF, "nl"): planned_nl,
+        (LATER, "en"): past_en,
+        (LATER, "nl"): past_nl,
+    }
+    for (as_of, locale), title in expected.items():
+        assert _on_the_change_day(history, event_type, as_of, locale).event_title == title, (as_of, locale)
+
+
 # -------------------------------------------------------------------------------- 5. unsigned
 
 

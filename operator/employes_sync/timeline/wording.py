@@ -3,6 +3,11 @@
 Only salary events speak of money in their text: every other title and description is free of amounts,
 so an application can show a timeline without pay by leaving ``event_data`` aside. Dates are written
 out ("1 Jan 2025", "1 januari 2025"), never numeric, so nobody reads 01-02 the wrong way round.
+
+An event dated after ``as_of`` (``planned``) is worded as still to come: every phrase that says what
+happened has a ``.planned`` form ("changes from ... on", "wijzigt van ... per"), chosen by ``tense``, and
+its title also ends in " (planned)". A past event never uses a planned form, so adding or rewording one
+changes no stored row of an event that has happened.
 """
 
 from __future__ import annotations
@@ -70,19 +75,33 @@ _EN = _Words(
         "renewed.title.definite": "Contract renewed (fixed-term until {date})",
         "renewed.title.definite.open": "Contract renewed (fixed-term)",
         "renewed.title.other": "Contract renewed ({duration})",
+        "renewed.title.permanent.planned": "Contract renewal (becomes permanent)",
+        "renewed.title.definite.planned": "Contract renewal (fixed-term until {date})",
+        "renewed.title.definite.open.planned": "Contract renewal (fixed-term)",
+        "renewed.title.other.planned": "Contract renewal ({duration})",
         "renewed.desc.permanent": "Contract turned permanent on {date}{gap}",
         "renewed.desc.definite": "Fixed-term contract renewed on {date} until {end}{gap}",
         "renewed.desc.definite.open": "Fixed-term contract renewed on {date}{gap}",
         "renewed.desc.other": "New {duration} contract from {date}{gap}",
+        "renewed.desc.permanent.planned": "Contract becomes permanent on {date}{gap}",
+        "renewed.desc.definite.planned": "Fixed-term contract will be renewed from {date} until {end}{gap}",
+        "renewed.desc.definite.open.planned": "Fixed-term contract will be renewed from {date}{gap}",
+        "renewed.desc.other.planned": "New {duration} contract starts on {date}{gap}",
         "renewed.previous": " (previous contract ran until {date})",
+        "renewed.previous.planned": " (previous contract until {date})",
         "chain.reset": " The gap of more than six months starts a new chain of fixed-term contracts"
         " (art. 7:668a BW).",
         "chain.exceeded": " This is fixed-term contract {n} of a chain that began on {date}: past the legal"
         " maximum of 3 contracts or 36 months (art. 7:668a BW), so by law it counts as permanent unless a"
         " collective agreement allows more.",
+        "chain.exceeded.planned": " This will be fixed-term contract {n} of a chain from {date}: past the"
+        " legal maximum of 3 contracts or 36 months (art. 7:668a BW), so by law it will count as permanent"
+        " unless a collective agreement allows more.",
         "added2.title": "Additional fixed-term contract (until {date})",
         "added2.desc": "Fixed-term contract from {start} until {end}, alongside the {duration} contract"
         " that started on {since}.",
+        "added2.desc.planned": "Fixed-term contract starts on {start} and runs until {end}, alongside the"
+        " {duration} contract from {since}.",
         "ended.title": "Employment ended",
         "ended.title.planned": "Employment ends",
         "ended.desc": "Employment ended on {date} (started {start}).",
@@ -102,13 +121,24 @@ _EN = _Words(
         " {old} to {new} ({pct}).",
         "salary.desc.across": "{basis} changed from {old} (from {since}) to {new} ({pct}) on {date}, across"
         " a period paid on another basis.",
+        "salary.desc.planned": "{basis} changes from {old} to {new} ({pct}) on {date}.",
+        "salary.desc.hours.planned": "{basis} changes from {old} at {old_hours} to {new} at {new_hours} on"
+        " {date}: {amount} ({pct}) beyond what the change in hours explains.",
+        "salary.desc.converted.planned": "Pay changes from {old_pay} to {new_pay} on {date}: as hourly"
+        " wages, {old} to {new} ({pct}).",
+        "salary.desc.across.planned": "{basis} changes from {old} (from {since}) to {new} ({pct}) on {date},"
+        " across a period paid on another basis.",
         "basis.title": "Pay basis changed ({old} → {new})",
         "basis.desc": "Pay basis changed from {old_name} to {new_name} on {date}.",
+        "basis.title.planned": "Pay basis change ({old} → {new})",
+        "basis.desc.planned": "Pay basis changes from {old_name} to {new_name} on {date}.",
         "basis.none": "no wage",
         "hours.title": "Hours change ({change}h/week)",
         "hours.title.days": "Hours change ({change} days/week)",
         "hours.desc": "Working hours changed ({change} hours per week{days}) on {date}.",
         "hours.desc.days": "Working days changed ({change} days per week) on {date}.",
+        "hours.desc.planned": "Working hours change ({change} hours per week{days}) on {date}.",
+        "hours.desc.days.planned": "Working days change ({change} days per week) on {date}.",
         "hours.days": ", {change} days per week",
     },
 )
@@ -166,19 +196,34 @@ _NL = _Words(
         "renewed.title.definite": "Contract verlengd (bepaalde tijd tot {date})",
         "renewed.title.definite.open": "Contract verlengd (bepaalde tijd)",
         "renewed.title.other": "Contract verlengd ({duration})",
+        "renewed.title.permanent.planned": "Contractverlenging (wordt onbepaalde tijd)",
+        "renewed.title.definite.planned": "Contractverlenging (bepaalde tijd tot {date})",
+        "renewed.title.definite.open.planned": "Contractverlenging (bepaalde tijd)",
+        "renewed.title.other.planned": "Contractverlenging ({duration})",
         "renewed.desc.permanent": "Contract omgezet naar onbepaalde tijd op {date}{gap}",
         "renewed.desc.definite": "Contract voor bepaalde tijd verlengd op {date} tot {end}{gap}",
         "renewed.desc.definite.open": "Contract voor bepaalde tijd verlengd op {date}{gap}",
         "renewed.desc.other": "Nieuw contract ({duration}) vanaf {date}{gap}",
+        "renewed.desc.permanent.planned": "Contract wordt per {date} omgezet naar onbepaalde tijd{gap}",
+        "renewed.desc.definite.planned": "Contract voor bepaalde tijd wordt per {date} verlengd tot"
+        " {end}{gap}",
+        "renewed.desc.definite.open.planned": "Contract voor bepaalde tijd wordt per {date} verlengd{gap}",
+        "renewed.desc.other.planned": "Nieuw contract ({duration}) gaat in op {date}{gap}",
         "renewed.previous": " (vorig contract liep tot {date})",
+        "renewed.previous.planned": " (vorig contract tot {date})",
         "chain.reset": " Door de onderbreking van meer dan zes maanden begint een nieuwe keten van"
         " tijdelijke contracten (art. 7:668a BW).",
         "chain.exceeded": " Dit is tijdelijk contract {n} in een keten vanaf {date}: voorbij het wettelijke"
         " maximum van 3 contracten of 36 maanden (art. 7:668a BW), dus geldt het wettelijk als contract"
         " voor onbepaalde tijd, tenzij de cao meer toestaat.",
+        "chain.exceeded.planned": " Dit wordt tijdelijk contract {n} in een keten vanaf {date}: voorbij het"
+        " wettelijke maximum van 3 contracten of 36 maanden (art. 7:668a BW), dus geldt het wettelijk als"
+        " contract voor onbepaalde tijd, tenzij de cao meer toestaat.",
         "added2.title": "Extra contract voor bepaalde tijd (tot {date})",
         "added2.desc": "Contract voor bepaalde tijd van {start} tot {end}, naast het contract voor"
         " {duration} dat begon op {since}.",
+        "added2.desc.planned": "Contract voor bepaalde tijd gaat in op {start} en loopt tot {end}, naast het"
+        " contract voor {duration} vanaf {since}.",
         "ended.title": "Uit dienst",
         "ended.title.planned": "Gaat uit dienst",
         "ended.desc": "Dienstverband beëindigd op {date} (begonnen {start}).",
@@ -200,13 +245,24 @@ _NL = _Words(
         " {old} naar {new} ({pct}).",
         "salary.desc.across": "{basis} gewijzigd van {old} (vanaf {since}) naar {new} ({pct}) op {date},"
         " over een periode op een andere loonbasis heen.",
+        "salary.desc.planned": "{basis} wijzigt van {old} naar {new} ({pct}) per {date}.",
+        "salary.desc.hours.planned": "{basis} wijzigt van {old} bij {old_hours} naar {new} bij {new_hours}"
+        " per {date}: {amount} ({pct}) meer dan de urenwijziging verklaart.",
+        "salary.desc.converted.planned": "Loon wijzigt van {old_pay} naar {new_pay} per {date}: als uurloon"
+        " {old} naar {new} ({pct}).",
+        "salary.desc.across.planned": "{basis} wijzigt van {old} (vanaf {since}) naar {new} ({pct}) per"
+        " {date}, over een periode op een andere loonbasis heen.",
         "basis.title": "Loonbasis gewijzigd ({old} → {new})",
         "basis.desc": "Loonbasis gewijzigd van {old_name} naar {new_name} op {date}.",
+        "basis.title.planned": "Loonbasiswijziging ({old} → {new})",
+        "basis.desc.planned": "Loonbasis wijzigt van {old_name} naar {new_name} per {date}.",
         "basis.none": "geen loon",
         "hours.title": "Urenwijziging ({change} u/week)",
         "hours.title.days": "Urenwijziging ({change} dagen/week)",
         "hours.desc": "Arbeidsuren gewijzigd ({change} uur per week{days}) op {date}.",
         "hours.desc.days": "Werkdagen gewijzigd ({change} dagen per week) op {date}.",
+        "hours.desc.planned": "Arbeidsuren wijzigen ({change} uur per week{days}) per {date}.",
+        "hours.desc.days.planned": "Werkdagen wijzigen ({change} dagen per week) per {date}.",
         "hours.days": ", {change} dagen per week",
     },
 )
@@ -293,6 +349,10 @@ class Wording:
             text += self.p("planned")
         return text
 
+    def tense(self, data: dict[str, Any]) -> str:
+        """The key suffix for an event still to come: an HR reader must not read it as done."""
+        return ".planned" if data.get("planned") else ""
+
     # -- events -------------------------------------------------------------------------------
 
     def render(self, event_type: str, event_date: date, data: dict[str, Any]) -> tuple[str, str]:
@@ -322,12 +382,14 @@ class Wording:
     def _chain_notes(self, d: dict[str, Any]) -> str:
         text = self.p("chain.reset") if d.get("chain_reset") else ""
         if d.get("chain_exceeds_legal_maximum"):
-            text += self.p("chain.exceeded", n=d["chain_contracts"], date=self.day(d["chain_start_date"]))
+            text += self.p(
+                "chain.exceeded" + self.tense(d), n=d["chain_contracts"], date=self.day(d["chain_start_date"])
+            )
         return text
 
     def _contract_started(self, day: date, d: dict[str, Any]) -> tuple[str, str]:
         kind = "rehire" if d.get("rehire") else ""
-        tense = ".planned" if d.get("planned") else ""
+        tense = self.tense(d)
         title = self.p("started.title" + (f".{kind}" if kind else "") + tense) + self.suffixes(d)
         gap = ""
         if d.get("gap_days"):
@@ -360,23 +422,24 @@ class Wording:
             key = "definite" if end is not None else "definite.open"
         else:
             key = "other"
+        tense = self.tense(d)
         values = {"date": self.day(end) if end is not None else "", "duration": self.duration(duration)}
-        title = self.p(f"renewed.title.{key}", **values) + self.suffixes(d)
+        title = self.p(f"renewed.title.{key}{tense}", **values) + self.suffixes(d)
         text = self.p(
-            f"renewed.desc.{key}",
+            f"renewed.desc.{key}{tense}",
             date=self.day(day),
             end=self.day(end) if end is not None else "",
             duration=self.duration(duration),
             gap=gap,
         )
         if d.get("previous_end_date") is not None:
-            text += self.p("renewed.previous", date=self.day(d["previous_end_date"]))
+            text += self.p("renewed.previous" + tense, date=self.day(d["previous_end_date"]))
         return title, text + "." + self._chain_notes(d)
 
     def _contract_added(self, day: date, d: dict[str, Any]) -> tuple[str, str]:
         title = self.p("added2.title", date=self.day(d["end_date"])) + self.suffixes(d)
         text = self.p(
-            "added2.desc",
+            "added2.desc" + self.tense(d),
             start=self.day(day),
             end=self.day(d["end_date"]),
             duration=self.duration(d.get("alongside_contract_duration")),
@@ -385,12 +448,11 @@ class Wording:
         return title, text
 
     def _contract_ended(self, day: date, d: dict[str, Any]) -> tuple[str, str]:
-        planned = bool(d.get("planned"))
-        title = self.p("ended.title.planned" if planned else "ended.title") + self.suffixes(d)
+        title = self.p("ended.title" + self.tense(d)) + self.suffixes(d)
         if d.get("reason") == "out_of_service":
             key = "ended.desc.out_of_service"
         else:
-            key = "ended.desc.planned" if planned else "ended.desc"
+            key = "ended.desc" + self.tense(d)
         return title, self.p(key, date=self.day(day), start=self.day(d["start_date"]))
 
     def _contract_expired_unrenewed(self, day: date, d: dict[str, Any]) -> tuple[str, str]:
@@ -418,26 +480,27 @@ class Wording:
             "date": self.day(day),
             "amount": amount,
         }
+        tense = self.tense(d)
         if d.get("across_basis_change"):
-            text = self.p("salary.desc.across", since=self.day(d["previous_start_date"]), **values)
+            text = self.p("salary.desc.across" + tense, since=self.day(d["previous_start_date"]), **values)
         elif d.get("converted"):
             old_basis = _basis_of(d, "from")
             new_basis = _basis_of(d, "to")
             text = self.p(
-                "salary.desc.converted",
+                "salary.desc.converted" + tense,
                 old_pay=self._wage(d, "from", old_basis),
                 new_pay=self._wage(d, "to", new_basis),
                 **values,
             )
         elif d.get("hours_adjusted"):
             text = self.p(
-                "salary.desc.hours",
+                "salary.desc.hours" + tense,
                 old_hours=self.hours(d["from_hours_per_week"]),
                 new_hours=self.hours(d["to_hours_per_week"]),
                 **values,
             )
         else:
-            text = self.p("salary.desc", **values)
+            text = self.p("salary.desc" + tense, **values)
         return title, text
 
     _salary_increase = _salary
@@ -447,10 +510,12 @@ class Wording:
         none = self.p("basis.none")
         old, new = d.get("from_basis") or "", d.get("to_basis") or ""
         title = self.p(
-            "basis.title", old=self.w.basis_short.get(old, none), new=self.w.basis_short.get(new, none)
+            "basis.title" + self.tense(d),
+            old=self.w.basis_short.get(old, none),
+            new=self.w.basis_short.get(new, none),
         )
         text = self.p(
-            "basis.desc",
+            "basis.desc" + self.tense(d),
             old_name=self.w.basis_names.get(old, none),
             new_name=self.w.basis_names.get(new, none),
             date=self.day(day),
@@ -467,14 +532,14 @@ class Wording:
             change = f"{self.num(old_h)}→{self.num(new_h)}"
             title = self.p("hours.title", change=change)
             text = self.p(
-                "hours.desc",
+                "hours.desc" + self.tense(d),
                 change=change,
                 days=self.p("hours.days", change=days) if days else "",
                 date=self.day(day),
             )
         else:
             title = self.p("hours.title.days", change=days)
-            text = self.p("hours.desc.days", change=days, date=self.day(day))
+            text = self.p("hours.desc.days" + self.tense(d), change=days, date=self.day(day))
         return title + self.suffixes(d), text
 
 
@@ -499,3 +564,6 @@ def wording_for(locale: str) -> Wording:
 
 # The renderer dispatches on the event type's name: every type must have a method.
 assert all(hasattr(Wording, f"_{t}") for t in k.EVENT_TYPES)
+# Every locale words every phrase, and every planned form is the future of a past one.
+assert all(words.phrases.keys() == _EN.phrases.keys() for words in _BY_LOCALE.values())
+assert all(key.removesuffix(".planned") in _EN.phrases for key in _EN.phrases)
