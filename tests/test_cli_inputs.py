@@ -125,6 +125,22 @@ def test_a_ctrl_c_no_handler_caught_is_one_line_exit_130(capfd: pytest.CaptureFi
 
 
 @pytest.mark.fault(*rows.A_CTRL_C_BEFORE_THE_COMMAND_STARTS_IS_ONE_LINE)
+def test_a_ctrl_c_while_arguments_are_parsed_is_one_line_exit_130(capfd: pytest.CaptureFixture[str]) -> None:
+    """Eager options (`--version`, `-v`) run while click parses, outside any command: click's main
+    printed a blank line before our line (seen once in CI, a SIGINT landing in `--version`)."""
+
+    def interrupted(ctx: click.Context, param: click.Parameter, value: object) -> None:
+        if value:
+            raise KeyboardInterrupt
+
+    group = LazyGroup(params=[click.Option(["--now"], is_flag=True, is_eager=True, callback=interrupted)])
+    with pytest.raises(SystemExit) as exited:
+        group.main(["--now"], prog_name="employes-sync")
+    assert exited.value.code == 130
+    assert capfd.readouterr() == ("", "employes-sync: error: interrupted by SIGINT\n")
+
+
+@pytest.mark.fault(*rows.A_CTRL_C_BEFORE_THE_COMMAND_STARTS_IS_ONE_LINE)
 def test_a_ctrl_c_while_the_cli_itself_imports_is_one_line_exit_130() -> None:
     """The installed `employes-sync`, interrupted at points spread over its start.
 

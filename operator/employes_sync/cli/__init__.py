@@ -70,6 +70,11 @@ def usage_line(exc: click.UsageError) -> str:
     return f"{exc.format_message().rstrip('.')} (see '{where} --help')"
 
 
+class _InterruptedWhileParsing(Exception):
+    """A Ctrl-C while click parses the arguments (the eager `--version` and `-v` run there), carried
+    past click's main, which would answer a KeyboardInterrupt with a blank line before our one."""
+
+
 class LazyGroup(click.Group):
     """The command group: subcommands imported on use, and every error told the same way.
 
@@ -93,9 +98,17 @@ class LazyGroup(click.Group):
             fail(usage_line(exc), 2)
         except click.ClickException as exc:
             fail(exc.format_message(), exc.exit_code)
-        except click.Abort:
+        except (click.Abort, _InterruptedWhileParsing):
             fail(INTERRUPTED_EARLY, 130)
         sys.exit(code if isinstance(code, int) else 0)
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:
+            raise _InterruptedWhileParsing from None
 
     def invoke(self, ctx: click.Context) -> Any:
         # Here, not in main(): click turns EPIPE into exit 1 before main() could see it.
