@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.fixtures.webhooks",
     "tests.fixtures.cli",
     "tests.fixtures.settings",
+    "tests.reliability.recorder",  # the fault markers' table (docs/reliability.md), also under xdist
 ]
 
 

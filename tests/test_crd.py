@@ -258,7 +258,9 @@ BAD = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("path", "value"), BAD, ids=[f"{p}={v!r}" for p, v in BAD])
+@pytest.mark.parametrize(
+    ("path", "value"), BAD, ids=[f"{p}=<deleted>" if v is _DELETE else f"{p}={v!r}" for p, v in BAD]
+)
 def test_out_of_bounds_values_are_rejected(path: str, value: Any) -> None:
     with pytest.raises(jsonschema.ValidationError):
         validate(_with(path, value))

@@ -78,6 +78,15 @@ def project_image(docker_engine: docker.DockerClient, stand_in_base: str) -> eng
 
 
 _BUILT: list[engine.BuiltImage] = []
+_HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`) every container test runs on one worker: the engine is
+    one per host, and the stand-in base and the project image are then built once, not once a worker."""
+    for item in items:
+        if _HERE in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.xdist_group("containers"))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
