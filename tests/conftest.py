@@ -11,6 +11,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -31,6 +32,27 @@ pytest_plugins = [
 
 def pytest_configure(config: pytest.Config) -> None:
     interruptible()  # Ctrl-C, `kill -INT` and `timeout -s INT` stop a run (tests/fixtures/interrupt.py)
+
+
+#: Tests that must share one xdist worker: one Docker engine per host, and the stand-in base and the
+#: project image built once, not once a worker.
+ONE_WORKER = ("tests/containers/",)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist; without `-n` it is never called
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`-n 2`: tests spread one at a time over the workers, as xdist's `load`, except the container
+    tests, which go to one worker together (xdist's own `xdist_group` marks do nothing on pytest 9,
+    where a node id can no longer be renamed with the group)."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((group for group in ONE_WORKER if nodeid.startswith(group)), nodeid)
+
+    return Scheduling(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)  # before the terminal's report of it

@@ -16,6 +16,7 @@ import pwd
 import shutil
 import tempfile
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,29 +74,19 @@ def project_image(docker_engine: docker.DockerClient, stand_in_base: str) -> eng
         return engine.BuiltImage(prebuilt, stand_in_base, str(docker_engine.images.get(prebuilt).id), 0.0)
     labels = {engine.SESSION_LABEL: SESSION}
     built = engine.build_project_image(docker_engine, stand_in_base, f"employes-sync:test-{SESSION}", labels)
-    _BUILT.append(built)
+    # A warning, not a terminal line: under pytest-xdist only warnings reach the main process's summary.
+    warnings.warn(
+        StandInBase(
+            f"container tests: {built.tag} built in {built.seconds:.0f} s on the stand-in base {built.base}"
+            " (debootstrap bookworm, Debian's python3.11), not python:3.11.13-slim-bookworm: no registry here"
+        ),
+        stacklevel=1,
+    )
     return built
 
 
-_BUILT: list[engine.BuiltImage] = []
-_HERE = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`--dist loadgroup`) every container test runs on one worker: the engine is
-    one per host, and the stand-in base and the project image are then built once, not once a worker."""
-    for item in items:
-        if _HERE in Path(str(item.path)).parents:
-            item.add_marker(pytest.mark.xdist_group("containers"))
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say what the container tests ran on: the base is a stand-in, not the official image."""
-    for built in _BUILT:
-        terminalreporter.write_line(
-            f"container tests: {built.tag} built in {built.seconds:.0f} s on the stand-in base {built.base}"
-            " (debootstrap bookworm, Debian's python3.11), not python:3.11.13-slim-bookworm: no registry here"
-        )
+class StandInBase(UserWarning):
+    """What the container tests ran on: the base is a stand-in, not the official image."""
 
 
 @pytest.fixture
