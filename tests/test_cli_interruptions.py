@@ -157,6 +157,17 @@ def test_a_signal_mid_run_stops_workers_server_and_closes_the_run(
     syncs.append(sync)
     workers = wait_until(lambda: workers_running(sync, 1), 90, "a worker to start")
     server = wait_until(lambda: postmaster(data), 10, "the embedded server")
+    # Mid-run means work left for the signal to cut short: two batches still waiting behind the running
+    # ones, at least 10 s of requests at 5/s. (Signalled at the first worker, a loaded machine once let
+    # the three batches queued by then finish before the stop, and no batch was left to close.)
+    url = server_url(data)
+
+    def waiting() -> bool:
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute("select count(*) from processing_queue where status = 'pending'").fetchone()
+        return bool(row and row[0] >= 2)
+
+    wait_until(waiting, 60, "two batches waiting")
 
     sync.process.send_signal(signum)
     assert sync.wait() == code, sync.stderr
@@ -188,7 +199,7 @@ def test_a_signal_mid_run_stops_workers_server_and_closes_the_run(
     assert f"stopped by {signal.Signals(signum).name}" in runs[0][2]
     assert not [b for b in batches if b[1] in ("pending", "processing")], batches
     closed = [b for b in batches if b[3] == "run_closed"]
-    assert closed, batches
+    assert closed, (batches, sync.stdout[-3000:])
     assert all(b[1] == "failed" and b[2].startswith("closed: run 1 was interrupted") for b in closed)
     assert "closed with an interrupted run" in shown.stdout, shown.stderr
     assert postmaster(data) is None
