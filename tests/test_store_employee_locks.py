@@ -32,7 +32,7 @@ def test_bucket_keys_are_sorted_distinct_bounded_and_scoped() -> None:
     assert keys_of(1, SCOPE, []) == []
 
 
-async def _waiting_on_advisory(database_url: str) -> int:
+def _waiting_on_advisory(database_url: str) -> int:
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'"
@@ -50,10 +50,10 @@ async def test_a_second_writer_of_the_same_employee_waits_for_the_first_to_commi
             holder.execute("SELECT pg_advisory_xact_lock(%s::int4, %s::int4)", (raw._LOCKS["/employee"], key))
         store = asyncio.create_task(raw.store_employees(store_pool, SCOPE, [employee(1, "a")]))
         for _ in range(500):
-            if await _waiting_on_advisory(database_url):
+            if _waiting_on_advisory(database_url):
                 break
             await asyncio.sleep(0.01)
-        assert await _waiting_on_advisory(database_url) == 1
+        assert _waiting_on_advisory(database_url) == 1
         assert not store.done()
         holder.rollback()
     result = await asyncio.wait_for(store, 30)
