@@ -1,7 +1,8 @@
 """A resource's Secrets, database pool and webhooks: what a pass connects to before it looks at runs.
 
 Reading both Secrets (four GETs with the label checks) on every idle pass of every resource was most
-of the idle operator's work, so an idle pass reuses a recent read; a run reads them afresh, once. The
+of the idle operator's work, so an idle pass reuses a recent read; a run reads them afresh, once. A
+token and a DSN kept in one Secret (as in examples/) are one read of it: two GETs, not four. The
 webhooks' Secrets are read with the others, or when the webhooks or the database changed: an idle
 pass that reuses the token and DSN reads no Secret at all.
 """
@@ -10,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.controller.resource import Resource
 from employes_sync.kube import status
 from employes_sync.kube.problem import Problem
-from employes_sync.kube.secrets import read_secret_value
+from employes_sync.kube.secrets import read_labelled_secret, secret_value
 from employes_sync.kube.spec import ResourceSpec, SecretRef, WebhookSpec
 from employes_sync.store import sync_requests
 from employes_sync.webhooks.delivery import Receiver
@@ -57,8 +60,8 @@ class Connection:
         self.secrets: SecretsRead | None = None
         #: (webhooks, DSN) that configure_webhooks() last handed over
         self.webhooks_for: tuple[tuple[WebhookSpec, ...], str] | None = None
-        #: When each Secret reference was last read with its label present (see `_value`)
-        self.labelled_at: dict[SecretRef, float] = {}
+        #: When each Secret (by name) was last read with its label present (see `_secret`)
+        self.labelled_at: dict[str, float] = {}
 
     def forget(self) -> None:
         """After a problem: the fix is often a new Secret value (a working DSN, a new token)."""
@@ -98,38 +101,73 @@ class Connection:
 
     async def _read(self, spec: ResourceSpec) -> tuple[str, str]:
         """The token and the DSN, both at once; a problem with the token is told first."""
-        token_read, dsn_read = await asyncio.gather(
-            self._value(spec.token_ref, "API token", header_value=True),
-            self._value(spec.dsn_ref, "database DSN"),
-            return_exceptions=True,
+        token, dsn = await self._values(
+            [(spec.token_ref, "API token", True), (spec.dsn_ref, "database DSN", False)]
         )
-        for read in (token_read, dsn_read):
-            if isinstance(read, BaseException):
-                raise read
-        assert isinstance(token_read, str) and isinstance(dsn_read, str)
-        return token_read, dsn_read
+        if isinstance(token, Problem):
+            raise token
+        if isinstance(dsn, Problem):
+            raise dsn
+        return token, dsn
 
-    async def _value(self, ref: SecretRef, what: str, *, header_value: bool = False) -> str:
-        """One Secret value. Read labelled less than SECRETS_REUSE_SECONDS ago: one GET, the label
-        checked on the object read (see kube/secrets.py); else the label first, from the metadata."""
-        at = self.labelled_at.pop(ref, None)
+    async def _values(self, wanted: Sequence[tuple[SecretRef, str, bool]]) -> list[str | Problem]:
+        """Each wanted (reference, what it is for, goes in a header?) key's value, or the Problem that
+        refused it, in order.
+
+        Each Secret is read once, however many of its keys are wanted (a token and a DSN in one
+        Secret, a webhook's URL and signing secret), and different Secrets at the same time. A read
+        that fails is told with what the first key asked of that Secret is for.
+        """
+        purposes: dict[str, str] = {}
+        for ref, what, _ in wanted:
+            purposes.setdefault(ref.name, what)
+        reads = await asyncio.gather(
+            *(self._secret(name, what) for name, what in purposes.items()), return_exceptions=True
+        )
+        secrets = dict(zip(purposes, reads, strict=True))
+        values: list[str | Problem] = []
+        for ref, what, header_value in wanted:
+            secret = secrets[ref.name]
+            if isinstance(secret, Problem):
+                values.append(secret)
+            elif isinstance(secret, BaseException):
+                raise secret
+            else:
+                try:
+                    values.append(
+                        secret_value(secret, self.resource.namespace, ref, what, header_value=header_value)
+                    )
+                except Problem as problem:
+                    values.append(problem)
+        return values
+
+    async def _secret(self, name: str, what: str) -> dict[str, Any]:
+        """One Secret. Read labelled less than SECRETS_REUSE_SECONDS ago: one GET, the label checked
+        on the object read (see kube/secrets.py); else the label first, from the metadata."""
+        at = self.labelled_at.pop(name, None)
         recent = at is not None and time.monotonic() - at < SECRETS_REUSE_SECONDS
-        value = await read_secret_value(
-            self.resource.ctx.api, self.resource.namespace, ref, what,
-            labelled_before=recent, header_value=header_value,
-        )  # fmt: skip
-        self.labelled_at[ref] = time.monotonic()  # not after a refusal: popped above
-        return value
+        secret = await read_labelled_secret(
+            self.resource.ctx.api, self.resource.namespace, name, what, labelled_before=recent
+        )
+        self.labelled_at[name] = time.monotonic()  # not after a refusal: popped above
+        return secret
 
     async def configure_webhooks(self, spec: ResourceSpec, dsn: str, pool: AsyncConnectionPool) -> None:
         """Hand this resource's receivers to its database's deliverer; a bad one is skipped and told once."""
         resource, ctx = self.resource, self.resource.ctx
         receivers: list[Receiver] = []
         problems: dict[str, str] = {}
+        wanted: list[tuple[SecretRef, str, bool]] = []
         for hook in spec.webhooks:
+            wanted.append((hook.url_ref, "webhook URL", False))
+            wanted.append((hook.signing_ref, "webhook signing secret", False))
+        values = await self._values(wanted)
+        for hook, url, secret in zip(spec.webhooks, values[0::2], values[1::2], strict=True):
             try:
-                url = await self._value(hook.url_ref, "webhook URL")
-                secret = await self._value(hook.signing_ref, "webhook signing secret")
+                if isinstance(url, Problem):
+                    raise url
+                if isinstance(secret, Problem):
+                    raise secret
                 receivers.append(
                     Receiver(
                         resource.scope,

@@ -35,61 +35,59 @@ def opted_in(metadata: Mapping[str, Any]) -> bool:
     return (metadata.get("labels") or {}).get(SECRET_LABEL) == "true"
 
 
-def _not_allowed(namespace: str, ref: SecretRef, what: str) -> Problem:
+def _not_allowed(namespace: str, name: str, what: str) -> Problem:
     return Problem(
         SECRET_NOT_ALLOWED,
-        f'Secret {namespace}/{ref.name} (the {what}) is not labelled {SECRET_LABEL}: "true"; the operator'
-        f" reads only Secrets that opt in (kubectl -n {namespace} label secret {ref.name}"
+        f'Secret {namespace}/{name} (the {what}) is not labelled {SECRET_LABEL}: "true"; the operator'
+        f" reads only Secrets that opt in (kubectl -n {namespace} label secret {name}"
         f" {SECRET_LABEL}=true)",
     )
 
 
-async def _read(api: KubeApi, namespace: str, ref: SecretRef, what: str, *, metadata: bool) -> dict[str, Any]:
+async def _read(api: KubeApi, namespace: str, name: str, what: str, *, metadata: bool) -> dict[str, Any]:
     try:
         if metadata:
-            return await api.read_secret_metadata(namespace, ref.name)
-        return await api.read_secret(namespace, ref.name)
+            return await api.read_secret_metadata(namespace, name)
+        return await api.read_secret(namespace, name)
     except ApiException as exc:
         if exc.status == 404:
             raise Problem(
-                "SecretNotFound", f"Secret {namespace}/{ref.name} (the {what}) does not exist"
+                "SecretNotFound", f"Secret {namespace}/{name} (the {what}) does not exist"
             ) from None
         if exc.status == 403:
             raise Problem(
-                "SecretForbidden", f"the operator may not read Secret {namespace}/{ref.name} (the {what})"
+                "SecretForbidden", f"the operator may not read Secret {namespace}/{name} (the {what})"
             ) from None
         raise Problem(
-            "SecretUnreadable",
-            f"Secret {namespace}/{ref.name} (the {what}) could not be read: HTTP {exc.status}",
+            "SecretUnreadable", f"Secret {namespace}/{name} (the {what}) could not be read: HTTP {exc.status}"
         ) from None
 
 
-async def check_secret_allowed(api: KubeApi, namespace: str, ref: SecretRef, what: str) -> None:
-    """Raise SecretNotAllowed (or SecretNotFound...) from the Secret's metadata, never reading its data."""
-    if not opted_in(await _read(api, namespace, ref, what, metadata=True)):
-        raise _not_allowed(namespace, ref, what)
+async def read_labelled_secret(
+    api: KubeApi, namespace: str, name: str, what: str, *, labelled_before: bool = False
+) -> dict[str, Any]:
+    """The whole Secret, once its label says it opted in; `what` says what it is for, for the message.
+
+    One read serves every key a resource takes from this Secret (the token and the DSN often share
+    one): the label belongs to the Secret, not to a key, so one check covers them all.
+    `labelled_before`: the caller read this Secret, labelled, recently; skip the metadata read.
+    """
+    if not labelled_before and not opted_in(await _read(api, namespace, name, what, metadata=True)):
+        raise _not_allowed(namespace, name, what)
+    secret = await _read(api, namespace, name, what, metadata=False)
+    if not opted_in(secret.get("metadata") or {}):  # the label was removed in between: its data unused
+        raise _not_allowed(namespace, name, what)
+    return secret
 
 
-async def read_secret_value(
-    api: KubeApi,
-    namespace: str,
-    ref: SecretRef,
-    what: str,
-    *,
-    labelled_before: bool = False,
-    header_value: bool = False,
+def secret_value(
+    secret: Mapping[str, Any], namespace: str, ref: SecretRef, what: str, *, header_value: bool = False
 ) -> str:
-    """The decoded value of one key; `what` says what it is for ("API token"), for the message.
+    """The decoded value of one key of a Secret read by `read_labelled_secret`.
 
-    `labelled_before`: the caller read this very reference, labelled, recently; skip the metadata read.
     `header_value`: the value goes into an HTTP header (the bearer token): one the header cannot hold
     is refused here, by reason, instead of failing in the HTTP library with its offending character.
     """
-    if not labelled_before:
-        await check_secret_allowed(api, namespace, ref, what)
-    secret = await _read(api, namespace, ref, what, metadata=False)
-    if not opted_in(secret.get("metadata") or {}):  # the label was removed in between: its data unused
-        raise _not_allowed(namespace, ref, what)
     data = secret.get("data") or {}
     if ref.key not in data:
         raise Problem(
@@ -108,3 +106,17 @@ async def read_secret_value(
             "SecretKeyInvalid", f"key {ref.key!r} of Secret {namespace}/{ref.name} (the {what}) {problem}"
         )
     return value
+
+
+async def read_secret_value(
+    api: KubeApi,
+    namespace: str,
+    ref: SecretRef,
+    what: str,
+    *,
+    labelled_before: bool = False,
+    header_value: bool = False,
+) -> str:
+    """One key's value: `read_labelled_secret`, then `secret_value`."""
+    secret = await read_labelled_secret(api, namespace, ref.name, what, labelled_before=labelled_before)
+    return secret_value(secret, namespace, ref, what, header_value=header_value)
