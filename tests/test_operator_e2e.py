@@ -292,7 +292,8 @@ def test_a_run_with_nothing_queued_writes_its_status_three_times(
     database_url: str, make_simulator: Callable[..., Simulator],
 ) -> None:  # fmt: skip
     """Started, first feedback, finished. Every status write is a watch event for each client of the
-    resource and work for the API server, at 200 resources too; none may say nothing new."""
+    resource and work for the API server, at 200 resources too; none may say nothing new. A run done
+    all inline has no Job to look for either: it never lists Jobs."""
     env = Env(cluster_with_crd, job_runner, operator_factory, database_url, make_simulator(employees=10))
     env.secret()
     env.resource(inline__count=10)
@@ -307,6 +308,7 @@ def test_a_run_with_nothing_queued_writes_its_status_three_times(
     assert phases == ["Starting", "Batches", "Finished"], writes
     assert writes[-1]["lastRun"]["employees"] == 10 and writes[-1]["lastRun"]["queued"] == 0
     assert env.jobs() == [] and env.timelines() == 10
+    assert [selector for selector in env.cluster.lists(JOBS, NS) if selector] == []  # kopf's has none
 
 
 def test_a_batch_failing_once_is_retried_and_one_always_failing_degrades(env: Env) -> None:
