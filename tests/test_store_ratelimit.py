@@ -158,3 +158,57 @@ async def test_an_interactive_request_holds_background_ones_back_for_a_moment(
             "UPDATE rate_limits SET next_slot = now(), interactive_until = now() - interval '1 s'"
         )
     assert isinstance(await background.try_reserve_due(), Reservation)
+
+
+async def test_interactive_callers_asking_together_share_one_statement(
+    store_pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's employment requests start together: they take consecutive slots in one statement."""
+    limiter = PostgresRateLimiter(store_pool, "k", 5.0)
+    statements: list[int] = []
+    reserve_slots = limiter._reserve_slots
+
+    async def counted(slots: int) -> tuple[datetime, datetime]:
+        statements.append(slots)
+        return await reserve_slots(slots)
+
+    monkeypatch.setattr(limiter, "_reserve_slots", counted)
+    reservations = await asyncio.gather(*(limiter.reserve() for _ in range(10)))
+    assert statements == [10]
+    interval = timedelta(seconds=0.2)
+    assert [b.slot - a.slot for a, b in itertools.pairwise(reservations)] == [interval] * 9  # as asked
+    assert reservations[0].wait_seconds == 0
+    waits = [r.wait_seconds for r in reservations]
+    assert waits == sorted(waits) and 1.0 < waits[-1] <= 1.8  # the tenth waits nine intervals, less the trip
+    # The key's row moved past all ten: the next caller, alone, gets the slot after them.
+    following = await limiter.reserve()
+    assert following.slot - reservations[-1].slot == interval and statements == [10, 1]
+    # Asked while a statement is on its way: served together by the next one.
+    first = asyncio.ensure_future(limiter.reserve())
+    await asyncio.sleep(0)  # the first statement is sent
+    later = [asyncio.ensure_future(limiter.reserve()) for _ in range(3)]
+    await asyncio.gather(first, *later)
+    assert statements == [10, 1, 1, 3]
+
+
+async def test_a_caller_cancelled_before_its_statement_takes_no_slot(store_pool: AsyncConnectionPool) -> None:
+    limiter = PostgresRateLimiter(store_pool, "k", 5.0)
+    a, b, c = (asyncio.ensure_future(limiter.reserve()) for _ in range(3))
+    b.cancel()
+    got_a, got_c = await a, await c
+    assert b.cancelled() and got_c.slot - got_a.slot == timedelta(seconds=0.2)
+
+
+async def test_a_failed_reservation_reaches_every_caller_and_the_next_ones_work(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    limiter = PostgresRateLimiter(store_pool, "k", 5.0)
+    async with store_pool.connection() as conn:
+        await conn.execute("ALTER TABLE rate_limits RENAME TO rate_limits_away")
+    try:
+        results = await asyncio.gather(*(limiter.reserve() for _ in range(3)), return_exceptions=True)
+    finally:
+        async with store_pool.connection() as conn:
+            await conn.execute("ALTER TABLE rate_limits_away RENAME TO rate_limits")
+    assert all(isinstance(r, Exception) and "rate_limits" in str(r) for r in results), results
+    assert (await limiter.reserve()).wait_seconds == 0

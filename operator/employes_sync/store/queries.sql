@@ -632,20 +632,26 @@ SELECT q.n AS open_requests_n, q.interactive AS open_requests_interactive, q.old
 -- ---------------------------------------------------------------------------------------------------
 
 -- name: reserve_rate_slot
--- Reserve a key's next free request slot and move its next slot one interval on; an interactive
--- request (hold_seconds > 0) also keeps background requests back until hold_seconds after its slot.
--- Returns the slot and the database's clock, so every process sleeps by the same clock.
+-- Reserve a key's next %(slots)s free request slots (consecutive, one interval apart) and move its next
+-- slot on past them; an interactive request (hold_seconds > 0) also keeps background requests back
+-- until hold_seconds after the last of them. Returns the first slot and the database's clock, so every
+-- process sleeps by the same clock.
 INSERT INTO rate_limits AS r (key, next_slot, interactive_until)
-VALUES (%(key)s, clock_timestamp() + make_interval(secs => %(interval_seconds)s::float8),
+VALUES (%(key)s, clock_timestamp() + make_interval(secs => %(slots)s::int4 * %(interval_seconds)s::float8),
         CASE WHEN %(hold_seconds)s::float8 > 0
-             THEN clock_timestamp() + make_interval(secs => %(hold_seconds)s::float8) END)
+             THEN clock_timestamp()
+                  + make_interval(secs => (%(slots)s::int4 - 1) * %(interval_seconds)s::float8 + %(hold_seconds)s::float8)
+        END)
     ON CONFLICT (key) DO UPDATE
-   SET next_slot = greatest(r.next_slot, clock_timestamp()) + make_interval(secs => %(interval_seconds)s::float8),
+   SET next_slot = greatest(r.next_slot, clock_timestamp())
+                   + make_interval(secs => %(slots)s::int4 * %(interval_seconds)s::float8),
        interactive_until = CASE WHEN %(hold_seconds)s::float8 > 0
                                 THEN greatest(r.next_slot, clock_timestamp())
-                                     + make_interval(secs => %(hold_seconds)s::float8)
+                                     + make_interval(secs => (%(slots)s::int4 - 1) * %(interval_seconds)s::float8
+                                                             + %(hold_seconds)s::float8)
                                 ELSE r.interactive_until END
-RETURNING r.next_slot - make_interval(secs => %(interval_seconds)s::float8) AS slot, clock_timestamp() AS now;
+RETURNING r.next_slot - make_interval(secs => %(slots)s::int4 * %(interval_seconds)s::float8) AS slot,
+          clock_timestamp() AS now;
 
 -- name: reserve_due_rate_slot
 -- A background request: reserve the key's next slot only if it is due within %(lead_seconds)s.
