@@ -104,15 +104,15 @@ class Connection:
         token, dsn = await self._values(
             [(spec.token_ref, "API token", True), (spec.dsn_ref, "database DSN", False)]
         )
-        if isinstance(token, Problem):
+        if isinstance(token, Exception):
             raise token
-        if isinstance(dsn, Problem):
+        if isinstance(dsn, Exception):
             raise dsn
         return token, dsn
 
-    async def _values(self, wanted: Sequence[tuple[SecretRef, str, bool]]) -> list[str | Problem]:
-        """Each wanted (reference, what it is for, goes in a header?) key's value, or the Problem that
-        refused it, in order.
+    async def _values(self, wanted: Sequence[tuple[SecretRef, str, bool]]) -> list[str | Exception]:
+        """Each wanted (reference, what it is for, goes in a header?) key's value, or what stopped it
+        (a Problem, or the error of an API that could not be asked), in order, for the caller to raise.
 
         Each Secret is read once, however many of its keys are wanted (a token and a DSN in one
         Secret, a webhook's URL and signing secret), and different Secrets at the same time. A read
@@ -125,13 +125,13 @@ class Connection:
             *(self._secret(name, what) for name, what in purposes.items()), return_exceptions=True
         )
         secrets = dict(zip(purposes, reads, strict=True))
-        values: list[str | Problem] = []
+        values: list[str | Exception] = []
         for ref, what, header_value in wanted:
             secret = secrets[ref.name]
-            if isinstance(secret, Problem):
+            if isinstance(secret, Exception):
                 values.append(secret)
             elif isinstance(secret, BaseException):
-                raise secret
+                raise secret  # cancelled: nothing is told
             else:
                 try:
                     values.append(
@@ -164,9 +164,9 @@ class Connection:
         values = await self._values(wanted)
         for hook, url, secret in zip(spec.webhooks, values[0::2], values[1::2], strict=True):
             try:
-                if isinstance(url, Problem):
+                if isinstance(url, Exception):
                     raise url
-                if isinstance(secret, Problem):
+                if isinstance(secret, Exception):
                     raise secret
                 receivers.append(
                     Receiver(
