@@ -338,19 +338,19 @@ PLANNED_WORDING = [
         SALARY_INCREASE,
         (
             "Pay changes from €3,000.00/month to €20.00/hour on 1 Jul 2025: as hourly wages, €17.31 to"
-            " €20.00 (+15.56%)."
+            " €20.00 (+15.54%)."
         ),
         (
             "Loon wijzigt van € 3.000,00/maand naar € 20,00/uur per 1 juli 2025: als uurloon € 17,31 "
-            "naar € 20,00 (+15,56%)."
+            "naar € 20,00 (+15,54%)."
         ),
         (
             "Pay changed from €3,000.00/month to €20.00/hour on 1 Jul 2025: as hourly wages, €17.31 to"
-            " €20.00 (+15.56%)."
+            " €20.00 (+15.54%)."
         ),
         (
             "Loon gewijzigd van € 3.000,00/maand naar € 20,00/uur op 1 juli 2025: als uurloon € 17,31 "
-            "naar € 20,00 (+15,56%)."
+            "naar € 20,00 (+15,54%)."
         ),
         id="salary_converted",
     ),
@@ -688,6 +688,45 @@ def test_6_monthly_to_hourly_to_monthly_gives_basis_changes_and_rate_changes() -
         (date(2025, 1, 1), "hourly", True),  # 3500/month at 40 h/week is 20.19/hour
     ]
     assert rises[0].event_data["from"] == 17.31 and rises[0].event_data["to"] == 20
+
+
+@pytest.mark.parametrize(
+    ("salary", "kind", "title", "shown"),
+    [
+        # 2,249.65/month at 30 h/week is 17.305/hour exactly: shown as 17.31, and 20.00 - 17.305 = 2.695
+        # would round (half up) to 2.70, a cent more than the 20.00 - 17.31 the reader sees.
+        (
+            [
+                {"start_date": "2024-01-01", "month_wage": 2249.65},
+                {"start_date": "2025-01-01", "hour_wage": 20},
+            ],
+            SALARY_INCREASE,
+            "Salary increase (+€2.69/hour)",
+            "€17.31 to €20.00 (+15.54%)",
+        ),
+        (
+            [
+                {"start_date": "2024-01-01", "hour_wage": 20},
+                {"start_date": "2025-01-01", "month_wage": 2249.65},
+            ],
+            SALARY_DECREASE,
+            "Salary decrease (-€2.69/hour)",
+            "€20.00 to €17.31 (-13.45%)",
+        ),
+    ],
+    ids=["up", "down"],
+)
+def test_6_a_converted_change_adds_up_in_the_cents_it_shows(
+    salary: list[dict[str, Any]], kind: str, title: str, shown: str
+) -> None:
+    """The amount and percentage of a change between converted wages are those of the wages shown."""
+    events = build(
+        [job("2024-01-01", salary=salary, hours=[{"start_date": "2024-01-01", "hours_per_week": 30}])]
+    )
+    change = one(events, kind)
+    assert change.event_data["converted"] is True
+    assert change.event_title == title
+    assert shown in change.event_description
 
 
 def test_6_a_yearly_rise_at_an_unchanged_monthly_wage_is_a_rise() -> None:

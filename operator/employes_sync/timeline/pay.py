@@ -3,7 +3,8 @@
 A salary event is a change of pay *rate*. A monthly wage that falls because the hours fell is the same
 rate; a yearly wage that rises at an unchanged monthly wage (a 13th month added) is a rise; 3,000/month
 followed by 20/hour is a change of pay basis, and a rise too once both are put on an hourly footing.
-All arithmetic is Decimal; converted or hours-adjusted amounts are rounded to the cent, half up.
+All arithmetic is Decimal; converted or hours-adjusted amounts are rounded to the cent, half up. A change
+between converted wages is the change between the rounded wages it shows.
 """
 
 from __future__ import annotations
@@ -99,11 +100,17 @@ def _change(
     if not _significant(reference, amount):
         return None
     adjusted = scale != 1
+    if converted:
+        # Both wages are shown in cents, so the change is told between those: computed from the exact
+        # equivalents, a wage at a half cent (17.305 shown as 17.31) made it a cent off what the reader
+        # can check. The difference keeps its sign: half up moves both sides alike.
+        old, new = cents(old), cents(new)
+        reference, amount = old, new - old
     rounded = converted or adjusted
     return RateChange(
         basis=basis,
-        old=cents(old) if converted else old,
-        new=cents(new) if converted else new,
+        old=old,
+        new=new,
         reference=cents(reference) if rounded else reference,
         amount=cents(amount) if rounded else amount,
         percentage=(amount / reference * 100).quantize(CENT, rounding=ROUND_HALF_UP),
