@@ -115,10 +115,6 @@ class Runs:
             "currentRun": current, "employees": started.employees, "queued": len(started.batch_ids),
             "syncedGeneration": trigger.generation, "syncedRequest": trigger.requested_at,
         }))  # fmt: skip
-        if not started.batch_ids:
-            # All done inline: no batch can have a Job, so there is nothing to list, settle or wait for.
-            await self.finish(run, current, [], None)
-            return
         await self.drive(run, spec, current)
 
     async def resume(self, pool: AsyncConnectionPool, spec: ResourceSpec, row: Mapping[str, Any]) -> None:

@@ -55,6 +55,8 @@ class RunOrchestration:
     #: When the run began (wall clock): a run resumed by a restarted operator counts from its start.
     began: float = field(default_factory=time.time)
     counted: bool = False
+    #: Batches `start` queued (None: not started here, a resumed run or a start still listing).
+    queued: int | None = None
 
     @classmethod
     def begin(cls, pool: AsyncConnectionPool, run_id: int, settings: SyncSettings) -> RunOrchestration:
@@ -83,6 +85,7 @@ class RunOrchestration:
         if started.time_to_first_feedback is not None:
             labels = metrics.scope_labels(self.scope)
             metrics.observe_time_to_first_feedback(*labels, started.time_to_first_feedback)
+        self.queued = len(started.batch_ids)
         return started
 
     async def drive(
@@ -94,6 +97,13 @@ class RunOrchestration:
         on_tick: OnTick | None = None,
         wake: asyncio.Event | None = None,
     ) -> list[Batch]:
+        """The run's batches through the driver, once each is done or failed for good.
+
+        A run whose start queued none (all of it inline) has no batch and so no Job or worker: the
+        driver would only list Jobs, rescue leases and read an empty queue to find that out.
+        """
+        if self.queued == 0:
+            return []
         return await drive(
             self.pool, self.run_id, launcher, settings, listing_done=listing_done, on_tick=on_tick, wake=wake
         )
