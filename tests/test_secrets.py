@@ -7,13 +7,27 @@ import pytest
 
 from employes_sync.kube.kubeapi import KubeApi
 from employes_sync.kube.problem import Problem
-from employes_sync.kube.secrets import read_secret_value
+from employes_sync.kube.secrets import read_labelled_secret, secret_value
 from employes_sync.kube.spec import SecretRef
 from tests.fixtures.kube import *  # noqa: F403
 from tests.fixtures.kube import SECRETS, Cluster
 
 NS = "default"
 REF = SecretRef(name="esync", key="token")
+
+
+async def read_secret_value(
+    api: KubeApi,
+    namespace: str,
+    ref: SecretRef,
+    what: str,
+    *,
+    labelled_before: bool = False,
+    header_value: bool = False,
+) -> str:
+    """One key's value as the operator takes it: the labelled Secret, then the key."""
+    secret = await read_labelled_secret(api, namespace, ref.name, what, labelled_before=labelled_before)
+    return secret_value(secret, namespace, ref, what, header_value=header_value)
 
 
 def api_for(emulator: Cluster) -> KubeApi:

@@ -106,17 +106,3 @@ def secret_value(
             "SecretKeyInvalid", f"key {ref.key!r} of Secret {namespace}/{ref.name} (the {what}) {problem}"
         )
     return value
-
-
-async def read_secret_value(
-    api: KubeApi,
-    namespace: str,
-    ref: SecretRef,
-    what: str,
-    *,
-    labelled_before: bool = False,
-    header_value: bool = False,
-) -> str:
-    """One key's value: `read_labelled_secret`, then `secret_value`."""
-    secret = await read_labelled_secret(api, namespace, ref.name, what, labelled_before=labelled_before)
-    return secret_value(secret, namespace, ref, what, header_value=header_value)
