@@ -106,14 +106,16 @@ def _change(
         # can check. The difference keeps its sign: half up moves both sides alike.
         old, new = cents(old), cents(new)
         reference, amount = old, new - old
-    rounded = converted or adjusted
+    percentage = (amount / reference * 100).quantize(CENT, rounding=ROUND_HALF_UP)
+    if adjusted:  # the old wage at the new hours is not shown: only the result is rounded
+        reference, amount = cents(reference), cents(amount)
     return RateChange(
         basis=basis,
         old=old,
         new=new,
-        reference=cents(reference) if rounded else reference,
-        amount=cents(amount) if rounded else amount,
-        percentage=(amount / reference * 100).quantize(CENT, rounding=ROUND_HALF_UP),
+        reference=reference,
+        amount=amount,
+        percentage=percentage,
         hours_adjusted=adjusted,
         converted=converted,
     )
