@@ -12,6 +12,7 @@ from employes_sync.controller.listener import DatabaseListeners, requested_resou
 from employes_sync.controller.pools import DEFAULT_POOL_SIZE, Pools
 from employes_sync.controller.webhooks import DeliveryLoops
 from employes_sync.kube.kubeapi import KubeApi
+from employes_sync.kube.launcher import JobChanges
 from employes_sync.store.runs import Owner
 
 
@@ -68,6 +69,8 @@ class OperatorContext:
     pools: Pools = field(default_factory=Pools)
     dsns: DsnRegistry = field(default_factory=DsnRegistry)
     wakers: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
+    #: The run being driven of each resource, told when one of its Jobs changes (see `job_changed`).
+    job_changes: dict[tuple[str, str], JobChanges] = field(default_factory=dict)
     listeners: DatabaseListeners = field(init=False)
     webhooks: DeliveryLoops = field(default_factory=DeliveryLoops)
 
@@ -81,6 +84,22 @@ class OperatorContext:
         event = self.wakers.get((namespace or "", name or ""))
         if event is not None:
             event.set()
+
+    def watch_jobs(self, namespace: str, name: str) -> JobChanges:
+        """A fresh `JobChanges` for the run of that resource that starts being driven now."""
+        changes = self.job_changes[(namespace, name)] = JobChanges()
+        return changes
+
+    def unwatch_jobs(self, namespace: str, name: str, changes: JobChanges) -> None:
+        if self.job_changes.get((namespace, name)) is changes:
+            del self.job_changes[(namespace, name)]
+
+    def job_changed(self, namespace: str | None, name: str | None) -> None:
+        """One of that resource's Jobs changed: its run's driver looks at them, its reconciler wakes."""
+        changes = self.job_changes.get((namespace or "", name or ""))
+        if changes is not None:
+            changes.mark()
+        self.wake(namespace, name)
 
     def wake_all(self) -> None:
         for event in self.wakers.values():

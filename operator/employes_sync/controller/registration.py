@@ -84,10 +84,10 @@ async def resource_changed(namespace: str | None, name: str | None, memo: kopf.M
 async def job_changed(
     namespace: str | None, labels: Mapping[str, str], meta: kopf.Meta, memo: kopf.Memo, **_: Any
 ) -> None:
-    """A Job of ours moved: wake its owner's reconciler instead of waiting for the next poll."""
+    """A Job of ours moved: its owner's run looks at its Jobs now, instead of at the next resync."""
     ctx: OperatorContext | None = getattr(memo, "ctx", None)
     if ctx is None:
         return
     for owner in meta.get("ownerReferences") or []:
         if owner.get("kind") == "EmployesSync":
-            ctx.wake(namespace, owner.get("name"))
+            ctx.job_changed(namespace, owner.get("name"))

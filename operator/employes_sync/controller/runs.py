@@ -140,16 +140,18 @@ class Runs:
         resource = self.resource
         config = resource.ctx.config
         pool, run_id = run.pool, run.run_id
+        changes = resource.ctx.watch_jobs(resource.namespace, resource.name)
         launcher = KubernetesLauncher(
             resource.ctx.api, pool, resource.namespace, resource.name, run_id,
             lambda batch, attempt: self.job_manifest(run_id, batch, attempt),
+            changes=changes, resync_seconds=config.idle_seconds,
         )  # fmt: skip
         settings = DriverSettings(
             parallelism=spec.parallelism, backoff_seconds=spec.backoff_seconds,
             backoff_max_seconds=spec.backoff_max_seconds, poll_seconds=config.poll_seconds,
         )  # fmt: skip
         ticks: list[list[Batch]] = []
-        task = asyncio.create_task(run.drive(launcher, settings, on_tick=ticks.append))
+        task = asyncio.create_task(run.drive(launcher, settings, on_tick=ticks.append, wake=changes.event))
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=config.poll_seconds)
@@ -176,6 +178,7 @@ class Runs:
             for _ in launcher.created:
                 metrics.record_job_created(resource.namespace, resource.name)
         finally:
+            resource.ctx.unwatch_jobs(resource.namespace, resource.name, changes)
             if not task.done():
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

@@ -3,11 +3,18 @@
 The cluster is the memory: which attempts run and which ended is read from the Jobs of the run, so
 an operator that restarts finds them again, and a Job name computed twice is created once (409).
 Closing the launcher leaves Jobs running: they are the work, and outlive any one operator process.
+
+The Jobs are listed when the operator's watch says one of the resource's Jobs changed (`JobChanges`),
+and otherwise only every `resync_seconds`, the safety net for an event the watch missed. Listing at
+every look of the driver made 200 running resources ask the API server for their Jobs 100 times a
+second while nothing changed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,6 +33,36 @@ log = logging.getLogger(__name__)
 ManifestFactory = Callable[[Batch, int], dict[str, Any]]
 
 
+#: The longest the Jobs go unlisted while the watch reports no change (a missed event costs this).
+RESYNC_SECONDS = 30.0
+
+
+class JobChanges:
+    """The watch's word that one resource's Jobs changed, for the launcher and the driver of its run.
+
+    `mark` is called for every event of one of its Jobs; the launcher `take`s whether any came since
+    it last listed, and the driver waits on `event` to look at once instead of at its next poll. A
+    new one says "changed": a run that starts or resumes lists its Jobs first.
+    """
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self._changed = True
+
+    def mark(self) -> None:
+        self._changed = True
+        self.event.set()
+
+    def take(self) -> bool:
+        changed, self._changed = self._changed, False
+        return changed
+
+
+def must_list(changed: bool, since_listed: float | None, resync_seconds: float) -> bool:
+    """Whether to list the run's Jobs now: never listed, a change reported, or the resync is due."""
+    return changed or since_listed is None or since_listed >= resync_seconds
+
+
 class KubernetesLauncher:
     def __init__(
         self,
@@ -35,6 +72,10 @@ class KubernetesLauncher:
         resource: str,
         run_id: int,
         manifest: ManifestFactory,
+        *,
+        changes: JobChanges | None = None,
+        resync_seconds: float = RESYNC_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api = api
         self._pool = pool
@@ -43,6 +84,11 @@ class KubernetesLauncher:
         self._manifest = manifest
         self._active: dict[str, tuple[str, int]] = {}  # job name -> (batch id, attempt)
         self._reported: set[str] = set()
+        #: Without a watch's changes (None), every look lists.
+        self._changes = changes
+        self._resync_seconds = resync_seconds
+        self._clock = clock
+        self._listed_at: float | None = None
         self.created: list[str] = []
 
     async def launch(self, batch: Batch, attempt: int) -> str:
@@ -57,6 +103,16 @@ class KubernetesLauncher:
         return name
 
     async def ended(self) -> list[Ended]:
+        """Attempts that ended, from a list of the run's Jobs when one is due (see `must_list`); with
+        nothing reported changed since the last list, nothing has ended that it would show."""
+        now = self._clock()
+        if self._changes is not None:
+            # Taken before listing: an event during the list is a change the next look lists for.
+            changed = self._changes.take()
+            since = None if self._listed_at is None else now - self._listed_at
+            if not must_list(changed, since, self._resync_seconds):
+                return []
+        self._listed_at = now
         found = await self._api.list_jobs(self._namespace, self._labels)
         seen: set[str] = set()
         done: list[Ended] = []
