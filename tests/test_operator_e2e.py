@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from employes_sync.employes.simulator import Simulator
+from employes_sync.kube import jobs as jobs_labels
 from employes_sync.kube import triggers
 from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
@@ -440,6 +441,14 @@ def test_a_job_that_never_starts_fails_at_its_deadline_and_is_retried(env: Env) 
     # With every batch done, the status still shows that one needed a second attempt.
     counts = env.status()["lastRun"]["batches"]
     assert counts["failed"] == 0 and counts["retried"] == 1 and counts["attempts"] == counts["completed"] + 1
+    # While the held Job waited for its deadline, nothing changed: the run listed its Jobs after the
+    # watch told it one of them changed (and once to begin), not at every look of its driver (every
+    # 0.2 s here, 100 looks in those 20 s): at most one list per version of one of its Jobs, plus the
+    # first and one resync (every 30 s). The code before listed 94 times, against 35 versions.
+    names = [j["metadata"]["name"] for j in env.jobs()]
+    versions = sum(len(env.cluster.history(JOBS, NS, name)) for name in names)
+    run_lists = [s for s in env.cluster.lists(JOBS, NS) if f"{jobs_labels.RUN_LABEL}=1" in s]
+    assert 1 <= len(run_lists) <= versions + 2, (len(run_lists), versions)
 
 
 @pytest.mark.fault(*rows.A_JOB_DELETED_WHILE_IT_RUNS_IS_REPLACED)

@@ -103,7 +103,8 @@ def _namespaces(given: tuple[str, ...]) -> list[str]:
     type=click.FloatRange(0.05, 60),
     default=2.0,
     show_default=True,
-    help="How often a running sync looks at its Jobs and queue (Job events also wake it).",
+    help="How often a running sync looks at its queue. A change of one of its Jobs wakes it at once; "
+    "its Jobs are listed only then, and every 30 s.",
 )
 @click.option(
     "--db-pool-size",
