@@ -253,6 +253,25 @@ def test_a_retry_between_two_looks_is_still_told() -> None:
     assert events == []  # the running retry completed: no new failure
 
 
+def test_every_look_since_the_last_publication_is_told_not_only_the_latest() -> None:
+    """Job events wake the driver, so several looks come between two publications. A Job deleted
+    80 ms after it started left its batch on its second attempt by the latest look; told from the
+    latest alone, the batch was first seen there, and its retry went untold (a flaky e2e test)."""
+    looks = [
+        [batch(1, "pending", 0), batch(2, "pending", 0)],  # the first look, before anything launched
+        [batch(1, "processing", 1), batch(2, "processing", 1)],
+        [batch(1, "processing", 1), batch(2, "processing", 2, "Job acme-r1-b2-a1 was deleted")],
+    ]
+    _, latest_only = outcomes.looks_events({}, looks[-1:])
+    assert latest_only == []
+    seen, events = outcomes.looks_events({}, looks)
+    assert [(e.reason, e.message) for e in events] == [
+        ("BatchRetried", "Batch 2 attempt 1 failed (Job acme-r1-b2-a1 was deleted); attempt 2 is running")
+    ]
+    assert seen == {"b1": (1, "processing"), "b2": (2, "processing")}
+    assert outcomes.looks_events(seen, looks[-1:])[1] == []  # told once
+
+
 def test_failed_attempts_count_all_but_the_one_running_or_done() -> None:
     assert [outcomes.failed_attempts(2, s) for s in ("pending", "processing", "completed", "failed")] == [
         2, 1, 1, 2,

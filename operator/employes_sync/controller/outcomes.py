@@ -171,6 +171,23 @@ def batch_events(
     return now, events
 
 
+def looks_events(
+    seen: Mapping[str, tuple[int, str]], looks: Iterable[Iterable[Batch]]
+) -> tuple[dict[str, tuple[int, str]], list[Event]]:
+    """`batch_events` over every look at the batches since the last, in order.
+
+    A Job's events wake the driver, so several looks can come between two publications; one that
+    told only the last would miss a retry that happened between them (a Job deleted 80 ms after it
+    started: its batch first seen already on its second attempt tells nothing).
+    """
+    now: dict[str, tuple[int, str]] = dict(seen)
+    events: list[Event] = []
+    for batches in looks:
+        now, told = batch_events(now, batches)
+        events += told
+    return now, events
+
+
 def run_progress(
     current: Mapping[str, Any], batches: Sequence[Batch], published: Mapping[str, Any]
 ) -> Publication | None:

@@ -156,8 +156,9 @@ class Runs:
             while not task.done():
                 await asyncio.wait({task}, timeout=config.poll_seconds)
                 if ticks:
-                    await self.progress(current, ticks[-1])
+                    looks = ticks[:]
                     ticks.clear()
+                    await self.progress(current, looks)
                 now = resource.spec()
                 if now.suspend:
                     task.cancel()
@@ -182,15 +183,16 @@ class Runs:
             if not task.done():
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        await self.progress(current, batches)
+        await self.progress(current, [*ticks, batches])  # the looks since the last publication too
         await self.finish(run, current, batches, interrupted)
 
-    async def progress(self, current: dict[str, Any], batches: list[Batch]) -> None:
-        """Status and events from one look at the run's batches (only when something changed)."""
-        self.batch_seen, events = outcomes.batch_events(self.batch_seen, batches)
+    async def progress(self, current: dict[str, Any], looks: list[list[Batch]]) -> None:
+        """Events from every look at the run's batches since the last call, and the status from the
+        latest (only when something changed)."""
+        self.batch_seen, events = outcomes.looks_events(self.batch_seen, looks)
         for event in events:
             self.resource.event(event.type, event.reason, event.message)
-        publication = outcomes.run_progress(current, batches, self.resource.status)
+        publication = outcomes.run_progress(current, looks[-1], self.resource.status)
         if publication is not None:
             await self.resource.publish(publication)
 
