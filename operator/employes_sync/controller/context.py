@@ -95,11 +95,15 @@ class OperatorContext:
             del self.job_changes[(namespace, name)]
 
     def job_changed(self, namespace: str | None, name: str | None) -> None:
-        """One of that resource's Jobs changed: its run's driver looks at them, its reconciler wakes."""
+        """One of that resource's Jobs changed: the run being driven looks at them now.
+
+        Only the driver has a use for it: the reconciler is inside that drive while its Jobs run. Woken
+        as well, a reconciler waiting out another operator's lease on the run (coalesced) looked at the
+        database again at every event of that operator's Jobs, to find the lease still held.
+        """
         changes = self.job_changes.get((namespace or "", name or ""))
         if changes is not None:
             changes.mark()
-        self.wake(namespace, name)
 
     def wake_all(self) -> None:
         for event in self.wakers.values():

@@ -1,4 +1,4 @@
-"""The reconcile loop: one `Reconciler` per EmployesSync, woken by changes to it and to its Jobs.
+"""The reconcile loop: one `Reconciler` per EmployesSync, woken by changes to it (its Jobs wake its run).
 
 Each resource gets a kopf daemon (registration.py) running `Reconciler.run`, a loop that, every time it wakes:
 1. reads the spec; when suspended it starts nothing and spawns no Job;
@@ -97,7 +97,7 @@ class Reconciler:
         return delay * random.uniform(0.8, 1.0)
 
     async def sleep(self, seconds: float, stopped: kopf.DaemonStopped | None = None) -> None:
-        """Wait for a change of the object or its Jobs, the daemon being stopped, or `seconds`."""
+        """Wait for a change of the object or a notification for it, the daemon stopping, or `seconds`."""
         stopped = stopped if stopped is not None else self.stopped
         waiters: set[asyncio.Task[Any]] = {asyncio.create_task(self.wake.wait())}
         if stopped is not None:
