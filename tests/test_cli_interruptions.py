@@ -342,3 +342,25 @@ def test_a_run_already_running_elsewhere_is_not_taken_over_while_its_heartbeat_l
             assert not await runs.renew(pool, first.run_id, runs.Owner.this_process(), 60)
 
     asyncio.run(main())
+
+
+async def test_a_coroutine_the_loop_never_started_is_closed_without_a_warning() -> None:
+    """What a SIGTERM between making `watch`'s coroutine and the loop starting it did: "coroutine
+    '_watch' was never awaited" printed under the one-line error. Here asyncio.run refuses to start
+    (a loop runs already), which leaves the coroutine unstarted the same way."""
+    import gc
+    import warnings
+
+    from employes_sync.cli.common import run
+
+    async def never() -> None:
+        raise AssertionError("not run")
+
+    coroutine = never()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(RuntimeError):
+            run(coroutine)
+        del coroutine
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -139,6 +140,20 @@ class Terminated(BaseException):
     Raised where the command is, like KeyboardInterrupt, so the server is stopped and its handle
     dropped on the way out; the command group turns it into one line and exit 143.
     """
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)`, and `main` closed however that ends.
+
+    A SIGTERM raised as `Terminated` (see `terminable`) or an `Interrupted` can land after the coroutine
+    was made and before the loop started it. It then went unawaited, and Python printed "coroutine ...
+    was never awaited" under the command's one-line error (a flaky test of `watch`). Closing a coroutine
+    that ran, or that never started, does nothing more.
+    """
+    try:
+        return asyncio.run(main)
+    finally:
+        main.close()
 
 
 def _raise_terminated(signum: int, frame: object) -> None:

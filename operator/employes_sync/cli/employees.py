@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import click
 
-from employes_sync.cli.common import database_option, echo_json, open_database, resolve_database
+from employes_sync.cli.common import database_option, echo_json, open_database, resolve_database, run
 from employes_sync.cli.inspect import _resolve_scope as resolve_scope  # shared with timeline, queue
 from employes_sync.cli.inspect import scope_option
 from employes_sync.store import employees as employees_store
@@ -31,7 +30,7 @@ def employees(scope: str | None, database_url: str | None, removed: bool, as_jso
             return await employees_store.list_employees(pool, chosen, removed_only=removed)
 
     with resolve_database(database_url) as dsn:
-        rows = asyncio.run(main())
+        rows = run(main())
     if as_json:
         echo_json(rows)
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from employes_sync.cli.common import (
     open_database,
     plural,
     resolve_database,
+    run,
 )
 from employes_sync.processing import rebuild_timelines
 from employes_sync.store import queue as queue_store
@@ -57,7 +57,7 @@ def timeline(employee_id: str, scope: str | None, database_url: str | None, as_j
             return await timeline_store.events_for(pool, await _resolve_scope(pool, scope), employee_id)
 
     with resolve_database(database_url) as dsn:
-        events = asyncio.run(main())
+        events = run(main())
     if as_json:
         echo_json(events)
         return
@@ -99,7 +99,7 @@ def queue(scope: str | None, database_url: str | None, prune: str | None, as_jso
             return {"counts": counts, "closed": closed, "pruned": pruned}
 
     with resolve_database(database_url) as dsn:
-        result = asyncio.run(main())
+        result = run(main())
     if as_json:
         echo_json(result)
         return
@@ -154,7 +154,7 @@ def rebuild(
             return {**result.to_json(), "as_of": day.isoformat(), "locale": language}
 
     with resolve_database(database_url) as dsn:
-        result = asyncio.run(main())
+        result = run(main())
     if as_json:
         echo_json(result)
     else:

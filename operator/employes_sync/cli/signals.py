@@ -24,6 +24,8 @@ from collections.abc import Coroutine, Iterator
 from types import FrameType
 from typing import Any, TypeVar
 
+from employes_sync.cli.common import run
+
 T = TypeVar("T")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -138,12 +140,14 @@ class SignalGuard:
                 self._loop = self._task = None
                 self._watching = False
 
-        self.check()
         try:
-            result = asyncio.run(guarded())
+            self.check()
+            result = run(guarded())
         except asyncio.CancelledError:
             if self.signum is None:
                 raise
             self._raised = True
             raise Interrupted(self.signum) from None
+        finally:
+            main.close()  # a signal before `guarded` awaited it (see `common.run`)
         return result  # a signal that stopped the run itself is the caller's to report (`signum`)

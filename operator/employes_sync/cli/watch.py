@@ -14,7 +14,7 @@ from typing import Any
 import click
 import psycopg
 
-from employes_sync.cli.common import database_option, fail, resolve_database
+from employes_sync.cli.common import database_option, fail, resolve_database, run
 from employes_sync.controller.listener import parse_payload
 from employes_sync.store import db
 from employes_sync.store.db import redact_dsn
@@ -57,7 +57,7 @@ def watch(scope: str | None, database_url: str | None, as_json: bool, count: int
     """Print sync notifications (runs, batches, changed timelines) as they arrive."""
     with resolve_database(database_url) as dsn:
         try:
-            asyncio.run(_watch(dsn, scope, as_json, count))
+            run(_watch(dsn, scope, as_json, count))
         except KeyboardInterrupt:
             pass
 
