@@ -45,6 +45,16 @@ class KubeApi:
     def _json(response: Any) -> dict[str, Any]:
         return json.loads(response.data) if response.data else {}
 
+    @staticmethod
+    def _done(response: Any) -> None:
+        """Read an answer nobody looks at: its connection goes back to the pool only when read.
+
+        Left unread, every status write and Job creation opened a new connection to the API server
+        (and the old one was closed when collected).
+        """
+        response.drain_conn()
+        response.release_conn()
+
     async def read_secret_metadata(self, namespace: str, name: str) -> dict[str, Any]:
         """Only the Secret's metadata (a PartialObjectMetadata): its labels, without its data.
 
@@ -66,7 +76,7 @@ class KubeApi:
     async def create_job(self, namespace: str, manifest: Mapping[str, Any]) -> bool:
         """Create the Job; False when one of that name exists already (a restarted operator's case)."""
         try:
-            await asyncio.to_thread(
+            response = await asyncio.to_thread(
                 self._batch.create_namespaced_job,
                 namespace,
                 dict(manifest),  # type: ignore[arg-type]  # the client serializes a plain dict too
@@ -76,6 +86,7 @@ class KubeApi:
             if exc.status == 409:
                 return False
             raise
+        self._done(response)
         return True
 
     async def list_jobs(self, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -95,11 +106,12 @@ class KubeApi:
         return _labelled(self._json(response).get("items") or [], labels)
 
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-        await asyncio.to_thread(
+        response = await asyncio.to_thread(
             self._custom.patch_namespaced_custom_object_status,
             GROUP, VERSION, namespace, PLURAL, name, {"status": dict(status)},
             _preload_content=False, _content_type=MERGE_PATCH,
         )  # fmt: skip
+        self._done(response)
 
     async def patch_resource(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         response = await asyncio.to_thread(
