@@ -288,13 +288,14 @@ def test_a_resource_syncs_to_ready_within_parallelism(env: Env) -> None:
     assert_no_secret_anywhere(env, op, env.simulator.config.token, env.database_url)
 
 
-def test_a_run_with_nothing_queued_writes_its_status_three_times(
+def test_a_run_with_nothing_queued_writes_its_status_twice(
     cluster_with_crd: Cluster, job_runner: JobRunner, operator_factory: Callable[..., OperatorProcess],
     database_url: str, make_simulator: Callable[..., Simulator],
 ) -> None:  # fmt: skip
-    """Started, first feedback, finished. Every status write is a watch event for each client of the
-    resource and work for the API server, at 200 resources too; none may say nothing new. A run done
-    all inline has no Job to look for either: it never lists Jobs."""
+    """Started and finished. Every status write is a watch event for each client of the resource and
+    work for the API server, at 200 resources too; none may say nothing new. A run done all inline
+    closes the moment its first feedback is in, so the end tells both. It has no Job to look for
+    either: it never lists Jobs."""
     env = Env(cluster_with_crd, job_runner, operator_factory, database_url, make_simulator(employees=10))
     env.secret()
     env.resource(inline__count=10)
@@ -306,8 +307,11 @@ def test_a_run_with_nothing_queued_writes_its_status_three_times(
         if st and (not writes or st != writes[-1]) and not (writes and "lastRun" in writes[-1]):
             writes.append(st)
     phases = [_run(st).get("phase") or ("Finished" if "lastRun" in st else "?") for st in writes]
-    assert phases == ["Starting", "Batches", "Finished"], writes
-    assert writes[-1]["lastRun"]["employees"] == 10 and writes[-1]["lastRun"]["queued"] == 0
+    assert phases == ["Starting", "Finished"], writes
+    last = writes[-1]
+    assert last["lastRun"]["employees"] == 10 and last["lastRun"]["queued"] == 0
+    assert last["lastRun"]["inlineProcessed"] == 10 and last["lastRun"]["timeToFirstFeedbackSeconds"] > 0
+    assert last["syncedGeneration"] == 1  # its trigger is marked handled: no second run follows
     assert env.jobs() == [] and env.timelines() == 10
     assert [selector for selector in env.cluster.lists(JOBS, NS) if selector] == []  # kopf's has none
 
