@@ -205,6 +205,47 @@ def test_triggers_are_level_based_and_coalesce() -> None:
     assert triggers.wanted(meta, synced).mode == "interactive"  # type: ignore[union-attr]
 
 
+def test_only_a_change_past_the_status_is_one_a_reconciler_acts_on() -> None:
+    obj: dict[str, Any] = {
+        "metadata": {"generation": 1, "resourceVersion": "5", "annotations": {}, "labels": {"a": "b"}},
+        "spec": dict(SPEC),
+        "status": {"currentRun": {"id": 1, "phase": "Starting"}},
+    }
+    before = triggers.watched(obj)
+    # The reconciler's own status write: a new version, the same object as far as it acts on it.
+    written = {**obj, "metadata": {**obj["metadata"], "resourceVersion": "6"}, "status": {"lastRun": {}}}
+    assert triggers.watched(written) == before
+    moved = [
+        {**obj, "metadata": {**obj["metadata"], "annotations": {triggers.REQUESTED_AT: "t1"}}},
+        {**obj, "metadata": {**obj["metadata"], "generation": 2}},
+        {**obj, "spec": {**SPEC, "suspend": True}},  # a spec change, also where no generation is kept
+        {**obj, "metadata": {**obj["metadata"], "labels": {}}},
+        {**obj, "metadata": {**obj["metadata"], "deletionTimestamp": "2026-01-01T00:00:00Z"}},
+    ]
+    for other in moved:
+        assert triggers.watched(other) != before, other
+
+
+async def test_a_resource_event_wakes_its_reconciler_unless_only_the_status_moved() -> None:
+    from employes_sync.controller.context import OperatorConfig, OperatorContext
+
+    ctx = OperatorContext(config=OperatorConfig(), api=None)  # type: ignore[arg-type]  # no API call here
+    wake = ctx.waker("payroll", "acme")
+    obj: dict[str, Any] = {"metadata": {"generation": 1, "annotations": {}}, "spec": dict(SPEC)}
+    ctx.changed("payroll", "acme", obj)
+    assert wake.is_set()  # the first event of a resource always wakes
+    wake.clear()
+    ctx.changed("payroll", "acme", {**obj, "status": {"lastRun": {"id": 1}}})
+    assert not wake.is_set()
+    annotated = {**obj, "metadata": {"generation": 1, "annotations": {triggers.REQUESTED_AT: "t1"}}}
+    ctx.changed("payroll", "acme", {**annotated, "status": {"lastRun": {"id": 1}}})
+    assert wake.is_set()
+    wake.clear()
+    ctx.forget("payroll", "acme")  # its reconciler ended: a later one is woken by its first event
+    ctx.changed("payroll", "acme", annotated)
+    assert wake.is_set() and ctx.waker("payroll", "acme") is wake
+
+
 def test_trigger_patch_sets_the_annotations() -> None:
     patch = triggers.request_patch("background", datetime(2025, 3, 1, 2, 30, tzinfo=UTC))
     stamp = "2025-03-01T02:30:00.000000Z"

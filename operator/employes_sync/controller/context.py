@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ from employes_sync.allowlist import Allowlists
 from employes_sync.controller.listener import DatabaseListeners, requested_resource
 from employes_sync.controller.pools import DEFAULT_POOL_SIZE, Pools
 from employes_sync.controller.webhooks import DeliveryLoops
+from employes_sync.kube import triggers
 from employes_sync.kube.kubeapi import KubeApi
 from employes_sync.kube.launcher import JobChanges
 from employes_sync.store.runs import Owner
@@ -69,6 +71,8 @@ class OperatorContext:
     pools: Pools = field(default_factory=Pools)
     dsns: DsnRegistry = field(default_factory=DsnRegistry)
     wakers: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
+    #: What each resource's reconciler acts on, as the last watch event showed it (see `changed`).
+    seen: dict[tuple[str, str], Hashable] = field(default_factory=dict)
     #: The run being driven of each resource, told when one of its Jobs changes (see `job_changed`).
     job_changes: dict[tuple[str, str], JobChanges] = field(default_factory=dict)
     listeners: DatabaseListeners = field(init=False)
@@ -84,6 +88,21 @@ class OperatorContext:
         event = self.wakers.get((namespace or "", name or ""))
         if event is not None:
             event.set()
+
+    def changed(self, namespace: str | None, name: str | None, obj: Mapping[str, Any]) -> None:
+        """A watch event of one resource: wake its reconciler unless only its status moved."""
+        key, now = (namespace or "", name or ""), triggers.watched(obj)
+        if self.seen.get(key) == now:
+            return
+        self.seen[key] = now
+        self.wake(namespace, name)
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The resource's reconciler ended (the resource is gone, or the operator stops).
+
+        Its waker stays: a reconciler started for the same name meanwhile holds that very event.
+        """
+        self.seen.pop((namespace, name), None)
 
     def watch_jobs(self, namespace: str, name: str) -> JobChanges:
         """A fresh `JobChanges` for the run of that resource that starts being driven now."""

@@ -116,6 +116,9 @@ class Reconciler:
 
     async def step(self) -> bool:
         """One pass; returns True when it ended by waiting (nothing to do for now)."""
+        # Whatever woke this pass is in what it reads next: kopf updates the body before it tells the
+        # change. Left set, a wake from before a run (its creation, say) made one more pass after it.
+        self.wake.clear()
         resource, runs = self.resource, self.runs
         spec = resource.spec()
         if spec.suspend:

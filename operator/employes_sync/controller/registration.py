@@ -70,14 +70,18 @@ async def reconcile(
     finally:
         ctx.dsns.discard(reconciler.scope)
         ctx.webhooks.forget(reconciler.scope)
+        ctx.forget(reconciler.resource.namespace, reconciler.resource.name)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def resource_changed(namespace: str | None, name: str | None, memo: kopf.Memo, **_: Any) -> None:
-    """Any change (spec, annotations, suspend) wakes that resource's reconciler at once."""
+async def resource_changed(
+    namespace: str | None, name: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any
+) -> None:
+    """A change (spec, annotations, suspend) wakes that resource's reconciler at once; its own status
+    writes do not (see triggers.watched)."""
     ctx: OperatorContext | None = getattr(memo, "ctx", None)
     if ctx is not None:
-        ctx.wake(namespace, name)
+        ctx.changed(namespace, name, body)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={jobs.MANAGED_BY_LABEL: jobs.MANAGER})

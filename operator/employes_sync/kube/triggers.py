@@ -8,7 +8,8 @@ conclusion from the object alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,24 @@ def wanted(meta: Mapping[str, Any], status: Mapping[str, Any]) -> Trigger | None
     if requested is not None and requested != synced_request:
         return Trigger("requested", mode, generation, requested)
     return None
+
+
+def watched(obj: Mapping[str, Any]) -> Hashable:
+    """What of an EmployesSync its reconciler acts on: all of it but the status (and the version).
+
+    The reconciler writes the status itself, three times a run, and each write comes back as a watch
+    event; waking on those made it look at the database again after every run for nothing. Anything
+    else moving (the spec, an annotation, a label, the deletion) still wakes it, also when a
+    re-listing watch delivers only the latest version of several changes.
+    """
+    meta = obj.get("metadata") or {}
+    return (
+        meta.get("generation"),
+        json.dumps(obj.get("spec"), sort_keys=True, default=str),
+        tuple(sorted((meta.get("annotations") or {}).items())),
+        tuple(sorted((meta.get("labels") or {}).items())),
+        meta.get("deletionTimestamp"),
+    )
 
 
 def sql_requested(
