@@ -54,8 +54,8 @@ def wanted(meta: Mapping[str, Any], status: Mapping[str, Any]) -> Trigger | None
 def watched(obj: Mapping[str, Any]) -> Hashable:
     """What of an EmployesSync its reconciler acts on: all of it but the status (and the version).
 
-    The reconciler writes the status itself, three times a run, and each write comes back as a watch
-    event; waking on those made it look at the database again after every run for nothing. Anything
+    The reconciler writes the status itself, at least twice a run, and each write comes back as a
+    watch event; waking on those made it look at the database again after every run for nothing. Anything
     else moving (the spec, an annotation, a label, the deletion) still wakes it, also when a
     re-listing watch delivers only the latest version of several changes.
     """
