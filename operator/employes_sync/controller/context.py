@@ -8,10 +8,13 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg_pool import AsyncConnectionPool
+
 from employes_sync.allowlist import Allowlists
 from employes_sync.controller.listener import DatabaseListeners, requested_resource
 from employes_sync.controller.pools import DEFAULT_POOL_SIZE, Pools
 from employes_sync.controller.webhooks import DeliveryLoops
+from employes_sync.executors.lease import Heartbeat
 from employes_sync.kube import triggers
 from employes_sync.kube.kubeapi import KubeApi
 from employes_sync.kube.launcher import JobChanges
@@ -77,9 +80,24 @@ class OperatorContext:
     job_changes: dict[tuple[str, str], JobChanges] = field(default_factory=dict)
     listeners: DatabaseListeners = field(init=False)
     webhooks: DeliveryLoops = field(default_factory=DeliveryLoops)
+    #: One lease renewal per database for every run this replica drives there (see `heartbeat`).
+    heartbeats: dict[AsyncConnectionPool, Heartbeat] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.listeners = DatabaseListeners(self.on_notification, self.wake_all)
+
+    def heartbeat(self, pool: AsyncConnectionPool) -> Heartbeat:
+        """The heartbeat of this replica's runs on that database, made at its first run there."""
+        beat = self.heartbeats.get(pool)
+        if beat is None:
+            beat = Heartbeat(pool, self.config.owner, self.config.run_lease_seconds)
+            self.heartbeats[pool] = beat
+        return beat
+
+    async def close_heartbeats(self) -> None:
+        for beat in self.heartbeats.values():
+            await beat.close()
+        self.heartbeats.clear()
 
     def waker(self, namespace: str, name: str) -> asyncio.Event:
         return self.wakers.setdefault((namespace, name), asyncio.Event())

@@ -15,7 +15,6 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.controller.resource import Resource
-from employes_sync.executors.lease import keep_run
 from employes_sync.kube import status
 from employes_sync.store import runs as runs_store
 
@@ -38,7 +37,7 @@ class Ownership:
     def __init__(self, resource: Resource, sleep: Callable[[float], Awaitable[None]]):
         self.resource = resource
         self.sleep = sleep
-        self.beat: asyncio.Task[None] | None = None  # the lease of the run being driven (holding())
+        self.beat: asyncio.Future[None] | None = None  # the lease of the run being driven (holding())
 
     def lost(self) -> bool:
         """The lease of the run being driven stopped being renewed: the run is no longer ours."""
@@ -72,14 +71,12 @@ class Ownership:
         return False
 
     @contextlib.asynccontextmanager
-    async def holding(self, pool: AsyncConnectionPool, run_id: int) -> AsyncIterator[asyncio.Task[None]]:
-        """Renew the run's lease while the block runs; the task ends if the run stops being ours."""
-        config = self.resource.ctx.config
-        beat = asyncio.create_task(keep_run(pool, run_id, config.owner, config.run_lease_seconds))
-        self.beat = beat
-        try:
-            yield beat
-        finally:
-            self.beat = None
-            beat.cancel()
-            await asyncio.gather(beat, return_exceptions=True)
+    async def holding(self, pool: AsyncConnectionPool, run_id: int) -> AsyncIterator[asyncio.Future[None]]:
+        """Renew the run's lease while the block runs (the replica's one heartbeat on that database);
+        the future is done if the run stops being ours."""
+        async with self.resource.ctx.heartbeat(pool).holding(run_id) as beat:
+            self.beat = beat
+            try:
+                yield beat
+            finally:
+                self.beat = None

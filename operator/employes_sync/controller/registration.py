@@ -51,6 +51,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     if ctx is not None:
         await ctx.listeners.close()
         await ctx.webhooks.close()
+        await ctx.close_heartbeats()
         await ctx.pools.close()
         ctx.api.close()
 

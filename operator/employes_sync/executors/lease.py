@@ -7,7 +7,9 @@ and the next starter of its scope takes it over (`store/runs.py`) instead of wai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -18,19 +20,67 @@ from employes_sync.store import runs as runs_store
 log = logging.getLogger(__name__)
 
 
-async def keep_run(
-    pool: AsyncConnectionPool, run_id: int, owner: runs_store.Owner, lease_seconds: float
-) -> None:
-    """Renew the run's heartbeat every third of its lease; return when the run is no longer ours.
+class Heartbeat:
+    """The leases of every run one owner drives on one database, renewed together by one statement.
 
-    A database that misses one beat is not the end: the lease is three beats long, and the driver
-    has its own patience for outages.
+    An operator drives a run per resource. With a beat of its own, each run was a statement and a
+    pooled connection every third of a lease: at 200 running resources and a 20 s lease, 30 a second,
+    taking connections from the runs' own statements. One beat renews them all, whatever their number.
+    A run joins at the next beat, which is never later than its own first beat would have been.
     """
-    while True:
-        await asyncio.sleep(lease_seconds / 3)
+
+    def __init__(self, pool: AsyncConnectionPool, owner: runs_store.Owner, lease_seconds: float) -> None:
+        self.pool = pool
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        #: run id -> (done when the run is no longer ours, how many holders)
+        self._held: dict[int, tuple[asyncio.Future[None], int]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def holding(self, run_id: int) -> AsyncIterator[asyncio.Future[None]]:
+        """Renew the run's lease while the block runs; the future is done when the run stops being ours."""
+        lost, holders = self._held.get(run_id) or (asyncio.get_running_loop().create_future(), 0)
+        self._held[run_id] = (lost, holders + 1)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._beat(), name=f"heartbeat of {self.owner.name}")
         try:
-            if not await runs_store.renew(pool, run_id, owner, lease_seconds):
-                log.warning("run %d is no longer ours (finished or taken over): heartbeat stops", run_id)
-                return
-        except (psycopg.Error, PoolTimeout) as exc:
-            log.warning("heartbeat of run %d failed: %s", run_id, one_line(exc))
+            yield lost
+        finally:
+            self._release(run_id)
+
+    def _release(self, run_id: int) -> None:
+        lost, holders = self._held[run_id]
+        if holders > 1:
+            self._held[run_id] = (lost, holders - 1)
+            return
+        del self._held[run_id]
+        lost.cancel()  # nobody waits on it any more (a no-op when it is done already)
+        if not self._held and self._task is not None:
+            self._task.cancel()  # the beat has nothing left to renew; the next holder starts one
+            self._task = None
+
+    async def _beat(self) -> None:
+        """Renew every third of the lease. A database that misses one beat is not the end: the lease
+        is three beats long, and the drivers have their own patience for outages."""
+        while self._held:
+            await asyncio.sleep(self.lease_seconds / 3)
+            run_ids = [run_id for run_id, (lost, _) in self._held.items() if not lost.done()]
+            if not run_ids:
+                continue  # every run held is lost already; its holder has yet to let go
+            try:
+                ours = await runs_store.renew_all(self.pool, run_ids, self.owner, self.lease_seconds)
+            except (psycopg.Error, PoolTimeout) as exc:
+                log.warning("heartbeat of %d run(s) failed: %s", len(run_ids), one_line(exc))
+                continue
+            for run_id in run_ids:
+                held = self._held.get(run_id)  # let go of while the statement ran: None
+                if run_id not in ours and held is not None and not held[0].done():
+                    log.warning("run %d is no longer ours (finished or taken over): heartbeat stops", run_id)
+                    held[0].set_result(None)
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

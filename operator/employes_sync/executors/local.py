@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV
 from employes_sync.executors.driver import DriverSettings, Ended, OnTick
-from employes_sync.executors.lease import keep_run
+from employes_sync.executors.lease import Heartbeat
 from employes_sync.executors.orchestration import RunOrchestration
 from employes_sync.pipeline import OnResponse, RunSummary
 from employes_sync.settings import (
@@ -210,31 +210,33 @@ async def sync_locally(
     driver = asyncio.create_task(
         run.drive(launcher, driver_settings, listing_done=listing_done, on_tick=on_tick, wake=wake)
     )
-    heartbeat = asyncio.create_task(keep_run(pool, run_id, owner, settings.run_lease_seconds))
-    stopped: asyncio.Task[Any] | None = asyncio.create_task(stop.wait()) if stop is not None else None
+    async with Heartbeat(pool, owner, settings.run_lease_seconds).holding(run_id) as heartbeat:
+        stopped: asyncio.Task[Any] | None = asyncio.create_task(stop.wait()) if stop is not None else None
 
-    async def work() -> None:
-        await collector
-        await driver
+        async def work() -> None:
+            await collector
+            await driver
 
-    whole = asyncio.create_task(work())
-    tasks: list[asyncio.Task[Any]] = [whole, collector, driver, heartbeat, *([stopped] if stopped else [])]
-    try:
-        await asyncio.wait([t for t in (whole, heartbeat, stopped) if t], return_when=asyncio.FIRST_COMPLETED)
-        if not whole.done():
-            for task in (whole, collector, driver):
+        whole = asyncio.create_task(work())
+        tasks: list[asyncio.Task[Any]] = [whole, collector, driver, *([stopped] if stopped else [])]
+        try:
+            await asyncio.wait(
+                [t for t in (whole, heartbeat, stopped) if t], return_when=asyncio.FIRST_COMPLETED
+            )
+            if not whole.done():
+                for task in (whole, collector, driver):
+                    task.cancel()
+                await asyncio.gather(whole, collector, driver, return_exceptions=True)
+                if heartbeat.done():
+                    raise RunLost(
+                        f"run {run_id} was taken over by another sync: its heartbeat was not renewed within "
+                        f"{settings.run_lease_seconds:g} s"
+                    )
+                return await run.interrupt(stop_reason())
+            whole.result()  # the listing's error (the run is already closed as failed), or the driver's
+            return await run.finish()
+        finally:
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(whole, collector, driver, return_exceptions=True)
-            if heartbeat.done():
-                raise RunLost(
-                    f"run {run_id} was taken over by another sync: its heartbeat was not renewed within "
-                    f"{settings.run_lease_seconds:g} s"
-                )
-            return await run.interrupt(stop_reason())
-        whole.result()  # the listing's error (the run is already closed as failed), or the driver's
-        return await run.finish()
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        run.finished("failed")  # counted already unless the run ended by an error
+            await asyncio.gather(*tasks, return_exceptions=True)
+            run.finished("failed")  # counted already unless the run ended by an error

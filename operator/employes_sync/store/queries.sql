@@ -524,12 +524,13 @@ SELECT id, owner, owner_id, started_at, heartbeat_at, heartbeat_expires_at,
  WHERE scope = %(scope)s AND status = 'running'
    FOR UPDATE;
 
--- name: renew_run
--- The owner's heartbeat: move the run's expiry on; no row if the run is no longer running or no longer its own.
+-- name: renew_runs
+-- The owner's heartbeat, for all the runs it drives on this database at once: move their expiry on.
+-- A run that is no longer running or no longer its own is not renewed, and its id is not returned.
 UPDATE sync_runs
    SET heartbeat_at = now(),
        heartbeat_expires_at = now() + make_interval(secs => %(lease_seconds)s::float8)
- WHERE id = %(run_id)s
+ WHERE id = ANY(%(run_ids)s::bigint[])
    AND status = 'running'
    AND owner_id IS NOT DISTINCT FROM %(owner_id)s
 RETURNING id;
