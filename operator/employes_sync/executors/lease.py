@@ -62,7 +62,18 @@ class Heartbeat:
 
     async def _beat(self) -> None:
         """Renew every third of the lease. A database that misses one beat is not the end: the lease
-        is three beats long, and the drivers have their own patience for outages."""
+        is three beats long, and the drivers have their own patience for outages. Any other error
+        ends the beat, and every run held is told it is lost: driving on without a lease would let
+        another starter take the run over under it."""
+        try:
+            await self._renew_while_held()
+        except Exception:
+            log.exception("the heartbeat of %d run(s) stopped; they are given up", len(self._held))
+            for lost, _ in self._held.values():
+                if not lost.done():
+                    lost.set_result(None)
+
+    async def _renew_while_held(self) -> None:
         while self._held:
             await asyncio.sleep(self.lease_seconds / 3)
             run_ids = [run_id for run_id, (lost, _) in self._held.items() if not lost.done()]
