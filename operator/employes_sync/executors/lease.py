@@ -33,7 +33,9 @@ class Heartbeat:
         self.pool = pool
         self.owner = owner
         self.lease_seconds = lease_seconds
-        #: run id -> (done when the run is no longer ours, how many holders)
+        #: run id -> (done when the run is no longer ours, how many holders). Two at once is rare but
+        #: real: a resource re-created while its old reconciler is still being cancelled adopts the
+        #: same run (it is ours), and the old one's letting go must not end the new one's lease.
         self._held: dict[int, tuple[asyncio.Future[None], int]] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -55,7 +57,6 @@ class Heartbeat:
             self._held[run_id] = (lost, holders - 1)
             return
         del self._held[run_id]
-        lost.cancel()  # nobody waits on it any more (a no-op when it is done already)
         if not self._held and self._task is not None:
             self._task.cancel()  # the beat has nothing left to renew; the next holder starts one
             self._task = None
