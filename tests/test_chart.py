@@ -72,7 +72,11 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "operator": {"ingressFrom": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]},
             "worker": {"databaseTo": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "apiTo": []},
         },
-        "allowlist": {"workerImages": ["registry.example/esync:1.2.3"], "workerServiceAccounts": ["batch"]},
+        "allowlist": {
+            "workerImages": ["registry.example/esync:1.2.3"],
+            "workerServiceAccounts": ["batch"],
+            "databaseHosts": ["pg.payroll.svc", "[fd00::5]:6432"],
+        },
     },
 }
 
@@ -674,6 +678,7 @@ def test_allowlists_reach_the_operator(chart: helm.Chart) -> None:
     default = _operator_args(render(chart))
     assert _flag(default, "allow-api-url") == ["https://connect.employes.nl/v4"]
     assert _flag(default, "allow-worker-image") == [] and _flag(default, "allow-worker-service-account") == []
+    assert _flag(default, "allow-database-host") == []  # any host, as the operator's default
     # The operator always allows its --worker-image and --worker-service-account (the chart's own).
     assert _flag(default, "worker-image") == [f"employes-sync:{chart.metadata['appVersion']}"]
     assert _flag(default, "worker-service-account") == [f"{RELEASE}-employes-sync-worker"]
@@ -688,6 +693,7 @@ def test_allowlists_reach_the_operator(chart: helm.Chart) -> None:
     ]
     assert _flag(args, "allow-worker-image") == ["registry.example/esync:1.2.3"]
     assert _flag(args, "allow-worker-service-account") == ["batch"]
+    assert _flag(args, "allow-database-host") == ["pg.payroll.svc", "[fd00::5]:6432"]
 
     own = _operator_args(render(chart, {"allowlist": {"apiUrls": ["https://proxy.example/employes/v4"]}}))
     assert _flag(own, "allow-api-url") == ["https://proxy.example/employes/v4"]
@@ -710,6 +716,9 @@ def test_the_notes_url_of_the_simulator_is_allowed(chart: helm.Chart) -> None:
         {"allowlist": {"apiUrls": ["ftp://connect.employes.nl/v4"]}},
         {"allowlist": {"workerImages": ["two words"]}},
         {"allowlist": {"workerServiceAccounts": ["Not_A_Name"]}},
+        {"allowlist": {"databaseHosts": ["@abstract"]}},
+        {"allowlist": {"databaseHosts": ["a.example,b.example"]}},
+        {"allowlist": {"databaseHosts": ["pg.example:"]}},
         {"clusterWide": "yes"},
         {"networkPolicy": {"enabled": True, "worker": {"databasePort": 0}}},
         {"triggerPolicy": {"enabled": "sometimes"}},

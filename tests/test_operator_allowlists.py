@@ -8,10 +8,12 @@ request reaches any simulator, no Job is created, the Secret's data is never rea
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from employes_sync.employes.simulator import Simulator
 from tests.fixtures.kube import *  # noqa: F403
@@ -115,6 +117,50 @@ def test_an_unlabelled_dsn_secret_is_refused_too(env: Env) -> None:
     condition = refused(env, "SecretNotAllowed")
     assert "default/db" in condition["message"] and "database DSN" in condition["message"]
     assert data_reads(env, "db") == 0
+    assert env.simulator.stats.total == 0 and not env.jobs()
+
+
+def accepted(server: socket.socket) -> int:
+    """Connections waiting on a listening socket that nobody accepted: each was an attempt to reach it."""
+    server.setblocking(False)
+    count = 0
+    while True:
+        try:
+            conn, _ = server.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1
+
+
+@pytest.mark.fault(*rows.A_DSN_NAMING_AN_UNLISTED_DATABASE_HOST_CONNECTS_NOWHERE)
+def test_a_dsn_naming_an_unlisted_database_host_connects_nowhere(env: Env) -> None:
+    socket_dir = conninfo_to_dict(env.database_url)["host"]  # the embedded server listens on a socket
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+        env.secret(dsn=f"postgresql://esync:hunter2@127.0.0.1:{port}/payroll")
+        env.resource()
+        op = env.operator(extra=[f"--allow-database-host={socket_dir}"])
+        message = refused(env, "DatabaseNotAllowed")["message"]
+        assert f"names host 127.0.0.1:{port}" in message and f"allowed: {socket_dir}" in message
+        assert "hunter2" not in message and "esync:" not in message
+        assert accepted(probe) == 0  # the port beside the database was never tried
+        assert env.simulator.stats.total == 0 and not env.jobs()
+        assert_no_secret_anywhere(env, op, "hunter2")
+
+        env.secret(dsn=env.database_url)  # the listed database: it recovers without a restart
+        env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+        assert accepted(probe) == 0
+
+
+@pytest.mark.fault(*rows.A_DSN_USING_THE_OPERATORS_OWN_FILES_IS_REFUSED)
+def test_a_dsn_using_the_operators_own_files_is_refused(env: Env) -> None:
+    sep = "&" if "?" in env.database_url else "?"
+    env.secret(dsn=f"{env.database_url}{sep}passfile=/root/.pgpass")
+    env.resource()
+    env.operator()  # no host list: any host, but never the operator's own files
+    message = refused(env, "DatabaseNotAllowed")["message"]
+    assert "sets passfile" in message and "/root/.pgpass" not in message
     assert env.simulator.stats.total == 0 and not env.jobs()
 
 

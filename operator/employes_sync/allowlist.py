@@ -1,4 +1,4 @@
-"""What an EmployesSync may make the operator reach: API URLs, worker images, worker ServiceAccounts.
+"""What an EmployesSync may make the operator reach: API URLs, databases, worker images and accounts.
 
 Whoever may write an EmployesSync is not trusted with the operator's reach: the operator sends the
 resource's token to `spec.api.baseUrl` and creates Jobs from `spec.worker`. The operator's
@@ -10,7 +10,8 @@ Pure decisions only: the reconciler and the worker turn a `Refusal` into a condi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import posixpath
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -20,12 +21,22 @@ from employes_sync.settings import AUTHORITY, DEFAULT_API_URL, has_space_or_cont
 API_URLS_ENV = "EMPLOYES_SYNC_ALLOWED_API_URLS"
 IMAGES_ENV = "EMPLOYES_SYNC_ALLOWED_WORKER_IMAGES"
 SERVICE_ACCOUNTS_ENV = "EMPLOYES_SYNC_ALLOWED_WORKER_SERVICE_ACCOUNTS"
+DATABASE_HOSTS_ENV = "EMPLOYES_SYNC_ALLOWED_DATABASE_HOSTS"
 #: A worker Job's API URL, from the resource's spec (with API_URLS_ENV, the operator's list).
 API_URL_ENV = "EMPLOYES_API_URL"
 
 API_HOST_NOT_ALLOWED = "ApiHostNotAllowed"
 WORKER_IMAGE_NOT_ALLOWED = "WorkerImageNotAllowed"
 SERVICE_ACCOUNT_NOT_ALLOWED = "ServiceAccountNotAllowed"
+DATABASE_NOT_ALLOWED = "DatabaseNotAllowed"
+
+#: libpq parameters that make the client use the operator's own files: its service and password files
+#: (`service=prod host=mine.example` would send another database's user and password to a host the
+#: resource's author runs) and its TLS client certificate and key (the operator's identity at any
+#: server that trusts it). A resource's author cannot put files in the operator's pod, so no DSN of
+#: theirs needs them. CA material (sslrootcert, sslcrl) is public and stays allowed.
+OPERATOR_FILE_PARAMS = ("service", "servicefile", "passfile", "sslcert", "sslkey")
+_DEFAULT_DB_PORT = "5432"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SHOWN = 5  # allowed values named in a refusal; the rest are counted
@@ -105,6 +116,9 @@ class Allowlists:
     api_urls: frozenset[str] = frozenset({DEFAULT_API_URL})
     worker_images: frozenset[str] = frozenset()
     worker_service_accounts: frozenset[str] = frozenset()
+    #: "host" (any port), "host:port" or socket directory entries; empty: any host (the file parameters
+    #: are refused always)
+    database_hosts: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -113,6 +127,7 @@ class Allowlists:
         api_urls: Iterable[str] = (),
         worker_images: Iterable[str] = (),
         worker_service_accounts: Iterable[str] = (),
+        database_hosts: Iterable[str] = (),
         default_image: str | None = None,
         default_service_account: str | None = None,
     ) -> Allowlists:
@@ -130,6 +145,7 @@ class Allowlists:
         for image in images:
             if any(ch.isspace() for ch in image):
                 raise AllowlistError(f"allowed worker image {image!r} contains whitespace")
+        hosts = {normalize_database_host(h) for h in database_hosts if h.strip()}
         if default_image:
             images.add(default_image)
         if default_service_account:
@@ -138,6 +154,7 @@ class Allowlists:
             api_urls=frozenset(urls or {normalize_url(DEFAULT_API_URL)}),
             worker_images=frozenset(images),
             worker_service_accounts=frozenset(accounts),
+            database_hosts=frozenset(hosts),
         )
 
     @classmethod
@@ -180,6 +197,99 @@ class Allowlists:
             )
         return None
 
+    def database_refusal(self, dsn: str, source: str) -> Refusal | None:
+        """None when the operator may connect with `dsn` (read from `source`, e.g. "Secret db/dsn").
+
+        Without a host list any host is allowed, as before there was one; a DSN that makes the operator
+        use its own files never is. The DSN's values are not echoed, except the host refused.
+        """
+        # Imported here: psycopg's conninfo parser is the libpq one, and this module stays light.
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            params = conninfo_to_dict(dsn)
+        except ProgrammingError:
+            return Refusal(DATABASE_NOT_ALLOWED, f"the database DSN in {source} cannot be parsed")
+        named = [p for p in OPERATOR_FILE_PARAMS if params.get(p) not in (None, "")]
+        if named:
+            return Refusal(
+                DATABASE_NOT_ALLOWED,
+                f"the database DSN in {source} sets {', '.join(named)}, which would make the operator "
+                "use its own credential files; no connection was made",
+            )
+        if not self.database_hosts:
+            return None
+        for host, port in database_targets(params):
+            if host in self.database_hosts or f"{host}:{port}" in self.database_hosts:
+                continue
+            if not host:
+                shown = "no host (the operator's local default)"
+            elif host.startswith(("/", "@")):
+                shown = f"the Unix socket directory {host}"
+            else:
+                shown = f"host {host}:{port}"
+            return Refusal(
+                DATABASE_NOT_ALLOWED,
+                f"the database DSN in {source} names {shown}, which is not a database this operator "
+                f"connects to (allowed: {_listing(self.database_hosts)}); no connection was made",
+            )
+        return None
+
     def refusal(self, base_url: str, image: str | None, service_account: str | None) -> Refusal | None:
         """The first thing a spec asks for that it may not have, API URL first (it decides the token)."""
         return self.api_url_refusal(base_url) or self.worker_refusal(image, service_account)
+
+
+def normalize_database_host(entry: str) -> str:
+    """An allowed database as compared: lower-case "host" or "host:port", an IPv6 address in brackets,
+    or the absolute directory of a Unix socket (a proxy beside the operator), compared exactly.
+
+    Raises AllowlistError for an entry that names no host, or a port that is not one.
+    """
+    bad = AllowlistError(f"allowed database host {entry!r} is not a host, host:port or socket directory")
+    if entry.strip().startswith("/"):
+        path = entry.strip().rstrip("/") or "/"
+        if has_space_or_control(path) or "," in path or posixpath.normpath(path) != path:
+            raise bad
+        return path
+    text = entry.strip().lower()
+    if has_space_or_control(text) or not text or text.startswith("@") or any(c in text for c in ",/"):
+        raise bad
+    if text.startswith("["):
+        inside, bracket, rest = text[1:].partition("]")
+        host, port = (f"[{inside}]" if inside and bracket else ""), rest[1:] if rest.startswith(":") else rest
+        if rest and not rest.startswith(":"):
+            raise bad
+    elif text.count(":") > 1:
+        host, port = f"[{text}]", ""  # a bare IPv6 address: any port
+    else:
+        host, _, port = text.partition(":")
+        if text.endswith(":"):
+            raise bad
+    if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise bad
+    return f"{host}:{int(port)}" if port else host
+
+
+def database_targets(params: Mapping[str, object]) -> list[tuple[str, str]]:
+    """Where libpq would connect: (address, port) per host of a multi-host DSN, IPv6 in brackets.
+
+    libpq connects to `hostaddr` when it is given (`host` then only names the server for TLS and the
+    password file), so the address is what an allowlist must judge. An empty address means a socket.
+    """
+    hosts = str(params.get("host") or "").split(",")
+    addrs = str(params.get("hostaddr") or "").split(",")
+    ports = str(params.get("port") or "").split(",")
+    targets = []
+    for i in range(max(len(hosts), len(addrs))):
+        addr = (addrs[i] if i < len(addrs) else "").strip() or (hosts[i] if i < len(hosts) else "").strip()
+        port = (ports[i] if i < len(ports) else ports[0] if len(ports) == 1 else "").strip()
+        if addr.startswith("/"):
+            addr = addr.rstrip("/") or "/"
+        else:
+            addr = addr.lower()
+            if ":" in addr and not addr.startswith("@"):
+                addr = f"[{addr}]"
+        targets.append((addr, str(int(port)) if port.isdigit() else port or _DEFAULT_DB_PORT))
+    return targets

@@ -135,6 +135,19 @@ AN_UNLABELLED_DSN_SECRET_IS_REFUSED_TOO: Fault = (
     "a resource naming a Secret not labelled employessync.io/secret",
     "an unlabelled DSN Secret beside a labelled token Secret: SecretNotAllowed, its data never read",
 )
+A_DSN_NAMING_AN_UNLISTED_DATABASE_HOST_CONNECTS_NOWHERE: Fault = (
+    "Security",
+    "a resource's DSN naming a database host the operator does not allow",
+    (
+        "a DSN naming a listening port beside the allowed database: DatabaseNotAllowed, no connection "
+        "reaches that port, no API request, its password in no message; the allowed DSN then runs Ready"
+    ),
+)
+A_DSN_USING_THE_OPERATORS_OWN_FILES_IS_REFUSED: Fault = (
+    "Security",
+    "a resource's DSN making the operator use its own password, service or certificate files",
+    "a DSN with passfile= and no host list: DatabaseNotAllowed, no API request and no Job",
+)
 AN_UNLISTED_WORKER_IMAGE_OR_SERVICE_ACCOUNT_RUNS_NOTHING: Fault = (
     "Security",
     "a resource naming a worker image or ServiceAccount the operator does not allow",

@@ -98,6 +98,15 @@ def _namespaces(given: tuple[str, ...]) -> list[str]:
     f"(repeatable; or ${allowlist.SERVICE_ACCOUNTS_ENV}).",
 )
 @click.option(
+    "--allow-database-host",
+    "allowed_database_hosts",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help=f"A database host resources' DSNs may name (repeatable; or ${allowlist.DATABASE_HOSTS_ENV}, "
+    "comma-separated). Default: any host. A DSN that uses the operator's own files (service, passfile, "
+    "sslcert, sslkey) is refused either way.",
+)
+@click.option(
     "--poll-seconds",
     envvar=POLL_ENV,
     type=click.FloatRange(0.05, 60),
@@ -164,6 +173,7 @@ def operator(
     allowed_api_urls: tuple[str, ...],
     allowed_images: tuple[str, ...],
     allowed_service_accounts: tuple[str, ...],
+    allowed_database_hosts: tuple[str, ...],
     poll_seconds: float,
     db_pool_size: int,
     retry_base_seconds: float,
@@ -190,6 +200,8 @@ def operator(
             or allowlist.Allowlists.parse_env(os.environ.get(allowlist.IMAGES_ENV)),
             worker_service_accounts=allowed_service_accounts
             or allowlist.Allowlists.parse_env(os.environ.get(allowlist.SERVICE_ACCOUNTS_ENV)),
+            database_hosts=allowed_database_hosts
+            or allowlist.Allowlists.parse_env(os.environ.get(allowlist.DATABASE_HOSTS_ENV)),
             default_image=worker_image,
             default_service_account=worker_service_account or None,
         )
@@ -229,10 +241,11 @@ def operator(
             _port_taken(metrics_port, "--metrics-port", exc)
     kube = _kube_configuration()
     logging.getLogger(__name__).info(
-        "watching %s; worker image %s; API URLs allowed: %s",
+        "watching %s; worker image %s; API URLs allowed: %s; database hosts allowed: %s",
         "all namespaces" if clusterwide else ", ".join(watched),
         worker_image,
         ", ".join(sorted(allowed.api_urls)),
+        ", ".join(sorted(allowed.database_hosts)) or "any",
     )
     settings: kopf.OperatorSettings | None = None
     rank: int | None = None

@@ -86,6 +86,10 @@ class Connection:
             token, dsn = kept.token, kept.dsn
         else:
             token, dsn = await self._read(spec)
+            # Before any connection: the DSN is the resource author's, the network position the operator's.
+            refusal = ctx.config.allowlists.database_refusal(dsn, f"Secret {spec.dsn_ref}")
+            if refusal is not None:
+                raise Problem(refusal.reason, refusal.message)
             self.secrets = SecretsRead(refs, token, dsn, time.monotonic())
         self.checked_refs = refs  # these labels were checked when read (the only Secrets Jobs name)
         pool = await ctx.pools.get(dsn)
