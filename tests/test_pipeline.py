@@ -12,6 +12,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.employes.errors import AuthenticationError, PermissionDeniedError
+from employes_sync.employes.fakedata import SimEmployee, generate_company
 from employes_sync.employes.simulator import Simulator
 from employes_sync.executors.local import sync_locally
 from employes_sync.processing import fetch_employments, rebuild_timelines
@@ -251,3 +252,61 @@ async def test_one_employee_failing_for_good_leaves_no_cancel_request_on_the_cal
         assert task is not None and task.cancelling() == 0
         found, errors = await fetch_employments(client, ids)  # and the next fetch is whole
     assert sorted(found) == sorted(ids) and errors == {}
+
+
+def _timeline_rows(database_url: str, employee_id: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "select event_key, event_type, event_date, event_title, event_data, updated_at"
+            " from employes_timeline_v2 where employee_id = %s order by event_key",
+            (employee_id,),
+        ).fetchall()
+
+
+async def test_an_employment_id_that_turns_up_twice_in_two_versions_keeps_the_stored_timeline(
+    make_simulator: Any, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    """The API listing one employment twice, differently: neither version is believed, none lost.
+
+    Read side by side, the copy with the earlier end would state a false "contract ended"; the
+    employee is an invalid record instead, and keeps what an earlier run stored, while the others go on.
+    """
+    people = generate_company(30, seed=13)
+    sim = make_simulator(company=people, requests_per_second=0)
+    settings = settings_for(sim)
+    first = await sync_locally(settings, pool, database_url, sim.config.token, workers=1)
+    assert first.succeeded and first.summary["employee_errors"] == {}, first.summary
+    conflicted = {3: people[3], 17: people[17]}  # one processed inline, one in a batch
+    before = {p.id: _timeline_rows(database_url, p.id) for p in conflicted.values()}
+    assert all(before.values())
+
+    def serve(index: int, employments: list[dict[str, Any]]) -> None:
+        sim.company[index] = SimEmployee(people[index].employee, employments)
+        sim.companies[0].employments_json.pop(index, None)  # its cached response body
+
+    for index, person in conflicted.items():
+        employment = person.employments[0]
+        assert not employment.get("end_date")
+        serve(index, [employment, {**employment, "end_date": "2099-12-31T00:00:00"}])
+    # Another employee's change still reaches its timeline in the same run.
+    leaver = people[5]
+    assert "contract_ended" not in {row[1] for row in _timeline_rows(database_url, leaver.id)}
+    serve(5, [{**leaver.employments[0], "end_date": "2025-03-31T00:00:00"}])
+
+    second = await sync_locally(settings, pool, database_url, sim.config.token, workers=1)
+    assert second.succeeded, second.error
+    errors = second.summary["employee_errors"]
+    assert errors == {
+        person.id: f"invalid record: employments: id {person.employments[0]['id']} is listed twice"
+        " with different content"
+        for person in conflicted.values()
+    }
+    assert second.summary["employees_synced"] == 28, second.summary
+    assert {p.id: _timeline_rows(database_url, p.id) for p in conflicted.values()} == before
+    ended = [row for row in _timeline_rows(database_url, leaver.id) if row[1] == "contract_ended"]
+    assert [row[2].isoformat() for row in ended] == ["2025-03-31"]
+    # A rebuild from what is stored (the conflict included) refuses the same and removes nothing.
+    ids = sorted(before)
+    rebuilt = await rebuild_timelines(pool, settings.scope, ids, as_of=settings.as_of_date)
+    assert rebuilt.errors == errors
+    assert {i: _timeline_rows(database_url, i) for i in ids} == before

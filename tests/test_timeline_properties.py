@@ -11,6 +11,7 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -144,7 +145,19 @@ employee_records = record(
         "employment": maybe(nested_employment),
     }
 )
-employment_lists = st.none() | st.lists(employment_records, max_size=3)
+
+
+def ident(employment: dict[str, Any]) -> str:
+    """What the builder keys an employment by: its id, else its start day."""
+    return employment.get("id") or f"start:{employment['start_date'][:10]}"
+
+
+def distinct_employments(min_size: int = 0, max_size: int = 3) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Employments with an ident each: two that differ under one ident are an invalid record."""
+    return st.lists(employment_records, min_size=min_size, max_size=max_size, unique_by=ident)
+
+
+employment_lists = st.none() | distinct_employments()
 
 
 def check_result(events: list[TimelineEvent], employee: dict[str, Any]) -> None:
@@ -185,7 +198,7 @@ def test_arbitrary_json_gives_events_or_invalid_record(employee: Any, employment
 def damaged(draw: st.DrawFn) -> tuple[dict[str, Any], list[Any] | None]:
     """A well-formed record with a few values, anywhere in it, replaced by arbitrary JSON."""
     employee = draw(employee_records)
-    employments = draw(st.lists(employment_records, min_size=1, max_size=3))
+    employments = draw(distinct_employments(min_size=1))
     containers: list[dict[str, Any]] = [employee]
     for emp in employments:
         containers.append(emp)
@@ -219,7 +232,7 @@ def test_well_formed_records_always_build(employee: dict[str, Any], employments:
 
 
 @FAST
-@given(employee_records, st.lists(employment_records, max_size=3), days, st.randoms(use_true_random=False))
+@given(employee_records, distinct_employments(), days, st.randoms(use_true_random=False))
 def test_order_of_employments_and_periods_does_not_matter(
     employee: dict[str, Any], employments: list[dict[str, Any]], as_of: date, rnd: random.Random
 ) -> None:
@@ -237,7 +250,7 @@ def test_order_of_employments_and_periods_does_not_matter(
 
 
 @FAST
-@given(employee_records, st.lists(employment_records, min_size=1, max_size=3))
+@given(employee_records, distinct_employments(min_size=1))
 def test_a_json_round_trip_changes_nothing(
     employee: dict[str, Any], employments: list[dict[str, Any]]
 ) -> None:
@@ -247,9 +260,7 @@ def test_a_json_round_trip_changes_nothing(
 
 
 @FAST
-@given(
-    employee_records, st.lists(employment_records, max_size=3), days, st.integers(min_value=1, max_value=400)
-)
+@given(employee_records, distinct_employments(), days, st.integers(min_value=1, max_value=400))
 def test_time_only_adds_lapses_and_plain_events(
     employee: dict[str, Any], employments: list[dict[str, Any]], today: date, later: int
 ) -> None:
@@ -317,7 +328,7 @@ _CORRECTIONS = {
 
 
 @FAST
-@given(employee_records, st.lists(employment_records, min_size=1, max_size=3), days, st.data())
+@given(employee_records, distinct_employments(min_size=1), days, st.data())
 def test_a_correction_to_any_period_is_reflected_after_a_rebuild(
     employee: dict[str, Any], employments: list[dict[str, Any]], as_of: date, data: st.DataObject
 ) -> None:
@@ -361,7 +372,7 @@ def _upsert(stored: dict[str, TimelineEvent], rows: list[TimelineEvent]) -> dict
     return result
 
 
-def test_two_employments_alike_but_for_their_contracts_give_one_timeline_in_either_order() -> None:
+def test_two_employments_alike_but_for_their_contracts_are_refused_in_either_order() -> None:
     """Found by the property above: the API repeating an employment id, one copy with a contract."""
     employee = {"id": "e-1", "first_name": "", "surname_prefix": "van", "surname": "",
                 "status": "out of service", "dt_create": "2023-01-01"}  # fmt: skip
@@ -370,5 +381,20 @@ def test_two_employments_alike_but_for_their_contracts_give_one_timeline_in_eith
                 "is_signed": False, "sign_date": "2023-01-01"}  # fmt: skip
     with_contract = {**bare, "contracts": [contract]}
     as_of = date(2023, 1, 1)
-    forward = build_timeline(employee, [bare, with_contract], as_of=as_of)
-    assert build_timeline(employee, [with_contract, bare], as_of=as_of) == forward
+    cases: list[list[dict[str, Any]]] = [[bare, with_contract], [with_contract, bare]]
+    for employments in cases:
+        with pytest.raises(InvalidRecord) as caught:
+            build_timeline(employee, employments, as_of=as_of)
+        assert caught.value.reason == "employments: id e1 is listed twice with different content"
+
+
+@FAST
+@given(employee_records, distinct_employments(min_size=1), days, st.data())
+def test_an_employment_repeated_word_for_word_changes_nothing(
+    employee: dict[str, Any], employments: list[dict[str, Any]], as_of: date, data: st.DataObject
+) -> None:
+    expected = build_timeline(employee, employments, as_of=as_of)
+    copy = json.loads(json.dumps(data.draw(st.sampled_from(employments))))
+    repeated = [*employments]
+    repeated.insert(data.draw(st.integers(min_value=0, max_value=len(repeated))), copy)
+    assert build_timeline(employee, repeated, as_of=as_of) == expected

@@ -1227,3 +1227,52 @@ def test_11_an_employment_listed_twice_does_not_lengthen_the_chain() -> None:
     renewed = one(build(twice), CONTRACT_RENEWED)
     assert renewed.event_data["chain_contracts"] == 2
     assert one(build(twice[:1]), CONTRACT_RENEWED) == renewed
+
+
+# ------------------------------------------------- an employment id listed twice, alike or not
+
+
+def test_an_employment_repeated_word_for_word_gives_the_events_of_one_copy() -> None:
+    contracts = [fixed("2020-01-01", "2020-12-31")]
+    salary = [
+        {"start_date": "2020-01-01", "month_wage": "3000.00"},
+        {"start_date": "2020-07-01", "month_wage": "3100.00"},
+    ]
+    single = job("2020-01-01", ident="E1", contracts=contracts, salary=salary)
+    # The copy's periods in another order and another date spelling: the same content once parsed.
+    copy = job("2020-01-01T00:00:00", ident="E1", contracts=contracts, salary=salary[::-1])
+    assert build([single, copy]) == build([single])
+    assert build([copy, single, single]) == build([single])
+    assert one(build([single, copy]), CONTRACT_EXPIRED_UNRENEWED).event_date == date(2020, 12, 31)
+
+
+def test_an_employment_id_listed_twice_with_different_content_is_an_invalid_record() -> None:
+    """Read side by side, the shorter copy's contract "expired with no follow-up": a false ending."""
+    short = job("2020-01-01", ident="E1", contracts=[fixed("2020-01-01", "2020-12-31")])
+    longer = job("2020-01-01", ident="E1", contracts=[fixed("2020-01-01", "2021-12-31")])
+    for employments in ([short, longer], [longer, short]):
+        with pytest.raises(InvalidRecord) as caught:
+            build(employments)
+        assert caught.value.reason == "employments: id E1 is listed twice with different content"
+    # A wage is never part of the reason, only the id.
+    paid = job("2020-01-01", ident="E1", salary=[{"start_date": "2020-01-01", "month_wage": "4321.00"}])
+    with pytest.raises(InvalidRecord) as caught:
+        build([job("2020-01-01", ident="E1"), paid])
+    assert "4321" not in caught.value.reason
+
+
+def test_two_employments_without_an_id_on_one_start_day_that_differ_are_an_invalid_record() -> None:
+    bare = {"start_date": "2020-01-01", "contracts": [fixed("2020-01-01", "2020-12-31")]}
+    other = {"start_date": "2020-01-01", "contracts": [fixed("2020-01-01", "2021-12-31")]}
+    with pytest.raises(InvalidRecord) as caught:
+        build([bare, other])
+    assert caught.value.reason == "employments: id start:2020-01-01 is listed twice with different content"
+    assert build([bare, dict(bare)]) == build([bare])
+
+
+def test_an_unprintable_or_huge_employment_id_is_not_repeated_verbatim_in_the_reason() -> None:
+    for ident in ("E1\nemployee 7 skipped: forged", "x" * 10_000):
+        twice = [job("2020-01-01", ident=ident), job("2020-01-01", ident=ident, end="2020-06-30")]
+        with pytest.raises(InvalidRecord) as caught:
+            build(twice)
+        assert "\n" not in caught.value.reason and len(caught.value.reason) < 200

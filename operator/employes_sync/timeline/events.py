@@ -94,7 +94,8 @@ class Collector:
             EVENT_ORDER[event_type],
         )
         existing = self.by_key.get(digest)
-        # Only duplicated input (the same employment twice) collides; pick a winner independent of order.
+        # parse_employee keeps one copy of a repeated employment, so a collision is a defence only; its
+        # winner must still not depend on the input's order.
         if existing is None or _tiebreak(event) < _tiebreak(existing):
             self.by_key[digest] = event
 

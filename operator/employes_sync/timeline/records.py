@@ -366,6 +366,36 @@ def _normalised(emp: Employment) -> Employment:
     return emp
 
 
+def _distinct(employments: list[Employment]) -> list[Employment]:
+    """One employment per ident; two that share one but differ are refused, not both believed.
+
+    The API repeating an employment is harmless and collapses to one copy. Two different versions under
+    one ident are not: read side by side, the shorter contract has "expired with no follow-up" although
+    the other copy continues it. Which version is true cannot be told, so the record is invalid until the
+    API agrees with itself. Only the ident is named: the differences are dates and wages.
+    """
+    kept: dict[str, Employment] = {}
+    for emp in employments:
+        seen = kept.get(emp.id)
+        if seen is None:
+            kept[emp.id] = emp
+        elif seen != emp:
+            raise InvalidRecord(f"employments: id {_shown_id(emp.id)} is listed twice with different content")
+    return [emp for emp in employments if kept[emp.id] is emp]
+
+
+#: Longest employment id a reason repeats whole; the API's are uuids (36) or ``start:<date>`` (16).
+_SHOWN_ID_MAX = 64
+
+
+def _shown_id(ident: str) -> str:
+    # An employment id is only checked to be storable: one with a newline or a megabyte of text would
+    # forge or flood the log line and the stored error that carry the reason.
+    if ident.isprintable() and len(ident) <= _SHOWN_ID_MAX:
+        return ident
+    return ascii(ident[:_SHOWN_ID_MAX]) + ("..." if len(ident) > _SHOWN_ID_MAX else "")
+
+
 def parse_employee(employee: object, employments: object) -> Employee:
     """The employee and its employments, sorted by start; the nested employment if there are none.
 
@@ -387,7 +417,7 @@ def parse_employee(employee: object, employments: object) -> Employee:
     else:
         current = _parse_current_employment(employee)
         parsed = [current] if current is not None else []
-    parsed = sorted((_normalised(e) for e in parsed), key=_employment_order)
+    parsed = _distinct(sorted((_normalised(e) for e in parsed), key=_employment_order))
     # Read leniently: an unknown or odd status only means we do not know the person left.
     raw_status = employee.get("status")
     status = (
