@@ -107,6 +107,7 @@ def test_urls_are_compared_in_one_form(url: str, normal: str) -> None:
         "https://c\u043ennect.employes.nl/v4",  # a Cyrillic o
         "https://connect.employes.nl./v4",
         "https://connect.employes.nl:8443/v4",
+        "https://connect.employes.nl:/v4",  # urlsplit: the default port
         "https://connect.employes.nl/v4/..",
         "https://connect.employes.nl/v4/%2e%2e/v5",
         "https://connect.employes.nl/v4evil",
@@ -140,7 +141,15 @@ def test_the_same_url_written_otherwise_is_allowed(url: str) -> None:
 
 @pytest.mark.parametrize(
     "entry",
-    ["ftp://h/v4", "https://u:p@h/v4", "https://h/v4?k=v", "https://h/v4#f", "https://h:70000/v4", "/v4"],
+    [
+        "ftp://h/v4",
+        "https://u:p@h/v4",
+        "https://h/v4?k=v",
+        "https://h/v4#f",
+        "https://h:70000/v4",
+        "https://h:/v4",
+        "/v4",
+    ],
 )
 def test_an_unusable_allowlist_entry_stops_the_operator_with_one_line(entry: str) -> None:
     with pytest.raises(AllowlistError) as caught:
@@ -148,6 +157,15 @@ def test_an_unusable_allowlist_entry_stops_the_operator_with_one_line(entry: str
     message = str(caught.value)
     assert "\n" not in message and "cannot be used" in message
     assert ":p@" not in message and "k=v" not in message
+
+
+def test_an_empty_port_is_refused_and_shown_as_written() -> None:
+    refusal = Allowlists.build(api_urls=[V4]).api_url_refusal("https://connect.employes.nl:/v4")
+    assert refusal is not None and refusal.reason == API_HOST_NOT_ALLOWED
+    assert refusal.message == (
+        "spec.api.baseUrl https://connect.employes.nl:/v4 cannot be used:"
+        " its port is empty (nothing after ':')"
+    )
 
 
 def test_the_operators_own_image_and_service_account_are_always_allowed() -> None:

@@ -16,6 +16,9 @@ COMPANY = "00000000-0000-4000-8000-000000000001"
         ("http://127.0.0.1:99999/v4", "invalid port '99999'"),
         ("http://127.0.0.1:0/v4", "invalid port '0'"),
         ("http://127.0.0.1:abc/v4", "invalid port 'abc'"),
+        ("http://h:/v4", "has an empty port after ':'"),  # urlsplit reads no port at all
+        ("https://api.example:/v4", "has an empty port after ':'"),
+        ("http://[::1]:/v4", "has an empty port after ':'"),
         ("http://[::1:8089/v4", "malformed IPv6 address"),
         ("http://[zz]:8089/v4", "malformed IPv6 address"),
         ("http://[::1]x:8089/v4", "malformed IPv6 address"),  # urlsplit reads host ::1

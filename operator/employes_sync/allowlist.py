@@ -74,6 +74,8 @@ def normalize_url(url: str) -> str:
         raise ValueError("it has a query or fragment")
     if not AUTHORITY.match(parts.netloc):  # what urlsplit would read otherwise (see AUTHORITY)
         raise ValueError("its host is not a plain ASCII name or [IPv6] address (write an IDN as xn--)")
+    if parts.netloc.endswith(":"):  # urlsplit reads `host:` as the default port: a port left out
+        raise ValueError("its port is empty (nothing after ':')")
     scheme = parts.scheme.lower()
     port = parts.port  # ValueError for a port out of range
     host = parts.hostname.lower()
@@ -88,7 +90,8 @@ def shown_url(url: str) -> str:
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
+        # As written: a URL refused for its port (an empty one, say) must not be shown without it.
+        port = f":{parts.port}" if parts.port is not None else ":" if parts.netloc.endswith(":") else ""
     except ValueError:
         return "<invalid URL>"
     if not parts.scheme or not host or not AUTHORITY.match(parts.netloc.rpartition("@")[2]):

@@ -202,6 +202,9 @@ def check_api_url(url: str) -> None:
         ) from None
     if port == 0:
         raise SettingsError(f"API URL {shown!r} has an invalid port '0' (must be 1-65535)")
+    # urlsplit reads `host:` as no port at all; a ':' with nothing after it is a port left out by mistake.
+    if port is None and parts.netloc.endswith(":"):
+        raise SettingsError(f"API URL {shown!r} has an empty port after ':' (must be 1-65535, or no ':')")
     if parts.netloc.startswith("["):
         try:
             ipaddress.IPv6Address(parts.hostname)
