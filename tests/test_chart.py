@@ -76,6 +76,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "workerImages": ["registry.example/esync:1.2.3"],
             "workerServiceAccounts": ["batch"],
             "databaseHosts": ["pg.payroll.svc", "[fd00::5]:6432"],
+            "webhookHosts": ["hooks.example", "10.0.0.9:8080"],
         },
     },
 }
@@ -679,6 +680,7 @@ def test_allowlists_reach_the_operator(chart: helm.Chart) -> None:
     assert _flag(default, "allow-api-url") == ["https://connect.employes.nl/v4"]
     assert _flag(default, "allow-worker-image") == [] and _flag(default, "allow-worker-service-account") == []
     assert _flag(default, "allow-database-host") == []  # any host, as the operator's default
+    assert _flag(default, "allow-webhook-host") == []
     # The operator always allows its --worker-image and --worker-service-account (the chart's own).
     assert _flag(default, "worker-image") == [f"employes-sync:{chart.metadata['appVersion']}"]
     assert _flag(default, "worker-service-account") == [f"{RELEASE}-employes-sync-worker"]
@@ -694,6 +696,7 @@ def test_allowlists_reach_the_operator(chart: helm.Chart) -> None:
     assert _flag(args, "allow-worker-image") == ["registry.example/esync:1.2.3"]
     assert _flag(args, "allow-worker-service-account") == ["batch"]
     assert _flag(args, "allow-database-host") == ["pg.payroll.svc", "[fd00::5]:6432"]
+    assert _flag(args, "allow-webhook-host") == ["hooks.example", "10.0.0.9:8080"]
 
     own = _operator_args(render(chart, {"allowlist": {"apiUrls": ["https://proxy.example/employes/v4"]}}))
     assert _flag(own, "allow-api-url") == ["https://proxy.example/employes/v4"]
@@ -719,6 +722,8 @@ def test_the_notes_url_of_the_simulator_is_allowed(chart: helm.Chart) -> None:
         {"allowlist": {"databaseHosts": ["@abstract"]}},
         {"allowlist": {"databaseHosts": ["a.example,b.example"]}},
         {"allowlist": {"databaseHosts": ["pg.example:"]}},
+        {"allowlist": {"webhookHosts": ["https://hooks.example/in"]}},
+        {"allowlist": {"webhookHosts": ["/var/run/hooks"]}},
         {"clusterWide": "yes"},
         {"networkPolicy": {"enabled": True, "worker": {"databasePort": 0}}},
         {"triggerPolicy": {"enabled": "sometimes"}},

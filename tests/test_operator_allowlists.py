@@ -11,7 +11,9 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
@@ -162,6 +164,33 @@ def test_a_dsn_using_the_operators_own_files_is_refused(env: Env) -> None:
     message = refused(env, "DatabaseNotAllowed")["message"]
     assert "sets passfile" in message and "/root/.pgpass" not in message
     assert env.simulator.stats.total == 0 and not env.jobs()
+
+
+@pytest.mark.fault(*rows.A_WEBHOOK_ON_AN_UNLISTED_HOST_GETS_NOTHING)
+def test_a_webhook_on_an_unlisted_host_gets_nothing(env: Env, webhook_receiver: Any) -> None:
+    env.secret()
+    env.cluster.apply({"apiVersion": "v1", "kind": "Secret",
+                       "metadata": {"name": "hooks", "namespace": NS,
+                                    "labels": {"employessync.io/secret": "true"}},
+                       "stringData": {"url": webhook_receiver.url,
+                                      "signing": webhook_receiver.secret}})  # fmt: skip
+    hook = {"name": "app", "urlSecretRef": {"name": "hooks", "key": "url"},
+            "signingSecretRef": {"name": "hooks", "key": "signing"}, "allowInsecure": True}  # fmt: skip
+    env.resource(notifications__webhooks=[hook])
+    receiver = urlsplit(webhook_receiver.url)
+    op = env.operator(extra=["--allow-webhook-host=hooks.example"])
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)  # the run does not depend on it
+    warning = env.wait_events("WebhookInvalid")[0]
+    assert f"the receiver host {receiver.hostname}:{receiver.port} is not one" in warning["message"]
+    assert "receiver-token-123" not in warning["message"] and receiver.path not in warning["message"]
+    assert "allowed: hooks.example" in warning["message"]
+    with psycopg.connect(env.database_url) as conn:
+        waiting = conn.execute(
+            "SELECT count(*) FROM notification_outbox WHERE webhook = 'app' AND status = 'pending'"
+        ).fetchone()
+    assert waiting is not None and waiting[0] > 0, "its events wait in the outbox"
+    assert webhook_receiver.snapshot() == []
+    assert_no_secret_anywhere(env, op, webhook_receiver.url, webhook_receiver.secret)
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ API_URLS_ENV = "EMPLOYES_SYNC_ALLOWED_API_URLS"
 IMAGES_ENV = "EMPLOYES_SYNC_ALLOWED_WORKER_IMAGES"
 SERVICE_ACCOUNTS_ENV = "EMPLOYES_SYNC_ALLOWED_WORKER_SERVICE_ACCOUNTS"
 DATABASE_HOSTS_ENV = "EMPLOYES_SYNC_ALLOWED_DATABASE_HOSTS"
+WEBHOOK_HOSTS_ENV = "EMPLOYES_SYNC_ALLOWED_WEBHOOK_HOSTS"
 #: A worker Job's API URL, from the resource's spec (with API_URLS_ENV, the operator's list).
 API_URL_ENV = "EMPLOYES_API_URL"
 
@@ -122,6 +123,8 @@ class Allowlists:
     #: "host" (any port), "host:port" or socket directory entries; empty: any host (the file parameters
     #: are refused always)
     database_hosts: frozenset[str] = frozenset()
+    #: "host" (any port) or "host:port" entries webhook receivers may be on; empty: any host
+    webhook_hosts: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -131,6 +134,7 @@ class Allowlists:
         worker_images: Iterable[str] = (),
         worker_service_accounts: Iterable[str] = (),
         database_hosts: Iterable[str] = (),
+        webhook_hosts: Iterable[str] = (),
         default_image: str | None = None,
         default_service_account: str | None = None,
     ) -> Allowlists:
@@ -149,6 +153,7 @@ class Allowlists:
             if any(ch.isspace() for ch in image):
                 raise AllowlistError(f"allowed worker image {image!r} contains whitespace")
         hosts = {normalize_database_host(h) for h in database_hosts if h.strip()}
+        receivers = {normalize_host(h, "webhook host") for h in webhook_hosts if h.strip()}
         if default_image:
             images.add(default_image)
         if default_service_account:
@@ -158,6 +163,7 @@ class Allowlists:
             worker_images=frozenset(images),
             worker_service_accounts=frozenset(accounts),
             database_hosts=frozenset(hosts),
+            webhook_hosts=frozenset(receivers),
         )
 
     @classmethod
@@ -224,7 +230,7 @@ class Allowlists:
         if not self.database_hosts:
             return None
         for host, port in database_targets(params):
-            if host in self.database_hosts or f"{host}:{port}" in self.database_hosts:
+            if _host_listed(self.database_hosts, host, port):
                 continue
             if not host:
                 shown = "no host (the operator's local default)"
@@ -239,23 +245,53 @@ class Allowlists:
             )
         return None
 
+    def webhook_refusal(self, url: str, webhook: str) -> str | None:
+        """None when events may be delivered to `url` (already checked by webhooks.signing.check_url).
+
+        A receiver is the author's choice, but the POST leaves from the operator's network position and
+        its outcome (a status, a kind of failure) is recorded where the author reads it. Only the host
+        and port are named: the URL may carry a token.
+        """
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
+        if ":" in host:
+            host = f"[{host}]"
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 443)
+        if not self.webhook_hosts or _host_listed(self.webhook_hosts, host, port):
+            return None
+        return (
+            f"webhook {webhook}: the receiver host {host}:{port} is not one this operator delivers to "
+            f"(allowed: {_listing(self.webhook_hosts)})"
+        )
+
     def refusal(self, base_url: str, image: str | None, service_account: str | None) -> Refusal | None:
         """The first thing a spec asks for that it may not have, API URL first (it decides the token)."""
         return self.api_url_refusal(base_url) or self.worker_refusal(image, service_account)
 
 
 def normalize_database_host(entry: str) -> str:
-    """An allowed database as compared: lower-case "host" or "host:port", an IPv6 address in brackets,
-    or the absolute directory of a Unix socket (a proxy beside the operator), compared exactly.
+    """An allowed database as compared: a `normalize_host` entry, or the absolute directory of a Unix
+    socket (a proxy beside the operator), compared exactly.
 
     Raises AllowlistError for an entry that names no host, or a port that is not one.
     """
-    bad = AllowlistError(f"allowed database host {entry!r} is not a host, host:port or socket directory")
     if entry.strip().startswith("/"):
         path = entry.strip().rstrip("/") or "/"
         if has_space_or_control(path) or "," in path or posixpath.normpath(path) != path:
-            raise bad
+            raise AllowlistError(
+                f"allowed database host {entry!r} is not a host, host:port or socket directory"
+            )
         return path
+    return normalize_host(entry, "database host")
+
+
+def normalize_host(entry: str, what: str) -> str:
+    """An allowed host as compared: lower-case "host" (any port) or "host:port", IPv6 in brackets.
+
+    Raises AllowlistError (naming `what` the list is of) for an entry that names no host, or a port
+    that is not one.
+    """
+    bad = AllowlistError(f"allowed {what} {entry!r} is not a host or host:port")
     text = entry.strip().lower()
     if has_space_or_control(text) or not text or text.startswith("@") or any(c in text for c in ",/"):
         raise bad
@@ -273,6 +309,10 @@ def normalize_database_host(entry: str) -> str:
     if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
         raise bad
     return f"{host}:{int(port)}" if port else host
+
+
+def _host_listed(listed: frozenset[str], host: str, port: int | str) -> bool:
+    return host in listed or f"{host}:{port}" in listed
 
 
 def database_targets(params: Mapping[str, object]) -> list[tuple[str, str]]:

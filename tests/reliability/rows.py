@@ -148,6 +148,14 @@ A_DSN_USING_THE_OPERATORS_OWN_FILES_IS_REFUSED: Fault = (
     "a resource's DSN making the operator use its own password, service or certificate files",
     "a DSN with passfile= and no host list: DatabaseNotAllowed, no API request and no Job",
 )
+A_WEBHOOK_ON_AN_UNLISTED_HOST_GETS_NOTHING: Fault = (
+    "Security",
+    "a resource's webhook receiver on a host the operator does not allow",
+    (
+        "a receiver whose host --allow-webhook-host leaves out: a WebhookInvalid event naming its host "
+        "and port only, no request reaches it, its events wait in the outbox, the run ends Ready"
+    ),
+)
 AN_UNLISTED_WORKER_IMAGE_OR_SERVICE_ACCOUNT_RUNS_NOTHING: Fault = (
     "Security",
     "a resource naming a worker image or ServiceAccount the operator does not allow",

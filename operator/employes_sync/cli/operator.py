@@ -107,6 +107,14 @@ def _namespaces(given: tuple[str, ...]) -> list[str]:
     "sslcert, sslkey) is refused either way.",
 )
 @click.option(
+    "--allow-webhook-host",
+    "allowed_webhook_hosts",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help=f"A host resources' webhook receivers may be on (repeatable; or ${allowlist.WEBHOOK_HOSTS_ENV}, "
+    "comma-separated). Default: any host.",
+)
+@click.option(
     "--poll-seconds",
     envvar=POLL_ENV,
     type=click.FloatRange(0.05, 60),
@@ -174,6 +182,7 @@ def operator(
     allowed_images: tuple[str, ...],
     allowed_service_accounts: tuple[str, ...],
     allowed_database_hosts: tuple[str, ...],
+    allowed_webhook_hosts: tuple[str, ...],
     poll_seconds: float,
     db_pool_size: int,
     retry_base_seconds: float,
@@ -202,6 +211,8 @@ def operator(
             or allowlist.Allowlists.parse_env(os.environ.get(allowlist.SERVICE_ACCOUNTS_ENV)),
             database_hosts=allowed_database_hosts
             or allowlist.Allowlists.parse_env(os.environ.get(allowlist.DATABASE_HOSTS_ENV)),
+            webhook_hosts=allowed_webhook_hosts
+            or allowlist.Allowlists.parse_env(os.environ.get(allowlist.WEBHOOK_HOSTS_ENV)),
             default_image=worker_image,
             default_service_account=worker_service_account or None,
         )

@@ -172,13 +172,12 @@ class Connection:
                     raise url
                 if isinstance(secret, Exception):
                     raise secret
+                receiver_url = check_url(url, hook.name, allow_insecure=hook.allow_insecure)
+                refused = ctx.config.allowlists.webhook_refusal(receiver_url, hook.name)
+                if refused is not None:
+                    raise WebhookConfigError(refused)
                 receivers.append(
-                    Receiver(
-                        resource.scope,
-                        hook.name,
-                        check_url(url, hook.name, allow_insecure=hook.allow_insecure),
-                        parse_secret(secret, hook.name),
-                    )
+                    Receiver(resource.scope, hook.name, receiver_url, parse_secret(secret, hook.name))
                 )
             except (Problem, WebhookConfigError) as exc:
                 problems[hook.name] = exc.message if isinstance(exc, Problem) else str(exc)

@@ -1,7 +1,8 @@
-"""Which databases a resource's DSN may make the operator connect to (allowlist.database_refusal).
+"""Which databases and webhook receivers a resource may make the operator reach (allowlist.py).
 
-The DSN is the resource author's; the network position and the files are the operator's. These are
-the pure decisions; tests/test_operator_allowlists.py shows the operator refusing before it connects.
+The DSN and the receivers' URLs are the resource author's; the network position and the files are the
+operator's. These are the pure decisions; tests/test_operator_allowlists.py shows the operator refusing
+before it connects or delivers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from employes_sync.allowlist import (
     AllowlistError,
     Allowlists,
     normalize_database_host,
+    normalize_host,
 )
 
 SOURCE = "Secret payroll/dsn"
@@ -108,3 +110,52 @@ def test_entries_are_compared_in_one_form(entry: str, normal: str) -> None:
 def test_an_entry_that_cannot_match_safely_stops_the_operator(entry: str) -> None:
     with pytest.raises(AllowlistError, match="allowed database host"):
         Allowlists.build(database_hosts=[entry])
+
+
+# --- webhook receivers ---------------------------------------------------------------------------
+
+HOOKS = Allowlists.build(webhook_hosts=["hooks.example", "[fd00::7]:8443", "10.0.0.9:8080"])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example/in?token=abc",
+        "https://HOOKS.example:9443/in",  # a host without a port allows every port
+        "https://[fd00::7]:8443/in",
+        "http://10.0.0.9:8080/in",
+    ],
+)
+def test_a_receiver_on_a_listed_host_is_allowed(url: str) -> None:
+    assert HOOKS.webhook_refusal(url, "app") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("https://169.254.169.254/latest?token=abc", "169.254.169.254:443"),
+        ("http://10.0.0.9/in", "10.0.0.9:80"),  # listed only with port 8080: the default port is 80
+        ("https://[fd00::7]/in", "[fd00::7]:443"),
+        ("https://hooks.example.evil.test/in", "hooks.example.evil.test:443"),
+    ],
+)
+def test_a_receiver_elsewhere_is_refused_naming_only_its_host(url: str, named: str) -> None:
+    message = HOOKS.webhook_refusal(url, "app")
+    assert message is not None
+    assert message.startswith(f"webhook app: the receiver host {named} is not one this operator delivers to")
+    assert "token" not in message and "/in" not in message and "latest" not in message
+
+
+def test_without_a_webhook_list_any_receiver_is_allowed() -> None:
+    assert Allowlists.build().webhook_refusal("https://169.254.169.254/x", "app") is None
+
+
+@pytest.mark.parametrize("entry", ["/var/run/hooks", "hooks.example/in", "hooks.example:", "[fd00::7"])
+def test_a_webhook_entry_that_cannot_match_stops_the_operator(entry: str) -> None:
+    with pytest.raises(AllowlistError, match="allowed webhook host"):
+        Allowlists.build(webhook_hosts=[entry])
+
+
+def test_host_entries_share_one_form() -> None:
+    assert normalize_host(" Hooks.Example:0443 ", "webhook host") == "hooks.example:443"
+    assert normalize_host("fd00::7", "webhook host") == "[fd00::7]"
