@@ -1276,3 +1276,31 @@ def test_an_unprintable_or_huge_employment_id_is_not_repeated_verbatim_in_the_re
         with pytest.raises(InvalidRecord) as caught:
             build(twice)
         assert "\n" not in caught.value.reason and len(caught.value.reason) < 200
+
+
+# --------------------------------------------------- 14. adversarial review: what an HR reader must trust
+
+
+def test_14_a_lapse_before_a_registered_employment_end_does_not_say_no_end_is_registered() -> None:
+    # The contract ran out on 31 Mar, the employment is registered to end on 30 Apr (or, planned, on 31
+    # Dec): the lapse said "no follow-up contract or end of employment is registered", which is false.
+    for end, shown in (("2025-04-30", "30 Apr 2025"), ("2025-12-31", "31 Dec 2025")):
+        events = build([job("2024-01-01", end=end, contracts=[fixed("2024-01-01", "2025-03-31")])])
+        lapsed = one(events, CONTRACT_EXPIRED_UNRENEWED)
+        assert "or end of employment" not in lapsed.event_description
+        assert "no follow-up contract is registered" in lapsed.event_description
+        assert shown in lapsed.event_description
+        assert "7:668" in lapsed.event_description
+        dutch = build_timeline(
+            person(),
+            [job("2024-01-01", end=end, contracts=[fixed("2024-01-01", "2025-03-31")])],
+            as_of=AS_OF,
+            locale="nl",
+        )
+        text = one(dutch, CONTRACT_EXPIRED_UNRENEWED).event_description
+        assert "einde dienstverband" not in text and shown.split()[0] in text
+    # Without a registered end the wording is the one it always was.
+    open_ended = one(
+        build([job("2024-01-01", contracts=[fixed("2024-01-01", "2025-03-31")])]), CONTRACT_EXPIRED_UNRENEWED
+    )
+    assert "no follow-up contract or end of employment is registered" in open_ended.event_description

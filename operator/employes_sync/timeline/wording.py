@@ -112,6 +112,10 @@ _EN = _Words(
         "expired.desc": "The fixed-term contract from {start} ran until {date} and no follow-up contract"
         " or end of employment is registered. Working on after it expired continues the contract on the"
         " same terms (art. 7:668 lid 4 BW): register the follow-up, or the end of the employment.",
+        "expired.desc.employment_end": "The fixed-term contract from {start} ran until {date} and no"
+        " follow-up contract is registered; the employment's registered end date is {end}. Working on"
+        " after it expired continues the contract on the same terms (art. 7:668 lid 4 BW): register the"
+        " follow-up contract, or check the end date of the employment.",
         "salary.up": "Salary increase ({amount})",
         "salary.down": "Salary decrease ({amount})",
         "salary.desc": "{basis} changed from {old} to {new} ({pct}) on {date}.",
@@ -236,6 +240,10 @@ _NL = _Words(
         " vervolgcontract of einde dienstverband geregistreerd. Doorwerken na afloop zet het contract"
         " voort onder dezelfde voorwaarden (art. 7:668 lid 4 BW): registreer het vervolg, of het einde"
         " van het dienstverband.",
+        "expired.desc.employment_end": "Het contract voor bepaalde tijd vanaf {start} liep tot {date} en"
+        " er is geen vervolgcontract geregistreerd; de geregistreerde einddatum van het dienstverband is"
+        " {end}. Doorwerken na afloop zet het contract voort onder dezelfde voorwaarden (art. 7:668 lid 4"
+        " BW): registreer het vervolgcontract, of controleer de einddatum van het dienstverband.",
         "salary.up": "Salarisverhoging ({amount})",
         "salary.down": "Salarisverlaging ({amount})",
         "salary.desc": "{basis} gewijzigd van {old} naar {new} ({pct}) op {date}.",
@@ -456,9 +464,15 @@ class Wording:
         return title, self.p(key, date=self.day(day), start=self.day(d["start_date"]))
 
     def _contract_expired_unrenewed(self, day: date, d: dict[str, Any]) -> tuple[str, str]:
-        return self.p("expired.title"), self.p(
-            "expired.desc", start=self.day(d["start_date"]), date=self.day(day)
-        )
+        start = self.day(d["start_date"])
+        # An employment end registered after the lapse is an end of employment: saying none is
+        # registered would be false, and the reader's question is the time between the two.
+        end = d.get("employment_end_date")
+        if end is not None:
+            text = self.p("expired.desc.employment_end", start=start, date=self.day(day), end=self.day(end))
+        else:
+            text = self.p("expired.desc", start=start, date=self.day(day))
+        return self.p("expired.title"), text
 
     def _wage(self, d: dict[str, Any], side: str, basis: str | None) -> str:
         if basis is None:
