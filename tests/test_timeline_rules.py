@@ -1304,3 +1304,33 @@ def test_14_a_lapse_before_a_registered_employment_end_does_not_say_no_end_is_re
         build([job("2024-01-01", contracts=[fixed("2024-01-01", "2025-03-31")])]), CONTRACT_EXPIRED_UNRENEWED
     )
     assert "no follow-up contract or end of employment is registered" in open_ended.event_description
+
+
+def test_14_a_follow_up_contract_in_a_later_employment_is_a_follow_up() -> None:
+    # The fixed-term contract of A ran out on 31 Dec; the permanent contract came as a new employment B
+    # from 1 Jan, and nobody closed A. It read "expired, no follow-up registered": B is the follow-up.
+    for start in ("2025-01-01", "2025-03-01", "2025-07-01"):  # next day, after a gap, planned
+        events = build(
+            [
+                job("2024-01-01", ident="A", contracts=[fixed("2024-01-01", "2024-12-31")]),
+                job(start, ident="B", contracts=[permanent(start)]),
+            ]
+        )
+        assert not of(events, CONTRACT_EXPIRED_UNRENEWED, *DEPARTURE_TYPES), start
+    # A contract of another employment that was already running is no follow-up: the side job's
+    # contract beside a permanent main job did lapse with nothing after it.
+    side = build(
+        [
+            job("2020-01-01", ident="main", contracts=[permanent("2020-01-01")]),
+            job("2024-01-01", ident="side", contracts=[fixed("2024-01-01", "2024-12-31")]),
+        ]
+    )
+    assert one(side, CONTRACT_EXPIRED_UNRENEWED).event_data["employment_id"] == "side"
+    # Nor is a later contract elsewhere that ended before this one did.
+    short = build(
+        [
+            job("2024-01-01", ident="A", contracts=[fixed("2024-01-01", "2024-12-31")]),
+            job("2024-03-01", ident="B", end="2024-06-30", contracts=[fixed("2024-03-01", "2024-06-30")]),
+        ]
+    )
+    assert one(short, CONTRACT_EXPIRED_UNRENEWED).event_data["employment_id"] == "A"

@@ -124,9 +124,16 @@ def _same_period(a: Contract, b: Contract) -> bool:
     return (a.start, a.end, a.duration) == (b.start, b.end, b.duration)
 
 
-def has_follow_up(contract: Contract, contracts: list[Contract]) -> bool:
-    """Whether any other contract runs on past this one's end (running on the next day, or later)."""
-    assert contract.end is not None
+def has_follow_up(contract: Contract, contracts: list[Contract], elsewhere: list[Contract]) -> bool:
+    """Whether another contract runs on past this one's end (running on the next day, or later).
+
+    ``contracts`` are the employment's own, any of which counts. ``elsewhere`` are the contracts of the
+    person's other employments: one that starts after this one does and runs past it is its follow-up
+    (a conversion is often registered as a new employment, and the old one left open), while one that
+    was already running beside it (a side job's next to a permanent main job) follows nothing.
+    """
+    end = contract.end
+    assert end is not None
     return any(
-        other is not contract and (other.end is None or other.end > contract.end) for other in contracts
-    )
+        other is not contract and (other.end is None or other.end > end) for other in contracts
+    ) or any(other.start > contract.start and (other.end is None or other.end > end) for other in elsewhere)

@@ -53,7 +53,8 @@ def derive(person: Employee, out: Collector, as_of: date) -> None:
         _salary_changes(out, emp)
         _hours_changes(out, emp)
         left_on = _departure(out, person, emp, ends, number)
-        _lapsed_contracts(out, emp, as_of, left_on)
+        elsewhere = [k for other in person.employments if other is not emp for k in other.contracts]
+        _lapsed_contracts(out, emp, as_of, left_on, elsewhere)
         until = emp.end or NEVER
         if covered_until is None or until > covered_until:
             covered_until = until
@@ -356,11 +357,13 @@ def _departure(
     return end
 
 
-def _lapsed_contracts(out: Collector, emp: Employment, as_of: date, left_on: date | None) -> None:
+def _lapsed_contracts(
+    out: Collector, emp: Employment, as_of: date, left_on: date | None, elsewhere: list[Contract]
+) -> None:
     """Fixed-term contracts that ran out before ``as_of`` while the employment went on, with nothing after.
 
     Every contract is checked against all the others, so one inside a running permanent contract, or
-    followed by a contract that starts later, is not reported.
+    followed by a contract that starts later (in this employment or a later one), is not reported.
     """
     for contract in emp.contracts:
         end = contract.end
@@ -368,7 +371,7 @@ def _lapsed_contracts(out: Collector, emp: Employment, as_of: date, left_on: dat
             continue
         if left_on is not None and left_on <= end:
             continue
-        if c.has_follow_up(contract, emp.contracts):
+        if c.has_follow_up(contract, emp.contracts, elsewhere):
             continue
         out.add(
             CONTRACT_EXPIRED_UNRENEWED,
