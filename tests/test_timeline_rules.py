@@ -1334,3 +1334,40 @@ def test_14_a_follow_up_contract_in_a_later_employment_is_a_follow_up() -> None:
         ]
     )
     assert one(short, CONTRACT_EXPIRED_UNRENEWED).event_data["employment_id"] == "A"
+
+
+def test_14_out_of_service_does_not_date_the_departure_before_an_employment_that_followed() -> None:
+    # A closed on 31 Dec, B opened to follow it (on 1 Jan, or on A's last day), and B has no end the
+    # out-of-service state can be dated by. It read "Employment ended 31 Dec 2024", although the person
+    # was registered to work on under B from the next day: when they left is not known.
+    for start in ("2025-01-01", "2024-12-31"):
+        events = build(
+            [
+                job("2023-01-01", ident="A", end="2024-12-31", contracts=[fixed("2023-01-01", "2024-12-31")]),
+                job(start, ident="B", contracts=[permanent(start)]),
+            ],
+            status="out_of_service",
+        )
+        assert not of(events, *DEPARTURE_TYPES, CONTRACT_EXPIRED_UNRENEWED), start
+    # An old employment nobody closed, opened before A, still continues nothing: A's end is the departure.
+    stale = build(
+        [
+            job("2015-01-01", ident="old", contracts=[permanent("2015-01-01")]),
+            job("2018-01-01", ident="A", end="2024-12-31", contracts=[fixed("2018-01-01", "2024-12-31")]),
+        ],
+        status="out_of_service",
+    )
+    assert [(e.event_date, e.event_data["employment_id"]) for e in of(stale, CONTRACT_ENDED)] == [
+        (date(2024, 12, 31), "A")
+    ]
+    # A follower whose contract ran out dates the departure itself, as before.
+    dated = build(
+        [
+            job("2023-01-01", ident="A", end="2024-12-31"),
+            job("2025-01-01", ident="B", contracts=[fixed("2025-01-01", "2025-03-31")]),
+        ],
+        status="out_of_service",
+    )
+    assert [(e.event_date, e.event_data["employment_id"]) for e in of(dated, CONTRACT_ENDED)] == [
+        (date(2025, 3, 31), "B")
+    ]

@@ -308,15 +308,17 @@ def _continued(person: Employee, ends: list[tuple[date, str] | None], number: in
     """Whether another employment of the person runs on from the day after ``end`` (or earlier).
 
     Such an end is no departure: the person works on under the other one (two ending on one day are
-    one departure, the later-sorting one's). An open employment of someone out of service is no sign
-    of work (nobody closed it), so it continues nothing.
+    one departure, the later-sorting one's). An open employment of someone out of service that was
+    already running is no sign of work (nobody closed it), so it continues nothing; one opened on this
+    end's day or the next was registered to follow it, so the person did not leave here, and when they
+    did is not known.
     """
     for other, (emp, other_end) in enumerate(zip(person.employments, ends, strict=True)):
         # Days, not end + 1 day: an end on date.max has no next day.
         if other == number or (emp.start - end).days > 1:
             continue
         if other_end is None:
-            if not person.out_of_service:
+            if not person.out_of_service or emp.start >= end:
                 return True
         elif other_end[0] > end or (other_end[0] == end and other > number):
             return True  # ended later; or on the same day, and the one that sorts last tells it
