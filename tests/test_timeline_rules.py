@@ -1371,3 +1371,33 @@ def test_14_out_of_service_does_not_date_the_departure_before_an_employment_that
     assert [(e.event_date, e.event_data["employment_id"]) for e in of(dated, CONTRACT_ENDED)] == [
         (date(2025, 3, 31), "B")
     ]
+
+
+def test_14_out_of_service_is_not_dated_by_a_contract_end_that_pay_registered_later_contradicts() -> None:
+    # Only a 2018 contract registered, but wages paid on into 2021: the out-of-service departure read
+    # "Employment ended 31 Dec 2018", followed by two salary increases. The person left, on a day not known.
+    salary = [
+        {"start_date": "2018-01-01", "month_wage": 3000},
+        {"start_date": "2020-01-01", "month_wage": 3200},
+        {"start_date": "2021-01-01", "month_wage": 3300},
+    ]
+    paid_on = build(
+        [job("2018-01-01", contracts=[fixed("2018-01-01", "2018-12-31")], salary=salary)],
+        status="out_of_service",
+    )
+    assert not of(paid_on, *DEPARTURE_TYPES)
+    assert len(of(paid_on, SALARY_INCREASE)) == 2
+    # The lapse it is (worked on after the contract expired, nothing registered), not a departure.
+    assert one(paid_on, CONTRACT_EXPIRED_UNRENEWED).event_date == date(2018, 12, 31)
+    hours = [weeks(40, 5, "2018-01-01"), weeks(32, 4, "2019-06-01")]
+    worked_on = build(
+        [job("2018-01-01", contracts=[fixed("2018-01-01", "2018-12-31")], hours=hours)],
+        status="out_of_service",
+    )
+    assert not of(worked_on, *DEPARTURE_TYPES)
+    # Periods that start by the contract's end leave it the date of the departure, as before.
+    within = build(
+        [job("2018-01-01", contracts=[fixed("2018-01-01", "2018-12-31")], salary=salary[:1])],
+        status="out_of_service",
+    )
+    assert one(within, CONTRACT_ENDED).event_date == date(2018, 12, 31)

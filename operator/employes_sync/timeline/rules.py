@@ -297,11 +297,17 @@ def _end_of(person: Employee, emp: Employment, latest: bool) -> tuple[date, str]
     if emp.end is not None:
         return emp.end, EMPLOYMENT_ENDED
     if latest and person.out_of_service:
-        # Left, but the employment was never closed: the last contract's end is the best date there is.
+        # Left, but the employment was never closed: the last contract's end is the best date there is,
+        # unless a wage or hours period starting after it shows the person was still paid then.
         until = _runs_until(emp)
-        if until != NEVER:
+        if until != NEVER and not _paid_after(emp, until):
             return until, OUT_OF_SERVICE
     return None
+
+
+def _paid_after(emp: Employment, day: date) -> bool:
+    """Whether a salary or hours period of the employment starts after ``day``."""
+    return any(row.start > day for row in emp.salaries) or any(row.start > day for row in emp.hours)
 
 
 def _continued(person: Employee, ends: list[tuple[date, str] | None], number: int, end: date) -> bool:
