@@ -1401,3 +1401,35 @@ def test_14_out_of_service_is_not_dated_by_a_contract_end_that_pay_registered_la
         status="out_of_service",
     )
     assert one(within, CONTRACT_ENDED).event_date == date(2018, 12, 31)
+
+
+def test_14_a_contract_inside_one_of_another_employment_does_not_lengthen_the_chain() -> None:
+    # A side job from March to June 2023 beside the main job's second contract: counted as a link of the
+    # chain, it made the 2024 renewal "fixed-term contract 4 ... by law it counts as permanent", while the
+    # same contracts in one employment give contract 3 (the side contract runs alongside, not after).
+    main = [
+        fixed("2022-01-01", "2022-12-31"),
+        fixed("2023-01-01", "2023-12-31"),
+        fixed("2024-01-01", "2024-12-31"),
+    ]
+    events = build(
+        [
+            job("2022-01-01", ident="main", contracts=main),
+            job("2023-03-01", ident="side", end="2023-06-30", contracts=[fixed("2023-03-01", "2023-06-30")]),
+        ]
+    )
+    last = of(events, CONTRACT_RENEWED)[-1]
+    assert (last.event_data["chain_contracts"], last.event_data["chain_exceeds_legal_maximum"]) == (3, False)
+    assert "7:668a" not in last.event_description
+    side = [e for e in of(events, CONTRACT_STARTED) if e.event_data["employment_id"] == "side"]
+    assert side[0].event_data["chain_contracts"] is None
+    together = build([job("2022-01-01", contracts=[*main, fixed("2023-03-01", "2023-06-30")])])
+    assert of(together, CONTRACT_RENEWED)[-1].event_data["chain_contracts"] == 3
+    # A contract in another employment that runs on past the one before it is a link, as before.
+    rehired = build(
+        [
+            job("2022-01-01", ident="a", end="2022-12-31", contracts=main[:1]),
+            job("2023-01-01", ident="b", contracts=main[1:]),
+        ]
+    )
+    assert of(rehired, CONTRACT_RENEWED)[-1].event_data["chain_contracts"] == 3

@@ -78,16 +78,12 @@ def chains(employments: list[Employment]) -> dict[int, Chain]:
     """Each fixed-term contract's place in its chain, across employments (a re-hire can continue one).
 
     Keyed by ``id()`` of the contract; contracts alongside another are not part of any chain, and the
-    nested-only fallback's contract has no known place in one.
+    nested-only fallback's contract has no known place in one. Alongside is checked across employments:
+    a side job's contract inside the main job's runs beside it, not after it, wherever it is registered.
     """
-    ordered: list[Contract] = []
-    for emp in employments:
-        if emp.current_terms:
-            # Only today's contract is known, not the ones before it: its place in a chain is unknown.
-            continue
-        for index, contract in enumerate(emp.contracts):
-            if is_alongside(contract, emp.contracts[:index]) is None:
-                ordered.append(contract)
+    # Only today's contract is known of the nested fallback, not the ones before it: no place in a chain.
+    known = [contract for emp in employments if not emp.current_terms for contract in emp.contracts]
+    ordered = [contract for contract in known if is_alongside(contract, known) is None]
     ordered.sort(key=lambda c: c.start)
     result: dict[int, Chain] = {}
     previous: Contract | None = None
