@@ -1334,6 +1334,16 @@ def test_14_a_follow_up_contract_in_a_later_employment_is_a_follow_up() -> None:
         ]
     )
     assert one(short, CONTRACT_EXPIRED_UNRENEWED).event_data["employment_id"] == "A"
+    # A closed on 31 Dec after its contract ran out on 30 Jun: the half year in A without a contract is
+    # still reported, though B follows A; B's contract follows A, not the lapsed contract.
+    closed = build(
+        [
+            job("2024-01-01", ident="A", end="2024-12-31", contracts=[fixed("2024-01-01", "2024-06-30")]),
+            job("2025-01-01", ident="B", contracts=[permanent("2025-01-01")]),
+        ]
+    )
+    lapsed = one(closed, CONTRACT_EXPIRED_UNRENEWED)
+    assert (lapsed.event_date, lapsed.event_data["employment_end_date"]) == (date(2024, 6, 30), "2024-12-31")
 
 
 def test_14_out_of_service_does_not_date_the_departure_before_an_employment_that_followed() -> None:

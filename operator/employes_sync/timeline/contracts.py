@@ -124,9 +124,10 @@ def has_follow_up(contract: Contract, contracts: list[Contract], elsewhere: list
     """Whether another contract runs on past this one's end (running on the next day, or later).
 
     ``contracts`` are the employment's own, any of which counts. ``elsewhere`` are the contracts of the
-    person's other employments: one that starts after this one does and runs past it is its follow-up
-    (a conversion is often registered as a new employment, and the old one left open), while one that
-    was already running beside it (a side job's next to a permanent main job) follows nothing.
+    person's other employments (the caller passes them for an employment nobody closed): one that starts
+    after this one does and runs past it is its follow-up (a conversion is often registered as a new
+    employment, and the old one left open), while one that was already running beside it (a side
+    job's next to a permanent main job) follows nothing.
     """
     end = contract.end
     assert end is not None

@@ -53,7 +53,13 @@ def derive(person: Employee, out: Collector, as_of: date) -> None:
         _salary_changes(out, emp)
         _hours_changes(out, emp)
         left_on = _departure(out, person, emp, ends, number)
-        elsewhere = [k for other in person.employments if other is not emp for k in other.contracts]
+        # Another employment's contract can follow one of an employment nobody closed; once this one
+        # has a registered end, the time between the lapse and that end is what the lapse reports.
+        elsewhere = (
+            [k for other in person.employments if other is not emp for k in other.contracts]
+            if left_on is None
+            else []
+        )
         _lapsed_contracts(out, emp, as_of, left_on, elsewhere)
         until = emp.end or NEVER
         if covered_until is None or until > covered_until:
