@@ -1443,3 +1443,27 @@ def test_14_a_contract_inside_one_of_another_employment_does_not_lengthen_the_ch
         ]
     )
     assert of(rehired, CONTRACT_RENEWED)[-1].event_data["chain_contracts"] == 3
+
+
+def test_a_fixed_term_contract_after_a_permanent_one_is_not_called_a_renewed_fixed_term() -> None:
+    # A permanent contract that ended, then a fixed-term one: "Fixed-term contract renewed" said the
+    # previous contract was fixed-term too. It is a new fixed-term contract after a permanent one.
+    events = build(
+        [
+            job(
+                "2020-01-01",
+                contracts=[permanent("2020-01-01", end_date="2024-12-31"), fixed("2025-01-01", "2025-12-31")],
+            )
+        ]
+    )
+    renewed = one(events, CONTRACT_RENEWED)
+    assert "Fixed-term contract renewed" not in renewed.event_description
+    assert renewed.event_description.startswith("New fixed-term contract from 1 Jan 2025")
+    assert "previous contract ran until 31 Dec 2024" in renewed.event_description
+    # Fixed-term after fixed-term keeps its wording.
+    chain = build(
+        [job("2024-01-01", contracts=[fixed("2024-01-01", "2024-12-31"), fixed("2025-01-01", "2025-12-31")])]
+    )
+    assert one(chain, CONTRACT_RENEWED).event_description.startswith(
+        "Fixed-term contract renewed on 1 Jan 2025"
+    )

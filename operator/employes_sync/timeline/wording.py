@@ -426,10 +426,10 @@ class Wording:
         gap = self.gap(d, d.get("previous_end_date"))
         if d.get("made_permanent"):
             key = "permanent"
-        elif duration == "definite":
+        elif duration == "definite" and d.get("previous_contract_duration") != "permanent":
             key = "definite" if end is not None else "definite.open"
         else:
-            key = "other"
+            key = "other"  # a fixed-term contract after a permanent one is new, not a renewed fixed term
         tense = self.tense(d)
         values = {"date": self.day(end) if end is not None else "", "duration": self.duration(duration)}
         title = self.p(f"renewed.title.{key}{tense}", **values) + self.suffixes(d)
