@@ -64,11 +64,15 @@ class Chain:
     exceeds_legal_maximum: bool
 
 
-def is_alongside(contract: Contract, earlier: list[Contract]) -> Contract | None:
-    """The contract this fixed-term one runs entirely inside of, if any: an addition, not a renewal."""
+def is_alongside(contract: Contract, others: list[Contract]) -> Contract | None:
+    """The contract this fixed-term one runs entirely inside of, if any: an addition, not a renewal.
+
+    Only one that started earlier counts, so `others` may hold the contract itself and later ones; of
+    several, the last listed is named.
+    """
     if contract.duration != DEFINITE or contract.end is None:
         return None
-    for other in reversed(earlier):
+    for other in reversed(others):
         if other.start < contract.start and (other.end is None or other.end >= contract.end):
             return other
     return None
@@ -131,6 +135,10 @@ def has_follow_up(contract: Contract, contracts: list[Contract], elsewhere: list
     """
     end = contract.end
     assert end is not None
-    return any(
-        other is not contract and (other.end is None or other.end > end) for other in contracts
-    ) or any(other.start > contract.start and (other.end is None or other.end > end) for other in elsewhere)
+
+    def runs_past(other: Contract) -> bool:
+        return other.end is None or other.end > end
+
+    return any(other is not contract and runs_past(other) for other in contracts) or any(
+        other.start > contract.start and runs_past(other) for other in elsewhere
+    )

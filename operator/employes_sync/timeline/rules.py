@@ -53,14 +53,7 @@ def derive(person: Employee, out: Collector, as_of: date) -> None:
         _salary_changes(out, emp)
         _hours_changes(out, emp)
         left_on = _departure(out, person, emp, ends, number)
-        # Another employment's contract can follow one of an employment nobody closed; once this one
-        # has a registered end, the time between the lapse and that end is what the lapse reports.
-        elsewhere = (
-            [k for other in person.employments if other is not emp for k in other.contracts]
-            if left_on is None
-            else []
-        )
-        _lapsed_contracts(out, emp, as_of, left_on, elsewhere)
+        _lapsed_contracts(out, person, emp, as_of, left_on)
         until = emp.end or NEVER
         if covered_until is None or until > covered_until:
             covered_until = until
@@ -372,19 +365,28 @@ def _departure(
 
 
 def _lapsed_contracts(
-    out: Collector, emp: Employment, as_of: date, left_on: date | None, elsewhere: list[Contract]
+    out: Collector, person: Employee, emp: Employment, as_of: date, left_on: date | None
 ) -> None:
     """Fixed-term contracts that ran out before ``as_of`` while the employment went on, with nothing after.
 
     Every contract is checked against all the others, so one inside a running permanent contract, or
     followed by a contract that starts later (in this employment or a later one), is not reported.
     """
+    elsewhere: list[Contract] | None = None  # gathered for the first lapse only: most have none
     for contract in emp.contracts:
         end = contract.end
         if contract.duration != c.DEFINITE or end is None or end >= as_of:
             continue
         if left_on is not None and left_on <= end:
             continue
+        if elsewhere is None:
+            # Another employment's contract can follow one of an employment nobody closed; once this
+            # one has a registered end, the time between the lapse and that end is what it reports.
+            elsewhere = (
+                [k for other in person.employments if other is not emp for k in other.contracts]
+                if left_on is None
+                else []
+            )
         if c.has_follow_up(contract, emp.contracts, elsewhere):
             continue
         out.add(
