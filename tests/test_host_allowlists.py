@@ -150,7 +150,9 @@ def test_without_a_webhook_list_any_receiver_is_allowed() -> None:
     assert Allowlists.build().webhook_refusal("https://169.254.169.254/x", "app") is None
 
 
-@pytest.mark.parametrize("entry", ["/var/run/hooks", "hooks.example/in", "hooks.example:", "[fd00::7"])
+@pytest.mark.parametrize(
+    "entry", ["/var/run/hooks", "hooks.example/in", "hooks.example:", "[fd00::7", "[fd00::7]:"]
+)
 def test_a_webhook_entry_that_cannot_match_stops_the_operator(entry: str) -> None:
     with pytest.raises(AllowlistError, match="allowed webhook host"):
         Allowlists.build(webhook_hosts=[entry])

@@ -79,9 +79,7 @@ def normalize_url(url: str) -> str:
         raise ValueError("its port is empty (nothing after ':')")
     scheme = parts.scheme.lower()
     port = parts.port  # ValueError for a port out of range
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
+    host = _bracketed(parts.hostname.lower())
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
@@ -97,12 +95,16 @@ def shown_url(url: str) -> str:
         return "<invalid URL>"
     if not parts.scheme or not host or not AUTHORITY.match(parts.netloc.rpartition("@")[2]):
         return "<invalid URL>"  # not a cleaned copy that names a host the text did not
-    if ":" in host:
-        host = f"[{host}]"
+    host = _bracketed(host)
     hidden = (
         " (credentials, query and fragment hidden)" if parts.query or parts.fragment or "@" in url else ""
     )
     return f"{parts.scheme}://{host}{port}{parts.path}{hidden}"
+
+
+def _bracketed(host: str) -> str:
+    """An IPv6 address in brackets, as a URL writes it and as every list here compares it."""
+    return f"[{host}]" if ":" in host else host
 
 
 def _listing(values: Iterable[str]) -> str:
@@ -253,9 +255,7 @@ class Allowlists:
         and port are named: the URL may carry a token.
         """
         parts = urlsplit(url.strip())
-        host = (parts.hostname or "").lower()
-        if ":" in host:
-            host = f"[{host}]"
+        host = _bracketed((parts.hostname or "").lower())
         port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 443)
         if not self.webhook_hosts or _host_listed(self.webhook_hosts, host, port):
             return None
@@ -297,11 +297,11 @@ def normalize_host(entry: str, what: str) -> str:
         raise bad
     if text.startswith("["):
         inside, bracket, rest = text[1:].partition("]")
-        host, port = (f"[{inside}]" if inside and bracket else ""), rest[1:] if rest.startswith(":") else rest
-        if rest and not rest.startswith(":"):
-            raise bad
+        host, port = (_bracketed(inside) if inside and bracket else ""), rest[1:]
+        if rest and (not rest.startswith(":") or rest == ":"):
+            raise bad  # only a port after the bracket, and not an empty one
     elif text.count(":") > 1:
-        host, port = f"[{text}]", ""  # a bare IPv6 address: any port
+        host, port = _bracketed(text), ""  # a bare IPv6 address: any port
     else:
         host, _, port = text.partition(":")
         if text.endswith(":"):
@@ -330,9 +330,7 @@ def database_targets(params: Mapping[str, object]) -> list[tuple[str, str]]:
         port = (ports[i] if i < len(ports) else ports[0] if len(ports) == 1 else "").strip()
         if addr.startswith("/"):
             addr = addr.rstrip("/") or "/"
-        else:
-            addr = addr.lower()
-            if ":" in addr and not addr.startswith("@"):
-                addr = f"[{addr}]"
+        elif not addr.startswith("@"):
+            addr = _bracketed(addr.lower())
         targets.append((addr, str(int(port)) if port.isdigit() else port or _DEFAULT_DB_PORT))
     return targets

@@ -252,11 +252,13 @@ def operator(
             _port_taken(metrics_port, "--metrics-port", exc)
     kube = _kube_configuration()
     logging.getLogger(__name__).info(
-        "watching %s; worker image %s; API URLs allowed: %s; database hosts allowed: %s",
+        "watching %s; worker image %s; API URLs allowed: %s; database hosts allowed: %s; webhook hosts "
+        "allowed: %s",
         "all namespaces" if clusterwide else ", ".join(watched),
         worker_image,
         ", ".join(sorted(allowed.api_urls)),
         ", ".join(sorted(allowed.database_hosts)) or "any",
+        ", ".join(sorted(allowed.webhook_hosts)) or "any",
     )
     settings: kopf.OperatorSettings | None = None
     rank: int | None = None
