@@ -104,6 +104,21 @@ def test_an_unparseable_database_url_is_one_usage_line_without_it(dsn: str, via_
         assert "S3CRET" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize("via_env", [False, True])
+def test_a_url_with_an_unencoded_password_is_one_usage_line_saying_how_to_fix_it(via_env: bool) -> None:
+    """libpq would take `app` for the host and `Se` for the port: nothing is dialled, nothing shown."""
+    dsn = "postgresql://app:Se/cret9@127.0.0.1:1/db"
+    env = {"EMPLOYES_API_TOKEN": "t", "DATABASE_URL": dsn if via_env else ""}
+    args = [] if via_env else ["--database-url", dsn]
+    result = run("sync", "--company-id", COMPANY, *args, env=env)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    where = "$DATABASE_URL" if via_env else "--database-url"
+    assert line.startswith(f"employes-sync: error: {where} has a raw '@' or '/' in its user"), line
+    assert "percent-encode" in line
+    assert "cret9" not in result.stderr + result.stdout
+
+
 @pytest.mark.fault(*rows.A_CTRL_C_BEFORE_THE_COMMAND_STARTS_IS_ONE_LINE)
 def test_a_ctrl_c_no_handler_caught_is_one_line_exit_130(capfd: pytest.CaptureFixture[str]) -> None:
     """What a Ctrl-C does while a command's modules still import: click alone prints a blank line."""

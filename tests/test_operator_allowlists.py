@@ -166,6 +166,26 @@ def test_a_dsn_using_the_operators_own_files_is_refused(env: Env) -> None:
     assert env.simulator.stats.total == 0 and not env.jobs()
 
 
+@pytest.mark.fault(*rows.A_DSN_WITH_AN_UNENCODED_PASSWORD_IS_NEVER_DIALLED_OR_SHOWN)
+def test_a_dsn_with_an_unencoded_password_is_never_dialled_or_shown(env: Env) -> None:
+    """With no host list at all: libpq would read user "127.0.0.1" and password "PORT/cret9" as the
+    host 127.0.0.1, the port PORT and the database "cret9@…", and connect there."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+        env.secret(dsn=f"postgresql://127.0.0.1:{port}/cret9@db.example/payroll")
+        env.resource()
+        op = env.operator()
+        message = refused(env, "SecretKeyInvalid")["message"]
+        assert "percent-encode" in message and "(the database DSN)" in message, message
+        assert accepted(probe) == 0
+        assert env.simulator.stats.total == 0 and not env.jobs()
+        assert_no_secret_anywhere(env, op, "cret9", f"{port}/")
+
+        env.secret(dsn=env.database_url)  # a DSN libpq reads as written: it recovers without a restart
+        env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+        assert accepted(probe) == 0
+
+
 @pytest.mark.fault(*rows.A_WEBHOOK_ON_AN_UNLISTED_HOST_GETS_NOTHING)
 def test_a_webhook_on_an_unlisted_host_gets_nothing(env: Env, webhook_receiver: Any) -> None:
     env.secret()

@@ -101,7 +101,7 @@ def test_redact_dsn_hides_secrets_in_both_syntaxes() -> None:
     assert "db.example" in url and "me" in url
     kv = redact_dsn("host=db user=me password='hunter2' dbname=app")
     assert "hunter2" not in kv and "***" in kv
-    assert redact_dsn("host=db password=hunter2 'unterminated") == "<unparseable dsn>"
+    assert redact_dsn("host=db password=hunter2 'unterminated") == "<unusable dsn>"
 
 
 def test_every_query_is_named_described_and_parameterised() -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from employes_sync.dsn import parse_dsn
 from employes_sync.settings import AUTHORITY, DEFAULT_API_URL, has_space_or_control
 
 #: Where an allowlist comes from, for a refusal's message and the operator's environment.
@@ -212,16 +213,10 @@ class Allowlists:
         """None when the operator may connect with `dsn` (read from `source`, e.g. "Secret db/dsn").
 
         Without a host list any host is allowed, as before there was one; a DSN that makes the operator
-        use its own files never is. The DSN's values are not echoed, except the host refused.
+        use its own files never is. The DSN's values are not echoed, except the host refused. Raises
+        dsn.DsnInvalid for a DSN that cannot be used as written.
         """
-        # Imported here: psycopg's conninfo parser is the libpq one, and this module stays light.
-        from psycopg import ProgrammingError
-        from psycopg.conninfo import conninfo_to_dict
-
-        try:
-            params = conninfo_to_dict(dsn)
-        except ProgrammingError:
-            return Refusal(DATABASE_NOT_ALLOWED, f"the database DSN in {source} cannot be parsed")
+        params = parse_dsn(dsn)  # DsnInvalid: not a refusal of what the DSN asks, the DSN is broken
         named = [p for p in OPERATOR_FILE_PARAMS if params.get(p) not in (None, "")]
         if named:
             return Refusal(

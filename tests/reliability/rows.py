@@ -148,6 +148,15 @@ A_DSN_USING_THE_OPERATORS_OWN_FILES_IS_REFUSED: Fault = (
     "a resource's DSN making the operator use its own password, service or certificate files",
     "a DSN with passfile= and no host list: DatabaseNotAllowed, no API request and no Job",
 )
+A_DSN_WITH_AN_UNENCODED_PASSWORD_IS_NEVER_DIALLED_OR_SHOWN: Fault = (
+    "Security",
+    "a resource's DSN URL whose password holds a raw '/' or '@', which libpq reads as host and port",
+    (
+        "user 127.0.0.1, password PORT/secret beside a listening port: SecretKeyInvalid saying to "
+        "percent-encode, no connection reaches that port, no piece of the password in any message; the "
+        "encoded DSN then runs Ready"
+    ),
+)
 A_WEBHOOK_ON_AN_UNLISTED_HOST_GETS_NOTHING: Fault = (
     "Security",
     "a resource's webhook receiver on a host the operator does not allow",

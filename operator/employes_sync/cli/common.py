@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 from psycopg_pool import AsyncConnectionPool
 
+from employes_sync.dsn import DsnInvalid, parse_dsn
 from employes_sync.localdb import EmbeddedUnavailable, embedded_database
 from employes_sync.settings import WORKER_DATABASE_ENV, WORKER_TOKEN_ENV, token_problem
 from employes_sync.store import db
@@ -26,18 +27,14 @@ TOKEN_ENV = WORKER_TOKEN_ENV
 DATABASE_ENV = WORKER_DATABASE_ENV
 
 
-def dsn_password(dsn: str) -> bool | None:
-    """Whether a PostgreSQL URL or key=value DSN carries a credential; None when it cannot be parsed.
+def dsn_password(dsn: str) -> bool:
+    """Whether a PostgreSQL URL or key=value DSN carries a credential; raises DsnInvalid for one that
+    cannot be used as written.
 
     A password, or another parameter libpq hides for the same reason (libpq 18's OAuth client secret
     and SCRAM keys: `db.SECRET_PARAMS`).
     """
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        params = conninfo_to_dict(dsn)
-    except Exception:
-        return None
+    params = parse_dsn(dsn)
     return any(params.get(key) for key in db.SECRET_PARAMS)
 
 
@@ -52,14 +49,11 @@ def _check_database_url(ctx: click.Context, param: click.Parameter, value: str |
         return value
     source = ctx.get_parameter_source(param.name or "")
     on_command_line = source == click.core.ParameterSource.COMMANDLINE
-    password = dsn_password(value)
-    if password is None:
+    try:
+        password = dsn_password(value)
+    except DsnInvalid as exc:
         where = "--database-url" if on_command_line else f"${DATABASE_ENV}"
-        raise click.UsageError(
-            f"{where} is not a PostgreSQL URL (postgresql://user@host:5432/db) or key=value connection "
-            "string; it is not shown, as it may hold a password",
-            ctx,
-        )
+        raise click.UsageError(f"{where} {exc}; it is not shown, as it may hold a password", ctx) from None
     if on_command_line and password:
         warn(
             "--database-url carries a password (or another credential), which `ps` shows to every user "

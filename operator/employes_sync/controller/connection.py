@@ -18,6 +18,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.controller.resource import Resource
+from employes_sync.dsn import DsnInvalid
 from employes_sync.kube import status
 from employes_sync.kube.problem import Problem
 from employes_sync.kube.secrets import read_labelled_secret, secret_value
@@ -87,7 +88,14 @@ class Connection:
         else:
             token, dsn = await self._read(spec)
             # Before any connection: the DSN is the resource author's, the network position the operator's.
-            refusal = ctx.config.allowlists.database_refusal(dsn, f"Secret {spec.dsn_ref}")
+            try:
+                refusal = ctx.config.allowlists.database_refusal(dsn, f"Secret {spec.dsn_ref}")
+            except DsnInvalid as exc:
+                raise Problem(
+                    "SecretKeyInvalid",
+                    f"key {spec.dsn_ref.key!r} of Secret {resource.namespace}/{spec.dsn_ref.name} (the "
+                    f"database DSN) {exc}; no connection was made",
+                ) from None
             if refusal is not None:
                 raise Problem(refusal.reason, refusal.message)
             self.secrets = SecretsRead(refs, token, dsn, time.monotonic())

@@ -17,9 +17,10 @@ from typing import Any, LiteralString, cast
 
 import psycopg
 from psycopg import pq
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
+from ..dsn import DsnInvalid, parse_dsn
 from .queries import Q
 
 log = logging.getLogger(__name__)
@@ -49,11 +50,15 @@ class DatabaseUnavailable(Exception):
 
 
 def redact_dsn(dsn: str) -> str:
-    """The DSN as a key=value string with every secret replaced, for messages and logs."""
+    """The DSN as a key=value string with every secret replaced, for messages and logs.
+
+    A DSN that cannot be used as written is not shown at all: its host or database may be a piece of
+    the password (`dsn.parse_dsn`).
+    """
     try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "<unparseable dsn>"
+        params = parse_dsn(dsn)
+    except DsnInvalid:
+        return "<unusable dsn>"
     for key in SECRET_PARAMS:
         if params.get(key):
             params[key] = "***"
@@ -63,8 +68,8 @@ def redact_dsn(dsn: str) -> str:
 def _scrub(message: str, dsn: str) -> str:
     """Remove the DSN and any password from a driver message (belt and braces: libpq omits them)."""
     try:
-        secrets = [str(v) for k, v in conninfo_to_dict(dsn).items() if k in SECRET_PARAMS and v]
-    except psycopg.ProgrammingError:
+        secrets = [v for k, v in parse_dsn(dsn).items() if k in SECRET_PARAMS and v]
+    except DsnInvalid:
         # An unparseable DSN may echo itself in the error: say nothing of it.
         return "invalid connection string"
     for secret in [dsn, *secrets]:
@@ -73,7 +78,15 @@ def _scrub(message: str, dsn: str) -> str:
 
 
 async def check_connection(dsn: str, timeout: float = 10) -> None:
-    """Open one connection and run a trivial query, or raise DatabaseUnavailable within the timeout."""
+    """Open one connection and run a trivial query, or raise DatabaseUnavailable within the timeout.
+
+    A DSN libpq would misread is refused before dialling: it would connect wherever the password's
+    pieces point.
+    """
+    try:
+        parse_dsn(dsn)
+    except DsnInvalid as exc:
+        raise DatabaseUnavailable(f"the database DSN {exc}; no connection was made") from None
     where = redact_dsn(dsn)
     try:
         async with asyncio.timeout(timeout):

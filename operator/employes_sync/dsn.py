@@ -1,0 +1,65 @@
+"""Reading a PostgreSQL DSN the way libpq does, refusing the ones libpq would read wrongly.
+
+libpq takes a URL's user and password to end at the first '@' before any '/'. A password holding a raw
+'/' or '@' (`postgresql://app:Se/cret@db/x`) is not an error to libpq: it reads the user as the host,
+a piece of the password as the port and the rest as the database name, and then connects there. Every
+message that names the host or database would show the pieces, and the connection goes where nobody
+meant. Such a DSN is refused here, before anything is shown or dialled, with advice that fixes it.
+
+Every place that reads a DSN (the store's redaction and connect, the operator's allowlist, the CLI's
+option check) parses it through `parse_dsn`, so they agree on what a DSN says.
+"""
+
+from __future__ import annotations
+
+_URL_SCHEMES = ("postgresql://", "postgres://")
+
+#: What is wrong, worded to follow the DSN's name ("the database DSN in Secret db/dsn ...").
+UNENCODED = (
+    "has a raw '@' or '/' in its user or password, so libpq would read part of the password as the "
+    "host, port or database; percent-encode them ('@' as %40, '/' as %2F)"
+)
+UNPARSEABLE = "is not a PostgreSQL URL (postgresql://user@host:5432/db) or key=value connection string"
+BAD_PORT = "has a port that is not a number"
+
+
+class DsnInvalid(ValueError):
+    """A DSN that cannot be used as written. The message never quotes it (it may hold a password) and
+    reads as a predicate of the DSN's name, which only the caller knows."""
+
+
+def parse_dsn(dsn: str) -> dict[str, str]:
+    """The DSN's parameters as libpq reads them; raises DsnInvalid for one it would misread or reject."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    if _misplaced_at(dsn):
+        raise DsnInvalid(UNENCODED)
+    try:
+        params = {key: str(value) for key, value in conninfo_to_dict(dsn).items() if value is not None}
+    except ProgrammingError:
+        # psycopg's message quotes the part it choked on, often the password: not passed on.
+        raise DsnInvalid(UNPARSEABLE) from None
+    if not all(port.strip().isdigit() for port in params.get("port", "").split(",") if port.strip()):
+        # libpq's own complaint quotes the value, which in a hand-made DSN may be a password's piece.
+        raise DsnInvalid(BAD_PORT)
+    return params
+
+
+def _misplaced_at(dsn: str) -> bool:
+    """Whether a URL's host or database part holds a raw '@': the user or password ended too early.
+
+    Mirrors libpq's split: the credentials run to the first '@' seen before any '/'; then the hosts run
+    to the first '/' or '?', and the database name from there to the '?'. A raw '@' is legal in neither
+    of those (an '@' in a database name is written %40), so one there means the split went wrong.
+    """
+    text = dsn.strip()
+    scheme = next((s for s in _URL_SCHEMES if text.lower().startswith(s)), None)
+    if scheme is None:
+        return False
+    rest = text[len(scheme) :]
+    ends = [i for i in (rest.find("@"), rest.find("/")) if i >= 0]
+    if ends and rest[min(ends)] == "@":
+        rest = rest[min(ends) + 1 :]
+    before_query = rest.split("?", 1)[0]
+    return "@" in before_query
