@@ -1,4 +1,4 @@
-"""SecretsRead.usable: when a pass may use the token and DSN read before instead of reading again."""
+"""SecretsRead: when a pass may use the token and DSN read before instead of reading again; its repr."""
 
 from __future__ import annotations
 
@@ -26,3 +26,12 @@ def test_a_run_uses_only_what_its_own_pass_read() -> None:
     read_before = SecretsRead(REFS, "t", "d", at=began - 1)  # reused by the pass: a run reads afresh
     assert not read_before.usable(REFS, reuse=False, fresh_since=began)
     assert not read_by_this_pass.usable(REFS, reuse=False, fresh_since=None)
+
+
+def test_its_repr_shows_neither_the_token_nor_the_dsn() -> None:
+    """A repr reaches a log line or a traceback (`%r`, pytest's assertion rewriting, a debugger)."""
+    token, dsn = "tok-3c9a1f", "postgresql://sync:pw-7e21b@db.internal:5432/payroll"
+    read = SecretsRead(REFS, token, dsn, at=time.monotonic())
+    for text in (repr(read), str(read), repr([read])):
+        assert token not in text and dsn not in text and "pw-7e21b" not in text
+    assert "esync" in repr(read)  # the references still say which Secrets were read

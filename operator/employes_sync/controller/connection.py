@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
@@ -33,11 +33,11 @@ SECRETS_REUSE_SECONDS = 300.0
 
 @dataclass(frozen=True)
 class SecretsRead:
-    """The token and DSN one read of a resource's Secrets returned, and when."""
+    """The token and DSN one read of a resource's Secrets returned, and when (its repr shows neither)."""
 
     refs: tuple[SecretRef, SecretRef]
-    token: str
-    dsn: str
+    token: str = field(repr=False)
+    dsn: str = field(repr=False)
     at: float  # time.monotonic()
 
     def usable(self, refs: tuple[SecretRef, SecretRef], *, reuse: bool, fresh_since: float | None) -> bool:
