@@ -275,3 +275,50 @@ async def test_a_receiver_answering_with_an_endless_body_is_not_read_to_its_end(
     assert left["pending"] == 0 and deliverer.delivered == 1, left
     # What the kernel's socket buffers took before the client closed, not the 64 MiB offered.
     assert sent < total // 4, f"the deliverer read {sent} bytes of the receiver's answer"
+
+
+async def test_a_receiver_that_cannot_be_reached_records_no_url_and_holds_up_no_other(
+    store_pool: AsyncConnectionPool, webhook_receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One deliverer sends every resource's events of a database. A receiver whose URL fails in the HTTP
+    client (refused, malformed, a host no DNS name can be made of) costs only its own attempt: the
+    error kept in the outbox and logged is the failure's kind, never its URL (aiohttp's messages quote
+    it, token and all), and the other receivers' events still go out in the same round."""
+    import logging
+    import socket
+
+    from employes_sync.store import timeline as timeline_store
+
+    with socket.socket() as closed:  # a port nothing listens on once this socket is gone
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    token = "hook-token-5d1e"
+    urls = {
+        "refused": f"http://127.0.0.1:{port}/hooks?token={token}",
+        "malformed": f"http://a\\b/hooks?token={token}",
+        "no-dns-name": f"http://a..b/hooks?token={token}",  # an empty label: IDNA encoding fails
+        "ok": webhook_receiver.url,
+    }
+    settings = {"webhooks": [subscription(name, events=["timeline.changed"]) for name in urls]}
+    run_id = await runs_store.start_run(store_pool, SCOPE, "c0", "test", "interactive", settings)
+    event = {"employee_id": "e1", "event_type": "hours_change", "event_title": "t",
+             "event_date": "2024-01-01", "event_description": None, "event_data": {},
+             "event_key": "k"}  # fmt: skip
+    await timeline_store.write_events(store_pool, SCOPE, ["e1"], [event], run_id=run_id)
+    deliverer = Deliverer(store_pool, DeliverySettings(claim_limit=10, timeout_seconds=5))
+    deliverer.set_receivers(SCOPE, [
+        Receiver(SCOPE, name, url, webhook_receiver.secret if name == "ok" else new_secret())
+        for name, url in urls.items()
+    ])  # fmt: skip
+    secrets = [token, "receiver-token-123", *urls.values()]
+    with caplog.at_level(logging.DEBUG):
+        try:
+            assert await deliverer.deliver_due() == len(urls)
+        finally:
+            await deliverer.close()
+    assert deliverer.delivered == 1 and deliverer.failed == len(urls) - 1
+    assert [r.status for r in webhook_receiver.snapshot()] == [200]
+    errors = {row["webhook"]: row["last_error"] for row in await outbox.events(store_pool, SCOPE)}
+    assert errors["ok"] is None and all(errors[name] for name in urls if name != "ok"), errors
+    shown = json.dumps(errors) + caplog.text
+    assert not [secret for secret in secrets if secret in shown], shown

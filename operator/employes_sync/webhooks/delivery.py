@@ -210,7 +210,9 @@ class Deliverer:
                 ) as response:
                     status = response.status
                     await _discard_answer(response)
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            except Exception as exc:  # anything: one receiver must not end the round
+                # Not only aiohttp's own errors: a host no DNS name can be made of ("a..b") raises
+                # UnicodeError from the resolver, which ended deliver_due and so every tenant's loop.
                 return describe(None, exc)
         return None if 200 <= status < 300 else describe(status)
 
