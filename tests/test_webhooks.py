@@ -54,6 +54,14 @@ def test_bad_secrets_and_urls_are_one_line_errors_that_never_echo_them() -> None
     for bad in ("ftp://x/y", "https://", "https://host:99999/", "not a url"):
         with pytest.raises(WebhookConfigError):
             check_url(bad, "hook")
+    # A host the resolver cannot encode (an empty or 64-letter label) is refused here, by name only,
+    # rather than failing every attempt until the events dead-letter.
+    for host in ("a..b", "." * 2, "x" * 64 + ".example"):
+        with pytest.raises(WebhookConfigError, match="host") as caught:
+            check_url(f"https://{host}/hook?token=s3cr3t", "hook")
+        assert "s3cr3t" not in str(caught.value) and host not in str(caught.value)
+    for host in ("receiver.example", "127.0.0.1", "[::1]", "xn--bcher-kva.example", "b\u00fccher.example"):
+        assert check_url(f"https://{host}/hook", "hook")
 
 
 def test_subscriptions_are_bounded() -> None:

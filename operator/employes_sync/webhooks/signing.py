@@ -48,6 +48,12 @@ def check_url(text: str, webhook: str, *, allow_insecure: bool = False) -> str:
         raise WebhookConfigError(f"webhook {webhook}: the receiver URL is not a valid URL") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise WebhookConfigError(f"webhook {webhook}: the receiver URL must be an https:// URL with a host")
+    try:
+        parts.hostname.encode("idna")  # as the resolver encodes it: an empty or 64-letter label fails
+    except UnicodeError:
+        raise WebhookConfigError(
+            f"webhook {webhook}: the receiver URL's host is not a valid host name"
+        ) from None
     if parts.scheme == "http" and not allow_insecure:
         raise WebhookConfigError(
             f"webhook {webhook}: the receiver URL is not https; set allowInsecure: true to send over http"
