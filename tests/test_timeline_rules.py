@@ -1467,3 +1467,72 @@ def test_a_fixed_term_contract_after_a_permanent_one_is_not_called_a_renewed_fix
     assert one(chain, CONTRACT_RENEWED).event_description.startswith(
         "Fixed-term contract renewed on 1 Jan 2025"
     )
+
+
+# -------------------------------------------- 15. second review: salary dated a day before the hours
+
+
+def _hours(*rows: tuple[str, float]) -> list[dict[str, Any]]:
+    return [{"start_date": day, "hours_per_week": hours} for day, hours in rows]
+
+
+def _monthly(*rows: tuple[str, float]) -> list[dict[str, Any]]:
+    return [{"start_date": day, "month_wage": wage} for day, wage in rows]
+
+
+def test_15_a_salary_dated_the_day_before_an_hours_cut_at_the_same_rate_is_no_decrease() -> None:
+    # 36 h at 3,600/month cut to 32 h at 3,200/month: the salary row is dated 31 Mar, the hours row
+    # 1 Apr. Compared at the 36 h still in effect on 31 Mar, the new wage read "Salary decrease (-11 %)".
+    salary = _monthly(("2023-01-01", 3600), ("2024-03-31", 3200))
+    hours = _hours(("2023-01-01", 36), ("2024-04-01", 32))
+    events = build([job("2023-01-01", salary=salary, hours=hours)])
+    assert not of(events, *SALARY_TYPES), [(e.event_date, e.event_title) for e in events]
+    change = one(events, HOURS_CHANGE)
+    # What the cut does at the rate before it: 3,600 at 36 h, not the 3,200 already at 32 h.
+    assert change.event_data["monthly_pay_effect"] == -400
+
+
+def test_15_a_raise_dated_the_day_before_more_hours_is_told_at_the_new_hours() -> None:
+    # 3,200 at 32 h, then 3,700 (31 Mar) for 36 h (1 Apr): at 36 h the old wage is 3,600, a rise of 100.
+    salary = _monthly(("2023-01-01", 3200), ("2024-03-31", 3700))
+    hours = _hours(("2023-01-01", 32), ("2024-04-01", 36))
+    events = build([job("2023-01-01", salary=salary, hours=hours)])
+    rise = one(events, SALARY_INCREASE)
+    assert rise.event_data["from_at_new_hours"] == 3600
+    assert rise.event_data["amount"] == 100
+    assert rise.event_title == "Salary increase (+€100.00/month)"
+
+
+def test_15_one_raise_split_over_two_adjacent_rows_reads_as_one_rise() -> None:
+    # The API splits the change: a one-day row on 31 Mar at the new hours' wage, the raise from 1 Apr.
+    # Read at the hours of each row's own first day this was a decrease and an increase ("-11 %", then
+    # "+16 %" beyond the hours) for what is one cut in hours and one rise of 100 at the new hours.
+    salary = [
+        {"start_date": "2023-01-01", "month_wage": 3600},
+        {"start_date": "2024-03-31", "end_date": "2024-03-31", "month_wage": 3200},
+        {"start_date": "2024-04-01", "month_wage": 3300},
+    ]
+    hours = _hours(("2023-01-01", 36), ("2024-04-01", 32))
+    events = build([job("2023-01-01", salary=salary, hours=hours)])
+    assert not of(events, SALARY_DECREASE), [(e.event_date, e.event_title) for e in events]
+    rise = one(events, SALARY_INCREASE)
+    assert (rise.event_date, rise.event_data["amount"]) == (date(2024, 4, 1), 100)
+    # The same split with more hours: 3,200 at 32 h, 3,600 (31 Mar), 3,700 (1 Apr) at 36 h.
+    more = [
+        {"start_date": "2023-01-01", "month_wage": 3200},
+        {"start_date": "2024-03-31", "end_date": "2024-03-31", "month_wage": 3600},
+        {"start_date": "2024-04-01", "month_wage": 3700},
+    ]
+    events = build([job("2023-01-01", salary=more, hours=_hours(("2023-01-01", 32), ("2024-04-01", 36)))])
+    assert not of(events, SALARY_DECREASE)
+    rise = one(events, SALARY_INCREASE)
+    assert (rise.event_date, rise.event_data["amount"]) == (date(2024, 4, 1), 100)
+
+
+def test_15_a_real_cut_dated_the_day_before_the_hours_is_still_a_decrease_at_the_new_hours() -> None:
+    # 3,600 at 36 h, then 3,000 (31 Mar) for 32 h (1 Apr): at 32 h the old wage is 3,200, a cut of 200.
+    salary = _monthly(("2023-01-01", 3600), ("2024-03-31", 3000))
+    hours = _hours(("2023-01-01", 36), ("2024-04-01", 32))
+    cut = one(build([job("2023-01-01", salary=salary, hours=hours)]), SALARY_DECREASE)
+    assert cut.event_data["amount"] == -200
+    assert cut.event_data["to_hours_per_week"] == 32

@@ -10,7 +10,7 @@ between converted wages is the change between the rounded wages it shows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from .records import Hours, Salary
@@ -62,6 +62,29 @@ def hours_on(rows: list[Hours], day: date) -> Decimal | None:
             return row.hours if found is None else found
         found = row.hours
     return found
+
+
+def paid_hours(rows: list[Hours], start: date) -> Decimal | None:
+    """Hours per week a salary period starting on ``start`` pays for: those of that day, or of the next.
+
+    When the hours change the very next day, the wage is for the new hours: a salary row dated the last
+    day of a month beside an hours row from the first of the next (or a raise the API splits into a
+    one-day row and the rest) is one change written on two days. Read at the hours of its own first
+    day, 3,200/month for a cut from 36 to 32 h was a "Salary decrease (-11 %)" at an unchanged rate.
+    """
+    next_day = start + timedelta(days=1)
+    if any(row.start == next_day and row.hours is not None for row in rows):
+        return hours_on(rows, next_day)
+    return hours_on(rows, start)
+
+
+def salary_before_hours(rows: list[Salary], change: date) -> Salary | None:
+    """The salary an hours change on ``change`` is measured at: the one in effect the day before.
+
+    Except one that starts that very day: :func:`paid_hours` reads it as paid for the new hours
+    already, so the rate before the change is the one before it (the one in effect two days before).
+    """
+    return salary_on(rows, change - timedelta(days=2))
 
 
 def salary_on(rows: list[Salary], day: date) -> Salary | None:

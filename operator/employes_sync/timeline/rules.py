@@ -178,8 +178,8 @@ def _contract_changes(out: Collector, emp: Employment, chains: dict[int, c.Chain
 
 
 def _salary_changes(out: Collector, emp: Employment) -> None:
-    # The hours in effect when each salary period starts: what its wage is paid for.
-    periods = [(salary, pay.hours_on(emp.hours, salary.start)) for salary in emp.salaries]
+    # The hours each salary period's wage is paid for: those of its first day, or of the next.
+    periods = [(salary, pay.paid_hours(emp.hours, salary.start)) for salary in emp.salaries]
     for index, (prev, cur) in enumerate(pairwise(periods)):
         new_basis = pay.pay_basis(cur[0])
         if pay.pay_basis(prev[0]) != new_basis:
@@ -256,7 +256,7 @@ def _hours_changes(out: Collector, emp: Employment) -> None:
         hours_changed = hours is not None and new_hours is not None and new_hours != hours
         days_changed = days is not None and new_days is not None and new_days != days
         if hours_changed or days_changed:
-            before = pay.salary_on(emp.salaries, date.fromordinal(row.start.toordinal() - 1))
+            before = pay.salary_before_hours(emp.salaries, row.start)
             effect = pay.monthly_effect_of_hours(before, hours, new_hours) if hours_changed else None
             out.add(
                 HOURS_CHANGE,
