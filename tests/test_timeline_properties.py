@@ -264,12 +264,18 @@ def test_a_json_round_trip_changes_nothing(
 def test_time_only_adds_lapses_and_plain_events(
     employee: dict[str, Any], employments: list[dict[str, Any]], today: date, later: int
 ) -> None:
-    """Moving as_of on never withdraws an event: planned ones turn plain, lapsed contracts appear."""
+    """Moving as_of on never withdraws an event: planned ones turn plain, lapsed contracts appear.
+
+    So does the departure of someone out of service whose last contract's end has now passed: before
+    it, they had left on a day not known, and no departure was shown.
+    """
     before = build_timeline(employee, employments, as_of=today)
     after = build_timeline(employee, employments, as_of=today + timedelta(days=later))
     before_keys = {e.event_key for e in before}
     new = [e for e in after if e.event_key not in before_keys]
-    assert all(e.event_type == CONTRACT_EXPIRED_UNRENEWED for e in new)
+    dated = [e for e in new if e.event_type in DEPARTURE_TYPES]
+    assert all(e.event_data["reason"] == "out_of_service" and e.event_date > today for e in dated)
+    assert all(e.event_type == CONTRACT_EXPIRED_UNRENEWED for e in new if e not in dated)
     assert before_keys <= {e.event_key for e in after}
 
 

@@ -1536,3 +1536,32 @@ def test_15_a_real_cut_dated_the_day_before_the_hours_is_still_a_decrease_at_the
     cut = one(build([job("2023-01-01", salary=salary, hours=hours)]), SALARY_DECREASE)
     assert cut.event_data["amount"] == -200
     assert cut.event_data["to_hours_per_week"] == 32
+
+
+# ------------------------------------------------ 16. second review: out of service, contract runs on
+
+
+def test_16_out_of_service_with_a_contract_running_past_as_of_shows_no_planned_end() -> None:
+    # The API says the person has left; their last contract would run until 31 Dec 2025. "Employment
+    # ends (planned)" on 31 Dec said they are still there, and "ended" on 31 Dec would be a day to come.
+    # The day they left is not known: no departure, as when pay registered after the contract says so.
+    contracts = [fixed("2024-01-01", "2025-12-31")]
+    events = build([job("2024-01-01", contracts=contracts)], status="out_of_service")
+    assert not of(events, *DEPARTURE_TYPES), [(e.event_date, e.event_title) for e in events]
+    assert not [e for e in events if "(planned)" in e.event_title]
+    # Once that end has passed, it dates the departure as before (reason out_of_service).
+    later = build([job("2024-01-01", contracts=contracts)], as_of=date(2026, 1, 5), status="out_of_service")
+    departure = one(later, CONTRACT_ENDED)
+    assert (departure.event_date, departure.event_data["reason"]) == (date(2025, 12, 31), "out_of_service")
+    # A registered end of the employment is a fact, not a guess: still shown as planned.
+    noticed = build([job("2024-01-01", end="2025-12-31", contracts=contracts)], status="out_of_service")
+    planned = one(noticed, CONTRACT_ENDED)
+    assert (planned.event_data["reason"], planned.event_data["planned"]) == ("employment_ended", True)
+    # Someone active with the same contract has no departure at all.
+    assert not of(build([job("2024-01-01", contracts=contracts)]), *DEPARTURE_TYPES)
+    # Nor does an employment closed while that one ran on beside it become the departure.
+    beside = [
+        job("2023-01-01", ident="main", contracts=[fixed("2023-01-01", "2025-12-31")]),
+        job("2024-01-01", ident="side", end="2024-12-31", contracts=[fixed("2024-01-01", "2024-12-31")]),
+    ]
+    assert not of(build(beside, status="out_of_service"), *DEPARTURE_TYPES)

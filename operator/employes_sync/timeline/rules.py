@@ -52,7 +52,7 @@ def derive(person: Employee, out: Collector, as_of: date) -> None:
         _contract_changes(out, emp, chains)
         _salary_changes(out, emp)
         _hours_changes(out, emp)
-        left_on = _departure(out, person, emp, ends, number)
+        left_on = _departure(out, person, emp, ends, number, as_of)
         _lapsed_contracts(out, person, emp, as_of, left_on)
         until = emp.end or NEVER
         if covered_until is None or until > covered_until:
@@ -331,18 +331,26 @@ def _continued(person: Employee, ends: list[tuple[date, str] | None], number: in
 
 
 def _departure(
-    out: Collector, person: Employee, emp: Employment, ends: list[tuple[date, str] | None], number: int
+    out: Collector,
+    person: Employee,
+    emp: Employment,
+    ends: list[tuple[date, str] | None],
+    number: int,
+    as_of: date,
 ) -> date | None:
     """The end of the employment, or the out-of-service state, and nothing else (art. 7:668 lid 4 BW).
 
-    Not when another employment runs on past it. Returns the day the employment ended either way,
-    so a contract that ran out that day is not reported as lapsed too.
+    Not when another employment runs on past it. Nor when the out-of-service state is dated by a
+    contract end after ``as_of``: the person has already left, before that end, so "Employment ends
+    (planned)" would say they are still there, and the day they left is not known (a registered end
+    of the employment is a fact, and is shown as planned). Returns the day the employment ended
+    either way, so a contract that ran out that day is not reported as lapsed too.
     """
     found = ends[number]
     if found is None:
         return None
     end, reason = found
-    if _continued(person, ends, number, end):
+    if _continued(person, ends, number, end) or (reason == OUT_OF_SERVICE and end > as_of):
         return end
     # The contract running at the end (not a shorter one that ran beside it); else the last one before.
     started = [k for k in emp.contracts if k.start <= end]
