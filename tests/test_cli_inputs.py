@@ -187,8 +187,8 @@ def test_a_binary_webhook_secret_file_is_one_usage_line(tmp_path: Path) -> None:
     secret.write_bytes(b"\xffwhsec_S3CRET\x00")
     result = run(
         "sync", "--company-id", COMPANY, "--database-url", CLOSED_DB,
-        "--webhook-url", "https://hooks.example/in?token=S3CRET", "--webhook-secret-file", str(secret),
-        env={"EMPLOYES_API_TOKEN": "t"},
+        "--webhook-secret-file", str(secret),
+        env={"EMPLOYES_API_TOKEN": "t", "EMPLOYES_SYNC_WEBHOOK_URL": "https://hooks.example/in?token=S3CRET"},
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert result.stderr == f"employes-sync: error: webhook secret file {secret} is not text (UTF-8)\n"

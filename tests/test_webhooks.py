@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from employes_sync.cli.webhooks import WEBHOOK_URL_ENV, carries_credential
 from employes_sync.employes.simulator import Simulator
 from employes_sync.settings import SettingsError, subscription
 from employes_sync.store import outbox
@@ -183,11 +184,27 @@ def test_sync_delivers_signed_thin_events_to_a_receiver(
         settings = json.dumps([r[0] for r in conn.execute("SELECT settings FROM sync_runs")])
     for text in (done.stdout, done.stderr, rows, settings):
         assert webhook_receiver.secret not in text and "receiver-token-123" not in text
+    # a URL with a token on the command line is visible in `ps`: said once, and how to avoid it
+    [warning] = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert "--webhook-url looks like it carries a credential" in warning and f"${WEBHOOK_URL_ENV}" in warning
+
+    # the same receiver from the environment: delivered (only run.finished: nothing changed), no warning
+    i = command.index("--webhook-url")
+    from_env = subprocess.run(
+        command[:i] + command[i + 2 :],
+        env={**sync_env(sim, tmp_path), WEBHOOK_URL_ENV: webhook_receiver.url},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert from_env.returncode == 0, from_env.stderr
+    assert "webhook events:         1 delivered" in from_env.stdout and "warning" not in from_env.stderr
+    assert [r.event["type"] for r in webhook_receiver.snapshot()[len(received) :]] == ["run.finished"]
 
     # a second run with a secret file that is not a whsec_ secret: one line, exit 2
     secret_file.write_text("nope")
     bad = subprocess.run(command, env=sync_env(sim, tmp_path), capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+    assert bad.returncode == 2 and [ln for ln in bad.stderr.splitlines() if "warning:" not in ln] == [
         "employes-sync: error: webhook cli: the signing secret must start with whsec_"
     ]
 
@@ -330,3 +347,17 @@ async def test_a_receiver_that_cannot_be_reached_records_no_url_and_holds_up_no_
     assert errors["ok"] is None and all(errors[name] for name in urls if name != "ok"), errors
     shown = json.dumps(errors) + caplog.text
     assert not [secret for secret in secrets if secret in shown], shown
+
+
+@pytest.mark.parametrize(
+    ("url", "credential"),
+    [
+        ("https://hooks.example/esync", False),
+        ("http://127.0.0.1:8080/", False),
+        ("https://hooks.example/esync?token=abc", True),
+        ("https://bot:pw@hooks.example/esync", True),
+        ("https://hooks.example/services/T0123/B0456/aBcDeFgHiJkLmNoPq", True),
+    ],
+)
+def test_a_receiver_url_holding_a_credential_is_told_apart(url: str, credential: bool) -> None:
+    assert carries_credential(url) is credential

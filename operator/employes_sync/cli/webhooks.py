@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from psycopg_pool import AsyncConnectionPool
 
-from employes_sync.cli.common import fail, read_text_file
+from employes_sync.cli.common import fail, read_text_file, warn
 from employes_sync.settings import WEBHOOK_EVENTS, subscription
 from employes_sync.webhooks.delivery import Deliverer, DeliverySettings, Receiver
 from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_secret
@@ -41,9 +42,39 @@ class CliWebhook:
         return subscription(NAME, self.events, self.include_details, self.max_age_seconds)
 
 
+WEBHOOK_URL_ENV = "EMPLOYES_SYNC_WEBHOOK_URL"
+
+
+def carries_credential(url: str) -> bool:
+    """Whether a receiver URL holds what looks like a credential: a user or password, a query, or a path
+    segment as long as a token (`/hooks/T0123/B456/XXXXXXXXXXXXXXXX` in a chat service's incoming URL)."""
+    parts = urlsplit(url.strip())
+    if parts.username or parts.password or parts.query:
+        return True
+    return any(len(segment) >= 16 for segment in parts.path.split("/"))
+
+
+def _check_webhook_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A warning for a receiver URL with a credential on the command line, which `ps` shows to every
+    user of the machine, as `--database-url` warns for a password."""
+    source = ctx.get_parameter_source(param.name or "")
+    if value and source == click.core.ParameterSource.COMMANDLINE and carries_credential(value):
+        warn(
+            "--webhook-url looks like it carries a credential (a user, a query or a token-like path), "
+            f"which `ps` shows to every user of this machine; set ${WEBHOOK_URL_ENV} instead"
+        )
+    return value
+
+
 def webhook_options(command: F) -> F:
     options = [
-        click.option("--webhook-url", help="Deliver the run's webhook events to this receiver (https)."),
+        click.option(
+            "--webhook-url",
+            envvar=WEBHOOK_URL_ENV,
+            callback=_check_webhook_url,
+            help=f"Deliver the run's webhook events to this receiver (https); or ${WEBHOOK_URL_ENV}, which "
+            "`ps` does not show.",
+        ),
         click.option(
             "--webhook-secret-file",
             type=click.Path(path_type=Path, dir_okay=False),
@@ -96,7 +127,7 @@ def webhook_from_options(options: dict[str, Any]) -> CliWebhook | None:
     if url is None and secret_file is None:
         return None
     if url is None or secret_file is None:
-        fail("--webhook-url and --webhook-secret-file go together", 2)
+        fail(f"--webhook-url (or ${WEBHOOK_URL_ENV}) and --webhook-secret-file go together", 2)
     text = read_text_file(secret_file, "webhook secret file")
     try:
         return CliWebhook(
