@@ -44,7 +44,7 @@ async def _keep_lease(pool: AsyncConnectionPool, batch_id: str, lease_seconds: f
         try:
             await queue_store.heartbeat(pool, batch_id, lease_seconds)
         except Exception as exc:  # a missed heartbeat is not fatal: the lease is three beats long
-            log.warning("heartbeat for batch %s failed: %s", batch_id, exc)
+            log.warning("heartbeat for batch %s failed: %s", batch_id, one_line(exc))
 
 
 class DestinationNotAllowed(Exception):
