@@ -22,6 +22,7 @@ MISREAD = [
     "postgresql://app:/cret9@db.example",  # host=app, no port, dbname=cret9@db.example
     "postgresql://ap/pcret9@db.example/payroll",  # a user with a '/', no password
     " POSTGRESQL://app:Se/cret9@db.example/payroll ",  # the scheme in capitals, spaces around
+    "postgresql://app:1/e?host=cret9@db.example",  # port=1, dbname=e, host=cret9@db.example
 ]
 
 

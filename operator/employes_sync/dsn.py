@@ -33,17 +33,26 @@ def parse_dsn(dsn: str) -> dict[str, str]:
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
 
-    if _misplaced_at(dsn):
+    url = _is_url(dsn)
+    if url and _misplaced_at(dsn):
         raise DsnInvalid(UNENCODED)
     try:
         params = {key: str(value) for key, value in conninfo_to_dict(dsn).items() if value is not None}
     except ProgrammingError:
         # psycopg's message quotes the part it choked on, often the password: not passed on.
         raise DsnInvalid(UNPARSEABLE) from None
+    if url and any("@" in host[1:] for host in params.get("host", "").split(",")):
+        # No host name holds an '@' (a leading one is a Linux abstract socket): the password's '/'
+        # ended the credentials early and its '?' began a query that names the host.
+        raise DsnInvalid(UNENCODED)
     if not all(port.strip().isdigit() for port in params.get("port", "").split(",") if port.strip()):
         # libpq's own complaint quotes the value, which in a hand-made DSN may be a password's piece.
         raise DsnInvalid(BAD_PORT)
     return params
+
+
+def _is_url(dsn: str) -> bool:
+    return dsn.strip().lower().startswith(_URL_SCHEMES)
 
 
 def _misplaced_at(dsn: str) -> bool:
@@ -54,10 +63,7 @@ def _misplaced_at(dsn: str) -> bool:
     of those (an '@' in a database name is written %40), so one there means the split went wrong.
     """
     text = dsn.strip()
-    scheme = next((s for s in _URL_SCHEMES if text.lower().startswith(s)), None)
-    if scheme is None:
-        return False
-    rest = text[len(scheme) :]
+    rest = text[text.index("://") + 3 :]
     ends = [i for i in (rest.find("@"), rest.find("/")) if i >= 0]
     if ends and rest[min(ends)] == "@":
         rest = rest[min(ends) + 1 :]
