@@ -183,6 +183,31 @@ def test_spec_defaults_apply_when_fields_are_missing() -> None:
         spec.parse({"api": {}, "database": {"dsnSecretRef": {"name": "db"}}})
 
 
+def test_a_secret_key_named_for_two_purposes_is_refused_before_anything_is_read() -> None:
+    """A token reference naming the DSN's key would send the database password to the API host."""
+    same_key = {**SPEC, "api": {**SPEC["api"], "tokenSecretRef": {"name": "db", "key": "url"}}}
+    with pytest.raises(spec.SpecError) as info:
+        spec.parse(same_key)
+    assert str(info.value) == (
+        "spec.database.dsnSecretRef names Secret key db/url, which spec.api.tokenSecretRef names for the "
+        "API token: each Secret key is for one purpose"
+    )
+
+    def hook(name: str, url: tuple[str, str], signing: tuple[str, str]) -> dict[str, Any]:
+        return {"name": name, "urlSecretRef": dict(zip(("name", "key"), url, strict=True)),
+                "signingSecretRef": dict(zip(("name", "key"), signing, strict=True))}  # fmt: skip
+
+    shared_signing = {**SPEC, "notifications": {"webhooks": [
+        hook("a", ("hooks", "a-url"), ("hooks", "secret")), hook("b", ("hooks", "b-url"), ("hooks", "secret"))
+    ]}}  # fmt: skip
+    assert len(spec.parse(shared_signing).webhooks) == 2  # one receiver secret for two webhooks is fine
+    url_is_token = {**SPEC, "notifications": {"webhooks": [hook("a", ("api", "token"), ("hooks", "s"))]}}
+    with pytest.raises(
+        spec.SpecError, match=r"^spec.notifications.webhooks\[0\].urlSecretRef names Secret key "
+    ):
+        spec.parse(url_is_token)
+
+
 def test_triggers_are_level_based_and_coalesce() -> None:
     meta: dict[str, Any] = {"generation": 1, "annotations": {}}
     created = triggers.wanted(meta, {})

@@ -208,7 +208,39 @@ def _webhooks(spec: Mapping[str, Any]) -> tuple[WebhookSpec, ...]:
     return tuple(found)
 
 
+def _one_purpose_per_key(parsed: ResourceSpec) -> None:
+    """Refuse a Secret key named for two different purposes (webhooks may share a signing secret).
+
+    Each value goes where its purpose sends it: the token to the API host in a header, the webhook URL
+    to a resolver and the signing secret into an HMAC. A token reference naming the DSN's key would send
+    the database password to the API as a bearer token; a URL reference naming the token's key would
+    try to deliver to it. Both are typing slips, told here before any Secret is read.
+    """
+    uses: list[tuple[SecretRef, str, str]] = [
+        (parsed.token_ref, "the API token", "api.tokenSecretRef"),
+        (parsed.dsn_ref, "the database DSN", "database.dsnSecretRef"),
+    ]
+    for index, hook in enumerate(parsed.webhooks):
+        where = f"notifications.webhooks[{index}]"
+        uses.append((hook.url_ref, "a webhook URL", f"{where}.urlSecretRef"))
+        uses.append((hook.signing_ref, "a webhook signing secret", f"{where}.signingSecretRef"))
+    first: dict[SecretRef, tuple[str, str]] = {}
+    for ref, purpose, where in uses:
+        seen = first.setdefault(ref, (purpose, where))
+        if seen[0] != purpose:
+            raise SpecError(
+                f"spec.{where} names Secret key {ref}, which spec.{seen[1]} names for {seen[0]}: "
+                "each Secret key is for one purpose"
+            )
+
+
 def parse(spec: Mapping[str, Any]) -> ResourceSpec:
+    parsed = _parse(spec)
+    _one_purpose_per_key(parsed)
+    return parsed
+
+
+def _parse(spec: Mapping[str, Any]) -> ResourceSpec:
     company_id = _get(spec, "api.companyId")
     if not company_id:
         raise SpecError("spec.api.companyId is required")
