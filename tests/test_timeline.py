@@ -613,7 +613,11 @@ def test_salary_changes_stay_within_one_employment() -> None:
 
 
 # 9999-12-31: how SAP and many payroll exports write "no end"; it read as a planned departure in 7974.
-@pytest.mark.parametrize("open_end", ["missing", None, "", "9999-12-31", "9999-12-31T00:00:00"])
+# 2099-12-31 (and 2100-01-01, 2999-12-31) is how others write it: "Employment ends (planned)" in 2099.
+@pytest.mark.parametrize(
+    "open_end",
+    ["missing", None, "", "9999-12-31", "9999-12-31T00:00:00", "2099-12-31", "2100-01-01", "2999-12-31"],
+)
 def test_open_periods_may_omit_end_date_or_leave_it_empty(open_end: object) -> None:
     def row(start: str, **fields: Any) -> dict[str, Any]:
         r = {"start_date": start, **fields}
@@ -641,14 +645,22 @@ def test_open_periods_may_omit_end_date_or_leave_it_empty(open_end: object) -> N
     }
 
 
-def test_a_contract_open_until_9999_is_permanent_not_fixed_term() -> None:
+@pytest.mark.parametrize("sentinel", ["9999-12-31", "2099-12-31"])
+def test_a_contract_open_until_9999_is_permanent_not_fixed_term(sentinel: str) -> None:
     # Without contract_duration an end date makes a contract fixed-term; the sentinel is no end.
-    contract = {"start_date": "2023-02-01", "end_date": "9999-12-31"}
+    contract = {"start_date": "2023-02-01", "end_date": sentinel}
     events = build(employee(), [employment(contracts=[contract])])
     started = only(events, CONTRACT_STARTED)
     assert started.event_data["contract_duration"] == "permanent"
     assert started.event_data.get("contract_end_date") is None
     assert not of_type(events, CONTRACT_ENDED)
+
+
+def test_the_last_real_day_before_the_sentinels_is_still_an_end() -> None:
+    # Only the "end of time" days are read as no end: a notice registered for 2099-12-30 is data.
+    emp = employment(end_date="2099-12-30")
+    ended = only(build(employee(), [emp]), CONTRACT_ENDED)
+    assert (ended.event_date, ended.event_data["planned"]) == (date(2099, 12, 30), True)
 
 
 def test_periods_in_any_order_give_the_same_events() -> None:

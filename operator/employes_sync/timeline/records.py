@@ -106,9 +106,11 @@ def _opt_date(obj: Mapping[str, Any], key: str, where: str) -> date | None:
     return optional_date(obj, key, where)
 
 
-#: Payroll systems write an open end as the last day they can store (SAP's 9999-12-31, and the like);
-#: read as a date it is a contract that "ends" in 8,000 years and a fixed-term one at that.
-_OPEN_END_FROM = date(9999, 1, 1)
+#: Payroll systems write an open end as an "end of time" day: SAP's 9999-12-31, and 2099-12-31,
+#: 2100-01-01 or 2999-12-31 in others. Read as a date it is a contract that "ends" in 2099 or in 8,000
+#: years, a fixed-term one at that, and a planned departure. No real end lies that far ahead, so that
+#: day and every later one is no end; the day before it (a notice for 30 Dec 2099) is still data.
+_OPEN_END_FROM = date(2099, 12, 31)
 
 
 def _opt_end(obj: Mapping[str, Any], where: str) -> date | None:
