@@ -186,6 +186,21 @@ def test_a_dsn_with_an_unencoded_password_is_never_dialled_or_shown(env: Env) ->
         assert accepted(probe) == 0
 
 
+@pytest.mark.fault(*rows.A_TOKEN_REFERENCE_NAMING_THE_DSN_KEY_SENDS_NOTHING)
+def test_a_token_reference_naming_the_dsn_key_sends_nothing(env: Env) -> None:
+    env.secret()
+    env.cluster.forget_reads()  # the apply above read it
+    env.resource(api__tokenSecretRef={"name": "esync", "key": "dsn"})
+    op = env.operator()
+    message = refused(env, "InvalidSpec")["message"]
+    assert "spec.database.dsnSecretRef names Secret key esync/dsn" in message, message
+    assert env.simulator.stats.total == 0 and data_reads(env) == 0 and not env.jobs()
+    assert_no_secret_anywhere(env, op, env.database_url)
+
+    env.resource(api__tokenSecretRef={"name": "esync", "key": "token"})  # fixed: it runs without a restart
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+
+
 @pytest.mark.fault(*rows.A_WEBHOOK_ON_AN_UNLISTED_HOST_GETS_NOTHING)
 def test_a_webhook_on_an_unlisted_host_gets_nothing(env: Env, webhook_receiver: Any) -> None:
     env.secret()

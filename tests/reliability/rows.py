@@ -157,6 +157,11 @@ A_DSN_WITH_AN_UNENCODED_PASSWORD_IS_NEVER_DIALLED_OR_SHOWN: Fault = (
         "encoded DSN then runs Ready"
     ),
 )
+A_TOKEN_REFERENCE_NAMING_THE_DSN_KEY_SENDS_NOTHING: Fault = (
+    "Security",
+    "a resource whose tokenSecretRef names the DSN's key (its password would go out as a bearer token)",
+    "InvalidSpec naming both fields, no API request, no Secret data read; the right key then runs Ready",
+)
 A_WEBHOOK_ON_AN_UNLISTED_HOST_GETS_NOTHING: Fault = (
     "Security",
     "a resource's webhook receiver on a host the operator does not allow",
