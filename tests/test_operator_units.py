@@ -183,6 +183,13 @@ def test_spec_defaults_apply_when_fields_are_missing() -> None:
         spec.parse({"api": {}, "database": {"dsnSecretRef": {"name": "db"}}})
 
 
+def test_the_longest_job_deadline_the_crd_allows_gives_usable_settings() -> None:
+    """A day's deadline gave a lease of 86,460 s, which the settings refused: every run InvalidSpec."""
+    day = {**SPEC, "batches": {**SPEC["batches"], "activeDeadlineSeconds": 86400}}
+    settings = spec.parse(day).settings("payroll/acme", trigger="created", mode="background", extra={})
+    assert settings.lease_seconds == 86460
+
+
 def test_a_secret_key_named_for_two_purposes_is_refused_before_anything_is_read() -> None:
     """A token reference naming the DSN's key would send the database password to the API host."""
     same_key = {**SPEC, "api": {**SPEC["api"], "tokenSecretRef": {"name": "db", "key": "url"}}}

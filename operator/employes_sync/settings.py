@@ -151,7 +151,8 @@ def validate(s: SyncSettings) -> None:
     _bound("batch size", s.batch_size, 1, 500)
     _bound("max attempts", s.max_attempts, 1, 10)
     _bound("backoff seconds", s.backoff_seconds, 0, 3600)
-    _bound("lease seconds", s.lease_seconds, 1, 86400)
+    # A Job's deadline may be a day (the CRD's maximum) and its batch's lease outlives it by a minute.
+    _bound("lease seconds", s.lease_seconds, 1, 2 * 86400)
     _bound("run lease seconds", s.run_lease_seconds, 1, 3600)
     _bound("listing deadline seconds", s.listing_deadline_seconds, 1, 86400)
     names = [w.get("name") for w in s.webhooks]
