@@ -22,7 +22,7 @@ from employes_sync.allowlist import Allowlists
 from employes_sync.messages import one_line, traceback_text
 from employes_sync.pipeline import OnResponse, make_client
 from employes_sync.processing import ProcessResult, process_employees
-from employes_sync.settings import SyncSettings
+from employes_sync.settings import SettingsError, SyncSettings
 from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
 from employes_sync.store.requests import RequestTally, add_request_counts
@@ -59,6 +59,33 @@ def _check_destination(api_url: str, allowed_api_urls: Sequence[str] | None) -> 
         raise DestinationNotAllowed(refusal.message.replace("spec.api.baseUrl", "the API URL", 1))
 
 
+def stored_settings(stored: Any, spec: dict[str, Any]) -> SyncSettings:
+    """The run's stored settings with the Job's own values in place, checked as a spec's are
+    (SyncSettings validates itself), or SettingsError.
+
+    The database is not the resource's author: whoever can write it must not give a batch a rate past
+    the token's budget, a lease of a year or a locale the timeline cannot word, and a row it mangled
+    must fail the attempt where the status shows it, not the worker before it claims.
+    """
+    try:
+        return SyncSettings.from_json(stored).replace(**spec)
+    except SettingsError:
+        raise
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise SettingsError(f"they cannot be read ({type(exc).__name__})") from None
+
+
+async def _fail_unusable(pool: AsyncConnectionPool, batch_id: str, status: str, why: str) -> BatchOutcome:
+    """Fail the attempt where the run's status shows it, claimed with the default lease."""
+    batch = await queue_store.claim(pool, batch_id)
+    if batch is None:
+        log.info("batch %s is %s, not pending: nothing to do", batch_id, status)
+        return BatchOutcome(batch_id, "skipped")
+    error = f"the run's stored settings are not usable: {why}"
+    outcome = await queue_store.fail(pool, batch_id, error, {"attempt": batch.attempts})
+    return BatchOutcome(batch_id, outcome, error=error)
+
+
 async def process_batch(
     pool: AsyncConnectionPool,
     batch_id: str,
@@ -83,13 +110,14 @@ async def process_batch(
     run = await runs_store.get_run(pool, found.run_id) if found.run_id is not None else None
     if run is None:
         raise LookupError(f"batch {batch_id} belongs to no run")
-    settings = SyncSettings.from_json(run["settings"])
     spec: dict[str, Any] = {"api_url": api_url, "company_id": company_id}
     spec = {name: value for name, value in spec.items() if value}
     if redact is not None:
         spec["redact"] = tuple(redact)
-    if spec:
-        settings = settings.replace(**spec)
+    try:
+        settings = stored_settings(run["settings"], spec)
+    except SettingsError as exc:
+        return await _fail_unusable(pool, batch_id, found.status, str(exc))
     batch = await queue_store.claim(pool, batch_id, lease_seconds=settings.lease_seconds)
     if batch is None:
         log.info("batch %s is %s, not pending: nothing to do", batch_id, found.status)

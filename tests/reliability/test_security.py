@@ -677,3 +677,52 @@ async def test_a_rewritten_run_row_cannot_read_another_company_or_undo_redaction
     assert theirs_stored == [], "another company's employments were fetched with the token and stored"
     assert '"salary"' not in "".join(stored.values()), "a field the spec redacts was stored"
     assert set(mine) <= set(stored), "the resource's own employees were processed"
+
+
+@pytest.mark.fault(
+    SEC,
+    "the worker takes its rate, lease and locale from the database",
+    "a run row rewritten to 100,000 requests/second, a year's lease and an unknown locale, or mangled: "
+    "each batch attempt fails with one line naming the setting, recorded on the batch, before any request",
+)
+async def test_a_rewritten_run_row_cannot_raise_the_rate_or_lease(
+    make_simulator: MakeSim, store_pool: Any
+) -> None:
+    from employes_sync.store import queue as queue_store
+    from employes_sync.store import raw as raw_store
+    from employes_sync.store import runs as runs_store
+    from employes_sync.worker import process_batch
+    from tests.reliability.helpers import fast_settings
+
+    sim = make_simulator(employees=4, requests_per_second=0, token=TOKEN)
+    settings = fast_settings(sim)
+    await raw_store.store_employees(store_pool, settings.scope, [p.employee for p in sim.company])
+    ids = [p.id for p in sim.company]
+    tamperings = {
+        "requests per second must be between": {"requests_per_second": 100_000},
+        "lease seconds must be between": {"lease_seconds": 365 * 86400},
+        "timeline locale 'xx' is not one of": {"locale": "xx"},
+        "they cannot be read (TypeError)": {"redact": 7},
+    }
+    for expected, change in tamperings.items():
+        run_id = await runs_store.start_run(
+            store_pool,
+            settings.scope,
+            settings.company_id,
+            "test",
+            "background",
+            {**settings.to_json(), **change},
+        )
+        [batch] = await queue_store.enqueue(store_pool, settings.scope, run_id, [ids])
+        outcome = await process_batch(
+            store_pool, batch.id, TOKEN, api_url=sim.url, allowed_api_urls=[str(sim.url)]
+        )
+        assert outcome.status in ("retrying", "failed") and outcome.error is not None, outcome
+        assert (
+            outcome.error.startswith("the run's stored settings are not usable: ")
+            and expected in outcome.error
+        )
+        stored = await queue_store.get(store_pool, batch.id)
+        assert stored is not None and stored.error_message == outcome.error and stored.attempts == 1
+        await runs_store.finish_run(store_pool, run_id, "failed", {})
+    assert sim.stats.total == 0
