@@ -1565,3 +1565,31 @@ def test_16_out_of_service_with_a_contract_running_past_as_of_shows_no_planned_e
         job("2024-01-01", ident="side", end="2024-12-31", contracts=[fixed("2024-01-01", "2024-12-31")]),
     ]
     assert not of(build(beside, status="out_of_service"), *DEPARTURE_TYPES)
+
+
+# ------------------------------------------- 17. second review: one instant written in two zones
+
+
+def test_17_a_local_midnight_written_in_utc_is_no_one_day_gap() -> None:
+    # 31 Mar 2024 00:00 in Amsterdam is 2024-03-30T23:00:00Z (winter time until 02:00 that night).
+    # Keeping only the written day made the employment end on 30 Mar and the next start on 1 Apr: a
+    # false "Employment ended" and "Contract started (re-hired) after a gap of 1 day".
+    events = build(
+        [
+            job("2023-04-01T00:00:00+02:00", ident="a", end="2024-03-30T23:00:00Z"),
+            job("2024-04-01T00:00:00+02:00", ident="b"),
+        ]
+    )
+    assert not of(events, *DEPARTURE_TYPES), [(e.event_date, e.event_title) for e in events]
+    assert [(e.event_date, e.event_data["rehire"]) for e in of(events, CONTRACT_STARTED)] == [
+        (date(2023, 4, 1), False),
+        (date(2024, 4, 1), False),
+    ]
+    # A contract renewed the next day, the end written in UTC and the start with an offset (winter).
+    contracts = [
+        fixed("2023-02-01T00:00:00+01:00", "2024-01-30T23:00:00Z"),
+        fixed("2024-01-31T23:00:00Z", "2025-01-31T00:00:00+01:00"),
+    ]
+    renewed = one(build([job("2023-02-01", contracts=contracts)]), CONTRACT_RENEWED)
+    assert (renewed.event_date, renewed.event_data["gap_days"]) == (date(2024, 2, 1), 0)
+    assert renewed.event_data["previous_end_date"] == "2024-01-31"

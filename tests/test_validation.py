@@ -199,3 +199,35 @@ def test_check_record_walks_deep_records_without_recursion() -> None:
     for levels in (MAX_DEPTH + 1, 5000):
         with pytest.raises(InvalidRecord, match=r"^employee\.n: nested too deeply \(more than 32 levels\)$"):
             check_record(deep_record(levels), "employee")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # One instant, written with the local offset or in UTC, is one Dutch calendar day.
+        ("2024-04-01T00:00:00+02:00", date(2024, 4, 1)),
+        ("2024-03-31T22:00:00Z", date(2024, 4, 1)),  # summer time: local midnight is 22:00 UTC
+        ("2024-03-31T22:00:00+00:00", date(2024, 4, 1)),
+        ("2024-02-01T00:00:00+01:00", date(2024, 2, 1)),
+        ("2024-01-31T23:00:00Z", date(2024, 2, 1)),  # winter time: 23:00 UTC
+        ("2024-03-30T23:00:00Z", date(2024, 3, 31)),  # the night the clocks go forward (31 Mar 2024)
+        ("2024-10-26T22:00:00Z", date(2024, 10, 27)),  # and back (27 Oct 2024)
+        ("2024-10-27T23:00:00Z", date(2024, 10, 28)),
+        ("2024-09-01T00:00:00Z", date(2024, 9, 1)),  # a day at midnight UTC stays that day
+        ("2024-09-01T00:00:00-05:00", date(2024, 9, 1)),
+        ("2024-09-01T00:00:00", date(2024, 9, 1)),  # no zone: the written day, as always
+        ("2024-09-01T23:30:00", date(2024, 9, 1)),
+        ("2024-09-01Z", date(2024, 9, 1)),  # a day without a time is no instant
+        ("9999-12-31T23:00:00-05:00", date(9999, 12, 31)),  # past date.max: the written day
+        ("0001-01-01T00:00:00+05:00", date(1, 1, 1)),
+    ],
+)
+def test_a_timestamp_with_a_zone_is_the_dutch_calendar_day_of_its_instant(text: str, expected: date) -> None:
+    """Only the written day was kept: 2024-03-31T22:00:00Z (1 Apr 00:00 in Amsterdam) read 31 Mar."""
+    assert parse_date(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2024-09-01T00:00:00+24:00", "2024-09-01T00:00:00+02:60"])
+def test_an_offset_that_is_no_offset_is_not_a_date(text: str) -> None:
+    with pytest.raises(InvalidRecord):
+        parse_date(text)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -40,13 +40,14 @@ class InvalidRecord(ValueError):
         self.reason = reason
 
 
-# Employes sends local calendar dates as midnight timestamps (`2024-09-01T00:00:00`); plain dates,
-# fractional seconds and a zone (`Z`, `+02:00`) are tolerated and ignored: nothing downstream needs
-# more than the calendar day. The time, when present, must still be a time of day.
+# Employes sends local calendar dates as midnight timestamps (`2024-09-01T00:00:00`); plain dates and
+# fractional seconds are tolerated: nothing downstream needs more than the calendar day. The time, when
+# present, must still be a time of day. A timestamp with a zone (`Z`, `+02:00`) is an instant, and its
+# day is the Dutch calendar day of that instant (see _dutch_day).
 _DATE_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
     r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?)?"
-    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?"
 )
 _DATE_FORM = "expected YYYY-MM-DD[THH:MM:SS]"
 # Plain decimal notation only: no exponents, no locale separators, no NaN/Infinity, ASCII digits only.
@@ -66,13 +67,48 @@ def _date_from_text(text: str) -> date | None:
     match = _DATE_RE.fullmatch(text.strip())
     if match is None:
         return None
-    year, month, day, hour, minute, second = match.groups()
+    year, month, day, hour, minute, second, zone = match.groups()
     if hour is not None and (int(hour) > 23 or int(minute) > 59 or int(second or 0) > 59):
         return None
     try:
-        return date(int(year), int(month), int(day))
+        written = date(int(year), int(month), int(day))
     except ValueError:
         return None
+    if zone is None or hour is None:
+        return written  # a local time, or a day with no time: the day as written
+    if zone == "Z":
+        offset = 0
+    else:
+        digits = zone[1:].replace(":", "")
+        if int(digits[:2]) > 23 or int(digits[2:]) > 59:
+            return None
+        offset = (int(digits[:2]) * 60 + int(digits[2:])) * (-1 if zone[0] == "-" else 1)
+    at = datetime(written.year, written.month, written.day, int(hour), int(minute), int(second or 0))
+    return _dutch_day(at, offset)
+
+
+def _dutch_day(at: datetime, offset_minutes: int) -> date:
+    """The calendar day in the Netherlands of the instant ``at`` written at ``offset_minutes`` from UTC.
+
+    One instant can be written in two zones: 1 Apr 2024 00:00 in Amsterdam is `2024-04-01T00:00:00+02:00`
+    and `2024-03-31T22:00:00Z`. Keeping the written day read those as 1 Apr and 31 Mar, so an end and
+    the next start written in different zones left a false one-day gap ("Employment ended", then a
+    re-hire). Employes is Dutch payroll and its days are Dutch days: Central European Time, UTC+1, and
+    summer time, UTC+2, from the last Sunday of March to the last Sunday of October at 01:00 UTC (the
+    EU rule since 1996; computed here, not read from a time-zone database, so every machine agrees).
+    An instant beyond the calendar's range (year 1 or 9999) keeps its written day.
+    """
+    try:
+        utc = at - timedelta(minutes=offset_minutes)
+        summer = _last_sunday_01_utc(utc.year, 3) <= utc < _last_sunday_01_utc(utc.year, 10)
+        return (utc + timedelta(hours=2 if summer else 1)).date()
+    except OverflowError:
+        return at.date()
+
+
+def _last_sunday_01_utc(year: int, month: int) -> datetime:
+    last = datetime(year, month, 31, 1)  # March and October both have 31 days
+    return last - timedelta(days=(last.weekday() + 1) % 7)
 
 
 def parse_date(value: object, where: str = "date") -> date:
