@@ -282,6 +282,26 @@ def test_bounds_are_inclusive(path: str, value: Any) -> None:
     validate(_with(path, value))
 
 
+NUMERIC_BOUNDS = [
+    (path.removeprefix(".spec."), node[bound])
+    for path, node in walk(SCHEMA)
+    if path.startswith(".spec.") and node.get("type") in ("integer", "number")
+    for bound in ("minimum", "maximum")
+    if bound in node
+]
+
+
+@pytest.mark.parametrize(("path", "value"), NUMERIC_BOUNDS, ids=[f"{p}={v!r}" for p, v in NUMERIC_BOUNDS])
+def test_the_operator_accepts_every_bound_the_crd_accepts(path: str, value: Any) -> None:
+    """A value the API server lets through must give settings the operator runs with: a day's Job
+    deadline once gave a batch lease the settings refused, so every run of it was InvalidSpec."""
+    obj = _with(path, value)
+    validate(obj)
+    parsed = parse(obj["spec"])
+    for mode in ("interactive", "background"):
+        parsed.settings("payroll/acme", trigger="created", mode=mode, extra={})
+
+
 CREDENTIAL_URLS = [
     "https://apiuser:pass@connect.employes.nl/v4", "https://u@h/v4", "https://connect.employes.nl/v4?api_key=k",
     "https://h/v4#frag", "https://h/v4?", "http://h:8089/v4/?token=t",
