@@ -1480,6 +1480,15 @@ def _monthly(*rows: tuple[str, float]) -> list[dict[str, Any]]:
     return [{"start_date": day, "month_wage": wage} for day, wage in rows]
 
 
+def _one_day_row_between(old: float, one_day: float, new: float) -> list[dict[str, Any]]:
+    """A wage from 2023, a one-day row on 31 Mar 2024, and the wage from 1 Apr 2024."""
+    return [
+        {"start_date": "2023-01-01", "month_wage": old},
+        {"start_date": "2024-03-31", "end_date": "2024-03-31", "month_wage": one_day},
+        {"start_date": "2024-04-01", "month_wage": new},
+    ]
+
+
 def test_15_a_salary_dated_the_day_before_an_hours_cut_at_the_same_rate_is_no_decrease() -> None:
     # 36 h at 3,600/month cut to 32 h at 3,200/month: the salary row is dated 31 Mar, the hours row
     # 1 Apr. Compared at the 36 h still in effect on 31 Mar, the new wage read "Salary decrease (-11 %)".
@@ -1507,22 +1516,14 @@ def test_15_one_raise_split_over_two_adjacent_rows_reads_as_one_rise() -> None:
     # The API splits the change: a one-day row on 31 Mar at the new hours' wage, the raise from 1 Apr.
     # Read at the hours of each row's own first day this was a decrease and an increase ("-11 %", then
     # "+16 %" beyond the hours) for what is one cut in hours and one rise of 100 at the new hours.
-    salary = [
-        {"start_date": "2023-01-01", "month_wage": 3600},
-        {"start_date": "2024-03-31", "end_date": "2024-03-31", "month_wage": 3200},
-        {"start_date": "2024-04-01", "month_wage": 3300},
-    ]
+    salary = _one_day_row_between(3600, 3200, 3300)
     hours = _hours(("2023-01-01", 36), ("2024-04-01", 32))
     events = build([job("2023-01-01", salary=salary, hours=hours)])
     assert not of(events, SALARY_DECREASE), [(e.event_date, e.event_title) for e in events]
     rise = one(events, SALARY_INCREASE)
     assert (rise.event_date, rise.event_data["amount"]) == (date(2024, 4, 1), 100)
     # The same split with more hours: 3,200 at 32 h, 3,600 (31 Mar), 3,700 (1 Apr) at 36 h.
-    more = [
-        {"start_date": "2023-01-01", "month_wage": 3200},
-        {"start_date": "2024-03-31", "end_date": "2024-03-31", "month_wage": 3600},
-        {"start_date": "2024-04-01", "month_wage": 3700},
-    ]
+    more = _one_day_row_between(3200, 3600, 3700)
     events = build([job("2023-01-01", salary=more, hours=_hours(("2023-01-01", 32), ("2024-04-01", 36)))])
     assert not of(events, SALARY_DECREASE)
     rise = one(events, SALARY_INCREASE)
@@ -1593,3 +1594,19 @@ def test_17_a_local_midnight_written_in_utc_is_no_one_day_gap() -> None:
     renewed = one(build([job("2023-02-01", contracts=contracts)]), CONTRACT_RENEWED)
     assert (renewed.event_date, renewed.event_data["gap_days"]) == (date(2024, 2, 1), 0)
     assert renewed.event_data["previous_end_date"] == "2024-01-31"
+
+
+def test_15_a_raise_the_day_before_an_hours_cut_with_its_own_row_for_the_new_hours_is_one_rise() -> None:
+    # A raise on 31 Mar at 36 h (3,600 -> 3,708), the cut to 32 h from 1 Apr with its own salary row at
+    # the same rate (3,296). Read at the new hours the one-day row was "+508" and the next "-412".
+    salary = _one_day_row_between(3600, 3708, 3296)
+    hours = _hours(("2023-01-01", 36), ("2024-04-01", 32))
+    events = build([job("2023-01-01", salary=salary, hours=hours)])
+    rise = one(events, SALARY_INCREASE)
+    assert (rise.event_date, rise.event_data["amount"], rise.event_data["hours_adjusted"]) == (
+        date(2024, 3, 31),
+        108,
+        False,
+    )
+    assert not of(events, SALARY_DECREASE)
+    assert one(events, HOURS_CHANGE).event_data["monthly_pay_effect"] == -412

@@ -64,27 +64,61 @@ def hours_on(rows: list[Hours], day: date) -> Decimal | None:
     return found
 
 
-def paid_hours(rows: list[Hours], start: date) -> Decimal | None:
-    """Hours per week a salary period starting on ``start`` pays for: those of that day, or of the next.
+def paid_hours(salaries: list[Salary], hours: list[Hours]) -> list[Decimal | None]:
+    """Hours per week each salary period (sorted by start) pays for: those of its first day, or the next's.
 
-    When the hours change the very next day, the wage is for the new hours: a salary row dated the last
-    day of a month beside an hours row from the first of the next (or a raise the API splits into a
-    one-day row and the rest) is one change written on two days. Read at the hours of its own first
-    day, 3,200/month for a cut from 36 to 32 h was a "Salary decrease (-11 %)" at an unchanged rate.
+    When the hours change the very next day, a salary row is often one change written on two days: a
+    row dated the last day of a month beside an hours row from the first of the next, or a raise the
+    API splits into a one-day row and the rest. Read at the hours of its own first day, 3,200/month
+    for a cut from 36 to 32 h was a "Salary decrease (-11 %)" at an unchanged rate. A real raise can be
+    dated the day before an hours change too (3,708 at 36 h on 31 Mar, 3,296 at 32 h from 1 Apr), so
+    such a row is read at the hours that tell fewer changes of rate with its neighbours (the period
+    before it, and one that starts on the change's day); on a tie, at the new hours.
     """
-    next_day = start + timedelta(days=1)
-    if any(row.start == next_day and row.hours is not None for row in rows):
-        return hours_on(rows, next_day)
-    return hours_on(rows, start)
+    result: list[Decimal | None] = []
+    for index, salary in enumerate(salaries):
+        own = hours_on(hours, salary.start)
+        next_day = salary.start + timedelta(days=1)
+        if not any(row.start == next_day and row.hours is not None for row in hours):
+            result.append(own)
+            continue
+        new = hours_on(hours, next_day)
+        before = (salaries[index - 1], result[index - 1]) if index else None
+        after = salaries[index + 1] if index + 1 < len(salaries) else None
+        following = (after, new) if after is not None and after.start == next_day else None
+        told_at_own = _changes_told(before, salary, own, following)
+        result.append(own if told_at_own < _changes_told(before, salary, new, following) else new)
+    return result
 
 
-def salary_before_hours(rows: list[Salary], change: date) -> Salary | None:
+_Paid = tuple[Salary, Decimal | None]
+
+
+def _changes_told(before: _Paid | None, salary: Salary, at: Decimal | None, after: _Paid | None) -> int:
+    """How many changes of rate ``salary``, read at ``at`` hours, tells with the periods around it."""
+    told = 0
+    if before is not None:
+        told += compare(before[0], salary, before[1], at) is not None
+    if after is not None:
+        told += compare(salary, after[0], at, after[1]) is not None
+    return told
+
+
+def salary_before_hours(
+    salaries: list[Salary], paid: list[Decimal | None], hours: list[Hours], change: date
+) -> Salary | None:
     """The salary an hours change on ``change`` is measured at: the one in effect the day before.
 
-    Except one that starts that very day: :func:`paid_hours` reads it as paid for the new hours
-    already, so the rate before the change is the one before it (the one in effect two days before).
+    Except one that starts that very day and :func:`paid_hours` read at the new hours: it pays for
+    them already, so the rate before the change is the period before it.
     """
-    return salary_on(rows, change - timedelta(days=2))
+    day_before = change - timedelta(days=1)
+    index = max((n for n, row in enumerate(salaries) if row.start <= day_before), default=None)
+    if index is None:
+        return None
+    if salaries[index].start == day_before and paid[index] == hours_on(hours, change):
+        return salaries[index - 1] if index else None
+    return salaries[index]
 
 
 def salary_on(rows: list[Salary], day: date) -> Salary | None:

@@ -179,7 +179,7 @@ def _contract_changes(out: Collector, emp: Employment, chains: dict[int, c.Chain
 
 def _salary_changes(out: Collector, emp: Employment) -> None:
     # The hours each salary period's wage is paid for: those of its first day, or of the next.
-    periods = [(salary, pay.paid_hours(emp.hours, salary.start)) for salary in emp.salaries]
+    periods = list(zip(emp.salaries, pay.paid_hours(emp.salaries, emp.hours), strict=True))
     for index, (prev, cur) in enumerate(pairwise(periods)):
         new_basis = pay.pay_basis(cur[0])
         if pay.pay_basis(prev[0]) != new_basis:
@@ -247,6 +247,7 @@ def _hours_changes(out: Collector, emp: Employment) -> None:
     rows: list[Hours] = emp.hours
     if not rows:
         return
+    paid = pay.paid_hours(emp.salaries, rows)
     # A row that leaves a value out keeps the last known one: unknown is not a change.
     hours, days, kind = rows[0].hours, rows[0].days, rows[0].employee_type
     for row in rows[1:]:
@@ -256,7 +257,7 @@ def _hours_changes(out: Collector, emp: Employment) -> None:
         hours_changed = hours is not None and new_hours is not None and new_hours != hours
         days_changed = days is not None and new_days is not None and new_days != days
         if hours_changed or days_changed:
-            before = pay.salary_before_hours(emp.salaries, row.start)
+            before = pay.salary_before_hours(emp.salaries, paid, emp.hours, row.start)
             effect = pay.monthly_effect_of_hours(before, hours, new_hours) if hours_changed else None
             out.add(
                 HOURS_CHANGE,
