@@ -1610,3 +1610,40 @@ def test_15_a_raise_the_day_before_an_hours_cut_with_its_own_row_for_the_new_hou
     )
     assert not of(events, SALARY_DECREASE)
     assert one(events, HOURS_CHANGE).event_data["monthly_pay_effect"] == -412
+
+
+# ------------------------------------------ 18. second review: hours reduced for a while, then back
+
+
+def test_18_a_temporary_hours_period_hands_back_to_the_one_it_interrupted() -> None:
+    # Parental leave registered as 32 h from 1 Mar to 31 Aug 2024 inside the open 40 h period. The
+    # return to 40 h was never seen: 4,000/month from 1 Sep read "Salary increase (+€800.00/month,
+    # +25 %)" against 3,200 at the 32 h, for a rate that never changed, and no hours change back.
+    hours = [
+        {"start_date": "2022-01-01", "hours_per_week": 40, "days_per_week": 5},
+        {"start_date": "2024-03-01", "end_date": "2024-08-31", "hours_per_week": 32, "days_per_week": 4},
+    ]
+    salary = [
+        {"start_date": "2022-01-01", "end_date": "2024-02-29", "month_wage": 4000},
+        {"start_date": "2024-03-01", "end_date": "2024-08-31", "month_wage": 3200},
+        {"start_date": "2024-09-01", "month_wage": 4000},
+    ]
+    events = build([job("2022-01-01", contracts=[permanent("2022-01-01")], salary=salary, hours=hours)])
+    assert not of(events, *SALARY_TYPES), [(e.event_date, e.event_title) for e in events]
+    assert [(e.event_date, e.event_title) for e in of(events, HOURS_CHANGE)] == [
+        (date(2024, 3, 1), "Hours change (40→32h/week)"),
+        (date(2024, 9, 1), "Hours change (32→40h/week)"),
+    ]
+    back = of(events, HOURS_CHANGE)[1].event_data
+    assert (back["from_days_per_week"], back["to_days_per_week"], back["monthly_pay_effect"]) == (4, 5, 800)
+    # A raise on return is still told, at the 40 h: 4,100 against 4,000.
+    raised = [*salary[:2], {"start_date": "2024-09-01", "month_wage": 4100}]
+    events = build([job("2022-01-01", contracts=[permanent("2022-01-01")], salary=raised, hours=hours)])
+    assert one(events, SALARY_INCREASE).event_data["amount"] == 100
+    # A period that ends where the next one starts hands back to nothing: the next one is in effect.
+    rows = [
+        {"start_date": "2022-01-01", "end_date": "2024-02-29", "hours_per_week": 40},
+        {"start_date": "2024-03-01", "hours_per_week": 32},
+    ]
+    events = build([job("2022-01-01", hours=rows)])
+    assert [e.event_date for e in of(events, HOURS_CHANGE)] == [date(2024, 3, 1)]

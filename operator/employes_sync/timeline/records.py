@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -360,10 +360,41 @@ def _employment_order(e: Employment) -> tuple[Any, ...]:
     return (e.start, e.end or NEVER, e.id, repr(e))
 
 
+def _resumed(rows: list[Hours]) -> list[Hours]:
+    """Hours rows (sorted by start, one per start) with the hours that come back after a temporary one.
+
+    Parental leave is often registered as a period with an end (32 h from 1 Mar to 31 Aug) inside the
+    open one it interrupts (40 h): on 1 Sep the 40 h are in effect again, though no row starts then.
+    Read by their starts only, the 32 h ran on, so 4,000/month from 1 Sep was "Salary increase
+    (+25 %)" against 3,200 at 32 h. The day after such a period ends, the latest earlier row still
+    running then is in effect again, as a row of its own from that day; unless a row starts that
+    day, or one that started later is still running (it is what is in effect).
+    """
+    starts = {row.start for row in rows}
+    back: list[Hours] = []
+    for index, row in enumerate(rows):
+        if row.end is None or row.end >= NEVER:
+            continue
+        day = row.end + timedelta(days=1)
+        if day in starts or any(_covers(later, day) for later in rows[index + 1 :]):
+            continue
+        interrupted = [earlier for earlier in rows[:index] if _covers(earlier, day)]
+        if interrupted:
+            was = interrupted[-1]
+            back.append(Hours(day, was.end, was.hours, was.days, was.employee_type))
+    return sorted([*rows, *back], key=_hours_order) if back else rows
+
+
+def _covers(row: Hours, day: date) -> bool:
+    return row.start <= day and (row.end is None or row.end >= day)
+
+
 def _normalised(emp: Employment) -> Employment:
     """Periods sorted by start, one per start date; periods that state nothing are dropped."""
     emp.salaries = _effective([s for s in emp.salaries if s.month or s.hour or s.year], _salary_order)
-    emp.hours = _effective([h for h in emp.hours if h.hours is not None or h.days is not None], _hours_order)
+    emp.hours = _resumed(
+        _effective([h for h in emp.hours if h.hours is not None or h.days is not None], _hours_order)
+    )
     emp.contracts = _effective(emp.contracts, _contract_order)
     return emp
 
