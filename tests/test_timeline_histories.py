@@ -228,3 +228,45 @@ def test_someone_out_of_service_never_has_a_planned_end_they_did_not_register(
     for event in of(events, CONTRACT_ENDED):
         assert not (event.event_data["reason"] == "out_of_service" and event.event_data["planned"])
         assert event.event_date <= AS_OF
+
+
+# ------------------------------------------------------------ parental leave: hours down for a while
+
+
+@st.composite
+def leave_history(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """An open hours period, with leaves registered as periods with an end inside it; salary rows at
+    one rate, each leave's and the return's dated on their first day or the day before."""
+    rate = Decimal(draw(st.integers(min_value=1500, max_value=6000))) / 100
+    base = draw(st.sampled_from([32, 36, 38, 40]))
+    firsts = sorted(draw(st.sets(st.integers(min_value=0, max_value=25), min_size=1, max_size=3)))
+
+    def wage(at: int) -> float:
+        return float((rate * at * 52 / 12).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+    def dated(day: date) -> str:
+        return draw(st.sampled_from([day, day - timedelta(days=1)])).isoformat()
+
+    hours = [{"start_date": "2020-01-01", "hours_per_week": base}]
+    salary: list[dict[str, Any]] = [{"start_date": "2020-01-01", "month_wage": wage(base)}]
+    for first in firsts:
+        start, back = month_start(2 * first + 1), month_start(2 * first + 2)  # one month, then back
+        reduced = draw(st.sampled_from([h for h in (16, 20, 24, 28, 32) if h < base]))
+        last = (back - timedelta(days=1)).isoformat()
+        hours.append({"start_date": start.isoformat(), "end_date": last, "hours_per_week": reduced})
+        salary.append({"start_date": dated(start), "month_wage": wage(reduced)})
+        salary.append({"start_date": dated(back), "month_wage": wage(base)})
+    return salary, hours, len(firsts)
+
+
+@FAST
+@given(leave_history())
+def test_parental_leave_at_one_rate_is_hours_changes_only(
+    history: tuple[list[dict[str, Any]], list[dict[str, Any]], int],
+) -> None:
+    salary, hours, leaves = history
+    events = build([permanent_job(salary, hours)])
+    assert not of(events, SALARY_INCREASE, SALARY_DECREASE), [(e.event_date, e.event_title) for e in events]
+    changes = of(events, HOURS_CHANGE)
+    assert len(changes) == 2 * leaves, [(e.event_date, e.event_title) for e in changes]
+    assert [e.event_data["hours_difference"] < 0 for e in changes] == [True, False] * leaves
