@@ -1647,3 +1647,22 @@ def test_18_a_temporary_hours_period_hands_back_to_the_one_it_interrupted() -> N
     ]
     events = build([job("2022-01-01", hours=rows)])
     assert [e.event_date for e in of(events, HOURS_CHANGE)] == [date(2024, 3, 1)]
+
+
+def test_18_hours_do_not_come_back_after_the_employment_ended() -> None:
+    # The reduced period ends with the employment (or, out of service, with the last contract): an
+    # "Hours change (32→40h/week)" the day after would be after the person left, and a period that
+    # starts after the last contract's end would say they were paid on, hiding the departure.
+    hours = [
+        {"start_date": "2022-01-01", "hours_per_week": 40},
+        {"start_date": "2024-03-01", "end_date": "2024-12-31", "hours_per_week": 32},
+    ]
+    contracts = [fixed("2022-01-01", "2024-12-31")]
+    ended = build([job("2022-01-01", end="2024-12-31", contracts=contracts, hours=hours)])
+    assert [e.event_date for e in of(ended, HOURS_CHANGE)] == [date(2024, 3, 1)]
+    left = build([job("2022-01-01", contracts=contracts, hours=hours)], status="out_of_service")
+    assert [e.event_date for e in of(left, HOURS_CHANGE)] == [date(2024, 3, 1)]
+    assert one(left, CONTRACT_ENDED).event_date == date(2024, 12, 31)
+    # Someone active works on in the open employment after the contract lapsed: the 40 h come back.
+    working_on = build([job("2022-01-01", contracts=contracts, hours=hours)])
+    assert [e.event_date for e in of(working_on, HOURS_CHANGE)] == [date(2024, 3, 1), date(2025, 1, 1)]

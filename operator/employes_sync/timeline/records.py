@@ -360,7 +360,7 @@ def _employment_order(e: Employment) -> tuple[Any, ...]:
     return (e.start, e.end or NEVER, e.id, repr(e))
 
 
-def _resumed(rows: list[Hours]) -> list[Hours]:
+def _resumed(rows: list[Hours], until: date | None) -> list[Hours]:
     """Hours rows (sorted by start, one per start) with the hours that come back after a temporary one.
 
     Parental leave is often registered as a period with an end (32 h from 1 Mar to 31 Aug) inside the
@@ -368,7 +368,9 @@ def _resumed(rows: list[Hours]) -> list[Hours]:
     Read by their starts only, the 32 h ran on, so 4,000/month from 1 Sep was "Salary increase
     (+25 %)" against 3,200 at 32 h. The day after such a period ends, the latest earlier row still
     running then is in effect again, as a row of its own from that day; unless a row starts that
-    day, or one that started later is still running (it is what is in effect).
+    day, or one that started later is still running (it is what is in effect), or the day is after
+    ``until``, the last day the employment is known to run (hours that come back after the person
+    left would be an event after the departure, and pay "registered after" the last contract).
     """
     starts = {row.start for row in rows}
     back: list[Hours] = []
@@ -376,6 +378,8 @@ def _resumed(rows: list[Hours]) -> list[Hours]:
         if row.end is None or row.end >= NEVER:
             continue
         day = row.end + timedelta(days=1)
+        if until is not None and day > until:
+            continue
         if day in starts or any(_covers(later, day) for later in rows[index + 1 :]):
             continue
         interrupted = [earlier for earlier in rows[:index] if _covers(earlier, day)]
@@ -389,11 +393,20 @@ def _covers(row: Hours, day: date) -> bool:
     return row.start <= day and (row.end is None or row.end >= day)
 
 
-def _normalised(emp: Employment) -> Employment:
-    """Periods sorted by start, one per start date; periods that state nothing are dropped."""
+def _normalised(emp: Employment, out_of_service: bool) -> Employment:
+    """Periods sorted by start, one per start date; periods that state nothing are dropped.
+
+    Hours that come back after a temporary period do so only while the employment runs: until its
+    end, and for someone out of service until its contracts' last end (what dates their departure).
+    """
     emp.salaries = _effective([s for s in emp.salaries if s.month or s.hour or s.year], _salary_order)
+    contract_ends = [contract.end for contract in emp.contracts]
+    until = emp.end
+    if until is None and out_of_service and contract_ends and None not in contract_ends:
+        until = max(end for end in contract_ends if end is not None)
     emp.hours = _resumed(
-        _effective([h for h in emp.hours if h.hours is not None or h.days is not None], _hours_order)
+        _effective([h for h in emp.hours if h.hours is not None or h.days is not None], _hours_order),
+        until,
     )
     emp.contracts = _effective(emp.contracts, _contract_order)
     return emp
@@ -450,16 +463,17 @@ def parse_employee(employee: object, employments: object) -> Employee:
     else:
         current = _parse_current_employment(employee)
         parsed = [current] if current is not None else []
-    parsed = _distinct(sorted((_normalised(e) for e in parsed), key=_employment_order))
     # Read leniently: an unknown or odd status only means we do not know the person left.
     raw_status = employee.get("status")
     status = (
         raw_status.strip().lower().replace(" ", "_").replace("-", "_") if isinstance(raw_status, str) else ""
     )
+    left = status in _OUT_OF_SERVICE
+    parsed = _distinct(sorted((_normalised(e, left) for e in parsed), key=_employment_order))
     return Employee(
         id=employee_id,
         name=_full_name(employee),
         created=_opt_date(employee, "dt_create", "employee"),
-        out_of_service=status in _OUT_OF_SERVICE,
+        out_of_service=left,
         employments=parsed,
     )
