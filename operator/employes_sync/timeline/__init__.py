@@ -2,7 +2,8 @@
 
 Pure on purpose: no I/O and no clock. ``as_of`` is the day the timeline is built for (the run's date,
 the demo data's date, or what ``rebuild --as-of`` names): contracts that lapsed before it are reported,
-and events after it are marked planned. The inline part of a run, the batch workers and ``employes-sync
+events after it are marked planned, and someone out of service is not given a departure on a contract
+end still to come. The inline part of a run, the batch workers and ``employes-sync
 rebuild`` all call :func:`build_timeline` on stored raw data, and the store upserts the result on
 ``event_key``; so the same input gives the same rows on every machine and every rebuild, whatever order
 the API listed periods in.

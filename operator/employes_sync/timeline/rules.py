@@ -2,8 +2,9 @@
 
 Each rule writes facts into ``event_data`` (amounts included, so an application can choose to show
 them); the wording turns those facts into a title and a description. Nothing here depends on ``as_of``
-except which lapsed contracts are reported and the ``planned`` mark the collector adds, so the same
-input gives the same rows on every machine and every rebuild.
+except which lapsed contracts are reported, whether a contract's end dates the departure of someone
+out of service (not while it is still to come), and the ``planned`` mark the collector adds, so the
+same input gives the same rows on every machine and every rebuild.
 """
 
 from __future__ import annotations
