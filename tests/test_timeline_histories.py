@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -270,3 +271,83 @@ def test_parental_leave_at_one_rate_is_hours_changes_only(
     changes = of(events, HOURS_CHANGE)
     assert len(changes) == 2 * leaves, [(e.event_date, e.event_title) for e in changes]
     assert [e.event_data["hours_difference"] < 0 for e in changes] == [True, False] * leaves
+
+
+# --------------------------------------------------------- what an HR reader sees, history by history
+
+
+def _job(start: str, contracts: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    return {
+        "id": fields.pop("id", "j"),
+        "start_date": start,
+        "salary": [],
+        "hours": [],
+        "contracts": contracts,
+        **fields,
+    }
+
+
+def _fixed(start: str, end: str) -> dict[str, Any]:
+    return {"start_date": start, "end_date": end, "contract_duration": "definite"}
+
+
+def _permanent(start: str) -> dict[str, Any]:
+    return {"start_date": start, "contract_duration": "permanent"}
+
+
+READER_CASES: dict[str, tuple[list[dict[str, Any]], dict[str, Any], list[tuple[str, str]]]] = {
+    "two fixed-term contracts, then a permanent one": (
+        [_job("2022-01-01", [_fixed("2022-01-01", "2022-12-31"), _fixed("2023-01-01", "2023-12-31"),
+                             _permanent("2024-01-01")])],
+        {},
+        [("2022-01-01", "Contract started"),
+         ("2023-01-01", "Contract renewed (fixed-term until 31 Dec 2023)"),
+         ("2024-01-01", "Contract renewed (now permanent)")],
+    ),
+    "an employment closed on 31 Dec and the next opened on 1 Jan": (
+        [_job("2022-01-01", [_fixed("2022-01-01", "2023-12-31")], id="a", end_date="2023-12-31"),
+         _job("2024-01-01", [_permanent("2024-01-01")], id="b")],
+        {},
+        [("2022-01-01", "Contract started"), ("2024-01-01", "Contract started")],
+    ),
+    "a contract ending the day the next one starts": (
+        [_job("2024-01-01", [_fixed("2024-01-01", "2024-06-30"), _permanent("2024-06-30")])],
+        {},
+        [("2024-01-01", "Contract started"), ("2024-06-30", "Contract renewed (now permanent)")],
+    ),
+    "parental leave inside the open hours, salary at one rate": (
+        [_job("2022-01-01", [_permanent("2022-01-01")],
+              hours=[{"start_date": "2022-01-01", "hours_per_week": 40},
+                     {"start_date": "2024-03-01", "end_date": "2024-08-31", "hours_per_week": 32}],
+              salary=[{"start_date": "2022-01-01", "month_wage": 4000},
+                      {"start_date": "2024-02-29", "month_wage": 3200},
+                      {"start_date": "2024-09-01", "month_wage": 4000}])],
+        {},
+        [("2022-01-01", "Contract started"), ("2024-03-01", "Hours change (40→32h/week)"),
+         ("2024-09-01", "Hours change (32→40h/week)")],
+    ),
+    "out of service, the last contract running past as_of": (
+        [_job("2024-01-01", [_fixed("2024-01-01", "2025-12-31")])],
+        {"status": "out_of_service"},
+        [("2024-01-01", "Contract started")],
+    ),
+    "no end written as 2099-12-31": (
+        [_job("2024-01-01", [{"start_date": "2024-01-01", "end_date": "2099-12-31"}], end_date="2099-12-31")],
+        {},
+        [("2024-01-01", "Contract started")],
+    ),
+    "an end in UTC and the next start with its offset": (
+        [_job("2023-01-01", [_fixed("2023-01-01", "2024-03-30T23:00:00Z")], id="a",
+              end_date="2024-03-30T23:00:00Z"),
+         _job("2024-04-01T00:00:00+02:00", [_permanent("2024-04-01T00:00:00+02:00")], id="b")],
+        {},
+        [("2023-01-01", "Contract started"), ("2024-04-01", "Contract started")],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(READER_CASES))
+def test_what_an_hr_reader_sees(case: str) -> None:
+    employments, employee, expected = READER_CASES[case]
+    events = [e for e in build(employments, **employee) if e.event_type != "employee_added"]
+    assert [(e.event_date.isoformat(), e.event_title) for e in events] == expected
