@@ -221,9 +221,14 @@ def env(cluster_with_crd: Cluster, job_runner: JobRunner, operator_factory: Call
 
 
 def assert_no_secret_anywhere(env: Env, op: OperatorProcess, *secrets: str) -> None:
-    """The token (and DSN) never reach logs, events or the status."""
+    """The token (and DSN) never reach logs (the operator's and every Job's), events, the status or
+    the metrics (when the operator serves them)."""
     haystacks = {"operator log": op.logs(), "events": yaml.safe_dump(env.events()),
                  "status": yaml.safe_dump(env.status())}  # fmt: skip
+    for log in sorted(env.runner.logdir.glob("*.log")):
+        haystacks[f"Job log {log.name}"] = log.read_text(errors="replace")
+    if "--metrics-port" in op.argv and (port := int(op.argv[op.argv.index("--metrics-port") + 1])):
+        haystacks["metrics"] = scrape(f"http://127.0.0.1:{port}/metrics")
     for where, text in haystacks.items():
         for secret in secrets:
             assert secret not in text, f"a secret leaked into the {where}"
