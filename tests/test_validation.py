@@ -218,6 +218,10 @@ def test_check_record_walks_deep_records_without_recursion() -> None:
         ("2024-09-01T00:00:00", date(2024, 9, 1)),  # no zone: the written day, as always
         ("2024-09-01T23:30:00", date(2024, 9, 1)),
         ("2024-09-01Z", date(2024, 9, 1)),  # a day without a time is no instant
+        ("2024-03-31T23:59:59Z", date(2024, 3, 31)),  # the last minute of a day: an inclusive end
+        ("2024-03-31T23:59:59.999+00:00", date(2024, 3, 31)),
+        ("2024-06-30T23:59:00-05:00", date(2024, 6, 30)),
+        ("2024-03-31T23:58:00Z", date(2024, 4, 1)),  # any other time is an instant
         ("9999-12-31T23:00:00-05:00", date(9999, 12, 31)),  # past date.max: the written day
         ("0001-01-01T00:00:00+05:00", date(1, 1, 1)),
     ],

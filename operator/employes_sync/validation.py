@@ -76,6 +76,10 @@ def _date_from_text(text: str) -> date | None:
         return None
     if zone is None or hour is None:
         return written  # a local time, or a day with no time: the day as written
+    if (int(hour), int(minute)) == (23, 59):
+        # The last minute of a day is how an inclusive end is written (`2024-03-31T23:59:59Z`): it names
+        # that day, in whichever zone; read as an instant it would be the next Dutch day.
+        return written
     if zone == "Z":
         offset = 0
     else:
