@@ -1649,6 +1649,34 @@ def test_18_a_temporary_hours_period_hands_back_to_the_one_it_interrupted() -> N
     assert [e.event_date for e in of(events, HOURS_CHANGE)] == [date(2024, 3, 1)]
 
 
+def test_18_a_temporary_salary_period_hands_back_to_the_one_it_interrupted() -> None:
+    # Pay reduced to 3,000 for a leave from 1 Mar to 31 Aug 2024, inside the open 4,000. Read by starts
+    # only, the 3,000 ran on: no return to 4,000 was shown, and the raise to 4,100 on 1 Jan 2025 read
+    # "Salary increase (+€1,100.00/month)". A one-month 4,400 (December) read as a lasting rise.
+    hours = [{"start_date": "2022-01-01", "hours_per_week": 40, "days_per_week": 5}]
+    salary = [
+        {"start_date": "2022-01-01", "month_wage": 4000},
+        {"start_date": "2024-03-01", "end_date": "2024-08-31", "month_wage": 3000},
+        {"start_date": "2025-01-01", "month_wage": 4100},
+    ]
+    events = build([job("2022-01-01", contracts=[permanent("2022-01-01")], salary=salary, hours=hours)])
+    changes = [(e.event_date, e.event_type, e.event_data["amount"]) for e in of(events, *SALARY_TYPES)]
+    assert changes == [
+        (date(2024, 3, 1), SALARY_DECREASE, -1000),
+        (date(2024, 9, 1), SALARY_INCREASE, 1000),
+        (date(2025, 1, 1), SALARY_INCREASE, 100),
+    ]
+    december = [{"start_date": "2022-01-01", "month_wage": 4000},
+                {"start_date": "2024-12-01", "end_date": "2024-12-31", "month_wage": 4400}]  # fmt: skip
+    events = build([job("2022-01-01", contracts=[permanent("2022-01-01")], salary=december, hours=hours)])
+    changes = [(e.event_date, e.event_type, e.event_data["amount"]) for e in of(events, *SALARY_TYPES)]
+    assert changes == [(date(2024, 12, 1), SALARY_INCREASE, 400), (date(2025, 1, 1), SALARY_DECREASE, -400)]
+    # Nothing comes back after the employment ended with the reduced period.
+    contracts = [permanent("2022-01-01")]
+    ended = build([job("2022-01-01", end="2024-08-31", contracts=contracts, salary=salary[:2])])
+    assert [e.event_date for e in of(ended, *SALARY_TYPES)] == [date(2024, 3, 1)]
+
+
 def test_18_hours_do_not_come_back_after_the_employment_ended() -> None:
     # The reduced period ends with the employment (or, out of service, with the last contract): an
     # "Hours change (32→40h/week)" the day after would be after the person left, and a period that

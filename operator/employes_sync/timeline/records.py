@@ -7,11 +7,12 @@ that names the field but never echoes wages, so the reason can be stored and log
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 # One InvalidRecord and one set of rules for the whole pipeline (validation.py): a caller catches the same
 # class, and a field reads the same, whether the API parser or the timeline looks at a record.
@@ -360,20 +361,28 @@ def _employment_order(e: Employment) -> tuple[Any, ...]:
     return (e.start, e.end or NEVER, e.id, repr(e))
 
 
-def _resumed(rows: list[Hours], until: date | None) -> list[Hours]:
-    """Hours rows (sorted by start, one per start) with the hours that come back after a temporary one.
+class _Period(Protocol):
+    start: date
+    end: date | None
 
-    Parental leave is often registered as a period with an end (32 h from 1 Mar to 31 Aug) inside the
-    open one it interrupts (40 h): on 1 Sep the 40 h are in effect again, though no row starts then.
-    Read by their starts only, the 32 h ran on, so 4,000/month from 1 Sep was "Salary increase
-    (+25 %)" against 3,200 at 32 h. The day after such a period ends, the latest earlier row still
-    running then is in effect again, as a row of its own from that day; unless a row starts that
-    day, or one that started later is still running (it is what is in effect), or the day is after
-    ``until``, the last day the employment is known to run (hours that come back after the person
-    left would be an event after the departure, and pay "registered after" the last contract).
+
+def _resumed(rows: list[_Row], until: date | None, order: Callable[[_Row], tuple[Any, ...]]) -> list[_Row]:
+    """Hours or salary rows (sorted by start, one per start) with the ones that come back after a
+    temporary one.
+
+    Parental leave is often registered as a period with an end (32 h from 1 Mar to 31 Aug, or reduced
+    pay over the same months) inside the open one it interrupts (40 h, the full wage): on 1 Sep the
+    open one is in effect again, though no row starts then. Read by their starts only, the temporary
+    row ran on: 4,000/month from 1 Sep was "Salary increase (+25 %)" against 3,200 at 32 h, and a raise
+    from 4,000 to 4,100 after pay reduced to 3,000 for the leave read "+1,100". The day after such a
+    period ends, the latest earlier row still running then is in effect again, as a row of its own
+    from that day; unless a row starts that day, or one that started later is still running (it is
+    what is in effect), or the day is after ``until``, the last day the employment is known to run
+    (rows that come back after the person left would be an event after the departure, and pay
+    "registered after" the last contract).
     """
     starts = {row.start for row in rows}
-    back: list[Hours] = []
+    back: list[_Row] = []
     for index, row in enumerate(rows):
         if row.end is None or row.end >= NEVER:
             continue
@@ -384,29 +393,33 @@ def _resumed(rows: list[Hours], until: date | None) -> list[Hours]:
             continue
         interrupted = [earlier for earlier in rows[:index] if _covers(earlier, day)]
         if interrupted:
-            was = interrupted[-1]
-            back.append(Hours(day, was.end, was.hours, was.days, was.employee_type))
-    return sorted([*rows, *back], key=_hours_order) if back else rows
+            back.append(dataclasses.replace(interrupted[-1], start=day))
+    return sorted(rows + back, key=order) if back else rows
 
 
-def _covers(row: Hours, day: date) -> bool:
+def _covers(row: _Period, day: date) -> bool:
     return row.start <= day and (row.end is None or row.end >= day)
 
 
 def _normalised(emp: Employment, out_of_service: bool) -> Employment:
     """Periods sorted by start, one per start date; periods that state nothing are dropped.
 
-    Hours that come back after a temporary period do so only while the employment runs: until its
+    Hours and pay that come back after a temporary period do so only while the employment runs: until its
     end, and for someone out of service until its contracts' last end (what dates their departure).
     """
-    emp.salaries = _effective([s for s in emp.salaries if s.month or s.hour or s.year], _salary_order)
     contract_ends = [contract.end for contract in emp.contracts]
     until = emp.end
     if until is None and out_of_service and contract_ends and None not in contract_ends:
         until = max(end for end in contract_ends if end is not None)
+    emp.salaries = _resumed(
+        _effective([s for s in emp.salaries if s.month or s.hour or s.year], _salary_order),
+        until,
+        _salary_order,
+    )
     emp.hours = _resumed(
         _effective([h for h in emp.hours if h.hours is not None or h.days is not None], _hours_order),
         until,
+        _hours_order,
     )
     emp.contracts = _effective(emp.contracts, _contract_order)
     return emp
