@@ -9,6 +9,7 @@ from employes_sync.kube.kubeapi import KubeApi
 from employes_sync.kube.problem import Problem
 from employes_sync.kube.secrets import read_labelled_secret, secret_value
 from employes_sync.kube.spec import SecretRef
+from employes_sync.settings import token_problem
 from tests.fixtures.kube import *  # noqa: F403
 from tests.fixtures.kube import SECRETS, Cluster
 
@@ -27,7 +28,7 @@ async def read_secret_value(
 ) -> str:
     """One key's value as the operator takes it: the labelled Secret, then the key."""
     secret = await read_labelled_secret(api, namespace, ref.name, what, labelled_before=labelled_before)
-    return secret_value(secret, namespace, ref, what, header_value=header_value)
+    return secret_value(secret, namespace, ref, what, check=token_problem if header_value else None)
 
 
 def api_for(emulator: Cluster) -> KubeApi:

@@ -51,6 +51,15 @@ def parse_dsn(dsn: str) -> dict[str, str]:
     return params
 
 
+def dsn_problem(dsn: str) -> str | None:
+    """What stops the DSN being used as written (a `kube.secrets.ValueCheck`), or None."""
+    try:
+        parse_dsn(dsn)
+    except DsnInvalid as exc:
+        return str(exc)
+    return None
+
+
 def _is_url(dsn: str) -> bool:
     return dsn.strip().lower().startswith(_URL_SCHEMES)
 

@@ -18,11 +18,12 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.controller.resource import Resource
-from employes_sync.dsn import DsnInvalid
+from employes_sync.dsn import dsn_problem
 from employes_sync.kube import status
 from employes_sync.kube.problem import Problem
-from employes_sync.kube.secrets import read_labelled_secret, secret_value
+from employes_sync.kube.secrets import ValueCheck, read_labelled_secret, secret_value
 from employes_sync.kube.spec import ResourceSpec, SecretRef, WebhookSpec
+from employes_sync.settings import token_problem
 from employes_sync.store import sync_requests
 from employes_sync.webhooks.delivery import Receiver
 from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_secret
@@ -88,14 +89,7 @@ class Connection:
         else:
             token, dsn = await self._read(spec)
             # Before any connection: the DSN is the resource author's, the network position the operator's.
-            try:
-                refusal = ctx.config.allowlists.database_refusal(dsn, f"Secret {spec.dsn_ref}")
-            except DsnInvalid as exc:
-                raise Problem(
-                    "SecretKeyInvalid",
-                    f"key {spec.dsn_ref.key!r} of Secret {resource.namespace}/{spec.dsn_ref.name} (the "
-                    f"database DSN) {exc}; no connection was made",
-                ) from None
+            refusal = ctx.config.allowlists.database_refusal(dsn, f"Secret {spec.dsn_ref}")
             if refusal is not None:
                 raise Problem(refusal.reason, refusal.message)
             self.secrets = SecretsRead(refs, token, dsn, time.monotonic())
@@ -114,7 +108,7 @@ class Connection:
     async def _read(self, spec: ResourceSpec) -> tuple[str, str]:
         """The token and the DSN, both at once; a problem with the token is told first."""
         token, dsn = await self._values(
-            [(spec.token_ref, "API token", True), (spec.dsn_ref, "database DSN", False)]
+            [(spec.token_ref, "API token", token_problem), (spec.dsn_ref, "database DSN", dsn_problem)]
         )
         if isinstance(token, Exception):
             raise token
@@ -122,8 +116,10 @@ class Connection:
             raise dsn
         return token, dsn
 
-    async def _values(self, wanted: Sequence[tuple[SecretRef, str, bool]]) -> list[str | Exception]:
-        """Each wanted (reference, what it is for, goes in a header?) key's value, or what stopped it
+    async def _values(
+        self, wanted: Sequence[tuple[SecretRef, str, ValueCheck | None]]
+    ) -> list[str | Exception]:
+        """Each wanted (reference, what it is for, what its value must pass) key's value, or what stopped it
         (a Problem, or the error of an API that could not be asked), in order, for the caller to raise.
 
         Each Secret is read once, however many of its keys are wanted (a token and a DSN in one
@@ -138,7 +134,7 @@ class Connection:
         )
         secrets = dict(zip(purposes, reads, strict=True))
         values: list[str | Exception] = []
-        for ref, what, header_value in wanted:
+        for ref, what, check in wanted:
             secret = secrets[ref.name]
             if isinstance(secret, Exception):
                 values.append(secret)
@@ -146,9 +142,7 @@ class Connection:
                 raise secret  # cancelled: nothing is told
             else:
                 try:
-                    values.append(
-                        secret_value(secret, self.resource.namespace, ref, what, header_value=header_value)
-                    )
+                    values.append(secret_value(secret, self.resource.namespace, ref, what, check=check))
                 except Problem as problem:
                     values.append(problem)
         return values
@@ -169,10 +163,10 @@ class Connection:
         resource, ctx = self.resource, self.resource.ctx
         receivers: list[Receiver] = []
         problems: dict[str, str] = {}
-        wanted: list[tuple[SecretRef, str, bool]] = []
+        wanted: list[tuple[SecretRef, str, ValueCheck | None]] = []
         for hook in spec.webhooks:
-            wanted.append((hook.url_ref, "webhook URL", False))
-            wanted.append((hook.signing_ref, "webhook signing secret", False))
+            wanted.append((hook.url_ref, "webhook URL", None))
+            wanted.append((hook.signing_ref, "webhook signing secret", None))
         values = await self._values(wanted)
         for hook, url, secret in zip(spec.webhooks, values[0::2], values[1::2], strict=True):
             try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubernetes.client import ApiException
@@ -24,7 +24,6 @@ from kubernetes.client import ApiException
 from employes_sync.kube.kubeapi import KubeApi
 from employes_sync.kube.problem import Problem
 from employes_sync.kube.spec import SecretRef
-from employes_sync.settings import token_problem
 
 SECRET_LABEL = "employessync.io/secret"
 SECRET_NOT_ALLOWED = "SecretNotAllowed"
@@ -80,13 +79,18 @@ async def read_labelled_secret(
     return secret
 
 
+#: What is wrong with a key's value for its purpose, worded to follow "(the API token)"; None: usable.
+ValueCheck = Callable[[str], str | None]
+
+
 def secret_value(
-    secret: Mapping[str, Any], namespace: str, ref: SecretRef, what: str, *, header_value: bool = False
+    secret: Mapping[str, Any], namespace: str, ref: SecretRef, what: str, *, check: ValueCheck | None = None
 ) -> str:
     """The decoded value of one key of a Secret read by `read_labelled_secret`.
 
-    `header_value`: the value goes into an HTTP header (the bearer token): one the header cannot hold
-    is refused here, by reason, instead of failing in the HTTP library with its offending character.
+    `check`: a value its purpose cannot use is refused here, by reason and without quoting it
+    (`settings.token_problem`: a bearer token a header cannot hold, instead of failing in the HTTP
+    library with its offending character; `dsn.dsn_problem`: a DSN libpq would misread and dial).
     """
     data = secret.get("data") or {}
     if ref.key not in data:
@@ -101,7 +105,7 @@ def secret_value(
         ) from None
     if not value:
         raise Problem("SecretKeyEmpty", f"key {ref.key!r} of Secret {namespace}/{ref.name} is empty")
-    if header_value and (problem := token_problem(value)):
+    if check is not None and (problem := check(value)):
         raise Problem(
             "SecretKeyInvalid", f"key {ref.key!r} of Secret {namespace}/{ref.name} (the {what}) {problem}"
         )
