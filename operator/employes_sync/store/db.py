@@ -56,13 +56,15 @@ def redact_dsn(dsn: str) -> str:
     the password (`dsn.parse_dsn`).
     """
     try:
-        params = parse_dsn(dsn)
+        return _redacted(parse_dsn(dsn))
     except DsnInvalid:
         return "<unusable dsn>"
-    for key in SECRET_PARAMS:
-        if params.get(key):
-            params[key] = "***"
-    return make_conninfo("", **params)
+
+
+def _redacted(params: dict[str, str]) -> str:
+    return make_conninfo(
+        "", **{key: "***" if value and key in SECRET_PARAMS else value for key, value in params.items()}
+    )
 
 
 def _scrub(message: str, dsn: str) -> str:
@@ -84,10 +86,9 @@ async def check_connection(dsn: str, timeout: float = 10) -> None:
     pieces point.
     """
     try:
-        parse_dsn(dsn)
+        where = _redacted(parse_dsn(dsn))
     except DsnInvalid as exc:
         raise DatabaseUnavailable(f"the database DSN {exc}; no connection was made") from None
-    where = redact_dsn(dsn)
     try:
         async with asyncio.timeout(timeout):
             conn = await psycopg.AsyncConnection.connect(dsn, connect_timeout=max(1, int(timeout)))
