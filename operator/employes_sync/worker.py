@@ -75,17 +75,6 @@ def stored_settings(stored: Any, spec: dict[str, Any]) -> SyncSettings:
         raise SettingsError(f"they cannot be read ({type(exc).__name__})") from None
 
 
-async def _fail_unusable(pool: AsyncConnectionPool, batch_id: str, status: str, why: str) -> BatchOutcome:
-    """Fail the attempt where the run's status shows it, claimed with the default lease."""
-    batch = await queue_store.claim(pool, batch_id)
-    if batch is None:
-        log.info("batch %s is %s, not pending: nothing to do", batch_id, status)
-        return BatchOutcome(batch_id, "skipped")
-    error = f"the run's stored settings are not usable: {why}"
-    outcome = await queue_store.fail(pool, batch_id, error, {"attempt": batch.attempts})
-    return BatchOutcome(batch_id, outcome, error=error)
-
-
 async def process_batch(
     pool: AsyncConnectionPool,
     batch_id: str,
@@ -114,14 +103,21 @@ async def process_batch(
     spec = {name: value for name, value in spec.items() if value}
     if redact is not None:
         spec["redact"] = tuple(redact)
+    settings: SyncSettings | None = None
+    unusable = ""
     try:
         settings = stored_settings(run["settings"], spec)
     except SettingsError as exc:
-        return await _fail_unusable(pool, batch_id, found.status, str(exc))
-    batch = await queue_store.claim(pool, batch_id, lease_seconds=settings.lease_seconds)
+        unusable = f"the run's stored settings are not usable: {exc}"
+    # Claimed either way, so an unusable row fails the attempt where the run's status shows it.
+    lease_seconds = settings.lease_seconds if settings else queue_store.DEFAULT_LEASE_SECONDS
+    batch = await queue_store.claim(pool, batch_id, lease_seconds=lease_seconds)
     if batch is None:
         log.info("batch %s is %s, not pending: nothing to do", batch_id, found.status)
         return BatchOutcome(batch_id, "skipped")
+    if settings is None:
+        outcome = await queue_store.fail(pool, batch_id, unusable, {"attempt": batch.attempts})
+        return BatchOutcome(batch_id, outcome, error=unusable)
 
     lease = asyncio.create_task(_keep_lease(pool, batch_id, settings.lease_seconds))
     tally = RequestTally()
