@@ -38,6 +38,12 @@ def dsn_password(dsn: str) -> bool:
     return any(params.get(key) for key in db.SECRET_PARAMS)
 
 
+def on_command_line(ctx: click.Context, param: click.Parameter) -> bool:
+    """Whether the option's value was typed on the command line, where `ps` and /proc show it to every
+    user of the machine, rather than taken from its environment variable."""
+    return ctx.get_parameter_source(param.name or "") == click.core.ParameterSource.COMMANDLINE
+
+
 def _check_database_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A usage error for a DSN libpq cannot parse; a warning for a password on the command line.
 
@@ -47,14 +53,13 @@ def _check_database_url(ctx: click.Context, param: click.Parameter, value: str |
     """
     if not value:
         return value
-    source = ctx.get_parameter_source(param.name or "")
-    on_command_line = source == click.core.ParameterSource.COMMANDLINE
+    typed = on_command_line(ctx, param)
     try:
         password = dsn_password(value)
     except DsnInvalid as exc:
-        where = "--database-url" if on_command_line else f"${DATABASE_ENV}"
+        where = "--database-url" if typed else f"${DATABASE_ENV}"
         raise click.UsageError(f"{where} {exc}; it is not shown, as it may hold a password", ctx) from None
-    if on_command_line and password:
+    if typed and password:
         warn(
             "--database-url carries a password (or another credential), which `ps` shows to every user "
             f"of this machine; set ${DATABASE_ENV} instead, or keep the password in a file (~/.pgpass or "

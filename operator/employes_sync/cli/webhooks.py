@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import click
 from psycopg_pool import AsyncConnectionPool
 
-from employes_sync.cli.common import fail, read_text_file, warn
+from employes_sync.cli.common import fail, on_command_line, read_text_file, warn
 from employes_sync.settings import WEBHOOK_EVENTS, subscription
 from employes_sync.webhooks.delivery import Deliverer, DeliverySettings, Receiver
 from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_secret
@@ -57,8 +57,7 @@ def carries_credential(url: str) -> bool:
 def _check_webhook_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A warning for a receiver URL with a credential on the command line, which `ps` shows to every
     user of the machine, as `--database-url` warns for a password."""
-    source = ctx.get_parameter_source(param.name or "")
-    if value and source == click.core.ParameterSource.COMMANDLINE and carries_credential(value):
+    if value and on_command_line(ctx, param) and carries_credential(value):
         warn(
             "--webhook-url looks like it carries a credential (a user, a query or a token-like path), "
             f"which `ps` shows to every user of this machine; set ${WEBHOOK_URL_ENV} instead"
