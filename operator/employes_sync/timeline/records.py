@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 # One InvalidRecord and one set of rules for the whole pipeline (validation.py): a caller catches the same
 # class, and a field reads the same, whether the API parser or the timeline looks at a record.
@@ -361,11 +361,6 @@ def _employment_order(e: Employment) -> tuple[Any, ...]:
     return (e.start, e.end or NEVER, e.id, repr(e))
 
 
-class _Period(Protocol):
-    start: date
-    end: date | None
-
-
 def _resumed(rows: list[_Row], until: date | None, order: Callable[[_Row], tuple[Any, ...]]) -> list[_Row]:
     """Hours or salary rows (sorted by start, one per start) with the ones that come back after a
     temporary one.
@@ -397,7 +392,7 @@ def _resumed(rows: list[_Row], until: date | None, order: Callable[[_Row], tuple
     return sorted(rows + back, key=order) if back else rows
 
 
-def _covers(row: _Period, day: date) -> bool:
+def _covers(row: _Row, day: date) -> bool:
     return row.start <= day and (row.end is None or row.end >= day)
 
 

@@ -51,8 +51,10 @@ def derive(person: Employee, out: Collector, as_of: date) -> None:
         gap = c.gap_days(covered_until, emp.start) if covered_until is not None else 0
         _contract_started(out, emp, gap or None, chains)
         _contract_changes(out, emp, chains)
-        _salary_changes(out, emp)
-        _hours_changes(out, emp)
+        # The hours each salary period's wage is paid for: those of its first day, or of the next.
+        paid = pay.paid_hours(emp.salaries, emp.hours)
+        _salary_changes(out, emp, paid)
+        _hours_changes(out, emp, paid)
         left_on = _departure(out, person, emp, ends, number, as_of)
         _lapsed_contracts(out, person, emp, as_of, left_on)
         until = emp.end or NEVER
@@ -178,9 +180,8 @@ def _contract_changes(out: Collector, emp: Employment, chains: dict[int, c.Chain
         previous = contract
 
 
-def _salary_changes(out: Collector, emp: Employment) -> None:
-    # The hours each salary period's wage is paid for: those of its first day, or of the next.
-    periods = list(zip(emp.salaries, pay.paid_hours(emp.salaries, emp.hours), strict=True))
+def _salary_changes(out: Collector, emp: Employment, paid: list[Decimal | None]) -> None:
+    periods = list(zip(emp.salaries, paid, strict=True))
     for index, (prev, cur) in enumerate(pairwise(periods)):
         new_basis = pay.pay_basis(cur[0])
         if pay.pay_basis(prev[0]) != new_basis:
@@ -244,11 +245,10 @@ def _salary_change(out: Collector, emp: Employment, prev: _Period, cur: _Period,
     )
 
 
-def _hours_changes(out: Collector, emp: Employment) -> None:
+def _hours_changes(out: Collector, emp: Employment, paid: list[Decimal | None]) -> None:
     rows: list[Hours] = emp.hours
     if not rows:
         return
-    paid = pay.paid_hours(emp.salaries, rows)
     # A row that leaves a value out keeps the last known one: unknown is not a change.
     hours, days, kind = rows[0].hours, rows[0].days, rows[0].employee_type
     for row in rows[1:]:
