@@ -19,6 +19,7 @@ from typing import Protocol
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from employes_sync.cancelling import wait_event
 from employes_sync.messages import one_line
 from employes_sync.store import queue as queue_store
 from employes_sync.store.queue import Batch
@@ -210,8 +211,5 @@ async def _pause(seconds: float, wake: asyncio.Event | None) -> None:
     if wake is None:
         await asyncio.sleep(seconds)
         return
-    try:
-        await asyncio.wait_for(wake.wait(), seconds)
-    except TimeoutError:
-        pass
+    await wait_event(wake, seconds)
     wake.clear()
