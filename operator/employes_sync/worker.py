@@ -10,7 +10,6 @@ harmless. While it works, the worker renews its lease, so a batch whose worker d
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.allowlist import Allowlists
+from employes_sync.cancelling import cancel_and_wait
 from employes_sync.messages import one_line, traceback_text
 from employes_sync.pipeline import OnResponse, make_client
 from employes_sync.processing import ProcessResult, process_employees
@@ -145,9 +145,7 @@ async def process_batch(
         )
         return BatchOutcome(batch_id, outcome, error=error)
     finally:
-        lease.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await lease
+        await cancel_and_wait(lease)
     await _record_requests(pool, settings.scope, tally)
     await queue_store.complete(pool, batch_id, result.to_json())
     return BatchOutcome(batch_id, "completed", result=result)

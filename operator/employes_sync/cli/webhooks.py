@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import click
 from psycopg_pool import AsyncConnectionPool
 
+from employes_sync.cancelling import cancel_and_wait
 from employes_sync.cli.common import fail, on_command_line, read_text_file, warn
 from employes_sync.settings import WEBHOOK_EVENTS, subscription
 from employes_sync.webhooks.delivery import Deliverer, DeliverySettings, Receiver
@@ -163,9 +164,7 @@ async def delivering(
             async with asyncio.timeout(webhook.delivery.timeout_seconds + 5):
                 await task
         except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         try:
             report.update(await deliverer.drain(webhook.wait_seconds))
         finally:

@@ -10,7 +10,6 @@ on every (re)connect all reconcilers are woken, since requests made meanwhile we
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -20,6 +19,7 @@ from typing import Any
 
 import psycopg
 
+from employes_sync.cancelling import cancel_and_wait
 from employes_sync.store.db import redact_dsn
 from employes_sync.store.notify import CHANNEL
 
@@ -71,11 +71,7 @@ class DatabaseListeners:
         return sum(1 for task in self._tasks.values() if not task.done())
 
     async def close(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        for task in self._tasks.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(*self._tasks.values())
         self._tasks.clear()
 
     async def _listen(self, dsn: str) -> None:

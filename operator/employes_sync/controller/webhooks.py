@@ -9,11 +9,11 @@ carry a token, so it is never in a log line, an event or the status.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 
 from psycopg_pool import AsyncConnectionPool
 
+from employes_sync.cancelling import cancel_and_wait
 from employes_sync.metrics import record_webhook_delivery
 from employes_sync.webhooks.delivery import Deliverer, DeliverySettings, Receiver
 
@@ -49,8 +49,6 @@ class DeliveryLoops:
                 async with asyncio.timeout(self.settings.timeout_seconds + 5):
                     await task
             except TimeoutError:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
             await deliverer.close()
         self._loops.clear()

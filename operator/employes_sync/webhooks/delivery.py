@@ -27,6 +27,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync import __version__
+from employes_sync.cancelling import cancel_and_wait
 from employes_sync.store import outbox
 from employes_sync.store.outbox import OutboxEvent
 from employes_sync.webhooks.signing import sign_headers
@@ -242,9 +243,7 @@ class Deliverer:
                 await self._sleep(await self._until_next_due())
         finally:
             if listener is not None:
-                listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await listener
+                await cancel_and_wait(listener)
 
     async def drain(self, timeout: float) -> dict[str, int]:
         """Deliver until nothing of our targets is pending or ``timeout`` passed; the counts left."""
