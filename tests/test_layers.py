@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"processing", "webhooks"},
     {"metrics"},
     {"store", "employes", "timeline", "localdb", "allowlist"},
-    {"validation", "settings", "messages", "processes", "dsn", "__init__"},
+    {"validation", "settings", "messages", "processes", "dsn", "cancelling", "__init__"},
 ]
 #: Imports allowed between different packages of one layer (importer, imported).
 PEERS: set[tuple[str, str]] = {("timeline", "employes")}
