@@ -21,6 +21,7 @@ from employes_sync.executors.local import LocalLauncher
 from employes_sync.store import runs as runs_store
 from employes_sync.store.queue import Batch
 from tests.fixtures.settings import settings_for
+from tests.reliability import rows
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -84,6 +85,7 @@ async def test_a_cancel_of_the_caller_while_it_waits_for_a_task_to_end_propagate
     await asyncio.wait([inner])
 
 
+@pytest.mark.fault(*rows.A_STOP_AS_THE_DRIVER_IS_WOKEN_STOPS_ITS_WORKERS)
 async def test_a_driver_cancelled_as_it_is_woken_stops_its_workers(
     make_simulator: Callable[..., Simulator], store_pool: AsyncConnectionPool, database_url: str
 ) -> None:

@@ -581,3 +581,13 @@ OPERATOR_WITHOUT_A_KUBECONFIG_IS_ONE_LINE: Fault = (
         " what is wrong, exit 1 (kopf retried its startup every minute with a traceback)"
     ),
 )
+A_STOP_AS_THE_DRIVER_IS_WOKEN_STOPS_ITS_WORKERS: Fault = (
+    "Workers",
+    "the batch driver stopped (a sync's SIGTERM; the operator's suspend and deletion stop it the same "
+    "way) in the moment a worker's exit or a queued batch wakes it",
+    (
+        "the driver's pause does not lose the cancel (Python 3.11's wait_for did, and the workers ran "
+        "their batches to the end): the cancel propagates, every worker process has exited, and no batch "
+        "completed after the stop"
+    ),
+)
