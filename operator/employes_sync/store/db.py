@@ -184,8 +184,28 @@ async def migrate(pool: AsyncConnectionPool) -> list[int]:
     The lock makes a second migrator wait and then find nothing left to do, so any number of operators
     and workers may call this at start.
     """
+    async with pool.connection() as conn:
+        return await migrate_connection(conn)
+
+
+async def migrate_dsn(dsn: str, *, connect_timeout: float = 10) -> list[int]:
+    """`migrate` on a connection of its own, closed when the migration ends, however it ends.
+
+    For a migration that may be cut short (the operator bounds it): a pool's connection goes back
+    through the pool's workers, and one coming back while its pool closes was left open, its server
+    backend idle for good.
+    """
+    conn = await psycopg.AsyncConnection.connect(dsn, connect_timeout=max(1, int(connect_timeout)))
+    try:
+        return await migrate_connection(conn)
+    finally:
+        await conn.close()
+
+
+async def migrate_connection(conn: psycopg.AsyncConnection[Any]) -> list[int]:
+    """`migrate` on the connection given: the migrations are one transaction on it."""
     applied_now: list[int] = []
-    async with pool.connection() as conn, conn.transaction():
+    async with conn.transaction():
         await conn.execute(Q.lock_migrations, {"lock_key": MIGRATION_LOCK_KEY})
         await conn.execute(Q.create_schema_migrations)
         cur = await conn.execute(Q.applied_migrations)
