@@ -7,10 +7,20 @@ pieces; every message naming those, and the connection itself, would carry the p
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
-from employes_sync.dsn import BAD_PORT, UNENCODED, UNPARSEABLE, DsnInvalid, parse_dsn
+from employes_sync.dsn import (
+    BAD_PORT,
+    NOWHERE,
+    UNENCODED,
+    UNPARSEABLE,
+    DsnInvalid,
+    for_resource,
+    parse_dsn,
+)
 from employes_sync.store.db import DatabaseUnavailable, check_connection, open_pool, redact_dsn
 
 #: Each password holds "cret9"; how libpq would read it is in the comment.
@@ -83,3 +93,20 @@ async def test_a_misread_dsn_is_never_dialled_and_its_pieces_are_never_shown() -
             assert "cret9" not in message and str(port) not in message
         with pytest.raises(BlockingIOError):
             probe.accept()  # nothing ever connected
+
+
+def test_a_resources_dsn_takes_no_credential_from_the_operators_home_or_environment() -> None:
+    """libpq's defaults (PGPASSWORD, ~/.pgpass, ~/.postgresql/postgresql.crt) are the operator's own."""
+    without = conninfo_to_dict(for_resource("postgresql://payroll@db.example/payroll?sslmode=require"))
+    assert without["password"] == ""  # libpq's "none": PGPASSWORD is its default only for an unset one
+    assert without["passfile"] == without["sslcert"] == without["sslkey"] == NOWHERE
+    assert without["host"] == "db.example" and without["sslmode"] == "require"
+    given = conninfo_to_dict(for_resource("host=db.example user=payroll password=s3cret"))
+    assert given["password"] == "s3cret" and given["passfile"] == NOWHERE
+    assert not Path(NOWHERE).exists() and not Path(NOWHERE).parent.is_dir()
+    # what it added is not shown back to the reader of a message
+    assert redact_dsn(for_resource("postgresql://payroll:s3cret@db.example/payroll")) == (
+        "user=payroll password=*** dbname=payroll host=db.example"
+    )
+    with pytest.raises(DsnInvalid):
+        for_resource("postgresql://app:Se/cret@db/x")

@@ -9,7 +9,10 @@ request reaches any simulator, no Job is created, the Secret's data is never rea
 from __future__ import annotations
 
 import socket
+import struct
+import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -164,6 +167,94 @@ def test_a_dsn_using_the_operators_own_files_is_refused(env: Env) -> None:
     message = refused(env, "DatabaseNotAllowed")["message"]
     assert "sets passfile" in message and "/root/.pgpass" not in message
     assert env.simulator.stats.total == 0 and not env.jobs()
+
+
+class PasswordCatcher:
+    """A server on 127.0.0.1 that speaks PostgreSQL's protocol to the point of asking for the password in
+    clear text, as a database a resource's author runs can: it keeps every password a client sends."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.server.getsockname()[1]
+        self.connections = 0
+        self.passwords: list[str] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> PasswordCatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            with conn:
+                conn.settimeout(10)
+                self.connections += 1
+                try:
+                    self._ask(conn)
+                except (OSError, struct.error):
+                    pass  # the client went away: it had no password to send
+
+    def _ask(self, conn: socket.socket) -> None:
+        while True:  # SSL and GSS requests are declined ('N'), then the startup message
+            length, code = struct.unpack("!ii", _exactly(conn, 8))
+            _exactly(conn, length - 8)
+            if code not in (80877103, 80877104):
+                break
+            conn.sendall(b"N")
+        conn.sendall(b"R" + struct.pack("!ii", 8, 3))  # AuthenticationCleartextPassword
+        kind = _exactly(conn, 1)
+        (length,) = struct.unpack("!i", _exactly(conn, 4))
+        body = _exactly(conn, length - 4)
+        if kind == b"p":
+            self.passwords.append(body.rstrip(b"\0").decode())
+        conn.sendall(_error(b"28P01", b"password authentication failed"))
+
+
+def _exactly(conn: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise OSError("closed")
+        data += chunk
+    return data
+
+
+def _error(code: bytes, message: bytes) -> bytes:
+    fields = b"SFATAL\0C" + code + b"\0M" + message + b"\0\0"
+    return b"E" + struct.pack("!i", len(fields) + 4) + fields
+
+
+@pytest.mark.fault(*rows.THE_OPERATORS_OWN_DATABASE_PASSWORDS_REACH_NO_RESOURCES_DATABASE)
+@pytest.mark.parametrize("where", ["~/.pgpass", "PGPASSWORD"])
+def test_the_operators_own_database_passwords_reach_no_resources_database(
+    env: Env, tmp_path: Path, where: str
+) -> None:
+    """A DSN without a password, to a server that asks for one: libpq offers its own defaults (the
+    password file in the operator's home, the PGPASSWORD of its environment), which are the operator's
+    credentials, never the resource's. Refusing `passfile=` in the DSN did not stop the default one."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".pgpass").write_text("*:*:*:*:operators-own-pgpass\n")
+    (home / ".pgpass").chmod(0o600)
+    environ = {"HOME": str(home)} if where == "~/.pgpass" else {"PGPASSWORD": "operators-own-pgpassword"}
+    with PasswordCatcher() as catcher:
+        env.secret(dsn=f"postgresql://payroll@127.0.0.1:{catcher.port}/payroll?sslmode=disable")
+        env.resource()
+        op = env.operator(environ=environ)
+        message = env.wait_condition("Ready", "False", "DatabaseUnavailable")["message"]
+        wait_for(lambda: catcher.connections >= 2, 30, what="the operator trying the database again")
+        assert catcher.passwords == [], catcher.passwords
+        assert "operators-own" not in message, message
+        assert env.simulator.stats.total == 0 and not env.jobs()
+        assert_no_secret_anywhere(env, op, "operators-own")
 
 
 @pytest.mark.fault(*rows.A_DSN_WITH_AN_UNENCODED_PASSWORD_IS_NEVER_DIALLED_OR_SHOWN)

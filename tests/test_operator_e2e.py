@@ -108,14 +108,17 @@ class Env:
         health_port: int = 0,
         allowed_urls: list[str] | None = None,
         extra: list[str] | None = None,
+        environ: dict[str, str] | None = None,
     ) -> OperatorProcess:
-        """The operator, allowed to send tokens to the simulator (or to `allowed_urls`)."""
+        """The operator, allowed to send tokens to the simulator (or to `allowed_urls`); `environ` is
+        added to its environment."""
         allowed = [f"--allow-api-url={url}" for url in (allowed_urls or [str(self.simulator.url)])]
         return self.start_operator(
             [str(BIN / "employes-sync"), "operator", "-n", NS, "--metrics-port", str(metrics_port),
              "--health-port", str(health_port), "--worker-image", "employes-sync:test",
              "--poll-seconds", "0.2", "--retry-base-seconds", "0.5", "--retry-max-seconds", "2",
              *allowed, *(extra or [])],
+            environ,
         )  # fmt: skip
 
     def get(self, name: str = "acme") -> dict[str, Any]:

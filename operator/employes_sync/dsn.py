@@ -51,6 +51,32 @@ def parse_dsn(dsn: str) -> dict[str, str]:
     return params
 
 
+#: A path no file can ever be at (/dev/null is not a directory): libpq finds no file there and says nothing.
+NOWHERE = "/dev/null/none"
+#: What `for_resource` sets, so that a DSN shown in a message can leave it out.
+OPERATOR_DEFAULTS_OFF = {"passfile": NOWHERE, "sslcert": NOWHERE, "sslkey": NOWHERE}
+
+
+def for_resource(dsn: str) -> str:
+    """The DSN as the operator dials it for a resource: with none of the credentials libpq would add from
+    the operator's own home and environment.
+
+    Without a password in the DSN libpq offers PGPASSWORD, then the password file (~/.pgpass, whose
+    `*:*:*:*:` lines match any host), to whatever server asks; without `sslcert` it presents
+    ~/.postgresql/postgresql.crt. Those are the operator's credentials, and the server is one the
+    resource's author names: refusing `passfile=` and `sslcert=` in the DSN (allowlist.py) did not stop
+    the defaults. An empty password is libpq's "none" (it then reads the password file, here nowhere).
+    Raises DsnInvalid as `parse_dsn` does.
+    """
+    from psycopg.conninfo import make_conninfo
+
+    params = parse_dsn(dsn)
+    extra: dict[str, str] = dict(OPERATOR_DEFAULTS_OFF)
+    if not params.get("password"):
+        extra["password"] = ""
+    return make_conninfo(dsn, **extra)
+
+
 def dsn_problem(dsn: str) -> str | None:
     """What stops the DSN being used as written (a `kube.secrets.ValueCheck`), or None."""
     try:

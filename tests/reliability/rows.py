@@ -591,3 +591,11 @@ A_STOP_AS_THE_DRIVER_IS_WOKEN_STOPS_ITS_WORKERS: Fault = (
         "completed after the stop"
     ),
 )
+THE_OPERATORS_OWN_DATABASE_PASSWORDS_REACH_NO_RESOURCES_DATABASE: Fault = (
+    "Security",
+    "a DSN without a password, to a database that asks for one (the operator's ~/.pgpass, PGPASSWORD)",
+    (
+        "libpq's defaults are not offered: the server asking in clear text receives no password, the "
+        "resource is Ready=False DatabaseUnavailable, and neither password is in a log line, event or status"
+    ),
+)

@@ -18,7 +18,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.controller.resource import Resource
-from employes_sync.dsn import dsn_problem
+from employes_sync.dsn import dsn_problem, for_resource
 from employes_sync.kube import status
 from employes_sync.kube.problem import Problem
 from employes_sync.kube.secrets import ValueCheck, read_labelled_secret, secret_value
@@ -92,6 +92,7 @@ class Connection:
             refusal = ctx.config.allowlists.database_refusal(dsn, f"Secret {spec.dsn_ref}")
             if refusal is not None:
                 raise Problem(refusal.reason, refusal.message)
+            dsn = for_resource(dsn)  # every connection of this resource: pool, listeners, webhooks
             self.secrets = SecretsRead(refs, token, dsn, time.monotonic())
         self.checked_refs = refs  # these labels were checked when read (the only Secrets Jobs name)
         pool = await ctx.pools.get(dsn)

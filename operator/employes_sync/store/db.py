@@ -20,7 +20,7 @@ from psycopg import pq
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
-from ..dsn import DsnInvalid, parse_dsn
+from ..dsn import OPERATOR_DEFAULTS_OFF, DsnInvalid, parse_dsn
 from .queries import Q
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,9 @@ def redact_dsn(dsn: str) -> str:
 
 
 def _redacted(params: dict[str, str]) -> str:
-    return make_conninfo(
-        "", **{key: "***" if value and key in SECRET_PARAMS else value for key, value in params.items()}
-    )
+    """Empty values and what `dsn.for_resource` set are left out: they say nothing the reader wrote."""
+    shown = {k: v for k, v in params.items() if v and OPERATOR_DEFAULTS_OFF.get(k) != v}
+    return make_conninfo("", **{key: "***" if key in SECRET_PARAMS else v for key, v in shown.items()})
 
 
 def _scrub(message: str, dsn: str) -> str:
