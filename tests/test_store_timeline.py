@@ -182,10 +182,12 @@ def _stored(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 async def test_builder_rows_follow_corrections_and_time_like_a_new_database(
     store_pool: AsyncConnectionPool,
 ) -> None:
-    """Real builder output: a planned end corrected into the past, a renewal signed, a raise corrected.
+    """Real builder output: a planned end corrected, a renewal signed, a raise corrected.
 
     The old rows are updated in place (no duplicates, nothing re-added), and end equal to what a scope
-    written from scratch holds; moving as_of past a planned raise is an update of that one row.
+    written from scratch holds; moving as_of past a planned raise, then past the planned end, is an
+    update of that one row each time. (The end stays after the raise: a raise from after the end is
+    not read, it never took effect.)
     """
     from employes_sync.timeline import build_timeline
 
@@ -215,7 +217,7 @@ async def test_builder_rows_follow_corrections_and_time_like_a_new_database(
     assert (first.inserted, first.updated, first.removed) == (len(before), 0, 0)
     assert sum(e.event_data["planned"] for e in before) == 2  # the end and the raise
 
-    corrected = employments("2025-05-15", True, "3250.00")
+    corrected = employments("2025-08-31", True, "3250.00")
     after = build_timeline(employee, corrected, as_of=as_of)
     assert {e.event_key for e in after} == {e.event_key for e in before}
     result = await timeline.write_events(store_pool, SCOPE, ["e-7"], after)
@@ -225,8 +227,8 @@ async def test_builder_rows_follow_corrections_and_time_like_a_new_database(
     stored = await timeline.events_for(store_pool, SCOPE, "e-7")
     assert _stored(stored) == _stored(await timeline.events_for(store_pool, "fresh/scope", "e-7"))
     ended = next(e for e in stored if e["event_type"] == "contract_ended")
-    assert (ended["event_date"], ended["event_title"]) == (date(2025, 5, 15), "Employment ended")
-    assert ended["event_data"]["planned"] is False
+    assert (ended["event_date"], ended["event_title"]) == (date(2025, 8, 31), "Employment ends (planned)")
+    assert ended["event_data"]["planned"] is True
     assert not any("(not yet signed)" in e["event_title"] for e in stored)
     raised = next(e for e in stored if e["event_type"] == "salary_increase")
     assert raised["event_title"] == "Salary increase (+€250.00/month) (planned)"
@@ -242,3 +244,9 @@ async def test_builder_rows_follow_corrections_and_time_like_a_new_database(
         "Salary increase (+€250.00/month)",
         False,
     )
+    gone = build_timeline(employee, corrected, as_of=date(2025, 9, 1))
+    left = await timeline.write_events(store_pool, SCOPE, ["e-7"], gone)
+    assert (left.inserted, left.updated, left.removed) == (0, 1, 0)
+    stored = await timeline.events_for(store_pool, SCOPE, "e-7")
+    ended = next(e for e in stored if e["event_type"] == "contract_ended")
+    assert (ended["event_title"], ended["event_data"]["planned"]) == ("Employment ended", False)

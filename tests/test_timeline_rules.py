@@ -1694,3 +1694,30 @@ def test_18_hours_do_not_come_back_after_the_employment_ended() -> None:
     # Someone active works on in the open employment after the contract lapsed: the 40 h come back.
     working_on = build([job("2022-01-01", contracts=contracts, hours=hours)])
     assert [e.event_date for e in of(working_on, HOURS_CHANGE)] == [date(2024, 3, 1), date(2025, 1, 1)]
+
+
+def test_18_a_period_that_starts_after_the_employment_ended_is_not_shown() -> None:
+    # Notice given for 30 Jun 2025; a collective raise from 1 Jul was entered for everyone, and a
+    # renewal from 1 Jul had been registered before the notice. Kept, the timeline read "Salary increase
+    # (+€100.00/month) (planned)", "Hours change" and "Contract renewal" after "Employment ends (planned)":
+    # a raise, hours and a contract the person never has.
+    contracts = [fixed("2024-07-01", "2025-06-30"), fixed("2025-07-01", "2026-06-30")]
+    salary = [monthly("2024-07-01", 3000), monthly("2025-07-01", 3100)]
+    hours = [weeks(40, 5, "2024-07-01"), weeks(32, 4, "2025-07-01")]
+    employment = job("2024-07-01", end="2025-06-30", contracts=contracts, salary=salary, hours=hours)
+    for as_of in (AS_OF, LATER):
+        events = build([employment], as_of=as_of)
+        assert [(e.event_type, e.event_date) for e in events if e.event_date > date(2025, 6, 30)] == []
+        assert one(events, CONTRACT_ENDED).event_date == date(2025, 6, 30)
+        assert of(events, CONTRACT_RENEWED, HOURS_CHANGE, *SALARY_TYPES) == []
+    # A row from the last day is still in effect on it, and a raise before the end is still a raise.
+    salary = [monthly("2024-07-01", 3000), monthly("2025-06-30", 3100)]
+    events = build([job("2024-07-01", end="2025-06-30", contracts=contracts[:1], salary=salary)])
+    assert one(events, SALARY_INCREASE).event_date == date(2025, 6, 30)
+    # Someone out of service with an open employment keeps the later pay: it shows they were paid on
+    # past the contract, so the contract's end does not date a departure.
+    open_job = job("2024-07-01", contracts=contracts[:1], salary=[monthly("2024-07-01", 3000),
+                                                                  monthly("2025-07-01", 3100)])  # fmt: skip
+    left = build([open_job], as_of=LATER, status="out_of_service")
+    assert of(left, CONTRACT_ENDED) == []
+    assert one(left, SALARY_INCREASE).event_date == date(2025, 7, 1)

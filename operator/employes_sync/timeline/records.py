@@ -397,11 +397,21 @@ def _covers(row: _Row, day: date) -> bool:
 
 
 def _normalised(emp: Employment, out_of_service: bool) -> Employment:
-    """Periods sorted by start, one per start date; periods that state nothing are dropped.
+    """Periods sorted by start, one per start date; periods that state nothing are dropped, and so are
+    periods that start after the employment's registered end.
 
-    Hours and pay that come back after a temporary period do so only while the employment runs: until its
-    end, and for someone out of service until its contracts' last end (what dates their departure).
+    A period that starts after the end never took effect in this employment: a collective raise entered
+    for everyone on 1 Jul, or a renewal registered before the notice, for someone who leaves on 30 Jun.
+    Kept, it read "Salary increase" or "Contract renewed" after "Employment ended", a raise or a contract
+    the person never had. Hours and pay that come back after a temporary period do so only while the
+    employment runs: until its end, and for someone out of service until its contracts' last end (what
+    dates their departure; there a period after it is kept, as the sign they were paid on).
     """
+    if emp.end is not None:
+        end = emp.end
+        emp.salaries = [s for s in emp.salaries if s.start <= end]
+        emp.hours = [h for h in emp.hours if h.start <= end]
+        emp.contracts = [k for k in emp.contracts if k.start <= end]
     contract_ends = [contract.end for contract in emp.contracts]
     until = emp.end
     if until is None and out_of_service and contract_ends and None not in contract_ends:
