@@ -1721,3 +1721,45 @@ def test_18_a_period_that_starts_after_the_employment_ended_is_not_shown() -> No
     left = build([open_job], as_of=LATER, status="out_of_service")
     assert of(left, CONTRACT_ENDED) == []
     assert one(left, SALARY_INCREASE).event_date == date(2025, 7, 1)
+
+
+@pytest.mark.parametrize(
+    ("as_of", "locale", "description"),
+    [
+        (
+            date(2024, 9, 1),
+            "en",
+            "Contract turned permanent on 1 Jul 2024 (replaces the previous contract, registered until"
+            " 31 Dec 2024).",
+        ),
+        (
+            date(2024, 9, 1),
+            "nl",
+            "Contract omgezet naar onbepaalde tijd op 1 juli 2024 (vervangt het vorige contract,"
+            " geregistreerd tot 31 december 2024).",
+        ),
+        (
+            date(2024, 6, 1),
+            "en",
+            "Contract becomes permanent on 1 Jul 2024 (replaces the previous contract, registered until"
+            " 31 Dec 2024).",
+        ),
+    ],
+)
+def test_a_contract_replaced_before_its_end_is_not_said_to_have_run_until_it(
+    as_of: date, locale: str, description: str
+) -> None:
+    # A fixed-term contract to 31 Dec 2024 turned permanent early, from 1 Jul. Built on 1 Sep it read
+    # "(previous contract ran until 31 Dec 2024)": a day still to come, in the past tense, for a
+    # contract that was replaced on 30 Jun.
+    contracts = [fixed("2024-01-01", "2024-12-31"), permanent("2024-07-01")]
+    events = build_timeline(person(), [job("2024-01-01", contracts=contracts)], as_of=as_of, locale=locale)
+    renewed = one(events, CONTRACT_RENEWED)
+    assert renewed.event_description == description
+    assert renewed.event_data["previous_end_date"] == "2024-12-31"
+    # A renewal the day after the previous end still names the end it ran until.
+    follows = [fixed("2024-01-01", "2024-06-30"), permanent("2024-07-01")]
+    events = build_timeline(person(), [job("2024-01-01", contracts=follows)], as_of=as_of, locale=locale)
+    after = one(events, CONTRACT_RENEWED).event_description
+    assert "replaces" not in after and "vervangt" not in after
+    assert after.endswith(("until 30 Jun 2024).", "tot 30 juni 2024)."))

@@ -89,6 +89,7 @@ _EN = _Words(
         "renewed.desc.other.planned": "New {duration} contract starts on {date}{gap}",
         "renewed.previous": " (previous contract ran until {date})",
         "renewed.previous.planned": " (previous contract until {date})",
+        "renewed.replaces": " (replaces the previous contract, registered until {date})",
         "chain.reset": " The gap of more than six months starts a new chain of fixed-term contracts"
         " (art. 7:668a BW).",
         "chain.exceeded": " This is fixed-term contract {n} of a chain that began on {date}: past the legal"
@@ -215,6 +216,7 @@ _NL = _Words(
         "renewed.desc.other.planned": "Nieuw contract ({duration}) gaat in op {date}{gap}",
         "renewed.previous": " (vorig contract liep tot {date})",
         "renewed.previous.planned": " (vorig contract tot {date})",
+        "renewed.replaces": " (vervangt het vorige contract, geregistreerd tot {date})",
         "chain.reset": " Door de onderbreking van meer dan zes maanden begint een nieuwe keten van"
         " tijdelijke contracten (art. 7:668a BW).",
         "chain.exceeded": " Dit is tijdelijk contract {n} in een keten vanaf {date}: voorbij het wettelijke"
@@ -440,8 +442,13 @@ class Wording:
             duration=self.duration(duration),
             gap=gap,
         )
-        if d.get("previous_end_date") is not None:
-            text += self.p("renewed.previous" + tense, date=self.day(d["previous_end_date"]))
+        previous_end = d.get("previous_end_date")
+        if previous_end is not None and previous_end >= day:
+            # Replaced before its registered end (a fixed-term contract turned permanent early): it did
+            # not run until that end, and "ran until" a day still to come is a past that did not happen.
+            text += self.p("renewed.replaces", date=self.day(previous_end))
+        elif previous_end is not None:
+            text += self.p("renewed.previous" + tense, date=self.day(previous_end))
         return title, text + "." + self._chain_notes(d)
 
     def _contract_added(self, day: date, d: dict[str, Any]) -> tuple[str, str]:
