@@ -17,7 +17,7 @@ import pytest
 from employes_sync.controller.pools import Pools
 from employes_sync.kube.problem import Problem
 from employes_sync.store.db import MIGRATION_LOCK_KEY
-from tests.conftest import _database_url
+from tests.conftest import fresh_database
 
 pytestmark = pytest.mark.slow
 
@@ -25,12 +25,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def other_database_url(pg_admin_url: str) -> Iterator[str]:
     """A second fresh database: another tenant's."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield _database_url(pg_admin_url, name)
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(pg_admin_url) as url:
+        yield url
 
 
 def _backends(admin_url: str, database_url: str, *, but: int | None = None) -> int:
