@@ -23,6 +23,7 @@ import pytest
 from employes_sync.employes.client import EmployesClient, MiB
 from employes_sync.employes.errors import MalformedResponseError, ResponseTooLargeError, TransportError
 from employes_sync.employes.fakedata import generate_company
+from tests.fixtures.network import served
 from tests.reliability import rows
 
 COMPANY = "00000000-0000-4000-8000-000000000001"
@@ -100,16 +101,9 @@ async def hostile() -> AsyncIterator[Hostile]:
     server = Hostile()
     app = aiohttp.web.Application()
     app.router.add_get("/{mode}/{company}/employees", server.handle)
-    runner = aiohttp.web.AppRunner(app)
-    await runner.setup()
-    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.url = f"http://127.0.0.1:{port}"
-    try:
+    async with served(app) as port:
+        server.url = f"http://127.0.0.1:{port}"
         yield server
-    finally:
-        await runner.cleanup()
 
 
 def client(server: Hostile, mode: str, **options: Any) -> EmployesClient:

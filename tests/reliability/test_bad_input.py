@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import aiohttp.web
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,6 +31,7 @@ from employes_sync.employes.simulator import Simulator
 from employes_sync.store import raw as raw_store
 from employes_sync.store.db import migrate, open_pool
 from employes_sync.timeline import TimelineEvent, build_timeline
+from tests.fixtures.network import served
 from tests.reliability.helpers import local_run, snapshot
 
 pytestmark = pytest.mark.timeout(180)
@@ -191,13 +192,20 @@ def test_parsed_records_build_or_are_rejected(employee: Any, employments: Any) -
 
 
 def _client_sees(body: bytes, endpoint: str) -> None:
+    async def answer(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.Response(body=body, content_type="application/json")
+
     async def main() -> None:
-        # A stream, as a server sends it: the client reads raw chunks to count them against its limit,
-        # and a Response built from `content=` is already consumed.
-        transport = httpx.MockTransport(lambda request: httpx.Response(200, stream=httpx.ByteStream(body)))
-        async with EmployesClient(
-            "http://api.test/v4", "c", "t", transport=transport, max_retries=0, requests_per_second=0
-        ) as client:
+        # A real server on 127.0.0.1 answers every path with the body: the client reads it as it
+        # would the API's, raw chunks counted against its limit.
+        app = aiohttp.web.Application()
+        app.router.add_get("/{tail:.*}", answer)
+        async with (
+            served(app) as port,
+            EmployesClient(
+                f"http://127.0.0.1:{port}/v4", "c", "t", max_retries=0, requests_per_second=0
+            ) as client,
+        ):
             try:
                 if endpoint == "employees":
                     await client.get_employee_page(1)

@@ -101,8 +101,6 @@ def setup_logging(verbose: int) -> None:
     _verbosity[0] = verbose
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    # httpx logs every request URL at INFO; ours are logged by the client with bounded detail.
-    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
