@@ -102,6 +102,24 @@ def test_job_manifest_is_owned_labelled_and_hardened() -> None:
     assert literal <= {"TMPDIR", API_URL_ENV, API_URLS_ENV, WORKER_COMPANY_ENV, WORKER_REDACT_ENV}, literal
 
 
+def test_a_job_reaches_the_api_through_the_operators_proxy() -> None:
+    environ = {
+        "HTTPS_PROXY": "http://proxy.internal:3128", "no_proxy": ".svc,10.0.0.0/8",
+        "HTTP_PROXY": "", "PGPASSWORD": "never-passed", "PATH": "/usr/bin",
+    }  # fmt: skip
+    proxies = jobs.proxy_environment(environ)
+    assert proxies == {"HTTPS_PROXY": "http://proxy.internal:3128", "no_proxy": ".svc,10.0.0.0/8"}
+    job = jobs.job_manifest(OWNER, spec.parse(SPEC), 7, batch(), 1, default_image="img:1", proxy_env=proxies)
+    (c,) = job["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["HTTPS_PROXY"] == "http://proxy.internal:3128" and env["no_proxy"] == ".svc,10.0.0.0/8"
+    assert "PGPASSWORD" not in env and "PATH" not in env and "HTTP_PROXY" not in env
+    # Without a proxy in the operator's environment a Job's environment is what it was.
+    plain = jobs.job_manifest(OWNER, spec.parse(SPEC), 7, batch(), 1, default_image="img:1")
+    names = [e["name"] for e in plain["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert not set(names) & {"HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "no_proxy"}
+
+
 def test_job_finished_reads_controller_conditions() -> None:
     job = {"metadata": {"name": "j"}, "status": {}}
     assert jobs.job_finished(job) == (False, False, "")

@@ -200,6 +200,7 @@ def operator(
 
     from employes_sync.controller import registration  # noqa: F401  (registers the handlers with kopf)
     from employes_sync.controller.context import DsnRegistry, OperatorConfig
+    from employes_sync.kube.jobs import proxy_environment
 
     try:
         allowed = allowlist.Allowlists.build(
@@ -238,6 +239,7 @@ def operator(
         retry_base_seconds=retry_base_seconds,
         retry_max_seconds=max(retry_max_seconds, retry_base_seconds),
         allowlists=allowed,
+        proxy_env=proxy_environment(os.environ),
     )
     dsns = DsnRegistry()
     # kopf binds the health port later, inside its loop, where a taken port ends in a traceback, and

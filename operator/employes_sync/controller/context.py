@@ -41,6 +41,8 @@ class OperatorConfig:
     #: Backoff of a resource whose Secret, database or API is a problem: base * 2^(failures - 1), capped.
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 300.0
+    #: The operator's HTTPS_PROXY and the like, passed on to its Jobs (see kube/jobs.py).
+    proxy_env: Mapping[str, str] = field(default_factory=dict)
 
 
 class DsnRegistry:

@@ -56,6 +56,7 @@ class Runs:
             default_image=config.worker_image,
             default_service_account=config.worker_service_account,
             allowed_api_urls=sorted(config.allowlists.api_urls),
+            proxy_env=config.proxy_env,
         )  # fmt: skip
 
     async def start(

@@ -69,6 +69,25 @@ def _label_value(value: str) -> str:
     return value[: MAX_NAME - 7].rstrip("-_.") + "-" + hashlib.sha256(value.encode()).hexdigest()[:6]
 
 
+#: The environment that routes the API client through a proxy (see employes/client.py `env_proxy`).
+PROXY_ENV_NAMES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def proxy_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The proxy settings of the operator's environment, upper- or lower-case, that its Jobs get too.
+
+    The operator's environment is the platform's (the chart's `operator.extraEnv`), never a resource
+    author's: the Jobs it starts send the token the same way, through the same proxy.
+    """
+    found: dict[str, str] = {}
+    for name in PROXY_ENV_NAMES:
+        for variant in (name, name.lower()):
+            value = environ.get(variant)
+            if value:
+                found[variant] = value
+    return found
+
+
 def job_manifest(
     owner: Mapping[str, Any],
     spec: ResourceSpec,
@@ -79,12 +98,14 @@ def job_manifest(
     default_image: str,
     default_service_account: str | None = None,
     allowed_api_urls: Iterable[str] = (),
+    proxy_env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The Job for one attempt of one batch, owned by (and garbage-collected with) the EmployesSync.
 
     The API URL, company and redaction come from the spec through the environment, with the operator's
     allowlist: a worker never takes the token's destination or scope from the database, which others
-    may be able to write.
+    may be able to write. `proxy_env` (`proxy_environment()` of the operator's own): a worker reaches
+    the API the way the operator does.
     """
     resource = owner["metadata"]["name"]
     name = job_name(resource, run_id, batch, attempt)
@@ -107,6 +128,7 @@ def job_manifest(
             {"name": WORKER_REDACT_ENV, "value": json.dumps(list(spec.redact))},
             {"name": API_URLS_ENV, "value": ",".join(allowed_api_urls)},
             {"name": "TMPDIR", "value": "/tmp"},
+            *({"name": name, "value": value} for name, value in sorted((proxy_env or {}).items())),
         ],
         "securityContext": {
             "runAsNonRoot": True,
