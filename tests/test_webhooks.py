@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -11,13 +12,14 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from employes_sync.cancelling import cancel_and_wait
 from employes_sync.cli.webhooks import WEBHOOK_URL_ENV, carries_credential
 from employes_sync.employes.simulator import Simulator
 from employes_sync.settings import SettingsError, subscription
@@ -26,6 +28,7 @@ from employes_sync.store import runs as runs_store
 from employes_sync.webhooks.delivery import Deliverer, DeliverySettings, Receiver, retry_delay
 from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_secret, sign_headers
 from tests.fixtures.webhooks import WebhookReceiver, new_secret
+from tests.reliability import rows
 
 SCOPE = "default/acme"
 
@@ -361,3 +364,115 @@ async def test_a_receiver_that_cannot_be_reached_records_no_url_and_holds_up_no_
 )
 def test_a_receiver_url_holding_a_credential_is_told_apart(url: str, credential: bool) -> None:
     assert carries_credential(url) is credential
+
+
+# --- one database, many resources: a receiver that stalls or fails holds up no other -------------------
+
+TENANT_A, TENANT_B = "tenant-a/esync", "tenant-b/esync"
+
+
+async def _open_run(pool: AsyncConnectionPool, scope: str) -> int:
+    settings = {"webhooks": [subscription("hook", events=["timeline.changed"])]}
+    return await runs_store.start_run(pool, scope, "c0", "test", "interactive", settings)
+
+
+async def _change(pool: AsyncConnectionPool, scope: str, run_id: int, employees: list[str]) -> None:
+    """One timeline write for these employees: a timeline.changed event each, in the write's transaction."""
+    from employes_sync.store import timeline as timeline_store
+
+    events = [{"employee_id": e, "event_type": "hours_change", "event_title": "t", "event_date": "2024-01-01",
+               "event_description": None, "event_data": {}, "event_key": "k"}
+              for e in employees]  # fmt: skip
+    await timeline_store.write_events(pool, scope, employees, events, run_id=run_id)
+
+
+async def _until(predicate: Any, timeout: float, what: str) -> None:
+    """Wait for a condition (looked at every 20 ms); ``timeout`` is only a backstop against a hang."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not predicate():  # noqa: ASYNC110 - the receivers answer on their own threads' loops
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+@pytest.mark.xfail(strict=True, reason="a delivery round waits for its slowest request before claiming again")
+@pytest.mark.fault(*rows.A_STALLED_RECEIVER_HOLDS_UP_NO_OTHER_RESOURCES_EVENTS)
+@pytest.mark.parametrize("stall", ["hang", "trickle"])
+async def test_a_stalled_receiver_holds_up_no_other_resources_events(
+    store_pool: AsyncConnectionPool, database_url: str, stall: Literal["hang", "trickle"]
+) -> None:
+    """One deliverer sends the events of every resource on a database. Tenant A's receiver takes each
+    request and then answers nothing (or answers 200 and trickles its body) until the deliverer's
+    timeout; A has more events pending than a claim holds and than there are slots. Tenant B's healthy
+    receiver gets all of its events (ten older than the stall, ten written while A's requests hang)
+    before the first of A's requests has reached its timeout: the bound is an ordering of what the
+    two receivers saw, not a duration. Once A answers again, all of A's events arrive too."""
+    slow, healthy = WebhookReceiver(), WebhookReceiver()
+    slow.stall = stall
+    settings = DeliverySettings(timeout_seconds=5.0, backoff_base_seconds=0.05, backoff_max_seconds=0.2)
+    deliverer = Deliverer(store_pool, settings, dsn=database_url)
+    deliverer.set_receivers(TENANT_A, [Receiver(TENANT_A, "hook", slow.url, slow.secret)])
+    deliverer.set_receivers(TENANT_B, [Receiver(TENANT_B, "hook", healthy.url, healthy.secret)])
+    a_run, b_run = await _open_run(store_pool, TENANT_A), await _open_run(store_pool, TENANT_B)
+    a_employees = [f"a{i:03}" for i in range(120)]  # more than a claim (100) and than the slots (16)
+    await _change(store_pool, TENANT_A, a_run, a_employees)
+    await _change(store_pool, TENANT_B, b_run, [f"b{i:02}" for i in range(10)])
+    loop = asyncio.create_task(deliverer.run())
+    try:
+        await _until(lambda: slow.snapshot(), 30, "A's first stalled request")
+        await _change(store_pool, TENANT_B, b_run, [f"b{i:02}" for i in range(10, 20)])
+        await _until(lambda: len(healthy.accepted()) == 20 or slow.abandoned, 60,
+                     "B's events, or A's first timeout")  # fmt: skip
+        b_done = [item.arrived_at for item in healthy.accepted().values()]
+        assert len(b_done) == 20, f"B got {len(b_done)} of 20 events before A's first request timed out"
+        assert not slow.abandoned or max(b_done) < min(slow.abandoned)
+        assert all(item.verified for item in healthy.snapshot())
+
+        slow.stall = None  # A answers again: its events (the stalled ones retried) all arrive
+        await _until(lambda: deliverer.delivered == 140, 120, "A's events delivered")
+    finally:
+        deliverer.stop()
+        await cancel_and_wait(loop)
+        await deliverer.close()
+        slow.close()
+        healthy.close()
+    assert await outbox.counts(store_pool, TENANT_A) == {"pending": 0, "delivered": 120, "dead": 0}
+    assert await outbox.counts(store_pool, TENANT_B) == {"pending": 0, "delivered": 20, "dead": 0}
+
+
+@pytest.mark.xfail(strict=True, reason="a claim takes the oldest due events, whoever's they are")
+@pytest.mark.fault(*rows.A_FAILING_RECEIVERS_RETRIES_CROWD_OUT_NO_OTHER_RESOURCES_EVENTS)
+async def test_a_failing_receivers_retries_crowd_out_no_other_resources_events(
+    store_pool: AsyncConnectionPool, database_url: str
+) -> None:
+    """Tenant A's receiver answers 500 to everything and A has 250 events pending, each due again almost
+    at once after a failure (a short backoff): the oldest due events are always A's. Tenant B's ten
+    newer events are all delivered before the deliverer has spent as many attempts on A as A has
+    events (a count of requests, not a duration)."""
+    failing, healthy = WebhookReceiver(), WebhookReceiver()
+    failing.answer = lambda _: 500
+    settings = DeliverySettings(backoff_base_seconds=0.01, backoff_max_seconds=0.05)
+    deliverer = Deliverer(store_pool, settings, dsn=database_url)
+    deliverer.set_receivers(TENANT_A, [Receiver(TENANT_A, "hook", failing.url, failing.secret)])
+    deliverer.set_receivers(TENANT_B, [Receiver(TENANT_B, "hook", healthy.url, healthy.secret)])
+    a_run, b_run = await _open_run(store_pool, TENANT_A), await _open_run(store_pool, TENANT_B)
+    await _change(store_pool, TENANT_A, a_run, [f"a{i:03}" for i in range(250)])
+    await _change(store_pool, TENANT_B, b_run, [f"b{i:02}" for i in range(10)])
+    loop = asyncio.create_task(deliverer.run())
+    try:
+        await _until(lambda: len(healthy.accepted()) == 10 or len(failing.snapshot()) >= 250, 120,
+                     "B's events, or 250 attempts on A")  # fmt: skip
+        b_done = [item.arrived_at for item in healthy.accepted().values()]
+        a_seen = [item.arrived_at for item in failing.snapshot()]
+        assert len(b_done) == 10, f"B got {len(b_done)} of 10 events while A was sent {len(a_seen)} requests"
+        assert len(a_seen) < 250 or max(b_done) < sorted(a_seen)[249]
+        assert all(item.verified for item in healthy.snapshot() + failing.snapshot())
+    finally:
+        deliverer.stop()
+        await cancel_and_wait(loop)
+        await deliverer.close()
+        failing.close()
+        healthy.close()
+    assert await outbox.counts(store_pool, TENANT_B) == {"pending": 0, "delivered": 10, "dead": 0}
+    assert (await outbox.counts(store_pool, TENANT_A))["pending"] == 250

@@ -314,6 +314,25 @@ REQUEST_SYNC_STARTS_THE_OPERATORS_RUN_THROUGH_LISTEN: Fault = (
         "during a run are one follow-up run that serves both"
     ),
 )
+A_STALLED_RECEIVER_HOLDS_UP_NO_OTHER_RESOURCES_EVENTS: Fault = (
+    "Consumers",
+    "one resource's webhook receiver stalls (takes the request, answers only after the timeout, or trickles)",
+    (
+        "two resources on one database, 120 events pending for the stalled receiver and 20 for a healthy "
+        "one (half of them written while the stalled requests hang): every one of the healthy receiver's "
+        "events arrives before the first stalled request reaches its timeout; the stalled receiver's "
+        "events are delivered once it answers again"
+    ),
+)
+A_FAILING_RECEIVERS_RETRIES_CROWD_OUT_NO_OTHER_RESOURCES_EVENTS: Fault = (
+    "Consumers",
+    "one resource's webhook receiver always answers 500, with a large backlog",
+    (
+        "250 events of the failing receiver always due again (short backoff), 10 newer ones of a "
+        "healthy receiver on the same database: the 10 are delivered before the failing backlog has "
+        "been tried once through"
+    ),
+)
 THE_OPERATOR_DELIVERS_SIGNED_WEBHOOKS_OF_A_RUN: Fault = (
     "Security",
     "webhook URL (it may hold a token) and signing secret",
