@@ -8,7 +8,7 @@ per employee at a time and never ahead of an earlier one of the same employee, a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,9 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from .queries import Q
+
+#: (scope, webhook): the receiver a row is for
+Target = tuple[str, str]
 
 EVENT_TYPES = ("run.finished", "run.failed", "timeline.changed", "employee.removed")
 DEFAULT_MAX_AGE_SECONDS = 86400.0
@@ -49,17 +52,26 @@ async def timeline_changed(
 
 async def claim(
     pool: AsyncConnectionPool,
-    targets: Sequence[tuple[str, str]],
+    room: Mapping[Target, int],
     *,
-    limit: int = 100,
+    limit: int,
+    busy: Mapping[Target, int] | None = None,
+    in_flight: Collection[int] = (),
     lease_seconds: float = 60.0,
 ) -> list[OutboxEvent]:
-    if not targets:
+    """Lease due events: at most ``room[target]`` of each target, ``limit`` in all, the targets with the
+    fewest ``busy`` (in flight) served first; never one of ``in_flight`` (seqs being sent)."""
+    targets = [t for t, n in room.items() if n > 0]
+    if not targets or limit <= 0:
         return []
+    busy = busy or {}
     params = {
         "scopes": [t[0] for t in targets],
         "webhooks": [t[1] for t in targets],
+        "busy": [busy.get(t, 0) for t in targets],
+        "room": [room[t] for t in targets],
         "limit": limit,
+        "in_flight": list(in_flight),
         "lease_seconds": lease_seconds,
     }
     async with pool.connection() as conn:
@@ -85,17 +97,18 @@ async def failed(pool: AsyncConnectionPool, seq: int, error: str, delay_seconds:
     return str(row[0]) if row else "stale"
 
 
-async def next_due_seconds(pool: AsyncConnectionPool, targets: Sequence[tuple[str, str]]) -> float | None:
-    """Seconds until the next pending event of these targets is due (<= 0: now), None if none pending."""
+async def next_due_seconds(pool: AsyncConnectionPool, targets: Sequence[Target]) -> float | None:
+    """Asked after a claim: seconds until the next pending event of these targets that waits for a later
+    attempt is due (0.0 when the pending ones are all due now), None if none is pending."""
     if not targets:
         return None
     params = {"scopes": [t[0] for t in targets], "webhooks": [t[1] for t in targets]}
     async with pool.connection() as conn:
         cur = await conn.execute(Q.outbox_next_due, params)
         row = await cur.fetchone()
-    if row is None or row[0] is None:
+    if row is None or not row[0]:
         return None
-    return float(row[0].total_seconds())
+    return max(float(row[1].total_seconds()), 0.0) if row[1] is not None else 0.0
 
 
 async def counts(pool: AsyncConnectionPool, scope: str, webhook: str | None = None) -> dict[str, int]:

@@ -676,34 +676,48 @@ SELECT (SELECT slot FROM taken) AS slot,
 -- ---------------------------------------------------------------------------------------------------
 
 -- name: claim_outbox
--- Due events of the given (scope, webhook) targets, the oldest first, at most one per employee and only
--- when no earlier event of that employee is still pending (order kept); each is leased for a while so
--- a second deliverer skips it.
+-- Due events of the given (scope, webhook) targets for the deliverer's free slots: each target's oldest
+-- first and at most its `room` (what it may still have in flight), `limit` in all, shared out in turns:
+-- the next event of the target with the fewest in flight (`busy`) goes first, so a receiver that holds
+-- many requests or has a long backlog never takes the slots the others need. At most one per employee
+-- and only when no earlier event of that employee is still pending (order kept), never one this
+-- deliverer has in flight; each is leased for a while so a second deliverer skips it.
 WITH targets AS (
-    SELECT * FROM unnest(%(scopes)s::text[], %(webhooks)s::text[]) AS t(scope, webhook)
+    SELECT *
+      FROM unnest(%(scopes)s::text[], %(webhooks)s::text[], %(busy)s::int[], %(room)s::int[])
+        AS t(scope, webhook, busy, room)
 ),
 due AS (
-    SELECT o.seq
-      FROM notification_outbox o
-      JOIN targets t ON t.scope = o.scope AND t.webhook = o.webhook
-     WHERE o.status = 'pending'
-       AND o.next_attempt_at <= now()
-       AND (o.employee_id IS NULL OR NOT EXISTS (
-               SELECT 1
-                 FROM notification_outbox p
-                WHERE p.scope = o.scope
-                  AND p.webhook = o.webhook
-                  AND p.employee_id = o.employee_id
-                  AND p.status = 'pending'
-                  AND p.seq < o.seq))
-     ORDER BY o.seq
-     LIMIT %(limit)s
-       FOR UPDATE OF o SKIP LOCKED
+    SELECT d.seq, t.busy + row_number() OVER (PARTITION BY t.scope, t.webhook ORDER BY d.seq) AS turn
+      FROM targets t
+     CROSS JOIN LATERAL (
+        SELECT o.seq
+          FROM notification_outbox o
+         WHERE o.scope = t.scope
+           AND o.webhook = t.webhook
+           AND o.status = 'pending'
+           AND o.next_attempt_at <= now()
+           AND o.seq <> ALL (%(in_flight)s::bigint[])
+           AND (o.employee_id IS NULL OR NOT EXISTS (
+                   SELECT 1
+                     FROM notification_outbox p
+                    WHERE p.scope = o.scope
+                      AND p.webhook = o.webhook
+                      AND p.employee_id = o.employee_id
+                      AND p.status = 'pending'
+                      AND p.seq < o.seq))
+         ORDER BY o.seq
+         LIMIT t.room
+           FOR UPDATE OF o SKIP LOCKED
+     ) d
+),
+chosen AS (
+    SELECT seq FROM due ORDER BY turn, seq LIMIT %(limit)s
 )
 UPDATE notification_outbox o
    SET next_attempt_at = now() + make_interval(secs => %(lease_seconds)s::float8)
-  FROM due
- WHERE o.seq = due.seq
+  FROM chosen
+ WHERE o.seq = chosen.seq
 RETURNING o.seq, o.id, o.scope, o.webhook, o.event_type, o.employee_id, o.body::text AS body, o.attempts,
           o.created_at;
 
@@ -727,12 +741,19 @@ UPDATE notification_outbox
 RETURNING status;
 
 -- name: outbox_next_due
--- When the next pending event of these targets is due (null: none pending).
-SELECT min(o.next_attempt_at) - now() AS wait
-  FROM notification_outbox o
-  JOIN unnest(%(scopes)s::text[], %(webhooks)s::text[]) AS t(scope, webhook)
-    ON t.scope = o.scope AND t.webhook = o.webhook
- WHERE o.status = 'pending';
+-- Whether any event of these targets is pending, and when the next one waiting for a later attempt (a
+-- backoff, or another deliverer's lease) is due. Events due now are left out: they are asked about
+-- just after a claim, which took each one it could, so those left wait behind an earlier event of
+-- their employee (the deliverer wakes when that one is done) and counting them would be a busy wait.
+WITH targets AS (
+    SELECT * FROM unnest(%(scopes)s::text[], %(webhooks)s::text[]) AS t(scope, webhook)
+)
+SELECT EXISTS (SELECT 1
+                 FROM notification_outbox o JOIN targets t ON t.scope = o.scope AND t.webhook = o.webhook
+                WHERE o.status = 'pending') AS pending,
+       (SELECT min(o.next_attempt_at)
+          FROM notification_outbox o JOIN targets t ON t.scope = o.scope AND t.webhook = o.webhook
+         WHERE o.status = 'pending' AND o.next_attempt_at > now()) - now() AS wait;
 
 -- name: outbox_counts
 -- Events of one scope by status (and webhook, when given).

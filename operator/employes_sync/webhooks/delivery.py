@@ -1,11 +1,15 @@
 """Deliver the outbox's events to webhook receivers: at least once, signed, in order per employee.
 
 One `Deliverer` per database. It holds the receivers (URL and signing secret, from Kubernetes Secrets
-or the CLI's flags) of the (scope, webhook) pairs it serves, in memory only, and loops: claim due events,
-POST them concurrently, record each outcome. A 2xx is delivered; anything else is retried after an
-exponential backoff with jitter until the event's max age has passed, then it is dead-lettered with its
-last error. It wakes on ``NOTIFY employes_sync_outbox`` (sent when events are written) and otherwise
-sleeps until the next retry is due.
+or the CLI's flags) of the (scope, webhook) pairs it serves, in memory only, and keeps up to
+`concurrency` requests in flight, at most `per_receiver` of them to one receiver: whenever a slot is
+free it claims due events for the free slots, in turns between the receivers (the one with the fewest
+in flight first), POSTs each at once and records each outcome when it is in. So one receiver that
+stalls (answers only at the timeout, or trickles) holds at most its own slots, and one that fails with
+a long backlog gets its turn like the others rather than the whole of every claim. A 2xx is delivered;
+anything else is retried after an exponential backoff with jitter until the event's max age has
+passed, then it is dead-lettered with its last error. It wakes on ``NOTIFY employes_sync_outbox`` (sent
+when events are written) and when a request ends, and otherwise sleeps until the next retry is due.
 
 Errors recorded or logged are a status code or an exception's class: never the URL (it may carry a
 token) nor the secret.
@@ -18,7 +22,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +34,7 @@ from psycopg_pool import AsyncConnectionPool
 from employes_sync import __version__
 from employes_sync.cancelling import cancel_and_wait
 from employes_sync.store import outbox
-from employes_sync.store.outbox import OutboxEvent
+from employes_sync.store.outbox import OutboxEvent, Target
 from employes_sync.webhooks.signing import sign_headers
 
 log = logging.getLogger(__name__)
@@ -55,14 +60,32 @@ class Receiver:
 
 @dataclass(frozen=True)
 class DeliverySettings:
+    #: requests in flight at most, over every receiver of the database
     concurrency: int = 16
-    claim_limit: int = 100
+    #: requests in flight at most to one receiver (scope, webhook): a stalled one holds no more
+    per_receiver: int = 4
     timeout_seconds: float = 10.0
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     lease_seconds: float = 60.0
     #: the longest sleep without a wake-up (a missed NOTIFY costs at most this)
     idle_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.per_receiver <= self.concurrency:
+            raise ValueError("per_receiver must be between 1 and concurrency")
+        if self.lease_seconds <= self.timeout_seconds:
+            raise ValueError("lease_seconds must be longer than timeout_seconds (a lease outlives a request)")
+
+
+def rooms(
+    targets: Iterable[Target], busy: Mapping[Target, int], *, concurrency: int, per_receiver: int
+) -> tuple[dict[Target, int], int]:
+    """What a claim may take now: per receiver, how many more it may have in flight (those with none
+    left out), and how many in all. A receiver's room never exceeds the free slots."""
+    free = max(concurrency - sum(busy.values()), 0)
+    room = {t: min(per_receiver - busy.get(t, 0), free) for t in targets}
+    return {t: n for t, n in room.items() if n > 0}, free
 
 
 def retry_delay(attempts: int, base: float, maximum: float, rng: random.Random | None = None) -> float:
@@ -120,11 +143,14 @@ class Deliverer:
         self.settings = settings or DeliverySettings()
         self._dsn = dsn  # for LISTEN; without one the loop only wakes on wake() and its timers
         self._on_result = on_result
-        self._receivers: dict[tuple[str, str], Receiver] = {}
+        self._receivers: dict[Target, Receiver] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._session: aiohttp.ClientSession | None = None  # made on first use, inside the running loop
-        self._gate = asyncio.Semaphore(self.settings.concurrency)
+        #: seq -> (target, its request): what is being sent now
+        self._in_flight: dict[int, tuple[Target, asyncio.Task[None]]] = {}
+        #: requests that ended, their outcome (None: delivered) not yet recorded
+        self._ended: list[tuple[OutboxEvent, str | None]] = []
         self.delivered = 0
         self.failed = 0
         self.dead = 0
@@ -147,52 +173,103 @@ class Deliverer:
         self.wake()
 
     @property
-    def targets(self) -> list[tuple[str, str]]:
+    def targets(self) -> list[Target]:
         return sorted(self._receivers)
 
     def wake(self) -> None:
         self._wake.set()
 
     def stop(self) -> None:
-        """Let `run` return after the round in flight (cancelling it could leave events leased)."""
+        """Let `run` return once the requests in flight have ended (each by its timeout at the latest)
+        and their outcomes are recorded (cancelling it would leave them leased until the lease ends)."""
         self._stopping = True
         self._wake.set()
 
     # --- delivering ------------------------------------------------------------------------------
 
-    async def deliver_due(self) -> int:
-        """One round: claim what is due, send it, record it; returns how many attempts were made."""
+    def _busy(self) -> Counter[Target]:
+        return Counter(target for target, _ in self._in_flight.values())
+
+    def _rooms(self) -> tuple[dict[Target, int], int]:
+        s = self.settings
+        return rooms(self.targets, self._busy(), concurrency=s.concurrency, per_receiver=s.per_receiver)
+
+    async def _pass(self) -> int:
+        """Record the outcomes that are in, then claim due events for the free slots and start sending
+        them; returns how many were started. Never waits for a request."""
+        await self._record()
+        room, free = self._rooms()
+        if not room:
+            return 0
         events = await outbox.claim(
             self.pool,
-            self.targets,
-            limit=self.settings.claim_limit,
+            room,
+            limit=free,
+            busy=self._busy(),
+            in_flight=list(self._in_flight),
             lease_seconds=self.settings.lease_seconds,
         )
-        if not events:
-            return 0
-        outcomes = await asyncio.gather(*(self._send(event) for event in events))
-        delivered = [event.seq for event, error in zip(events, outcomes, strict=True) if error is None]
-        await outbox.delivered(self.pool, delivered)
-        self.delivered += len(delivered)
-        for event, error in zip(events, outcomes, strict=True):
-            if error is None:
-                self._result(event.scope, "delivered")
-                continue
-            delay = retry_delay(
-                event.attempts + 1, self.settings.backoff_base_seconds, self.settings.backoff_max_seconds
-            )
-            status = await outbox.failed(self.pool, event.seq, error, delay)
-            if status == "dead":
-                self.dead += 1
-                self._result(event.scope, "dead")
-                log.warning(
-                    "webhook %s of %s: event %s dead-lettered after %d attempts: %s",
-                    event.webhook, event.scope, event.id, event.attempts + 1, error,
-                )  # fmt: skip
-            else:
-                self.failed += 1
-                self._result(event.scope, "failed")
+        for event in events:
+            task = asyncio.create_task(self._attempt(event), name=f"webhook-{event.seq}")
+            self._in_flight[event.seq] = ((event.scope, event.webhook), task)
         return len(events)
+
+    async def _attempt(self, event: OutboxEvent) -> None:
+        try:
+            error = await self._send(event)
+        except Exception as exc:  # a bug here must not leave the event in flight for ever
+            error = describe(None, exc)
+        finally:
+            self._in_flight.pop(event.seq, None)
+        self._ended.append((event, error))
+        self._wake.set()
+
+    async def _record(self) -> None:
+        """Write the outcomes that are in: the deliveries in one statement, each failure in its own.
+
+        An outcome is dropped only once written, so a database error loses none: the next pass writes
+        it, and until then its lease keeps it from being sent again."""
+        left, self._ended = self._ended, []
+        try:
+            delivered = [event for event, error in left if error is None]
+            await outbox.delivered(self.pool, [event.seq for event in delivered])
+            left = [(event, error) for event, error in left if error is not None]
+            self.delivered += len(delivered)
+            for event in delivered:
+                self._result(event.scope, "delivered")
+            while left:
+                event, error = left[0]
+                assert error is not None
+                delay = retry_delay(
+                    event.attempts + 1, self.settings.backoff_base_seconds, self.settings.backoff_max_seconds
+                )
+                status = await outbox.failed(self.pool, event.seq, error, delay)
+                left.pop(0)
+                if status == "dead":
+                    self.dead += 1
+                    self._result(event.scope, "dead")
+                    log.warning(
+                        "webhook %s of %s: event %s dead-lettered after %d attempts: %s",
+                        event.webhook, event.scope, event.id, event.attempts + 1, error,
+                    )  # fmt: skip
+                else:
+                    self.failed += 1
+                    self._result(event.scope, "failed")
+        finally:
+            self._ended[:0] = left
+
+    async def _settle(self) -> None:
+        """Wait for the requests in flight to end (each by its timeout at the latest), then record them."""
+        while self._in_flight:
+            await asyncio.wait([task for _, task in self._in_flight.values()])
+        await self._record()
+
+    async def deliver_due(self) -> int:
+        """One round: claim what is due for the free slots, send it, wait for it and record it; returns
+        how many attempts were made (`run` does the same without waiting for a round to end)."""
+        started = await self._pass()
+        await self._settle()
+        return started
 
     def _result(self, scope: str, result: str) -> None:
         if self._on_result is not None:
@@ -204,68 +281,88 @@ class Deliverer:
         if receiver is None:  # removed between claim and send: try again once it is back
             return "no receiver configured"
         headers = {**sign_headers(receiver.secret, event.id, event.body), **_HEADERS}
-        async with self._gate:
-            try:
-                async with self._client().post(
-                    receiver.url, data=event.body.encode(), headers=headers, allow_redirects=False
-                ) as response:
-                    status = response.status
-                    await _discard_answer(response)
-            except Exception as exc:  # anything: one receiver must not end the round
-                # Not only aiohttp's own errors: a host no DNS name can be made of ("a..b") raises
-                # UnicodeError from the resolver, which ended deliver_due and so every tenant's loop.
-                return describe(None, exc)
+        try:
+            async with self._client().post(
+                receiver.url, data=event.body.encode(), headers=headers, allow_redirects=False
+            ) as response:
+                status = response.status
+                await _discard_answer(response)
+        except Exception as exc:  # anything: one receiver must not end the loop
+            # Not only aiohttp's own errors: a host no DNS name can be made of ("a..b") raises
+            # UnicodeError from the resolver, which ended deliver_due and so every tenant's loop.
+            return describe(None, exc)
         return None if 200 <= status < 300 else describe(status)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
+                # a backstop: the loop never has more than `concurrency` requests out
                 connector=aiohttp.TCPConnector(limit=self.settings.concurrency),
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds),
             )
         return self._session
 
     async def run(self) -> None:
-        """Deliver until cancelled."""
+        """Deliver until `stop()` (then the requests in flight end and are recorded) or cancelled."""
         listener = asyncio.create_task(self._listen()) if self._dsn else None
         try:
             while not self._stopping:
                 self._wake.clear()
                 try:
-                    made = await self.deliver_due()
+                    await self._pass()
+                    wait = await self._until_next_due()
                 except (psycopg.Error, OSError) as exc:
                     log.warning("webhook delivery paused: database error (%s)", type(exc).__name__)
-                    made = 0
-                    await self._sleep(self.settings.idle_seconds)
-                    continue
-                if made:
-                    continue
-                await self._sleep(await self._until_next_due())
+                    wait = self.settings.idle_seconds
+                await self._sleep(wait)
+            try:
+                await self._settle()
+            except (psycopg.Error, OSError) as exc:  # their leases end and they are sent again
+                log.warning("webhook outcomes not recorded: database error (%s)", type(exc).__name__)
         finally:
+            await self._abandon()
             if listener is not None:
                 await cancel_and_wait(listener)
 
     async def drain(self, timeout: float) -> dict[str, int]:
-        """Deliver until nothing of our targets is pending or ``timeout`` passed; the counts left."""
+        """Deliver until nothing of our targets is pending or ``timeout`` passed; the counts left.
+
+        Requests still in flight at the deadline end by their own timeout and are recorded."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if await self.deliver_due():
-                continue
-            wait = await outbox.next_due_seconds(self.pool, self.targets)
-            if wait is None:
-                break
-            await asyncio.sleep(min(max(wait, 0.01), max(deadline - time.monotonic(), 0)))
+        try:
+            while time.monotonic() < deadline:
+                self._wake.clear()
+                await self._pass()
+                if not self._in_flight and not self._ended:
+                    wait = await outbox.next_due_seconds(self.pool, self.targets)
+                    if wait is None:
+                        break
+                else:
+                    wait = await self._until_next_due()
+                await self._sleep(min(wait, max(deadline - time.monotonic(), 0)))
+            await self._settle()
+        finally:
+            await self._abandon()
         pending = 0
         for scope in {scope for scope, _ in self.targets}:
             pending += (await outbox.counts(self.pool, scope))["pending"]
         return {"delivered": self.delivered, "failed": self.failed, "dead": self.dead, "pending": pending}
 
+    async def _abandon(self) -> None:
+        """Cancel what is still in flight (the loop was cancelled): sent again once their leases end."""
+        await cancel_and_wait(*(task for _, task in self._in_flight.values()))
+        self._in_flight.clear()
+
     async def close(self) -> None:
+        await self._abandon()
         if self._session is not None:
             await self._session.close()
 
     async def _until_next_due(self) -> float:
-        wait = await outbox.next_due_seconds(self.pool, self.targets)
+        """How long the loop may sleep: until the next claimable event of a receiver with room is due.
+        A request that ends wakes it, so receivers with every slot taken are not asked about."""
+        room, _ = self._rooms()
+        wait = await outbox.next_due_seconds(self.pool, list(room))
         if wait is None:
             return self.settings.idle_seconds
         return min(max(wait, 0.0), self.settings.idle_seconds)
