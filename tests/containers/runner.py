@@ -29,6 +29,8 @@ from tests.fixtures.kube import SECRETS, JobRunner, RunningJob, _find, _now
 PODS = "v1/pods"
 #: How often a pod whose config the kubelet refused is tried again.
 CONFIG_RETRY_SECONDS = 0.5
+SIGKILL_EXIT = 137  # 128 + SIGKILL: what the OOM killer, and also a plain kill, leaves
+OOM_EVENT_WAIT_SECONDS = 5.0
 
 
 @dataclass
@@ -152,14 +154,45 @@ class ContainerJobRunner(JobRunner):
         terminated = await self._terminated(job, pod)
         await self._pod_exited(key, int(terminated["exitCode"]))
 
-    async def _terminated(self, job: RunningJob, pod: Pod) -> dict[str, Any]:
+    async def _oom_seen(self, container: Container) -> bool:
+        """Whether the kernel OOM-killed a container that exited with 137 but without Docker's flag.
+
+        containerd reports the cgroup's OOM and the task's exit as two events from two sources, so the
+        daemon can record the exit first and set ``OOMKilled`` (and log its ``oom`` event) a moment
+        later: seen once in a loaded CI run as exit 137 with reason "Error". So wait, for a bounded
+        time, for either the flag or the event; a plain SIGKILL costs only that wait.
+        """
+        assert self.client is not None
+        client = self.client
+        since = int(time.time()) - 3600
+
+        def events() -> bool:
+            until = int(time.time())
+            found = client.events(
+                since=since, until=until, filters={"container": container.id, "event": "oom"}, decode=True
+            )
+            return any(True for _ in found)
+
+        deadline = time.monotonic() + OOM_EVENT_WAIT_SECONDS
+        while True:
+            await asyncio.to_thread(container.reload)
+            if container.attrs["State"].get("OOMKilled") or await asyncio.to_thread(events):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.1)
+
+    async def _terminated(self, job: RunningJob, pod: Pod, killed: bool = False) -> dict[str, Any]:
         """The pod's terminated state as the kubelet reports it; the container's log kept, then removed."""
         assert pod.container is not None
         container = pod.container
         await asyncio.to_thread(container.reload)
         state = container.attrs["State"]
         code = int(state.get("ExitCode", -1))
-        reason = "OOMKilled" if state.get("OOMKilled") else ("Completed" if code == 0 else "Error")
+        oom = bool(state.get("OOMKilled")) or (
+            code == SIGKILL_EXIT and not killed and await self._oom_seen(container)
+        )
+        reason = "OOMKilled" if oom else ("Completed" if code == 0 else "Error")
         terminated = {
             "exitCode": code,
             "reason": reason,
@@ -184,7 +217,7 @@ class ContainerJobRunner(JobRunner):
             await asyncio.to_thread(container.kill)
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             await asyncio.to_thread(container.wait, timeout=30)
-        await self._terminated(job, pod)
+        await self._terminated(job, pod, killed=True)
         pod.container = None
 
     def container_of(self, job_name: str) -> Container | None:

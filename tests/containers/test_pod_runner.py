@@ -124,7 +124,9 @@ def test_a_container_over_its_memory_limit_is_oom_killed_and_the_job_fails(
     failed = done["status"]["conditions"][-1]
     assert failed["reason"] == "BackoffLimitExceeded"  # the Job says only that it failed ...
     terminated = container_state(cluster, name)["terminated"]
-    assert terminated["reason"] == "OOMKilled" and terminated["exitCode"] == 137  # ... its pod says why
+    assert (terminated["reason"], terminated["exitCode"]) == ("OOMKilled", 137), (
+        terminated
+    )  # its pod says why
     assert "survived" not in (container_runner.logdir / f"{name}.log").read_text()
 
 
