@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import docker
 import pytest
+from docker.models.containers import Container
 
 from employes_sync.kube import jobs
 from tests.containers.engine import BuiltImage
@@ -123,11 +125,37 @@ def test_a_container_over_its_memory_limit_is_oom_killed_and_the_job_fails(
     assert conditions(cluster, name)[-2:] == [["FailureTarget"], ["FailureTarget", "Failed"]]
     failed = done["status"]["conditions"][-1]
     assert failed["reason"] == "BackoffLimitExceeded"  # the Job says only that it failed ...
-    terminated = container_state(cluster, name)["terminated"]
-    assert (terminated["reason"], terminated["exitCode"]) == ("OOMKilled", 137), (
-        terminated
-    )  # its pod says why
+    terminated = container_state(cluster, name)["terminated"]  # ... its pod says why
+    assert (terminated["reason"], terminated["exitCode"]) == ("OOMKilled", 137), terminated
     assert "survived" not in (container_runner.logdir / f"{name}.log").read_text()
+
+
+def test_an_oom_is_read_from_dockers_event_log_when_the_exit_is_seen_first(
+    container_runner: ContainerJobRunner, docker_engine: docker.DockerClient, project_image: BuiltImage
+) -> None:
+    """The fallback for an exit 137 that Docker has not yet flagged: the daemon's ``oom`` event tells an
+    OOM kill from a plain SIGKILL, so a loaded machine's race does not turn OOMKilled into Error."""
+
+    def run(code: str) -> Container:
+        return docker_engine.containers.run(
+            project_image.tag,
+            entrypoint=["python", "-c", code],
+            detach=True,
+            mem_limit="32m",
+            labels=container_runner.labels,
+            network_mode="none",
+        )
+
+    hog = run("x = bytearray(512 * 2**20)")
+    killed = run("import time; time.sleep(120)")  # killed from outside: PID 1 ignores its own SIGKILL
+    try:
+        killed.kill()
+        assert [c.wait(timeout=60)["StatusCode"] for c in (hog, killed)] == [137, 137]
+        assert container_runner._oom_logged(hog) is True
+        assert container_runner._oom_logged(killed) is False  # a plain SIGKILL waits, then says no
+    finally:
+        for container in (hog, killed):
+            container.remove(force=True)
 
 
 @pytest.mark.fault(*rows.A_JOB_PAST_ITS_DEADLINE_IS_KILLED_WITH_DEADLINE_EXCEEDED)
