@@ -1763,3 +1763,159 @@ def test_a_contract_replaced_before_its_end_is_not_said_to_have_run_until_it(
     after = one(events, CONTRACT_RENEWED).event_description
     assert "replaces" not in after and "vervangt" not in after
     assert after.endswith(("until 30 Jun 2024).", "tot 30 juni 2024)."))
+
+
+# ------------------------------------- 19. a contract registered after the employment's registered end
+
+# HR renewed the contract from 1 Jul 2024 but never moved the employment's end (30 Jun 2024). Which
+# record is true cannot be told, so the renewal stays out of the contracts as be7d174 decided; but the
+# departure read "Employment ended on 30 Jun 2024 (started 1 Jan 2023)." as plain fact, the renewal gone
+# without a word: the false "contract ended" an HR reader must never be shown unqualified.
+STALE_END = "2024-06-30"
+STALE_CONTRACTS = [fixed("2023-01-01", "2024-06-30"), fixed("2024-07-01", "2025-06-30")]
+
+
+@pytest.mark.xfail(strict=True, reason="a contract after the registered end is dropped without a word")
+def test_19_a_contract_registered_after_the_end_is_named_at_the_end() -> None:
+    events = build([job("2023-01-01", end=STALE_END, contracts=STALE_CONTRACTS)])
+    ended = one(events, CONTRACT_ENDED)
+    assert ended.event_date == date(2024, 6, 30)
+    assert ended.event_title == "Employment ended (later contract registered)"
+    assert ended.event_description == (
+        "Employment ended on 30 Jun 2024 (started 1 Jan 2023). A contract from 1 Jul 2024 is registered"
+        " after this end date: if the employment continued, its end date needs correcting."
+    )
+    assert (ended.event_data["after_end_contracts"], ended.event_data["after_end_start_date"]) == (
+        1,
+        "2024-07-01",
+    )
+    # Still out of the contracts: no renewal, and nothing at all after the registered end.
+    assert of(events, CONTRACT_RENEWED, CONTRACT_EXPIRED_UNRENEWED) == []
+    assert [e for e in events if e.event_date > date(2024, 6, 30)] == []
+
+
+@pytest.mark.xfail(strict=True, reason="a contract after the registered end is dropped without a word")
+@pytest.mark.parametrize(
+    ("contracts", "as_of", "locale", "title", "description"),
+    [
+        (
+            STALE_CONTRACTS,
+            AS_OF,
+            "nl",
+            "Uit dienst (later contract geregistreerd)",
+            "Dienstverband beëindigd op 30 juni 2024 (begonnen 1 januari 2023). Er is een contract vanaf"
+            " 1 juli 2024 geregistreerd na deze einddatum: als het dienstverband is voortgezet, moet de"
+            " einddatum worden gecorrigeerd.",
+        ),
+        (
+            STALE_CONTRACTS,
+            date(2024, 5, 1),
+            "en",
+            "Employment ends (later contract registered) (planned)",
+            "Employment ends on 30 Jun 2024 (started 1 Jan 2023); the end date is registered. A contract"
+            " from 1 Jul 2024 is registered after this end date: if the employment continues, its end date"
+            " needs correcting.",
+        ),
+        (
+            STALE_CONTRACTS,
+            date(2024, 5, 1),
+            "nl",
+            "Gaat uit dienst (later contract geregistreerd) (gepland)",
+            "Dienstverband eindigt op 30 juni 2024 (begonnen 1 januari 2023); de einddatum is geregistreerd."
+            " Er is een contract vanaf 1 juli 2024 geregistreerd na deze einddatum: als het dienstverband"
+            " wordt voortgezet, moet de einddatum worden gecorrigeerd.",
+        ),
+        # Several: the first is named and the number said, whatever order the API listed them in; one
+        # listed twice (a correction on the same start) is one contract.
+        (
+            [permanent("2025-07-01"), *STALE_CONTRACTS, fixed("2024-07-01", "2025-06-30")],
+            AS_OF,
+            "en",
+            "Employment ended (later contract registered)",
+            "Employment ended on 30 Jun 2024 (started 1 Jan 2023). 2 contracts are registered after this"
+            " end date, the first from 1 Jul 2024: if the employment continued, its end date needs"
+            " correcting.",
+        ),
+        (
+            [*STALE_CONTRACTS, permanent("2025-07-01")],
+            date(2024, 5, 1),
+            "nl",
+            "Gaat uit dienst (later contract geregistreerd) (gepland)",
+            "Dienstverband eindigt op 30 juni 2024 (begonnen 1 januari 2023); de einddatum is geregistreerd."
+            " Er zijn 2 contracten geregistreerd na deze einddatum, het eerste vanaf 1 juli 2024: als het"
+            " dienstverband wordt voortgezet, moet de einddatum worden gecorrigeerd.",
+        ),
+    ],
+)
+def test_19_the_end_names_a_later_contract_in_english_and_dutch_past_and_planned(
+    contracts: list[dict[str, Any]],
+    as_of: date,
+    locale: str,
+    title: str,
+    description: str,
+) -> None:
+    employments = [job("2023-01-01", end=STALE_END, contracts=contracts)]
+    events = build_timeline(person(), employments, as_of=as_of, locale=locale)
+    ended = one(events, CONTRACT_ENDED)
+    assert (ended.event_title, ended.event_description) == (title, description)
+    assert ended.event_data["planned"] is (as_of < date(2024, 6, 30))
+    if locale == "nl":
+        assert not _ENGLISH.findall(f"{ended.event_title} || {ended.event_description}")
+
+
+def test_19_a_contract_from_the_last_day_is_read_as_before() -> None:
+    # From the last day, the contract was in effect while the employment ran: it is read (be7d174), and
+    # its renewal stands beside the end on that day, so nothing is hidden and the end says no more. (One
+    # from the next day is the case above: out of the contracts, named at the end.)
+    on_the_day = [fixed("2023-01-01", "2024-06-29"), fixed("2024-06-30", "2025-06-30")]
+    events = build([job("2023-01-01", end=STALE_END, contracts=on_the_day)])
+    ended = one(events, CONTRACT_ENDED)
+    assert ended.event_title == "Employment ended"
+    assert ended.event_description == "Employment ended on 30 Jun 2024 (started 1 Jan 2023)."
+    assert "after_end_contracts" not in ended.event_data
+    assert one(events, CONTRACT_RENEWED).event_date == date(2024, 6, 30)
+
+
+def test_19_what_is_no_contract_after_the_end_leaves_the_end_as_it_was() -> None:
+    plain = "Employment ended on 30 Jun 2024 (started 1 Jan 2023)."
+
+    def departure(events: list[TimelineEvent]) -> TimelineEvent:
+        ended = one(events, CONTRACT_ENDED)
+        assert (
+            "after_end_contracts" not in ended.event_data and "after_end_start_date" not in ended.event_data
+        )
+        return ended
+
+    # Pay and hours after the end are entered in bulk (a collective raise for everyone from 1 Jul):
+    # no sign the person stayed. Still dropped, and still without a word (be7d174).
+    bulk = job(
+        "2023-01-01",
+        end=STALE_END,
+        contracts=STALE_CONTRACTS[:1],
+        salary=[
+            {"start_date": "2023-01-01", "month_wage": 3000},
+            {"start_date": "2024-07-01", "month_wage": 3100},
+        ],
+        hours=[
+            {"start_date": "2023-01-01", "hours_per_week": 40},
+            {"start_date": "2024-07-01", "hours_per_week": 36},
+        ],
+    )
+    events = build([bulk])
+    assert departure(events).event_description == plain
+    assert of(events, HOURS_CHANGE, *SALARY_TYPES) == []
+    # A re-hire is a new employment, not a contract of the old one: the old one's end is a plain end.
+    rehired = build(
+        [
+            job("2023-01-01", ident="old", end=STALE_END, contracts=STALE_CONTRACTS[:1]),
+            job("2024-09-01", ident="new", contracts=[fixed("2024-09-01", "2025-08-31")]),
+        ]
+    )
+    assert departure(rehired).event_description == plain
+    assert of(rehired, CONTRACT_STARTED)[-1].event_data["rehire"] is True
+    # Out of service with no end date: nothing is dropped, so nothing is named; the last contract's
+    # end dates the departure as before.
+    left = build([job("2023-01-01", contracts=STALE_CONTRACTS)], as_of=LATER, status="out_of_service")
+    gone = departure(left)
+    assert (gone.event_date, gone.event_data["reason"]) == (date(2025, 6, 30), "out_of_service")
+    assert one(left, CONTRACT_RENEWED).event_date == date(2024, 7, 1)
