@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.store import timeline
@@ -253,7 +252,6 @@ async def test_builder_rows_follow_corrections_and_time_like_a_new_database(
     assert (ended["event_title"], ended["event_data"]["planned"]) == ("Employment ended", False)
 
 
-@pytest.mark.xfail(strict=True, reason="a contract after the registered end is dropped without a word")
 async def test_a_stored_departure_with_a_contract_after_its_end_is_rewritten_on_the_next_sync(
     store_pool: AsyncConnectionPool,
 ) -> None:

@@ -1775,7 +1775,6 @@ STALE_END = "2024-06-30"
 STALE_CONTRACTS = [fixed("2023-01-01", "2024-06-30"), fixed("2024-07-01", "2025-06-30")]
 
 
-@pytest.mark.xfail(strict=True, reason="a contract after the registered end is dropped without a word")
 def test_19_a_contract_registered_after_the_end_is_named_at_the_end() -> None:
     events = build([job("2023-01-01", end=STALE_END, contracts=STALE_CONTRACTS)])
     ended = one(events, CONTRACT_ENDED)
@@ -1794,7 +1793,6 @@ def test_19_a_contract_registered_after_the_end_is_named_at_the_end() -> None:
     assert [e for e in events if e.event_date > date(2024, 6, 30)] == []
 
 
-@pytest.mark.xfail(strict=True, reason="a contract after the registered end is dropped without a word")
 @pytest.mark.parametrize(
     ("contracts", "as_of", "locale", "title", "description"),
     [

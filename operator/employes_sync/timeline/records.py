@@ -91,6 +91,9 @@ class Employment:
     current_terms: bool = False
     #: With current_terms: the latest start its contract or salary states (None: neither states one).
     terms_from: date | None = None
+    #: Contracts that start after the registered end, one per start: not read as contracts of the
+    #: employment, but named at its end (the end may be stale, or they may never have taken effect).
+    contracts_after_end: list[Contract] = dataclasses.field(default_factory=list)
 
 
 NEVER = date.max  # sorts an open period after every closed one
@@ -406,12 +409,20 @@ def _normalised(emp: Employment, out_of_service: bool) -> Employment:
     the person never had. Hours and pay that come back after a temporary period do so only while the
     employment runs: until its end, and for someone out of service until its contracts' last end (what
     dates their departure; there a period after it is kept, as the sign they were paid on).
+
+    A contract after the end is kept aside in ``contracts_after_end``, not forgotten: it is also what HR
+    registers when it renews a contract and leaves the employment's end where it was. The records cannot
+    tell which is true, so it is not read as a renewal, but dropped silently it let "Employment ended" stand
+    as plain fact; the end names it instead. Salary and hours rows are entered in bulk and say nothing of
+    whether the person stayed, so they are only dropped.
     """
     if emp.end is not None:
         end = emp.end
         emp.salaries = [s for s in emp.salaries if s.start <= end]
         emp.hours = [h for h in emp.hours if h.start <= end]
+        after = [k for k in emp.contracts if k.start > end]
         emp.contracts = [k for k in emp.contracts if k.start <= end]
+        emp.contracts_after_end = _effective(after, _contract_order)
     contract_ends = [contract.end for contract in emp.contracts]
     until = emp.end
     if until is None and out_of_service and contract_ends and None not in contract_ends:

@@ -367,11 +367,28 @@ def _departure(
             "start_date": emp.start,
             "end_date": end,
             "contract_duration": contract.duration if contract else None,
+            **_after_end(emp),
         },
         "departure",
         emp.id,
     )
     return end
+
+
+def _after_end(emp: Employment) -> dict[str, Any]:
+    """What the end says of the contracts registered after it: how many, and the first one's start.
+
+    The end of an employment with a contract from after it may be stale (HR renewed the contract and
+    never moved the end): "Employment ended" must then not stand as plain fact. The keys are there only
+    when such a contract is: on every departure they would rewrite every stored one on the next sync
+    with nothing to say, and count and announce each as changed.
+    """
+    if not emp.contracts_after_end:
+        return {}
+    return {
+        "after_end_contracts": len(emp.contracts_after_end),
+        "after_end_start_date": emp.contracts_after_end[0].start,
+    }
 
 
 def _lapsed_contracts(

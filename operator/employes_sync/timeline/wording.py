@@ -107,6 +107,15 @@ _EN = _Words(
         "ended.title.planned": "Employment ends",
         "ended.desc": "Employment ended on {date} (started {start}).",
         "ended.desc.planned": "Employment ends on {date} (started {start}); the end date is registered.",
+        "ended.after": " (later contract registered)",
+        "ended.desc.after": " A contract from {date} is registered after this end date: if the employment"
+        " continued, its end date needs correcting.",
+        "ended.desc.after.planned": " A contract from {date} is registered after this end date: if the"
+        " employment continues, its end date needs correcting.",
+        "ended.desc.after.more": " {n} contracts are registered after this end date, the first from {date}:"
+        " if the employment continued, its end date needs correcting.",
+        "ended.desc.after.more.planned": " {n} contracts are registered after this end date, the first from"
+        " {date}: if the employment continues, its end date needs correcting.",
         "ended.desc.out_of_service": "Out of service; the employment has no end date, so the end of the"
         " last contract ({date}) dates the departure (started {start}).",
         "expired.title": "Fixed-term contract expired, no follow-up registered",
@@ -235,6 +244,15 @@ _NL = _Words(
         "ended.desc": "Dienstverband beëindigd op {date} (begonnen {start}).",
         "ended.desc.planned": "Dienstverband eindigt op {date} (begonnen {start}); de einddatum is"
         " geregistreerd.",
+        "ended.after": " (later contract geregistreerd)",
+        "ended.desc.after": " Er is een contract vanaf {date} geregistreerd na deze einddatum: als het"
+        " dienstverband is voortgezet, moet de einddatum worden gecorrigeerd.",
+        "ended.desc.after.planned": " Er is een contract vanaf {date} geregistreerd na deze einddatum: als"
+        " het dienstverband wordt voortgezet, moet de einddatum worden gecorrigeerd.",
+        "ended.desc.after.more": " Er zijn {n} contracten geregistreerd na deze einddatum, het eerste vanaf"
+        " {date}: als het dienstverband is voortgezet, moet de einddatum worden gecorrigeerd.",
+        "ended.desc.after.more.planned": " Er zijn {n} contracten geregistreerd na deze einddatum, het eerste"
+        " vanaf {date}: als het dienstverband wordt voortgezet, moet de einddatum worden gecorrigeerd.",
         "ended.desc.out_of_service": "Uit dienst; het dienstverband heeft geen einddatum, dus het einde van"
         " het laatste contract ({date}) dateert het vertrek (begonnen {start}).",
         "expired.title": "Contract voor bepaalde tijd verlopen, geen vervolg geregistreerd",
@@ -463,12 +481,22 @@ class Wording:
         return title, text
 
     def _contract_ended(self, day: date, d: dict[str, Any]) -> tuple[str, str]:
-        title = self.p("ended.title" + self.tense(d)) + self.suffixes(d)
+        tense = self.tense(d)
+        # A contract registered after the end: the end may be stale, so neither the title (what a list
+        # shows) nor the description states it as plain fact.
+        after = d.get("after_end_contracts") or 0
+        title = self.p("ended.title" + tense) + (self.p("ended.after") if after else "") + self.suffixes(d)
         if d.get("reason") == "out_of_service":
             key = "ended.desc.out_of_service"
         else:
-            key = "ended.desc" + self.tense(d)
-        return title, self.p(key, date=self.day(day), start=self.day(d["start_date"]))
+            key = "ended.desc" + tense
+        text = self.p(key, date=self.day(day), start=self.day(d["start_date"]))
+        if after:
+            more = ".more" if after > 1 else ""
+            text += self.p(
+                f"ended.desc.after{more}{tense}", n=after, date=self.day(d["after_end_start_date"])
+            )
+        return title, text
 
     def _contract_expired_unrenewed(self, day: date, d: dict[str, Any]) -> tuple[str, str]:
         start = self.day(d["start_date"])
