@@ -6,19 +6,25 @@ pieces; every message naming those, and the connection itself, would carry the p
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 
 from employes_sync.dsn import (
     BAD_PORT,
     NOWHERE,
+    OPERATOR_ENV_IGNORED,
+    OPERATOR_ENV_KEPT,
     UNENCODED,
     UNPARSEABLE,
     DsnInvalid,
     for_resource,
+    operator_environment_ignored,
     parse_dsn,
 )
 from employes_sync.store.db import DatabaseUnavailable, check_connection, open_pool, redact_dsn
@@ -110,3 +116,63 @@ def test_a_resources_dsn_takes_no_credential_from_the_operators_home_or_environm
     )
     with pytest.raises(DsnInvalid):
         for_resource("postgresql://app:Se/cret@db/x")
+
+
+def test_the_operator_ignores_libpqs_destination_identity_and_session_variables_and_keeps_trust() -> None:
+    environ = {
+        "PGSERVICE": "",  # set, though empty: libpq would look for the service named ''
+        "PGUSER": "postgres",
+        "PGHOST": "db.elsewhere",
+        "PGSERVICEFILE": "/etc/pg_service.conf",
+        "PGOPTIONS": "-c search_path=other",
+        "PGSSLMODE": "disable",
+        "PGSSLROOTCERT": "/etc/ssl/company-ca.pem",  # trust, set on purpose: kept
+        "PGCONNECT_TIMEOUT": "5",
+        "PGBOUNCER_SERVICE_HOST": "10.0.0.7",  # a Kubernetes service link, not libpq's: untouched
+        "PGLOCALEDIR": "/usr/share/locale",  # the language of libpq's messages
+        "PATH": "/usr/bin",
+    }
+    assert operator_environment_ignored(environ) == [
+        "PGHOST", "PGOPTIONS", "PGSERVICE", "PGSERVICEFILE", "PGSSLMODE", "PGUSER",
+    ]  # fmt: skip
+    assert operator_environment_ignored({"PATH": "/usr/bin", "PGSSLCRL": "/etc/ssl/crl.pem"}) == []
+    assert not OPERATOR_ENV_IGNORED & OPERATOR_ENV_KEPT
+
+
+def test_every_variable_this_libpq_reads_for_a_connection_is_either_ignored_or_kept() -> None:
+    """A newer libpq with a new variable fails here until someone decides which of the two it is."""
+    read = {opt.envvar.decode() for opt in pq.Conninfo.get_defaults() if opt.envvar}
+    assert {"PGSERVICE", "PGHOST", "PGUSER", "PGDATABASE", "PGSSLROOTCERT"} <= read
+    assert read - OPERATOR_ENV_IGNORED - OPERATOR_ENV_KEPT == set()
+
+
+def test_libpq_reads_the_environment_at_each_connect_so_removing_the_names_is_enough(
+    pg_admin_url: str, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the operator relies on, with the real libpq and server: a PGSERVICE (its file's dbname) or
+    PGDATABASE fills in the database a DSN leaves out, in this very process, and once the names
+    `operator_environment_ignored` gives are gone from os.environ the DSN's own defaults hold again."""
+    params = conninfo_to_dict(database_url)
+    other = params["dbname"]  # the environment's database
+    dsn = for_resource(f"host={params['host']} user={params['user']}")  # no dbname: the user's, postgres
+
+    def database() -> str:
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute("SELECT current_database()").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    assert database() == "postgres"
+    services = tmp_path / "pg_service.conf"
+    services.write_text(f"[payroll-elsewhere]\nhost={params['host']}\ndbname={other}\n")
+    monkeypatch.setenv("PGSERVICEFILE", str(services))
+    monkeypatch.setenv("PGSERVICE", "payroll-elsewhere")
+    assert database() == other
+    monkeypatch.setenv("PGSERVICE", "nowhere-defined")
+    with pytest.raises(psycopg.OperationalError, match="nowhere-defined"):
+        database()
+    monkeypatch.setenv("PGSERVICE", "payroll-elsewhere")
+    monkeypatch.setenv("PGDATABASE", other)
+    for name in operator_environment_ignored(os.environ):
+        monkeypatch.delenv(name)
+    assert database() == "postgres"

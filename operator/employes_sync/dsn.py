@@ -12,6 +12,8 @@ option check) parses it through `parse_dsn`, so they agree on what a DSN says.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 _URL_SCHEMES = ("postgresql://", "postgres://")
 
 #: What is wrong, worded to follow the DSN's name ("the database DSN in Secret db/dsn ...").
@@ -75,6 +77,53 @@ def for_resource(dsn: str) -> str:
     if not params.get("password"):
         extra["password"] = ""
     return make_conninfo(dsn, **extra)
+
+
+#: libpq's environment variables that the operator removes from its own environment (see
+#: `operator_environment_ignored`): each picks where a connection goes (host, port, database, a service
+#: and the files that define services, which servers of a multi-host DSN it takes), as whom (user,
+#: password, password file, client certificate and key, Kerberos), or what the session is (options such
+#: as search_path, date style, time zone, encoding, application name), or weakens or changes how it
+#: reaches the server (sslmode, GSS encryption, SNI, the TLS ceiling, channel binding, required peer).
+#: PGDATESTYLE, PGTZ, PGGEQO and PGSYSCONFDIR (where pg_service.conf is) are no connection parameters
+#: but libpq reads them too; PGREQUIRESSL is the old name of sslmode; PGOAUTHDEBUG makes libpq print
+#: OAuth secrets and accept plain-http issuers.
+OPERATOR_ENV_IGNORED = frozenset(
+    {
+        "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGPASSFILE",
+        "PGSERVICE", "PGSERVICEFILE", "PGSYSCONFDIR", "PGTARGETSESSIONATTRS", "PGLOADBALANCEHOSTS",
+        "PGOPTIONS", "PGAPPNAME", "PGCLIENTENCODING", "PGDATESTYLE", "PGTZ", "PGGEQO",
+        "PGSSLMODE", "PGREQUIRESSL", "PGSSLNEGOTIATION", "PGSSLCOMPRESSION", "PGSSLCERT", "PGSSLKEY",
+        "PGSSLCERTMODE", "PGSSLSNI", "PGSSLMAXPROTOCOLVERSION", "PGMINPROTOCOLVERSION",
+        "PGMAXPROTOCOLVERSION", "PGREQUIREPEER", "PGREQUIREAUTH", "PGCHANNELBINDING",
+        "PGGSSENCMODE", "PGKRBSRVNAME", "PGGSSLIB", "PGGSSDELEGATION", "PGOAUTHDEBUG",
+    }
+)  # fmt: skip
+#: libpq's environment variables the operator keeps: a platform sets them on purpose for every database
+#: its pods reach, and they only decide which servers are trusted or how long a connect may wait, never
+#: where a connection goes, as whom, or with what session: the company CA (PGSSLROOTCERT), its
+#: revocation lists (PGSSLCRL, PGSSLCRLDIR), a floor under the TLS version (PGSSLMINPROTOCOLVERSION), and
+#: PGCONNECT_TIMEOUT. (A stricter trust can still fail a resource's DSN that worked elsewhere: an
+#: `sslmode=require` DSN to a server whose certificate the company CA did not sign, since libpq then
+#: verifies against PGSSLROOTCERT. That is the platform's decision to make.)
+OPERATOR_ENV_KEPT = frozenset(
+    {"PGSSLROOTCERT", "PGSSLCRL", "PGSSLCRLDIR", "PGSSLMINPROTOCOLVERSION", "PGCONNECT_TIMEOUT"}
+)
+
+
+def operator_environment_ignored(environ: Mapping[str, str]) -> list[str]:
+    """The names in `environ` (the operator's environment) that the operator removes before it makes any
+    connection, sorted: those of OPERATOR_ENV_IGNORED that are set, an empty value too (libpq reads a
+    set PGSERVICE='' as the service named '' and fails every connection).
+
+    libpq reads its environment at each connect (getenv) for every parameter a DSN leaves out, and a
+    PGSERVICE's service file even fills in host, port, database, user and password. The operator's
+    environment is set for some other database (a platform's defaults, a debugging session's PGHOST),
+    while a resource's connection must go where, and as whom, its author's DSN says. No per-connection
+    parameter undoes them: `service=''` in a DSN is again the service named ''. The local CLI keeps them:
+    there the environment is its user's own shell.
+    """
+    return sorted(name for name in environ if name in OPERATOR_ENV_IGNORED)
 
 
 def dsn_problem(dsn: str) -> str | None:
