@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -255,6 +256,59 @@ def test_the_operators_own_database_passwords_reach_no_resources_database(
         assert "operators-own" not in message, message
         assert env.simulator.stats.total == 0 and not env.jobs()
         assert_no_secret_anywhere(env, op, "operators-own")
+
+
+@pytest.fixture
+def own_database(pg_admin_url: str) -> Iterator[str]:
+    """A login role and a database of the same name, and a DSN that names the server and the role only:
+    libpq then takes the database of the user's name, unless its environment names another.
+
+    Asked for before `env`, so the operator is stopped before the database is dropped."""
+    name = f"r_{uuid.uuid4().hex[:12]}"
+    host = conninfo_to_dict(pg_admin_url)["host"]
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{name}" LOGIN')
+        conn.execute(f'CREATE DATABASE "{name}" OWNER "{name}"')
+    try:
+        yield f"host={host} user={name}"
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+@pytest.mark.fault(*rows.THE_OPERATORS_LIBPQ_ENVIRONMENT_PICKS_NO_RESOURCES_DATABASE)
+@pytest.mark.parametrize("service", ["payroll-elsewhere", "nowhere-defined"])
+def test_the_operators_libpq_environment_picks_no_resources_database(
+    own_database: str, env: Env, tmp_path: Path, service: str
+) -> None:
+    """libpq fills in what a DSN leaves out from the process's environment: a PGSERVICE's entry in the
+    PGSERVICEFILE (host, port, dbname, user, even a password), then PGDATABASE, PGUSER and the rest.
+    Those are the operator's settings for some other database; a resource's connection must go where its
+    author's DSN says. A PGSERVICE that no file defines would fail every connection of every resource."""
+    other = conninfo_to_dict(env.database_url)  # the environment's database, on the same server
+    services = tmp_path / "pg_service.conf"
+    services.write_text(
+        f"[payroll-elsewhere]\nhost={other['host']}\ndbname={other['dbname']}\nuser=postgres\n"
+    )
+    environ = {
+        "PGSERVICEFILE": str(services),
+        "PGSERVICE": service,
+        "PGUSER": "postgres",
+        "PGDATABASE": other["dbname"],
+    }
+    own = Env(env.cluster, env.runner, env.start_operator, own_database, env.simulator)
+    own.secret(dsn=own_database)
+    own.resource()
+    op = own.operator(environ=environ)
+    own.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+    assert own.timelines() > 0  # in the database the DSN implies, as the role it names
+    with psycopg.connect(env.database_url) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()
+    assert tables == (0,), "the environment's database was written to"
+    warning = next(line for line in op.logs().splitlines() if "from the operator's environment" in line)
+    assert "WARNING" in warning and "ignoring PGDATABASE, PGSERVICE, PGSERVICEFILE, PGUSER " in warning
+    assert_no_secret_anywhere(own, op, service, other["dbname"], str(services))
 
 
 @pytest.mark.fault(*rows.A_DSN_WITH_AN_UNENCODED_PASSWORD_IS_NEVER_DIALLED_OR_SHOWN)

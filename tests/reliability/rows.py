@@ -618,3 +618,15 @@ THE_OPERATORS_OWN_DATABASE_PASSWORDS_REACH_NO_RESOURCES_DATABASE: Fault = (
         "resource is Ready=False DatabaseUnavailable, and neither password is in a log line, event or status"
     ),
 )
+THE_OPERATORS_LIBPQ_ENVIRONMENT_PICKS_NO_RESOURCES_DATABASE: Fault = (
+    "Security",
+    (
+        "the operator's environment holds PGSERVICE and PGSERVICEFILE (another database's service, or one "
+        "no file defines), PGUSER and PGDATABASE; a resource's DSN leaves its database out"
+    ),
+    (
+        "the operator drops them at start with one warning naming them, never their values: the run ends "
+        "Ready in the database the DSN implies, the environment's database gets no table, and a service "
+        "no file defines fails no connection"
+    ),
+)
