@@ -106,6 +106,7 @@ def test_a_job_reaches_the_api_through_the_operators_proxy() -> None:
     environ = {
         "HTTPS_PROXY": "http://proxy.internal:3128", "no_proxy": ".svc,10.0.0.0/8",
         "HTTP_PROXY": "", "PGPASSWORD": "never-passed", "PATH": "/usr/bin",
+        "PGSERVICE": "payroll-elsewhere", "PGHOST": "db.elsewhere", "PGSSLROOTCERT": "/etc/ssl/ca.pem",
     }  # fmt: skip
     proxies = jobs.proxy_environment(environ)
     assert proxies == {"HTTPS_PROXY": "http://proxy.internal:3128", "no_proxy": ".svc,10.0.0.0/8"}
@@ -114,6 +115,8 @@ def test_a_job_reaches_the_api_through_the_operators_proxy() -> None:
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["HTTPS_PROXY"] == "http://proxy.internal:3128" and env["no_proxy"] == ".svc,10.0.0.0/8"
     assert "PGPASSWORD" not in env and "PATH" not in env and "HTTP_PROXY" not in env
+    # None of libpq's variables either: a worker's connection is its Secret's DSN (and its image's ENV).
+    assert not [name for name in env if name.startswith("PG")], env
     # Without a proxy in the operator's environment a Job's environment is what it was.
     plain = jobs.job_manifest(OWNER, spec.parse(SPEC), 7, batch(), 1, default_image="img:1")
     names = [e["name"] for e in plain["spec"]["template"]["spec"]["containers"][0]["env"]]
