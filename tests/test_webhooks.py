@@ -25,7 +25,16 @@ from employes_sync.employes.simulator import Simulator
 from employes_sync.settings import SettingsError, subscription
 from employes_sync.store import outbox
 from employes_sync.store import runs as runs_store
-from employes_sync.webhooks.delivery import Deliverer, DeliverySettings, Receiver, retry_delay, rooms
+from employes_sync.webhooks.delivery import (
+    Deliverer,
+    DeliverySettings,
+    Receiver,
+    after_attempt,
+    describe,
+    receiver_caps,
+    retry_delay,
+    rooms,
+)
 from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_secret, sign_headers
 from tests.fixtures.webhooks import WebhookReceiver, new_secret
 from tests.reliability import rows
@@ -103,6 +112,28 @@ def test_rooms_share_the_free_slots_and_cap_each_receiver() -> None:
         DeliverySettings(concurrency=4, per_receiver=5)
     with pytest.raises(ValueError, match="lease_seconds"):
         DeliverySettings(timeout_seconds=60, lease_seconds=60)
+
+
+def test_a_stalled_receiver_is_sent_one_request_at_a_time_until_one_is_answered() -> None:
+    a, b = ("s/a", "hook"), ("s/b", "hook")
+    timed_out = describe(None, TimeoutError())
+    # a timeout makes a receiver stalled; other receivers are not touched
+    stalled = after_attempt(frozenset(), a, timed_out)
+    assert stalled == {a}
+    assert after_attempt(stalled, b, None) == {a}
+    assert after_attempt(stalled, a, timed_out) == {a}
+    # any answer ends the stall: a delivery, or a failure that came back before the timeout
+    assert after_attempt(stalled, a, None) == frozenset()
+    assert after_attempt(stalled, a, describe(500)) == frozenset()
+    # a fast failure alone is no stall: its events keep their own retries, each to its max age
+    assert after_attempt(frozenset(), a, describe(None, ConnectionRefusedError())) == frozenset()
+    # the caps limit the room: a stalled receiver with its probe out has none; healthy ones keep four
+    caps = receiver_caps(stalled)
+    assert caps == {a: 1}
+    assert rooms([a, b], {a: 1}, concurrency=16, per_receiver=4, caps=caps) == ({b: 4}, 15)
+    assert rooms([a, b], {}, concurrency=16, per_receiver=4, caps=caps) == ({a: 1, b: 4}, 16)
+    # the rest of a burst still out when the first timeout is noted: no probe until they have ended
+    assert rooms([a], {a: 3}, concurrency=16, per_receiver=4, caps=caps) == ({}, 13)
 
 
 async def test_a_claim_takes_turns_between_receivers_and_never_more_than_their_room(
@@ -526,6 +557,61 @@ async def test_a_stalled_receiver_holds_up_no_other_resources_events(
         slow.close()
         healthy.close()
     assert await outbox.counts(store_pool, TENANT_A) == {"pending": 0, "delivered": 120, "dead": 0}
+    assert await outbox.counts(store_pool, TENANT_B) == {"pending": 0, "delivered": 20, "dead": 0}
+
+
+@pytest.mark.fault(*rows.FIVE_STALLED_RECEIVERS_HOLD_ONE_SLOT_EACH_ONCE_THEIR_REQUESTS_TIME_OUT)
+async def test_five_stalled_receivers_hold_one_slot_each_once_their_requests_time_out(
+    store_pool: AsyncConnectionPool, database_url: str
+) -> None:
+    """Five resources' receivers on one database take each request and answer nothing, each with a
+    backlog: at four requests each they take all 16 slots at once. Once a stalled receiver's first four
+    have timed out it is sent one probe at a time, so a sixth, healthy receiver's events (written while
+    every slot is taken) all arrive before any stalled receiver's second probe has timed out, and no
+    stalled receiver has more than one request out again (the deliverer's own count, sampled from its
+    next request on)."""
+    stalled = [WebhookReceiver() for _ in range(5)]
+    healthy = WebhookReceiver()
+    settings = DeliverySettings(timeout_seconds=1.0, backoff_base_seconds=0.05, backoff_max_seconds=0.2)
+    deliverer = Deliverer(store_pool, settings, dsn=database_url)
+    scopes = [f"tenant-{i}/esync" for i in range(5)]
+    for scope, receiver in zip(scopes, stalled, strict=True):
+        receiver.stall = "hang"
+        deliverer.set_receivers(scope, [Receiver(scope, "hook", receiver.url, receiver.secret)])
+        await _change(store_pool, scope, await _open_run(store_pool, scope), [f"e{i:02}" for i in range(30)])
+    deliverer.set_receivers(TENANT_B, [Receiver(TENANT_B, "hook", healthy.url, healthy.secret)])
+    b_run = await _open_run(store_pool, TENANT_B)
+    first: list[int] = []  # per stalled receiver: the requests of its first claim
+    most: dict[str, int] = {}  # per stalled scope: its most requests out once it was sent one more
+
+    async def sample() -> None:
+        while True:
+            for scope, receiver, burst in zip(scopes, stalled, first, strict=False):
+                if len(receiver.snapshot()) > burst:
+                    most[scope] = max(most.get(scope, 0), deliverer.in_flight((scope, "hook")))
+            await asyncio.sleep(0.005)
+
+    loop = asyncio.create_task(deliverer.run())
+    sampler = asyncio.create_task(sample())
+    try:
+        await _until(lambda: sum(len(r.snapshot()) for r in stalled) >= 16, 30, "every slot stalled")
+        first[:] = [len(r.snapshot()) for r in stalled]
+        assert sum(first) == 16 and max(first) <= 4, first  # in turns, four each at most: every slot theirs
+        await _change(store_pool, TENANT_B, b_run, [f"b{i:02}" for i in range(20)])
+        await _until(lambda: len(healthy.accepted()) == 20 or any(len(r.abandoned) >= 6 for r in stalled),
+                     60, "the healthy one's events, or a stalled one's second probe's timeout")  # fmt: skip
+        assert len(healthy.accepted()) == 20, [len(r.abandoned) for r in stalled]
+        await _until(
+            lambda: all(len(r.abandoned) >= 6 for r in stalled), 60, "two probes of each stalled one"
+        )
+        assert set(most) == set(scopes) and max(most.values()) <= 1, most
+        # and a probe is all each was sent after its first four: not four again at every timeout
+        assert all(len(r.snapshot()) <= len(r.abandoned) + 1 for r in stalled)
+    finally:
+        await cancel_and_wait(sampler)
+        await _stop(deliverer, loop)
+        for receiver in [*stalled, healthy]:
+            receiver.close()
     assert await outbox.counts(store_pool, TENANT_B) == {"pending": 0, "delivered": 20, "dead": 0}
 
 

@@ -324,6 +324,16 @@ A_STALLED_RECEIVER_HOLDS_UP_NO_OTHER_RESOURCES_EVENTS: Fault = (
         "events are delivered once it answers again"
     ),
 )
+FIVE_STALLED_RECEIVERS_HOLD_ONE_SLOT_EACH_ONCE_THEIR_REQUESTS_TIME_OUT: Fault = (
+    "Consumers",
+    "five resources' webhook receivers on one database stall at once, each with a backlog",
+    (
+        "at four requests each they take all 16 slots; once a stalled receiver's first four time out it "
+        "is sent one probe at a time until one is answered, so a healthy receiver's 20 events written "
+        "meanwhile all arrive before any stalled receiver's second probe times out, and none has more "
+        "than one request out again"
+    ),
+)
 A_FAILING_RECEIVERS_RETRIES_CROWD_OUT_NO_OTHER_RESOURCES_EVENTS: Fault = (
     "Consumers",
     "one resource's webhook receiver always answers 500, with a large backlog",

@@ -6,7 +6,10 @@ or the CLI's flags) of the (scope, webhook) pairs it serves, in memory only, and
 free it claims due events for the free slots, in turns between the receivers (the one with the fewest
 in flight first), POSTs each at once and records each outcome when it is in. So one receiver that
 stalls (answers only at the timeout, or trickles) holds at most its own slots, and one that fails with
-a long backlog gets its turn like the others rather than the whole of every claim. A 2xx is delivered;
+a long backlog gets its turn like the others rather than the whole of every claim. Once a request to a
+receiver has timed out it is sent one request at a time (a probe) until one is answered: so stalled
+receivers hold one slot each, not four, and several of them cannot take every slot of the database
+from the healthy ones for longer than their first timeout. A 2xx is delivered;
 anything else is retried after an exponential backoff with jitter until the event's max age has
 passed, then it is dead-lettered with its last error. It wakes on ``NOTIFY employes_sync_outbox`` (sent
 when events are written) and when a request ends, and otherwise sleeps until the next retry is due.
@@ -79,13 +82,40 @@ class DeliverySettings:
 
 
 def rooms(
-    targets: Iterable[Target], busy: Mapping[Target, int], *, concurrency: int, per_receiver: int
+    targets: Iterable[Target],
+    busy: Mapping[Target, int],
+    *,
+    concurrency: int,
+    per_receiver: int,
+    caps: Mapping[Target, int] | None = None,
 ) -> tuple[dict[Target, int], int]:
     """What a claim may take now: per receiver, how many more it may have in flight (those with none
-    left out), and how many in all. A receiver's room never exceeds the free slots."""
+    left out), and how many in all. A receiver's room never exceeds the free slots, nor its cap in
+    `caps` (see `receiver_caps`) where it has one, else `per_receiver`."""
     free = max(concurrency - sum(busy.values()), 0)
-    room = {t: min(per_receiver - busy.get(t, 0), free) for t in targets}
+    limit = caps or {}
+    room = {t: min(limit.get(t, per_receiver) - busy.get(t, 0), free) for t in targets}
     return {t: n for t, n in room.items() if n > 0}, free
+
+
+def receiver_caps(stalled: Iterable[Target]) -> dict[Target, int]:
+    """The in-flight cap of each stalled receiver: one request (a probe) until one of them is answered.
+
+    A receiver not named keeps `per_receiver`. Without this a stalled receiver with a backlog had its
+    next events claimed as soon as its requests timed out, so it held all of its slots for as long as
+    it stalled, and four of them held every slot of the database. Only a timeout counts: a receiver
+    that fails fast (an error status, a refused connection) holds a slot for no time, and its events
+    keep their own retries, so each dies at its own max age while the receiver is down.
+    """
+    return {target: 1 for target in stalled}
+
+
+def after_attempt(stalled: frozenset[Target], target: Target, error: str | None) -> frozenset[Target]:
+    """The stalled receivers once an attempt to `target` has ended: a timeout makes it stalled, any
+    answer (a delivery, or a failure that came back before the timeout) ends its stall."""
+    if error == TIMED_OUT:
+        return stalled | {target}
+    return stalled - {target}
 
 
 def retry_delay(attempts: int, base: float, maximum: float, rng: random.Random | None = None) -> float:
@@ -93,6 +123,11 @@ def retry_delay(attempts: int, base: float, maximum: float, rng: random.Random |
     delay = min(maximum, base * 2 ** max(attempts - 1, 0))
     return float(delay * (rng or random).uniform(0.5, 1.0))
 
+
+#: The error of a request that got no full answer within the timeout: the receiver stalls.
+TIMED_OUT = "timed out (TimeoutError)"
+#: The error of an event whose receiver was removed between its claim and its sending.
+NO_RECEIVER = "no receiver configured"
 
 #: The most of a receiver's answer that is read (and dropped): the status is all that counts.
 ANSWER_LIMIT = 64 * 1024
@@ -122,7 +157,7 @@ def describe(status: int | None, exc: BaseException | None = None) -> str:
     if status is not None:
         return f"HTTP {status}"
     if isinstance(exc, TimeoutError):
-        return "timed out (TimeoutError)"
+        return TIMED_OUT
     if isinstance(exc, aiohttp.ClientConnectorError | ConnectionError):
         return "connection failed (ConnectError)"
     return f"request failed ({type(exc).__name__})"
@@ -151,6 +186,8 @@ class Deliverer:
         self._in_flight: dict[int, tuple[Target, asyncio.Task[None]]] = {}
         #: requests that ended, their outcome (None: delivered) not yet recorded
         self._ended: list[tuple[OutboxEvent, str | None]] = []
+        #: receivers whose last attempt timed out (in memory: a restart tries each in full again)
+        self._stalled: frozenset[Target] = frozenset()
         self.delivered = 0
         self.failed = 0
         self.dead = 0
@@ -190,9 +227,16 @@ class Deliverer:
     def _busy(self) -> Counter[Target]:
         return Counter(target for target, _ in self._in_flight.values())
 
+    def in_flight(self, target: Target) -> int:
+        """Requests being sent to one receiver now."""
+        return self._busy()[target]
+
     def _rooms(self) -> tuple[dict[Target, int], int]:
         s = self.settings
-        return rooms(self.targets, self._busy(), concurrency=s.concurrency, per_receiver=s.per_receiver)
+        caps = receiver_caps(self._stalled)
+        return rooms(
+            self.targets, self._busy(), concurrency=s.concurrency, per_receiver=s.per_receiver, caps=caps
+        )
 
     async def _pass(self) -> int:
         """Record the outcomes that are in, then claim due events for the free slots and start sending
@@ -221,6 +265,8 @@ class Deliverer:
             error = describe(None, exc)
         finally:
             self._in_flight.pop(event.seq, None)
+        if error != NO_RECEIVER:  # the receiver was not tried: says nothing of it
+            self._stalled = after_attempt(self._stalled, (event.scope, event.webhook), error)
         self._ended.append((event, error))
         self._wake.set()
 
@@ -279,7 +325,7 @@ class Deliverer:
         """POST one event; None when the receiver took it (2xx), else the error to record."""
         receiver = self._receivers.get((event.scope, event.webhook))
         if receiver is None:  # removed between claim and send: try again once it is back
-            return "no receiver configured"
+            return NO_RECEIVER
         headers = {**sign_headers(receiver.secret, event.id, event.body), **_HEADERS}
         try:
             async with self._client().post(
