@@ -1861,6 +1861,49 @@ def test_19_the_end_names_a_later_contract_in_english_and_dutch_past_and_planned
         assert not _ENGLISH.findall(f"{ended.event_title} || {ended.event_description}")
 
 
+@pytest.mark.parametrize(
+    ("locale", "description"),
+    [
+        (
+            "en",
+            "The fixed-term contract from 1 Jan 2023 ran until 31 Mar 2024 and no follow-up contract is"
+            " registered before the employment's registered end date, 30 Jun 2024; the next contract"
+            " registered starts on 1 Jul 2024, after that end. Working on after it expired continues the"
+            " contract on the same terms (art. 7:668 lid 4 BW): register the follow-up contract, or correct"
+            " the end date of the employment.",
+        ),
+        (
+            "nl",
+            "Het contract voor bepaalde tijd vanaf 1 januari 2023 liep tot 31 maart 2024 en er is geen"
+            " vervolgcontract geregistreerd vóór de geregistreerde einddatum van het dienstverband, 30 juni"
+            " 2024; het volgende geregistreerde contract begint op 1 juli 2024, na die einddatum. Doorwerken"
+            " na afloop zet het contract voort onder dezelfde voorwaarden (art. 7:668 lid 4 BW): registreer"
+            " het vervolgcontract, of corrigeer de einddatum van het dienstverband.",
+        ),
+    ],
+)
+def test_19_a_lapse_before_a_stale_end_names_the_contract_registered_after_it(
+    locale: str, description: str
+) -> None:
+    # The contract ran out on 31 Mar, the end is 30 Jun, the renewal is from 1 Jul: the lapse read "no
+    # follow-up contract is registered", though one is, from after the end that may be stale.
+    contracts = [fixed("2023-01-01", "2024-03-31"), fixed("2024-07-01", "2025-06-30")]
+    employment = job("2023-01-01", end=STALE_END, contracts=contracts)
+    events = build_timeline(person(), [employment], as_of=AS_OF, locale=locale)
+    lapse = one(events, CONTRACT_EXPIRED_UNRENEWED)
+    assert lapse.event_date == date(2024, 3, 31)
+    assert lapse.event_description == description
+    assert lapse.event_data["next_contract_date"] == "2024-07-01"
+    # without a contract after the end the lapse reads as before, and carries no such key
+    plain = build_timeline(
+        person(), [job("2023-01-01", end=STALE_END, contracts=contracts[:1])], as_of=AS_OF, locale=locale
+    )
+    before = one(plain, CONTRACT_EXPIRED_UNRENEWED)
+    assert "next_contract_date" not in before.event_data
+    assert before.event_description.startswith(description.split(" en er is ")[0].split(" and no ")[0])
+    assert "30 Jun 2024." in before.event_description or "30 juni 2024." in before.event_description
+
+
 def test_19_a_contract_from_the_last_day_is_read_as_before() -> None:
     # From the last day, the contract was in effect while the employment ran: it is read (be7d174), and
     # its renewal stands beside the end on that day, so nothing is hidden and the end says no more. (One

@@ -375,6 +375,18 @@ def _departure(
     return end
 
 
+def _next_after_end(emp: Employment) -> dict[str, Any]:
+    """What a lapse says of the contract registered after the employment's end: its start.
+
+    "No follow-up contract is registered" is not true when one is, from after the registered end (the
+    end may be stale); the reader needs that date to see the gap between the lapse and it. Only there,
+    as `_after_end`, so that no other stored lapse is rewritten.
+    """
+    if not emp.contracts_after_end:
+        return {}
+    return {"next_contract_date": emp.contracts_after_end[0].start}
+
+
 def _after_end(emp: Employment) -> dict[str, Any]:
     """What the end says of the contracts registered after it: how many, and the first one's start.
 
@@ -426,6 +438,7 @@ def _lapsed_contracts(
                 "end_date": end,
                 "is_signed": contract.is_signed,
                 "employment_end_date": emp.end,
+                **_next_after_end(emp),
             },
             CONTRACT_EXPIRED_UNRENEWED,
             emp.id,

@@ -126,6 +126,11 @@ _EN = _Words(
         " follow-up contract is registered; the employment's registered end date is {end}. Working on"
         " after it expired continues the contract on the same terms (art. 7:668 lid 4 BW): register the"
         " follow-up contract, or check the end date of the employment.",
+        "expired.desc.after_end": "The fixed-term contract from {start} ran until {date} and no"
+        " follow-up contract is registered before the employment's registered end date, {end}; the next"
+        " contract registered starts on {next}, after that end. Working on after it expired continues the"
+        " contract on the same terms (art. 7:668 lid 4 BW): register the follow-up contract, or correct the"
+        " end date of the employment.",
         "salary.up": "Salary increase ({amount})",
         "salary.down": "Salary decrease ({amount})",
         "salary.desc": "{basis} changed from {old} to {new} ({pct}) on {date}.",
@@ -264,6 +269,11 @@ _NL = _Words(
         " er is geen vervolgcontract geregistreerd; de geregistreerde einddatum van het dienstverband is"
         " {end}. Doorwerken na afloop zet het contract voort onder dezelfde voorwaarden (art. 7:668 lid 4"
         " BW): registreer het vervolgcontract, of controleer de einddatum van het dienstverband.",
+        "expired.desc.after_end": "Het contract voor bepaalde tijd vanaf {start} liep tot {date} en er is"
+        " geen vervolgcontract geregistreerd vóór de geregistreerde einddatum van het dienstverband, {end};"
+        " het volgende geregistreerde contract begint op {next}, na die einddatum. Doorwerken na afloop zet"
+        " het contract voort onder dezelfde voorwaarden (art. 7:668 lid 4 BW): registreer het"
+        " vervolgcontract, of corrigeer de einddatum van het dienstverband.",
         "salary.up": "Salarisverhoging ({amount})",
         "salary.down": "Salarisverlaging ({amount})",
         "salary.desc": "{basis} gewijzigd van {old} naar {new} ({pct}) op {date}.",
@@ -503,7 +513,16 @@ class Wording:
         # An employment end registered after the lapse is an end of employment: saying none is
         # registered would be false, and the reader's question is the time between the two.
         end = d.get("employment_end_date")
-        if end is not None:
+        after = d.get("next_contract_date")
+        if end is not None and after is not None:  # the follow-up may be there, past a stale end
+            text = self.p(
+                "expired.desc.after_end",
+                start=start,
+                date=self.day(day),
+                end=self.day(end),
+                next=self.day(after),
+            )
+        elif end is not None:
             text = self.p("expired.desc.employment_end", start=start, date=self.day(day), end=self.day(end))
         else:
             text = self.p("expired.desc", start=start, date=self.day(day))
