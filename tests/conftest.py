@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.fixtures.webhooks",
     "tests.fixtures.cli",
     "tests.fixtures.settings",
+    "tests.fixtures.tls",
     "tests.reliability.recorder",  # the fault markers' table (docs/reliability.md), also under xdist
 ]
 

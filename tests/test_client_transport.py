@@ -19,14 +19,18 @@ from typing import Any
 
 import aiohttp
 import aiohttp.web
+import certifi
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 
 from employes_sync.employes import client as client_module
+from employes_sync.employes import trust
 from employes_sync.employes.client import EmployesClient, env_proxy, transport_cause
 from employes_sync.employes.errors import TransportError
 from employes_sync.employes.fakedata import generate_company
+from employes_sync.settings import EXTRA_CA_FILE_ENV, WORKER_EXTRA_CA_ENV
 from tests.fixtures.network import served
+from tests.fixtures.tls import CompanyCA
 
 COMPANY = "00000000-0000-4000-8000-000000000001"
 
@@ -36,12 +40,20 @@ def _page() -> dict[str, Any]:
     return {"data": employees, "total": 2, "pages": 1, "page": 1, "per_page": 100}
 
 
+def _forget_tls() -> None:
+    client_module.shared_ssl_context.cache_clear()
+    trust.configured_extra_ca.cache_clear()
+
+
 @pytest.fixture
-def fresh_ssl_context() -> Iterator[None]:
-    """`shared_ssl_context` is made once per process; these tests change what it reads."""
-    client_module.shared_ssl_context.cache_clear()
+def fresh_ssl_context(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`shared_ssl_context` and the extra CA are read once per process; these tests change what they
+    read (and start without any extra CA of the environment the tests run in)."""
+    monkeypatch.delenv(EXTRA_CA_FILE_ENV, raising=False)
+    monkeypatch.delenv(WORKER_EXTRA_CA_ENV, raising=False)
+    _forget_tls()
     yield
-    client_module.shared_ssl_context.cache_clear()
+    _forget_tls()
 
 
 @pytest.fixture
@@ -82,7 +94,8 @@ async def test_an_untrusted_certificate_is_refused_in_a_few_words(
             await client.get_employee_page(1)
     host = tls_api.split("/")[2]
     assert str(caught.value) == (
-        f"Employes API at {host}: its TLS certificate is not trusted (set SSL_CERT_FILE to add a CA)"
+        f"Employes API at {host}: its TLS certificate is not trusted (add its CA with "
+        "$EMPLOYES_SYNC_EXTRA_CA_FILE)"
         " for GET /employees?page=1"
     )
 
@@ -94,6 +107,67 @@ async def test_ssl_cert_file_adds_the_ca_that_signed_the_api(
     async with EmployesClient(tls_api, COMPANY, "t", requests_per_second=0, max_retries=0) as client:
         page = await client.get_employee_page(1)
     assert [e["id"] for e in page.employees] == [e["id"] for e in _page()["data"]]
+
+
+@pytest.fixture
+async def company_api(company_ca: CompanyCA) -> AsyncIterator[str]:
+    """An HTTPS API on 127.0.0.1 whose certificate a company CA signed (as a TLS-inspecting proxy's is)."""
+
+    async def employees(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.json_response(_page())
+
+    app = aiohttp.web.Application()
+    app.router.add_get("/v4/{company}/employees", employees)
+    async with served(app, company_ca.server_context()) as port:
+        yield f"https://127.0.0.1:{port}/v4"
+
+
+async def _first_page_ids(url: str) -> list[str]:
+    async with EmployesClient(url, COMPANY, "t", requests_per_second=0, max_retries=0) as client:
+        page = await client.get_employee_page(1)
+    return [e["id"] for e in page.employees]
+
+
+def _bundle_size() -> int:
+    return int(ssl.create_default_context(cafile=certifi.where()).cert_store_stats()["x509_ca"])
+
+
+async def test_an_extra_ca_file_is_trusted_besides_the_bundle(
+    company_api: str, company_ca: CompanyCA, fresh_ssl_context: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with pytest.raises(TransportError, match=r"its TLS certificate is not trusted"):
+        await _first_page_ids(company_api)
+    _forget_tls()
+    monkeypatch.setenv(EXTRA_CA_FILE_ENV, str(company_ca.ca_pem))
+    assert await _first_page_ids(company_api) == [e["id"] for e in _page()["data"]]
+    # Added to certifi's bundle, not in its place: the API's public chain is still trusted.
+    assert client_module.shared_ssl_context().cert_store_stats()["x509_ca"] == _bundle_size() + 1
+
+
+async def test_the_pem_a_job_is_given_is_trusted_the_same_way(
+    company_api: str, company_ca: CompanyCA, fresh_ssl_context: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.setenv(WORKER_EXTRA_CA_ENV, company_ca.ca_text)
+    assert await _first_page_ids(company_api) == [e["id"] for e in _page()["data"]]
+
+
+async def test_an_extra_ca_adds_to_ssl_cert_file_too(
+    company_api: str,
+    company_ca: CompanyCA,
+    certificate: tuple[Path, Path],
+    fresh_ssl_context: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SSL_CERT_FILE replaces the bundle (here by one unrelated self-signed certificate); the extra CA
+    is trusted on top of whichever bundle is in use."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    monkeypatch.setenv(EXTRA_CA_FILE_ENV, str(company_ca.ca_pem))
+    assert await _first_page_ids(company_api) == [e["id"] for e in _page()["data"]]
+    assert client_module.shared_ssl_context().cert_store_stats()["x509_ca"] == 2
 
 
 class RecordingProxy:
@@ -214,7 +288,7 @@ KEY = ConnectionKey("api.example", 443, True, True, None, None, None)
         (aiohttp.ClientConnectorError(KEY, ConnectionRefusedError(111, "Connection refused")),
          "connection refused"),
         (aiohttp.ClientConnectorCertificateError(KEY, ssl.SSLCertVerificationError(1, "verify failed")),
-         "its TLS certificate is not trusted (set SSL_CERT_FILE to add a CA)"),
+         "its TLS certificate is not trusted (add its CA with $EMPLOYES_SYNC_EXTRA_CA_FILE)"),
         (aiohttp.ClientConnectorSSLError(KEY, ssl.SSLError(1, "wrong version number")),
          "the TLS handshake failed"),
         (aiohttp.ClientProxyConnectionError(KEY, ConnectionRefusedError(111, "Connection refused")),

@@ -54,6 +54,11 @@ WORKER_TOKEN_ENV = "EMPLOYES_API_TOKEN"
 #: stored settings must not be able to point the token at another company or store what is redacted.
 WORKER_COMPANY_ENV = "EMPLOYES_COMPANY_ID"
 WORKER_REDACT_ENV = "EMPLOYES_SYNC_REDACT"
+#: CA certificates the API client trusts besides its bundle (a TLS-inspecting proxy's; employes/trust.py):
+#: a PEM file for the operator and the local CLI, and the certificates themselves, which is how the
+#: operator hands them to its Jobs (their pods run in other namespaces, where its ConfigMap is not).
+EXTRA_CA_FILE_ENV = "EMPLOYES_SYNC_EXTRA_CA_FILE"
+WORKER_EXTRA_CA_ENV = "EMPLOYES_SYNC_EXTRA_CA_PEM"
 
 
 class SettingsError(ValueError):

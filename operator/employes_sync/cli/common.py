@@ -131,6 +131,18 @@ def read_token(token_file: Path | None, *, required: bool = True) -> str:
     return token
 
 
+def extra_ca() -> str | None:
+    """The extra CA certificates of $EMPLOYES_SYNC_EXTRA_CA_FILE / $EMPLOYES_SYNC_EXTRA_CA_PEM (see
+    employes/trust.py), read and checked before anything else is done, or one usage line naming the
+    setting, the file and what is wrong: a bad CA would otherwise surface as a TLS error per request."""
+    from employes_sync.employes.trust import ExtraCAError, configured_extra_ca
+
+    try:
+        return configured_extra_ca()
+    except ExtraCAError as exc:
+        fail(str(exc), 2)
+
+
 class Terminated(BaseException):
     """SIGTERM while a command holds the embedded server (`timeout 60 employes-sync watch`).
 

@@ -18,6 +18,7 @@ from employes_sync.cli.common import (
     TOKEN_ENV,
     database_option,
     echo_json,
+    extra_ca,
     fail,
     open_database,
     plural,
@@ -221,6 +222,7 @@ def sync(
                     fail("missing --company-id", 2)
                 settings_for(api_url, company_id)  # every usage error before the token is asked for
                 token = read_token(token_file)
+            extra_ca()  # a bad $EMPLOYES_SYNC_EXTRA_CA_FILE is one line now, not a TLS error per request
             settings = settings_for(api_url, company_id)
             dsn = stack.enter_context(guard.entered(resolve_database(database_url)))
             if metrics_port is not None:

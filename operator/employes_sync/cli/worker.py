@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV, Allowlists
-from employes_sync.cli.common import DATABASE_ENV, fail, read_token
+from employes_sync.cli.common import DATABASE_ENV, extra_ca, fail, read_token
 from employes_sync.settings import WORKER_COMPANY_ENV, WORKER_REDACT_ENV, SettingsError
 from employes_sync.store import db
 from employes_sync.worker import BatchOutcome, process_batch
@@ -40,6 +40,7 @@ def worker(batch_id: str, token_file: Path | None) -> None:
     if not dsn:
         fail(f"no database: set ${DATABASE_ENV}", 2)
     token = read_token(token_file)
+    extra_ca()  # a Job's $EMPLOYES_SYNC_EXTRA_CA_PEM, from its operator: checked before any request
     # A Job gets the API URL, company and redaction from the resource's spec, with the operator's
     # allowlist (kube/jobs.py): never from the run's stored settings, which others may write.
     spec = SpecValues(

@@ -47,6 +47,7 @@ from employes_sync.employes.models import (
 )
 from employes_sync.employes.ratelimit import RateLimiter, TokenBucket, Unlimited
 from employes_sync.employes.retry import RetryPolicy, parse_retry_after
+from employes_sync.employes.trust import configured_extra_ca
 
 __all__ = ["DEFAULT_BASE_URL", "EmployesClient", "MiB", "ResponseCallback", "RetryNotice", "status_class"]
 
@@ -67,14 +68,21 @@ def shared_ssl_context() -> ssl.SSLContext:
 
     Loading the CA bundle per client was most of the operator's CPU when 200 resources started at
     once, and a megabyte of memory per concurrent run; a context is safe to share between connections.
-    The bundle is certifi's unless `SSL_CERT_FILE` or `SSL_CERT_DIR` names another (a company's own
-    CA in front of the API, say), as with httpx, which this client used before.
+    The bundle is certifi's unless `SSL_CERT_FILE` or `SSL_CERT_DIR` names another, as with httpx,
+    which this client used before. The certificates of `$EMPLOYES_SYNC_EXTRA_CA_FILE` and
+    `$EMPLOYES_SYNC_EXTRA_CA_PEM` (a TLS-inspecting proxy's CA, say: `trust.py`) are trusted as well:
+    loaded from the text read once at start (`cadata`), the very text the operator gives its Jobs.
     """
     if os.environ.get("SSL_CERT_FILE"):
-        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
-    if os.environ.get("SSL_CERT_DIR"):
-        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
-    return ssl.create_default_context(cafile=certifi.where())
+        context = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    elif os.environ.get("SSL_CERT_DIR"):
+        context = ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    else:
+        context = ssl.create_default_context(cafile=certifi.where())
+    extra = configured_extra_ca()
+    if extra is not None:
+        context.load_verify_locations(cadata=extra)
+    return context
 
 
 def env_proxy(url: str) -> str | None:
@@ -512,7 +520,7 @@ def transport_cause(error: BaseException, timeout: float) -> str:
     if isinstance(error, aiohttp.ServerTimeoutError):
         return f"timed out ({type(error).__name__})"
     if isinstance(error, aiohttp.ClientConnectorCertificateError):
-        return "its TLS certificate is not trusted (set SSL_CERT_FILE to add a CA)"
+        return "its TLS certificate is not trusted (add its CA with $EMPLOYES_SYNC_EXTRA_CA_FILE)"
     if isinstance(error, aiohttp.ClientConnectorSSLError):
         return "the TLS handshake failed"
     if isinstance(error, aiohttp.ClientConnectorDNSError):
