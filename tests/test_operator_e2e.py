@@ -28,9 +28,11 @@ import psycopg
 import pytest
 import yaml
 
-from employes_sync.employes.simulator import Simulator
+from employes_sync.employes import trust
+from employes_sync.employes.simulator import Simulator, SimulatorConfig, serve_in_thread
 from employes_sync.kube import jobs as jobs_labels
 from employes_sync.kube import triggers
+from employes_sync.settings import EXTRA_CA_FILE_ENV, WORKER_EXTRA_CA_ENV
 from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
 from employes_sync.store import sync_requests
@@ -51,6 +53,7 @@ from tests.fixtures.kube import (
 )
 from tests.fixtures.network import free_port
 from tests.fixtures.store import migrated_pool
+from tests.fixtures.tls import CompanyCA
 from tests.reliability import rows
 
 pytestmark = pytest.mark.slow
@@ -294,6 +297,37 @@ def test_a_resource_syncs_to_ready_within_parallelism(env: Env) -> None:
     assert 'employes_sync_jobs_created_total{name="acme",namespace="default"} 8.0' in text
     scrape(f"http://127.0.0.1:{health_port}/healthz")  # kopf's liveness endpoint answers 200
     assert_no_secret_anywhere(env, op, env.simulator.config.token, env.database_url)
+
+
+def test_behind_a_tls_inspecting_proxy_the_jobs_trust_the_operators_extra_ca(
+    cluster_with_crd: Cluster, job_runner: JobRunner, operator_factory: Callable[..., OperatorProcess],
+    database_url: str, company_ca: CompanyCA,
+) -> None:  # fmt: skip
+    """The API over HTTPS with a certificate a company CA signed (as a TLS-inspecting proxy's is), the CA
+    given to the operator as a file only. Its inline part trusts it, and so do its Jobs, whose pods get
+    nothing of the operator's environment but the certificates in their spec (the runner gives a Job
+    process only its container's env: no SSL_CERT_FILE, no file)."""
+    config = SimulatorConfig(employees=28, requests_per_second=1000.0, latency_ms=0.0)
+    with serve_in_thread(config, ssl_context=company_ca.server_context()) as sim:
+        assert sim.url is not None and sim.url.startswith("https://")
+        env = Env(cluster_with_crd, job_runner, operator_factory, database_url, sim)
+        env.secret()
+        env.resource()
+        op = env.operator(environ={EXTRA_CA_FILE_ENV: str(company_ca.ca_pem), "SSL_CERT_FILE": ""})
+        env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+        last = env.status()["lastRun"]
+        assert last["employees"] == 28 and last["inlineProcessed"] == 5 and last["batches"]["completed"] == 3
+        jobs = env.jobs()
+        assert len(jobs) == 3 and all(env.runner.outcomes[j["metadata"]["name"]] == "Complete" for j in jobs)
+        pem = trust.load_extra_ca({EXTRA_CA_FILE_ENV: str(company_ca.ca_pem)})
+        for job in jobs:
+            given = {
+                e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+            }
+            assert given[WORKER_EXTRA_CA_ENV] == pem and EXTRA_CA_FILE_ENV not in given
+        assert sim.stats.count("employments") == 28 and env.timelines() == 28
+        assert "trusting 1 extra CA certificate(s) from $EMPLOYES_SYNC_EXTRA_CA_FILE" in op.logs()
+        assert_no_secret_anywhere(env, op, sim.config.token, env.database_url)
 
 
 def test_a_run_with_nothing_queued_writes_its_status_twice(

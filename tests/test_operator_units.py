@@ -11,7 +11,12 @@ import pytest
 
 from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV
 from employes_sync.kube import jobs, spec, status, triggers
-from employes_sync.settings import WORKER_COMPANY_ENV, WORKER_REDACT_ENV
+from employes_sync.settings import (
+    EXTRA_CA_FILE_ENV,
+    WORKER_COMPANY_ENV,
+    WORKER_EXTRA_CA_ENV,
+    WORKER_REDACT_ENV,
+)
 from employes_sync.store.queue import Batch
 
 OWNER = {
@@ -121,6 +126,25 @@ def test_a_job_reaches_the_api_through_the_operators_proxy() -> None:
     plain = jobs.job_manifest(OWNER, spec.parse(SPEC), 7, batch(), 1, default_image="img:1")
     names = [e["name"] for e in plain["spec"]["template"]["spec"]["containers"][0]["env"]]
     assert not set(names) & {"HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "no_proxy"}
+
+
+def test_a_job_trusts_the_operators_extra_ca_through_its_environment() -> None:
+    # What `configured_extra_ca()` returns: certificates only (tests/test_extra_ca.py checks that).
+    pem = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n"
+    job = jobs.job_manifest(OWNER, spec.parse(SPEC), 7, batch(), 1, default_image="img:1", extra_ca_pem=pem)
+    (c,) = job["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env[WORKER_EXTRA_CA_ENV] == {"name": WORKER_EXTRA_CA_ENV, "value": pem}
+    # No file: the pod runs in the resource's namespace, where the operator's ConfigMap is not.
+    assert c["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert EXTRA_CA_FILE_ENV not in env
+    # Without an extra CA the Job's environment is what it was.
+    for none in (None, ""):
+        plain = jobs.job_manifest(
+            OWNER, spec.parse(SPEC), 7, batch(), 1, default_image="img:1", extra_ca_pem=none
+        )
+        names = [e["name"] for e in plain["spec"]["template"]["spec"]["containers"][0]["env"]]
+        assert WORKER_EXTRA_CA_ENV not in names and EXTRA_CA_FILE_ENV not in names
 
 
 def test_job_finished_reads_controller_conditions() -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from employes_sync import allowlist
-from employes_sync.cli.common import fail
+from employes_sync.cli.common import extra_ca, fail
 from employes_sync.dsn import OPERATOR_ENV_KEPT, operator_environment_ignored
 from employes_sync.settings import DEFAULT_API_URL
 
@@ -242,6 +242,7 @@ def operator(
         retry_max_seconds=max(retry_max_seconds, retry_base_seconds),
         allowlists=allowed,
         proxy_env=proxy_environment(os.environ),
+        extra_ca_pem=extra_ca(),
     )
     dsns = DsnRegistry()
     # kopf binds the health port later, inside its loop, where a taken port ends in a traceback, and

@@ -43,6 +43,8 @@ class OperatorConfig:
     retry_max_seconds: float = 300.0
     #: The operator's HTTPS_PROXY and the like, passed on to its Jobs (see kube/jobs.py).
     proxy_env: Mapping[str, str] = field(default_factory=dict)
+    #: The CA certificates it trusts besides the bundle (employes/trust.py), as PEM: its Jobs get them too.
+    extra_ca_pem: str | None = None
 
 
 class DsnRegistry:

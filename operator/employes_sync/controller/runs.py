@@ -57,6 +57,7 @@ class Runs:
             default_service_account=config.worker_service_account,
             allowed_api_urls=sorted(config.allowlists.api_urls),
             proxy_env=config.proxy_env,
+            extra_ca_pem=config.extra_ca_pem,
         )  # fmt: skip
 
     async def start(

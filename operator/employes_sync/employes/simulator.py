@@ -15,6 +15,7 @@ import asyncio
 import json
 import math
 import random
+import ssl
 import threading
 import time
 import uuid
@@ -173,18 +174,24 @@ class Simulator:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Listen on host:port (0 = a free port); returns the base URL ending in /v4."""
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, ssl_context: ssl.SSLContext | None = None
+    ) -> str:
+        """Listen on host:port (0 = a free port); returns the base URL ending in /v4.
+
+        With `ssl_context` (a server context holding its certificate) it serves HTTPS: how tests put
+        the API behind a CA only some clients trust.
+        """
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         self._runner = runner
         server = site._server
         assert server is not None and server.sockets  # type: ignore[attr-defined]
         self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
         shown = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown}:{self.port}/v4"
+        self.url = f"{'https' if ssl_context else 'http'}://{shown}:{self.port}/v4"
         return self.url
 
     async def stop(self) -> None:
@@ -459,7 +466,11 @@ async def _oversized(request: web.Request, size: int, *, declare_length: bool) -
 
 @contextmanager
 def serve_in_thread(
-    config: SimulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+    config: SimulatorConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> Iterator[Simulator]:
     """Run a simulator on its own event loop in a daemon thread, for sync code and fixtures."""
     sim = Simulator(config)
@@ -470,7 +481,7 @@ def serve_in_thread(
     def run() -> None:
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(sim.start(host, port))
+            loop.run_until_complete(sim.start(host, port, ssl_context=ssl_context))
         except BaseException as error:
             failure.append(error)
             ready.set()

@@ -20,6 +20,7 @@ from employes_sync.kube.spec import ResourceSpec
 from employes_sync.settings import (
     WORKER_COMPANY_ENV,
     WORKER_DATABASE_ENV,
+    WORKER_EXTRA_CA_ENV,
     WORKER_REDACT_ENV,
     WORKER_TOKEN_ENV,
 )
@@ -99,13 +100,17 @@ def job_manifest(
     default_service_account: str | None = None,
     allowed_api_urls: Iterable[str] = (),
     proxy_env: Mapping[str, str] | None = None,
+    extra_ca_pem: str | None = None,
 ) -> dict[str, Any]:
     """The Job for one attempt of one batch, owned by (and garbage-collected with) the EmployesSync.
 
     The API URL, company and redaction come from the spec through the environment, with the operator's
     allowlist: a worker never takes the token's destination or scope from the database, which others
     may be able to write. `proxy_env` (`proxy_environment()` of the operator's own): a worker reaches
-    the API the way the operator does.
+    the API the way the operator does. `extra_ca_pem` (the operator's `configured_extra_ca()`): the CA
+    certificates it trusts besides the bundle, as text in `$EMPLOYES_SYNC_EXTRA_CA_PEM`; the pod runs
+    in the resource's namespace, where the operator's ConfigMap cannot be mounted. They are public and
+    checked to be certificates only, so the Job's spec may carry them.
     """
     resource = owner["metadata"]["name"]
     name = job_name(resource, run_id, batch, attempt)
@@ -129,6 +134,7 @@ def job_manifest(
             {"name": API_URLS_ENV, "value": ",".join(allowed_api_urls)},
             {"name": "TMPDIR", "value": "/tmp"},
             *({"name": name, "value": value} for name, value in sorted((proxy_env or {}).items())),
+            *([{"name": WORKER_EXTRA_CA_ENV, "value": extra_ca_pem}] if extra_ca_pem else []),
         ],
         "securityContext": {
             "runAsNonRoot": True,
