@@ -56,6 +56,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "two-replicas-release-namespace": {"replicaCount": 2},
     "two-replicas-namespaced": {"replicaCount": 2, "watchNamespaces": ["payroll", "payroll-test"]},
     "two-replicas-no-pdb": {"replicaCount": 3, "podDisruptionBudget": {"enabled": False}},
+    "extra-ca": {"operator": {"extraCA": {"configMap": "company-ca"}}},
     "everything": {
         "replicaCount": 2,
         "watchNamespaces": ["payroll"],
@@ -66,6 +67,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "schedules": [SCHEDULE],
         "simulator": {"enabled": True},
         "imagePullSecrets": [{"name": "regcred"}],
+        "operator": {"extraCA": {"configMap": "proxy-ca.example", "key": "bundle.pem"}},
         "worker": {"serviceAccount": {"extraNamespaces": ["other"]}},
         "networkPolicy": {
             "enabled": True,
@@ -272,6 +274,40 @@ def test_image_tag_and_worker_image_overrides(chart: helm.Chart) -> None:
     container = one(render(chart, values), "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "registry.example/esync:1.2.3"
     assert "--worker-image=w:9" in container["args"]
+
+
+EXTRA_CA_DIR = "/etc/employes-sync/extra-ca"
+
+
+def test_an_extra_ca_configmap_is_mounted_read_only_and_named_to_the_operator(chart: helm.Chart) -> None:
+    pod = one(render(chart, SCENARIOS["extra-ca"]), "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    # The operator reads the file at start and gives its Jobs the certificates (EMPLOYES_SYNC_EXTRA_CA_PEM):
+    # the chart mounts nothing into them, and sets no certificate itself.
+    assert env["EMPLOYES_SYNC_EXTRA_CA_FILE"] == {"name": "EMPLOYES_SYNC_EXTRA_CA_FILE",
+                                                  "value": f"{EXTRA_CA_DIR}/ca.crt"}  # fmt: skip
+    assert "EMPLOYES_SYNC_EXTRA_CA_PEM" not in env
+    assert {"name": "extra-ca", "mountPath": EXTRA_CA_DIR, "readOnly": True} in container["volumeMounts"]
+    [volume] = [v for v in pod["volumes"] if v["name"] == "extra-ca"]
+    # Not optional: a ConfigMap or key that is missing keeps the pod from starting, with the kubelet's event.
+    items = [{"key": "ca.crt", "path": "ca.crt"}]
+    assert volume == {"name": "extra-ca", "configMap": {"name": "company-ca", "items": items}}
+    # Another key is mapped to the same file name, so the variable never changes.
+    operator = one(render(chart, SCENARIOS["everything"]), "Deployment", f"{RELEASE}-employes-sync")
+    everything = operator["spec"]["template"]["spec"]
+    [volume] = [v for v in everything["volumes"] if v["name"] == "extra-ca"]
+    items = [{"key": "bundle.pem", "path": "ca.crt"}]
+    assert volume["configMap"] == {"name": "proxy-ca.example", "items": items}
+
+
+def test_no_extra_ca_by_default(chart: helm.Chart) -> None:
+    for values in ({}, {"operator": {"extraCA": {"configMap": "", "key": "other.pem"}}}):
+        pod = one(render(chart, values), "Deployment")["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert "EMPLOYES_SYNC_EXTRA_CA_FILE" not in {e["name"] for e in container["env"]}
+        assert [v["name"] for v in pod["volumes"]] == ["tmp"]
+        assert [m["name"] for m in container["volumeMounts"]] == ["tmp"]
 
 
 # --- security ------------------------------------------------------------------------------------
@@ -575,6 +611,10 @@ def test_values_schema_is_valid_and_accepts_the_defaults(chart: helm.Chart) -> N
         {"simulator": {"enabled": True, "employees": "many"}},
         {"unknownKey": True},
         {"rbac": {"create": True, "wildcard": True}},
+        {"operator": {"extraCA": {"configMap": "Company CA"}}},
+        {"operator": {"extraCA": {"configMap": "company-ca", "key": ""}}},
+        {"operator": {"extraCA": {"configMap": "company-ca", "key": "../ca.crt"}}},
+        {"operator": {"extraCA": {"secret": "company-ca"}}},
     ],
     ids=lambda v: json.dumps(v, sort_keys=True)[:60],
 )
