@@ -36,7 +36,10 @@ CLOSED_DB = "postgresql://u@127.0.0.1:1/db"
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in (EXTRA_CA_FILE_ENV, WORKER_EXTRA_CA_ENV)}
+    """The command with this environment, less any extra CA and libpq variable of the tests' own (the
+    operator warns about the latter on a line of its own)."""
+    unwanted = (EXTRA_CA_FILE_ENV, WORKER_EXTRA_CA_ENV)
+    base = {k: v for k, v in os.environ.items() if k not in unwanted and not k.startswith("PG")}
     return subprocess.run(
         [*COMMAND, *args], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
         env={**base, **env},
