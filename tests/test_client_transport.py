@@ -13,7 +13,7 @@ import shutil
 import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,12 @@ import pytest
 from aiohttp.client_reqrep import ConnectionKey
 
 from employes_sync.employes import client as client_module
-from employes_sync.employes import trust
 from employes_sync.employes.client import EmployesClient, env_proxy, transport_cause
 from employes_sync.employes.errors import TransportError
 from employes_sync.employes.fakedata import generate_company
 from employes_sync.settings import EXTRA_CA_FILE_ENV, WORKER_EXTRA_CA_ENV
 from tests.fixtures.network import served
-from tests.fixtures.tls import CompanyCA
+from tests.fixtures.tls import CompanyCA, forget_tls
 
 COMPANY = "00000000-0000-4000-8000-000000000001"
 
@@ -38,22 +37,6 @@ COMPANY = "00000000-0000-4000-8000-000000000001"
 def _page() -> dict[str, Any]:
     employees = [person.employee for person in generate_company(2, seed=5)]
     return {"data": employees, "total": 2, "pages": 1, "page": 1, "per_page": 100}
-
-
-def _forget_tls() -> None:
-    client_module.shared_ssl_context.cache_clear()
-    trust.configured_extra_ca.cache_clear()
-
-
-@pytest.fixture
-def fresh_ssl_context(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """`shared_ssl_context` and the extra CA are read once per process; these tests change what they
-    read (and start without any extra CA of the environment the tests run in)."""
-    monkeypatch.delenv(EXTRA_CA_FILE_ENV, raising=False)
-    monkeypatch.delenv(WORKER_EXTRA_CA_ENV, raising=False)
-    _forget_tls()
-    yield
-    _forget_tls()
 
 
 @pytest.fixture
@@ -139,7 +122,7 @@ async def test_an_extra_ca_file_is_trusted_besides_the_bundle(
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     with pytest.raises(TransportError, match=r"its TLS certificate is not trusted"):
         await _first_page_ids(company_api)
-    _forget_tls()
+    forget_tls()
     monkeypatch.setenv(EXTRA_CA_FILE_ENV, str(company_ca.ca_pem))
     assert await _first_page_ids(company_api) == [e["id"] for e in _page()["data"]]
     # Added to certifi's bundle, not in its place: the API's public chain is still trusted.

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
+import aiohttp.web
 import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
@@ -22,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from employes_sync.cancelling import cancel_and_wait
 from employes_sync.cli.webhooks import WEBHOOK_URL_ENV, carries_credential
 from employes_sync.employes.simulator import Simulator
-from employes_sync.settings import SettingsError, subscription
+from employes_sync.settings import EXTRA_CA_FILE_ENV, SettingsError, subscription
 from employes_sync.store import outbox
 from employes_sync.store import runs as runs_store
 from employes_sync.webhooks.delivery import (
@@ -36,6 +37,8 @@ from employes_sync.webhooks.delivery import (
     rooms,
 )
 from employes_sync.webhooks.signing import WebhookConfigError, check_url, parse_secret, sign_headers
+from tests.fixtures.network import served
+from tests.fixtures.tls import CompanyCA, forget_tls
 from tests.fixtures.webhooks import WebhookReceiver, new_secret
 from tests.reliability import rows
 
@@ -95,6 +98,10 @@ def test_retry_delay_grows_with_jitter_and_is_capped() -> None:
         cap = min(30.0, 2 ** (n - 1))
         assert cap * 0.5 <= delay <= cap
     assert len({round(d, 6) for d in delays}) == len(delays)
+    # an event retried for days at the 300 s cap passes 1,024 attempts (30 days' max age: 8,640): the
+    # delay stays the cap, where 2^1024 raised OverflowError in the loop that records outcomes
+    for attempts in (1025, 8640, 10**6):
+        assert 150.0 <= retry_delay(attempts, 1.0, 300.0, rng) <= 300.0
 
 
 def test_rooms_share_the_free_slots_and_cap_each_receiver() -> None:
@@ -473,6 +480,52 @@ async def test_a_receiver_that_cannot_be_reached_records_no_url_and_holds_up_no_
 )
 def test_a_receiver_url_holding_a_credential_is_told_apart(url: str, credential: bool) -> None:
     assert carries_credential(url) is credential
+
+
+async def test_a_receiver_behind_a_company_ca_is_trusted_through_the_extra_ca(
+    store_pool: AsyncConnectionPool,
+    company_ca: CompanyCA,
+    fresh_ssl_context: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An internal receiver whose certificate the company's CA signed: refused as untrusted (said so,
+    not as a network failure) until the CA is given the way the API client takes it, then delivered."""
+    got: list[str] = []
+
+    async def hook(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        got.append(request.headers["webhook-id"])
+        return aiohttp.web.Response(status=204)
+
+    app = aiohttp.web.Application()
+    app.router.add_post("/hook", hook)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    run_id = await _open_run(store_pool, SCOPE)
+    await _change(store_pool, SCOPE, run_id, ["e1"])
+    async with served(app, company_ca.server_context()) as port:
+        receiver = Receiver(SCOPE, "hook", f"https://127.0.0.1:{port}/hook", new_secret())
+        settings = DeliverySettings(backoff_base_seconds=0.01, backoff_max_seconds=0.01)
+        untrusted = Deliverer(store_pool, settings)
+        untrusted.set_receivers(SCOPE, [receiver])
+        try:
+            assert await untrusted.deliver_due() == 1
+        finally:
+            await untrusted.close()
+        [row] = await outbox.events(store_pool, SCOPE)
+        assert (row["status"], row["last_error"]) == (
+            "pending",
+            "TLS certificate not trusted (CertificateError)",
+        )
+        assert got == []
+        forget_tls()
+        monkeypatch.setenv(EXTRA_CA_FILE_ENV, str(company_ca.ca_pem))
+        trusted = Deliverer(store_pool, settings)
+        trusted.set_receivers(SCOPE, [receiver])
+        try:
+            left = await trusted.drain(30)
+        finally:
+            await trusted.close()
+    assert left["pending"] == 0 and got == [row["id"]]
 
 
 # --- one database, many resources: a receiver that stalls or fails holds up no other -------------------

@@ -36,6 +36,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from employes_sync import __version__
 from employes_sync.cancelling import cancel_and_wait
+from employes_sync.employes.client import shared_ssl_context
 from employes_sync.store import outbox
 from employes_sync.store.outbox import OutboxEvent, Target
 from employes_sync.webhooks.signing import sign_headers
@@ -119,8 +120,12 @@ def after_attempt(stalled: frozenset[Target], target: Target, error: str | None)
 
 
 def retry_delay(attempts: int, base: float, maximum: float, rng: random.Random | None = None) -> float:
-    """Exponential backoff with jitter: base·2^(attempts-1), capped, times a factor in [0.5, 1]."""
-    delay = min(maximum, base * 2 ** max(attempts - 1, 0))
+    """Exponential backoff with jitter: base·2^(attempts-1), capped, times a factor in [0.5, 1].
+
+    The exponent stops at 64, which any cap is below: 2^1024 is no float, and an event retried that
+    often (a long max age at a short cap) raised OverflowError in the loop that records the outcomes.
+    """
+    delay = min(maximum, base * 2 ** min(max(attempts - 1, 0), 64))
     return float(delay * (rng or random).uniform(0.5, 1.0))
 
 
@@ -158,6 +163,9 @@ def describe(status: int | None, exc: BaseException | None = None) -> str:
         return f"HTTP {status}"
     if isinstance(exc, TimeoutError):
         return TIMED_OUT
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        # A ClientConnectorError too, but the fix is a CA, not the network.
+        return "TLS certificate not trusted (CertificateError)"
     if isinstance(exc, aiohttp.ClientConnectorError | ConnectionError):
         return "connection failed (ConnectError)"
     return f"request failed ({type(exc).__name__})"
@@ -342,8 +350,9 @@ class Deliverer:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                # a backstop: the loop never has more than `concurrency` requests out
-                connector=aiohttp.TCPConnector(limit=self.settings.concurrency),
+                # a backstop: the loop never has more than `concurrency` requests out. The API client's
+                # trust: a company's receiver behind its own CA is trusted through the same extra CA.
+                connector=aiohttp.TCPConnector(limit=self.settings.concurrency, ssl=shared_ssl_context()),
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds),
             )
         return self._session
