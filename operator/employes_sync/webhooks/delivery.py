@@ -217,6 +217,12 @@ class Deliverer:
         self._receivers.update(after)
         self.wake()
 
+    def adopt(self, ended: Deliverer) -> None:
+        """Take over the receivers of a loop that ended (what it had in flight is sent again once its
+        leases end)."""
+        self._receivers.update(ended._receivers)
+        self.wake()
+
     @property
     def targets(self) -> list[Target]:
         return sorted(self._receivers)
