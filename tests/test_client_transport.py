@@ -8,6 +8,7 @@ cause reads as a few words without a host, port or certificate detail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import socket
@@ -23,7 +24,7 @@ import certifi
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 
-from employes_sync.employes import client as client_module
+from employes_sync.employes import trust
 from employes_sync.employes.client import EmployesClient, env_proxy, transport_cause
 from employes_sync.employes.errors import TransportError
 from employes_sync.employes.fakedata import generate_company
@@ -52,11 +53,9 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-@pytest.fixture
-async def tls_api(certificate: tuple[Path, Path]) -> AsyncIterator[str]:
-    """An HTTPS API on 127.0.0.1 with a certificate no public CA signed; its base URL."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*certificate)
+@contextlib.asynccontextmanager
+async def _https_api(context: ssl.SSLContext) -> AsyncIterator[str]:
+    """An HTTPS API on 127.0.0.1 that answers the first employee page with `context`'s certificate."""
 
     async def employees(request: aiohttp.web.Request) -> aiohttp.web.Response:
         return aiohttp.web.json_response(_page())
@@ -65,6 +64,15 @@ async def tls_api(certificate: tuple[Path, Path]) -> AsyncIterator[str]:
     app.router.add_get("/v4/{company}/employees", employees)
     async with served(app, context) as port:
         yield f"https://127.0.0.1:{port}/v4"
+
+
+@pytest.fixture
+async def tls_api(certificate: tuple[Path, Path]) -> AsyncIterator[str]:
+    """An HTTPS API on 127.0.0.1 with a certificate no public CA signed; its base URL."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    async with _https_api(context) as url:
+        yield url
 
 
 async def test_an_untrusted_certificate_is_refused_in_a_few_words(
@@ -95,14 +103,8 @@ async def test_ssl_cert_file_adds_the_ca_that_signed_the_api(
 @pytest.fixture
 async def company_api(company_ca: CompanyCA) -> AsyncIterator[str]:
     """An HTTPS API on 127.0.0.1 whose certificate a company CA signed (as a TLS-inspecting proxy's is)."""
-
-    async def employees(request: aiohttp.web.Request) -> aiohttp.web.Response:
-        return aiohttp.web.json_response(_page())
-
-    app = aiohttp.web.Application()
-    app.router.add_get("/v4/{company}/employees", employees)
-    async with served(app, company_ca.server_context()) as port:
-        yield f"https://127.0.0.1:{port}/v4"
+    async with _https_api(company_ca.server_context()) as url:
+        yield url
 
 
 async def _first_page_ids(url: str) -> list[str]:
@@ -126,7 +128,7 @@ async def test_an_extra_ca_file_is_trusted_besides_the_bundle(
     monkeypatch.setenv(EXTRA_CA_FILE_ENV, str(company_ca.ca_pem))
     assert await _first_page_ids(company_api) == [e["id"] for e in _page()["data"]]
     # Added to certifi's bundle, not in its place: the API's public chain is still trusted.
-    assert client_module.shared_ssl_context().cert_store_stats()["x509_ca"] == _bundle_size() + 1
+    assert trust.shared_ssl_context().cert_store_stats()["x509_ca"] == _bundle_size() + 1
 
 
 async def test_the_pem_a_job_is_given_is_trusted_the_same_way(
@@ -150,7 +152,7 @@ async def test_an_extra_ca_adds_to_ssl_cert_file_too(
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     monkeypatch.setenv(EXTRA_CA_FILE_ENV, str(company_ca.ca_pem))
     assert await _first_page_ids(company_api) == [e["id"] for e in _page()["data"]]
-    assert client_module.shared_ssl_context().cert_store_stats()["x509_ca"] == 2
+    assert trust.shared_ssl_context().cert_store_stats()["x509_ca"] == 2
 
 
 class RecordingProxy:

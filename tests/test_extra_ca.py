@@ -28,6 +28,7 @@ from employes_sync.employes.simulator import SimulatorConfig, serve_in_thread
 from employes_sync.kube import jobs, spec
 from employes_sync.settings import EXTRA_CA_FILE_ENV, WORKER_EXTRA_CA_ENV
 from employes_sync.store import queue as queue_store
+from tests.fixtures.kube import container_environment
 from tests.fixtures.settings import settings_for
 from tests.fixtures.tls import CompanyCA, make_company_ca
 
@@ -172,13 +173,9 @@ OWNER = {
 def _job_environment(job: dict[str, Any], secrets: dict[tuple[str, str], str]) -> dict[str, str]:
     """The container's environment as the kubelet makes it: literal values, secretKeyRefs resolved."""
     (container,) = job["spec"]["template"]["spec"]["containers"]
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
-    for item in container["env"]:
-        if "value" in item:
-            env[item["name"]] = item["value"]
-        else:
-            ref = item["valueFrom"]["secretKeyRef"]
-            env[item["name"]] = secrets[(ref["name"], ref["key"])]
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    env = container_environment(container, lambda name, key: secrets.get((name, key)), base)
+    assert env is not None, "a secretKeyRef the test gave no value"
     return env
 
 

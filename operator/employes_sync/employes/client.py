@@ -8,12 +8,10 @@ a worker can share one limiter across clients and tests can check each part alon
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import os
 import socket
-import ssl
 import time
 import urllib.request
 import zlib
@@ -24,7 +22,6 @@ from typing import Any, Self
 from urllib.parse import quote, urlsplit
 
 import aiohttp
-import certifi
 
 from employes_sync.employes.errors import (
     AuthenticationError,
@@ -47,7 +44,7 @@ from employes_sync.employes.models import (
 )
 from employes_sync.employes.ratelimit import RateLimiter, TokenBucket, Unlimited
 from employes_sync.employes.retry import RetryPolicy, parse_retry_after
-from employes_sync.employes.trust import configured_extra_ca
+from employes_sync.employes.trust import shared_ssl_context
 
 __all__ = ["DEFAULT_BASE_URL", "EmployesClient", "MiB", "ResponseCallback", "RetryNotice", "status_class"]
 
@@ -60,29 +57,6 @@ ResponseCallback = Callable[[str, str, float], None]
 """`on_response(endpoint, status_class, seconds)`: one call per HTTP attempt, for metrics."""
 
 _Shape = Callable[[Any], Any]
-
-
-@functools.cache
-def shared_ssl_context() -> ssl.SSLContext:
-    """One TLS context (verification on) for every client of the process.
-
-    Loading the CA bundle per client was most of the operator's CPU when 200 resources started at
-    once, and a megabyte of memory per concurrent run; a context is safe to share between connections.
-    The bundle is certifi's unless `SSL_CERT_FILE` or `SSL_CERT_DIR` names another, as with httpx,
-    which this client used before. The certificates of `$EMPLOYES_SYNC_EXTRA_CA_FILE` and
-    `$EMPLOYES_SYNC_EXTRA_CA_PEM` (a TLS-inspecting proxy's CA, say: `trust.py`) are trusted as well:
-    loaded from the text read once at start (`cadata`), the very text the operator gives its Jobs.
-    """
-    if os.environ.get("SSL_CERT_FILE"):
-        context = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
-    elif os.environ.get("SSL_CERT_DIR"):
-        context = ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
-    else:
-        context = ssl.create_default_context(cafile=certifi.where())
-    extra = configured_extra_ca()
-    if extra is not None:
-        context.load_verify_locations(cadata=extra)
-    return context
 
 
 def env_proxy(url: str) -> str | None:

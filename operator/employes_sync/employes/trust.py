@@ -1,6 +1,6 @@
 """CA certificates the API client trusts on top of its bundle: a company's TLS-inspecting proxy, say.
 
-The bundle is certifi's, or the one `SSL_CERT_FILE` / `SSL_CERT_DIR` name (`client.shared_ssl_context`).
+The bundle is certifi's, or the one `SSL_CERT_FILE` / `SSL_CERT_DIR` name (`shared_ssl_context`).
 Those replace it; these are added to it, so the API's public chain stays trusted beside the company's CA:
 
 - `$EMPLOYES_SYNC_EXTRA_CA_FILE`: a PEM file, for the operator (the chart mounts a ConfigMap's key there)
@@ -28,6 +28,8 @@ import re
 import ssl
 from collections.abc import Mapping
 
+import certifi
+
 from employes_sync.settings import EXTRA_CA_FILE_ENV, WORKER_EXTRA_CA_ENV
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "configured_extra_ca",
     "load_extra_ca",
     "read_extra_ca_file",
+    "shared_ssl_context",
 ]
 
 log = logging.getLogger(__name__)
@@ -135,8 +138,9 @@ def load_extra_ca(environ: Mapping[str, str]) -> str | None:
     text = environ.get(WORKER_EXTRA_CA_ENV, "")
     if text:
         where = f"${WORKER_EXTRA_CA_ENV}"
-        if len(text.encode("utf-8", "replace")) > MAX_EXTRA_CA_BYTES:
-            raise _too_large(where, f"{len(text.encode('utf-8', 'replace'))} bytes")
+        size = len(text.encode("utf-8", "replace"))
+        if size > MAX_EXTRA_CA_BYTES:
+            raise _too_large(where, f"{size} bytes")
         found += _parse(text, where)
         sources.append(where)
     if not found:
@@ -176,3 +180,27 @@ def _common_name(cert: Mapping[str, object]) -> str:
             if key == "commonName":
                 return str(value)
     return ""
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context (verification on) for every client of the process: the API client's and the
+    webhooks' deliverer's.
+
+    Loading the CA bundle per client was most of the operator's CPU when 200 resources started at
+    once, and a megabyte of memory per concurrent run; a context is safe to share between connections.
+    The bundle is certifi's unless `SSL_CERT_FILE` or `SSL_CERT_DIR` names another, as with httpx,
+    which this client used before. The certificates of `$EMPLOYES_SYNC_EXTRA_CA_FILE` and
+    `$EMPLOYES_SYNC_EXTRA_CA_PEM` (a TLS-inspecting proxy's CA, say) are trusted as well:
+    loaded from the text read once at start (`cadata`), the very text the operator gives its Jobs.
+    """
+    if os.environ.get("SSL_CERT_FILE"):
+        context = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    elif os.environ.get("SSL_CERT_DIR"):
+        context = ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    else:
+        context = ssl.create_default_context(cafile=certifi.where())
+    extra = configured_extra_ca()
+    if extra is not None:
+        context.load_verify_locations(cadata=extra)
+    return context

@@ -36,7 +36,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from employes_sync import __version__
 from employes_sync.cancelling import cancel_and_wait
-from employes_sync.employes.client import shared_ssl_context
+from employes_sync.employes.trust import shared_ssl_context
 from employes_sync.store import outbox
 from employes_sync.store.outbox import OutboxEvent, Target
 from employes_sync.webhooks.signing import sign_headers
