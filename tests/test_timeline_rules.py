@@ -1960,3 +1960,97 @@ def test_19_what_is_no_contract_after_the_end_leaves_the_end_as_it_was() -> None
     gone = departure(left)
     assert (gone.event_date, gone.event_data["reason"]) == (date(2025, 6, 30), "out_of_service")
     assert one(left, CONTRACT_RENEWED).event_date == date(2024, 7, 1)
+
+
+# ---------------------------------------- 20. two employments ending on one day: one departure, all of it
+# Two employments of one person that end on the same day are one departure (the person leaves once),
+# told by the one that sorts last. What the other one's end says must not be lost in the fold.
+
+MAIN_STALE = job("2023-01-01", ident="main", end=STALE_END, contracts=STALE_CONTRACTS)
+SIDE = job("2024-01-01", ident="side", end=STALE_END, contracts=[fixed("2024-01-01", STALE_END)])
+
+
+@pytest.mark.parametrize(
+    ("as_of", "locale", "title", "caveat"),
+    [
+        (
+            AS_OF,
+            "en",
+            "Employment ended (later contract registered)",
+            " A contract from 1 Jul 2024 is registered after this end date: if the employment continued, its"
+            " end date needs correcting.",
+        ),
+        (
+            AS_OF,
+            "nl",
+            "Uit dienst (later contract geregistreerd)",
+            " Er is een contract vanaf 1 juli 2024 geregistreerd na deze einddatum: als het dienstverband is"
+            " voortgezet, moet de einddatum worden gecorrigeerd.",
+        ),
+        (
+            date(2024, 5, 1),
+            "en",
+            "Employment ends (later contract registered) (planned)",
+            " A contract from 1 Jul 2024 is registered after this end date: if the employment continues, its"
+            " end date needs correcting.",
+        ),
+        (
+            date(2024, 5, 1),
+            "nl",
+            "Gaat uit dienst (later contract geregistreerd) (gepland)",
+            " Er is een contract vanaf 1 juli 2024 geregistreerd na deze einddatum: als het dienstverband"
+            " wordt voortgezet, moet de einddatum worden gecorrigeerd.",
+        ),
+    ],
+)
+def test_20_a_contract_after_the_end_of_the_employment_folded_into_the_departure_is_named(
+    as_of: date, locale: str, title: str, caveat: str
+) -> None:
+    # The main job's end may be stale (a renewal from 1 Jul 2024 is registered after it); a side job ends
+    # on the same day and, starting later, tells the one departure. It read "Employment ended" as plain
+    # fact, the caveat of the main job gone with its folded end.
+    events = build_timeline(person(), [MAIN_STALE, SIDE], as_of=as_of, locale=locale)
+    ended = one(events, CONTRACT_ENDED)
+    assert ended.event_data["employment_id"] == "side"  # the same event (key) as before: only its words
+    assert ended.event_title == title
+    assert caveat in ended.event_description
+    assert (ended.event_data["after_end_contracts"], ended.event_data["after_end_start_date"]) == (
+        1,
+        "2024-07-01",
+    )
+    if locale == "nl":
+        assert not _ENGLISH.findall(f"{ended.event_title} || {ended.event_description}")
+
+
+def test_20_every_contract_after_a_same_day_end_is_counted_and_the_first_named() -> None:
+    # Both ends may be stale: the count is of every contract registered after that day's ends, the date
+    # the earliest start among them, whichever employment it belongs to and whichever tells the day.
+    side = job(
+        "2024-01-01",
+        ident="side",
+        end=STALE_END,
+        contracts=[fixed("2024-01-01", STALE_END), fixed("2024-09-01", "2025-08-31")],
+    )
+    for employments in ([MAIN_STALE, side], [side, MAIN_STALE]):
+        ended = one(build(employments), CONTRACT_ENDED)
+        assert ended.event_data["employment_id"] == "side"
+        assert (ended.event_data["after_end_contracts"], ended.event_data["after_end_start_date"]) == (
+            2,
+            "2024-07-01",
+        )
+        assert "2 contracts are registered after this end date, the first from 1 Jul 2024" in (
+            ended.event_description
+        )
+    # The one that tells the day had the caveat already: it is as it was.
+    later = job("2024-01-01", ident="side", end=STALE_END, contracts=[fixed("2024-01-01", STALE_END)])
+    main = job("2023-01-01", ident="main", end=STALE_END, contracts=STALE_CONTRACTS[:1])
+    stale_side = {**later, "contracts": [*later["contracts"], fixed("2024-07-01", "2025-06-30")]}
+    ended = one(build([main, stale_side]), CONTRACT_ENDED)
+    assert (ended.event_data["after_end_contracts"], ended.event_data["after_end_start_date"]) == (
+        1,
+        "2024-07-01",
+    )
+    # Neither has one: the keys stay absent, so a stored departure is not rewritten.
+    plain = one(build([main, later]), CONTRACT_ENDED)
+    assert "after_end_contracts" not in plain.event_data and "after_end_start_date" not in plain.event_data
+    assert plain.event_title == "Employment ended"

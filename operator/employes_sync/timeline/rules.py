@@ -358,6 +358,11 @@ def _departure(
     started = [k for k in emp.contracts if k.start <= end]
     running = [k for k in started if k.end is None or k.end >= end] or started
     contract = running[-1] if running else None
+    # Every employment ending this day is folded into this one departure (`_continued`): what their
+    # ends say is said here, or it is lost with them.
+    same_day = [
+        person.employments[n] for n, other in enumerate(ends) if other is not None and other[0] == end
+    ]
     out.add(
         CONTRACT_ENDED,
         end,
@@ -367,7 +372,7 @@ def _departure(
             "start_date": emp.start,
             "end_date": end,
             "contract_duration": contract.duration if contract else None,
-            **_after_end(emp),
+            **_after_end([k for other in same_day for k in other.contracts_after_end]),
         },
         "departure",
         emp.id,
@@ -387,20 +392,19 @@ def _next_after_end(emp: Employment) -> dict[str, Any]:
     return {"next_contract_date": emp.contracts_after_end[0].start}
 
 
-def _after_end(emp: Employment) -> dict[str, Any]:
+def _after_end(after: list[Contract]) -> dict[str, Any]:
     """What the end says of the contracts registered after it: how many, and the first one's start.
 
     The end of an employment with a contract from after it may be stale (HR renewed the contract and
-    never moved the end): "Employment ended" must then not stand as plain fact. The keys are there only
+    never moved the end): "Employment ended" must then not stand as plain fact. ``after`` holds those of
+    every employment ending that day, since the one departure stands for all of them: the caveat of one
+    folded into another's departure went with it, and its end read as plain fact. The keys are there only
     when such a contract is: on every departure they would rewrite every stored one on the next sync
     with nothing to say, and count and announce each as changed.
     """
-    if not emp.contracts_after_end:
+    if not after:
         return {}
-    return {
-        "after_end_contracts": len(emp.contracts_after_end),
-        "after_end_start_date": emp.contracts_after_end[0].start,
-    }
+    return {"after_end_contracts": len(after), "after_end_start_date": min(k.start for k in after)}
 
 
 def _lapsed_contracts(
