@@ -2054,3 +2054,36 @@ def test_20_every_contract_after_a_same_day_end_is_counted_and_the_first_named()
     plain = one(build([main, later]), CONTRACT_ENDED)
     assert "after_end_contracts" not in plain.event_data and "after_end_start_date" not in plain.event_data
     assert plain.event_title == "Employment ended"
+
+
+def test_20_a_registered_end_tells_the_day_before_an_end_dated_by_the_out_of_service_state() -> None:
+    # Out of service: the main job's end is registered (31 Dec 2024); a later job nobody closed has its
+    # last contract end the same day, so it dates its end too, and sorting last it told the departure:
+    # "Out of service; the employment has no end date, so the end of the last contract dates the
+    # departure", false of the day, whose end is registered. Before that day it was worse: an end dated by
+    # the out-of-service state after as_of is not shown, and the registered end folded into it went with
+    # it, so the notice given (shown as planned when alone) was not shown at all.
+    employments = [
+        job("2023-01-01", ident="main", end="2024-12-31", contracts=[permanent("2023-01-01")]),
+        job("2024-03-01", ident="side", contracts=[fixed("2024-03-01", "2024-12-31")]),
+    ]
+    for as_of, title, description in (
+        (AS_OF, "Employment ended", "Employment ended on 31 Dec 2024 (started 1 Jan 2023)."),
+        (
+            date(2024, 12, 1),
+            "Employment ends (planned)",
+            "Employment ends on 31 Dec 2024 (started 1 Jan 2023); the end date is registered.",
+        ),
+    ):
+        events = build(employments, as_of, status="out_of_service")
+        ended = one(events, CONTRACT_ENDED)
+        assert (ended.event_date, ended.event_data["employment_id"]) == (date(2024, 12, 31), "main")
+        assert ended.event_data["reason"] == "employment_ended"
+        assert ended.event_data["contract_duration"] == "permanent"
+        assert ended.event_title == title
+        assert ended.event_description.startswith(description)
+        # Neither the side job's last contract nor the main job's is a lapse: both ended with the person.
+        assert not of(events, CONTRACT_EXPIRED_UNRENEWED)
+    # The out-of-service state still dates a departure on its own day, as before.
+    alone = build([employments[1]], status="out_of_service")
+    assert one(alone, CONTRACT_ENDED).event_data["reason"] == "out_of_service"

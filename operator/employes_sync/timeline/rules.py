@@ -311,15 +311,30 @@ def _paid_after(emp: Employment, day: date) -> bool:
     return any(row.start > day for row in emp.salaries) or any(row.start > day for row in emp.hours)
 
 
-def _continued(person: Employee, ends: list[tuple[date, str] | None], number: int, end: date) -> bool:
-    """Whether another employment of the person runs on from the day after ``end`` (or earlier).
+def _tells(found: tuple[date, str], number: int) -> tuple[bool, int]:
+    """Which of the ends on one day tells the one departure: the greatest.
+
+    A registered end comes first: it is a fact, shown even while planned, where an end dated by the
+    out-of-service state is a last contract's end read as the departure, and not shown while it is still
+    to come. Told by the latter, the day read "the employment has no end date" although one is
+    registered, and before it came the registered end was not shown at all. Then the one that sorts
+    last (of two closed on one day, the one that started last).
+    """
+    return found[1] == EMPLOYMENT_ENDED, number
+
+
+def _continued(
+    person: Employee, ends: list[tuple[date, str] | None], number: int, mine: tuple[date, str]
+) -> bool:
+    """Whether another employment of the person runs on from the day after its end ``mine`` (or earlier).
 
     Such an end is no departure: the person works on under the other one (two ending on one day are
-    one departure, the later-sorting one's). An open employment of someone out of service that was
-    already running is no sign of work (nobody closed it), so it continues nothing; one opened on this
-    end's day or the next was registered to follow it, so the person did not leave here, and when they
-    did is not known.
+    one departure, told by the one `_tells` puts first). An open employment of someone out of service
+    that was already running is no sign of work (nobody closed it), so it continues nothing; one opened
+    on this end's day or the next was registered to follow it, so the person did not leave here, and
+    when they did is not known.
     """
+    end = mine[0]
     for other, (emp, other_end) in enumerate(zip(person.employments, ends, strict=True)):
         # Days, not end + 1 day: an end on date.max has no next day.
         if other == number or (emp.start - end).days > 1:
@@ -327,8 +342,10 @@ def _continued(person: Employee, ends: list[tuple[date, str] | None], number: in
         if other_end is None:
             if not person.out_of_service or emp.start >= end:
                 return True
-        elif other_end[0] > end or (other_end[0] == end and other > number):
-            return True  # ended later; or on the same day, and the one that sorts last tells it
+        elif other_end[0] > end:
+            return True
+        elif other_end[0] == end and _tells(other_end, other) > _tells(mine, number):
+            return True  # on the same day, and the other one tells it
     return False
 
 
@@ -352,7 +369,7 @@ def _departure(
     if found is None:
         return None
     end, reason = found
-    if _continued(person, ends, number, end) or (reason == OUT_OF_SERVICE and end > as_of):
+    if _continued(person, ends, number, found) or (reason == OUT_OF_SERVICE and end > as_of):
         return end
     # The contract running at the end (not a shorter one that ran beside it); else the last one before.
     started = [k for k in emp.contracts if k.start <= end]
