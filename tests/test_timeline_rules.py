@@ -2087,3 +2087,124 @@ def test_20_a_registered_end_tells_the_day_before_an_end_dated_by_the_out_of_ser
     # The out-of-service state still dates a departure on its own day, as before.
     alone = build([employments[1]], status="out_of_service")
     assert one(alone, CONTRACT_ENDED).event_data["reason"] == "out_of_service"
+
+
+@pytest.mark.parametrize(
+    ("as_of", "locale", "description"),
+    [
+        (
+            AS_OF,
+            "en",
+            "Employment ended on 31 Dec 2024 (started 1 Mar 2024). Another employment, started 1 Jan 2015,"
+            " ended on the same day.",
+        ),
+        (
+            AS_OF,
+            "nl",
+            "Dienstverband beëindigd op 31 december 2024 (begonnen 1 maart 2024). Een ander dienstverband,"
+            " begonnen 1 januari 2015, is op dezelfde dag beëindigd.",
+        ),
+        (
+            date(2024, 12, 1),
+            "en",
+            "Employment ends on 31 Dec 2024 (started 1 Mar 2024); the end date is registered. Another"
+            " employment, started 1 Jan 2015, ends on the same day.",
+        ),
+        (
+            date(2024, 12, 1),
+            "nl",
+            "Dienstverband eindigt op 31 december 2024 (begonnen 1 maart 2024); de einddatum is"
+            " geregistreerd. Een ander dienstverband, begonnen 1 januari 2015, eindigt op dezelfde dag.",
+        ),
+    ],
+)
+def test_20_the_departure_says_that_another_employment_ended_the_same_day(
+    as_of: date, locale: str, description: str
+) -> None:
+    # A permanent main job since 2015 and a side job from March 2024 both closed on 31 Dec 2024. The one
+    # departure, told by the side job, read "Employment ended on 31 Dec 2024 (started 1 Mar 2024)": the
+    # main job's end was said nowhere, so its 2015 start stood open in the timeline as if it ran on, and
+    # the person's departure read as that of someone employed since March 2024.
+    employments = [
+        job("2015-01-01", ident="main", end="2024-12-31", contracts=[permanent("2015-01-01")]),
+        job("2024-03-01", ident="side", end="2024-12-31", contracts=[fixed("2024-03-01", "2024-12-31")]),
+    ]
+    events = build_timeline(person(), employments, as_of=as_of, locale=locale)
+    ended = one(events, CONTRACT_ENDED)
+    assert ended.event_data["employment_id"] == "side"  # the same event (key) as before
+    assert ended.event_description == description
+    assert (ended.event_data["also_ended_employments"], ended.event_data["also_ended_start_date"]) == (
+        1,
+        "2015-01-01",
+    )
+    if locale == "nl":
+        assert not _ENGLISH.findall(f"{ended.event_title} || {ended.event_description}")
+
+
+def test_20_several_employments_ending_with_the_departure_are_counted_and_the_first_start_named() -> None:
+    employments = [
+        job("2018-05-01", ident="b", end="2024-12-31"),
+        job("2015-01-01", ident="a", end="2024-12-31"),
+        job("2024-03-01", ident="c", end="2024-12-31", contracts=[fixed("2024-03-01", "2024-12-31")]),
+    ]
+    for locale, sentence in (
+        ("en", " 2 other employments, the first started 1 Jan 2015, ended on the same day."),
+        ("nl", " Nog 2 dienstverbanden, het eerste begonnen 1 januari 2015, zijn op dezelfde dag beëindigd."),
+    ):
+        ended = one(build_timeline(person(), employments, as_of=AS_OF, locale=locale), CONTRACT_ENDED)
+        assert ended.event_data["employment_id"] == "c"
+        assert ended.event_description.endswith(sentence)
+        assert (ended.event_data["also_ended_employments"], ended.event_data["also_ended_start_date"]) == (
+            2,
+            "2015-01-01",
+        )
+    planned = one(build_timeline(person(), employments, as_of=date(2024, 12, 1), locale="nl"), CONTRACT_ENDED)
+    assert planned.event_description.endswith(
+        " Nog 2 dienstverbanden, het eerste begonnen 1 januari 2015, eindigen op dezelfde dag."
+    )
+    english = one(build(employments, date(2024, 12, 1)), CONTRACT_ENDED)
+    assert english.event_description.endswith(
+        " 2 other employments, the first started 1 Jan 2015, end on the same day."
+    )
+
+
+def test_20_an_end_that_is_not_on_the_departure_day_adds_nothing_to_it() -> None:
+    # An end on another day is no fold: one that the later end continues (a job closed before the last),
+    # or one a day apart (closed on 30 Dec, the other on 31 Dec), leaves the departure as it was, without
+    # the new keys, so a stored one is not rewritten.
+    for earlier in ("2024-06-30", "2024-12-30"):
+        events = build(
+            [
+                job("2015-01-01", ident="main", end=earlier),
+                job("2024-03-01", ident="side", end="2024-12-31"),
+            ]
+        )
+        ended = one(events, CONTRACT_ENDED)
+        assert ended.event_description == "Employment ended on 31 Dec 2024 (started 1 Mar 2024)."
+        assert not {"also_ended_employments", "also_ended_start_date"} & set(ended.event_data)
+
+
+def test_20_the_employment_folded_into_the_departure_reports_no_lapse_at_its_end() -> None:
+    # The folded end still dates that employment's leaving: its fixed-term contract that ran out on the
+    # day is no lapse; one that ran out earlier, before its registered end, still is, naming that end.
+    employments = [
+        job("2023-01-01", ident="main", end="2024-12-31", contracts=[fixed("2023-01-01", "2024-12-31")]),
+        job("2024-03-01", ident="side", end="2024-12-31", contracts=[fixed("2024-03-01", "2024-12-31")]),
+    ]
+    assert not of(build(employments), CONTRACT_EXPIRED_UNRENEWED)
+    employments[0]["contracts"] = [fixed("2023-01-01", "2024-06-30")]
+    lapse = one(build(employments), CONTRACT_EXPIRED_UNRENEWED)
+    assert (lapse.event_data["employment_id"], lapse.event_data["employment_end_date"]) == (
+        "main",
+        "2024-12-31",
+    )
+
+
+def test_every_phrase_of_the_wording_has_an_english_and_a_dutch_form() -> None:
+    from employes_sync.timeline.wording import _EN, _NL
+
+    assert set(_EN.phrases) == set(_NL.phrases)
+    # Every planned form is the future of a phrase that exists (a typo in the key would fall back to none).
+    for key in _EN.phrases:
+        if key.endswith(".planned"):
+            assert key.removesuffix(".planned") in _EN.phrases, key

@@ -390,6 +390,7 @@ def _departure(
             "end_date": end,
             "contract_duration": contract.duration if contract else None,
             **_after_end([k for other in same_day for k in other.contracts_after_end]),
+            **_also_ended([other for other in same_day if other is not emp]),
         },
         "departure",
         emp.id,
@@ -422,6 +423,19 @@ def _after_end(after: list[Contract]) -> dict[str, Any]:
     if not after:
         return {}
     return {"after_end_contracts": len(after), "after_end_start_date": min(k.start for k in after)}
+
+
+def _also_ended(folded: list[Employment]) -> dict[str, Any]:
+    """What the departure says of the other employments ending the same day: how many, the first start.
+
+    The one departure is told by one of them, with its own start: a permanent main job since 2015 closed
+    on the day a side job from March 2024 closed read "Employment ended (started 1 Mar 2024)", the main
+    job's end said nowhere, its start standing open as if it ran on. Present only when there is such an
+    employment, as `_after_end`'s keys, so that no other stored departure is rewritten.
+    """
+    if not folded:
+        return {}
+    return {"also_ended_employments": len(folded), "also_ended_start_date": min(e.start for e in folded)}
 
 
 def _lapsed_contracts(

@@ -108,6 +108,10 @@ _EN = _Words(
         "ended.desc": "Employment ended on {date} (started {start}).",
         "ended.desc.planned": "Employment ends on {date} (started {start}); the end date is registered.",
         "ended.after": " (later contract registered)",
+        "ended.also": " Another employment, started {start}, ended on the same day.",
+        "ended.also.planned": " Another employment, started {start}, ends on the same day.",
+        "ended.also.more": " {n} other employments, the first started {start}, ended on the same day.",
+        "ended.also.more.planned": " {n} other employments, the first started {start}, end on the same day.",
         "ended.desc.after": " A contract from {date} is registered after this end date: if the employment"
         " continued, its end date needs correcting.",
         "ended.desc.after.planned": " A contract from {date} is registered after this end date: if the"
@@ -250,6 +254,12 @@ _NL = _Words(
         "ended.desc.planned": "Dienstverband eindigt op {date} (begonnen {start}); de einddatum is"
         " geregistreerd.",
         "ended.after": " (later contract geregistreerd)",
+        "ended.also": " Een ander dienstverband, begonnen {start}, is op dezelfde dag beëindigd.",
+        "ended.also.planned": " Een ander dienstverband, begonnen {start}, eindigt op dezelfde dag.",
+        "ended.also.more": " Nog {n} dienstverbanden, het eerste begonnen {start}, zijn op dezelfde dag"
+        " beëindigd.",
+        "ended.also.more.planned": " Nog {n} dienstverbanden, het eerste begonnen {start}, eindigen op"
+        " dezelfde dag.",
         "ended.desc.after": " Er is een contract vanaf {date} geregistreerd na deze einddatum: als het"
         " dienstverband is voortgezet, moet de einddatum worden gecorrigeerd.",
         "ended.desc.after.planned": " Er is een contract vanaf {date} geregistreerd na deze einddatum: als"
@@ -501,6 +511,12 @@ class Wording:
         else:
             key = "ended.desc" + tense
         text = self.p(key, date=self.day(day), start=self.day(d["start_date"]))
+        # The other employments ending that day: this one departure is theirs too, and their ends are
+        # said nowhere else.
+        also = d.get("also_ended_employments") or 0
+        if also:
+            more = ".more" if also > 1 else ""
+            text += self.p(f"ended.also{more}{tense}", n=also, start=self.day(d["also_ended_start_date"]))
         if after:
             more = ".more" if after > 1 else ""
             text += self.p(
