@@ -2208,3 +2208,43 @@ def test_every_phrase_of_the_wording_has_an_english_and_a_dutch_form() -> None:
     for key in _EN.phrases:
         if key.endswith(".planned"):
             assert key.removesuffix(".planned") in _EN.phrases, key
+
+
+def test_20_out_of_service_dates_every_employment_that_ran_until_the_last_day_not_only_one() -> None:
+    # Out of service: an open job's fixed-term contract ran until 31 Dec 2024, the day a later job closed
+    # (or, nobody having closed either, the day the later job's contract ran until too). Only the one
+    # sorting last was dated by the out-of-service state, so the other's contract, ending the day the
+    # person left, read "Fixed-term contract expired, no follow-up registered ... Working on after it
+    # expired continues the contract", beside "Employment ended" on that same day.
+    open_job = job("2023-01-01", ident="open", contracts=[fixed("2023-01-01", "2024-12-31")])
+    for later_end in ("2024-12-31", None):
+        later = job("2024-03-01", ident="later", end=later_end, contracts=[fixed("2024-03-01", "2024-12-31")])
+        events = build([open_job, later], status="out_of_service")
+        assert not of(events, CONTRACT_EXPIRED_UNRENEWED), later_end
+        ended = one(events, CONTRACT_ENDED)
+        assert (ended.event_date, ended.event_data["employment_id"]) == (date(2024, 12, 31), "later")
+        assert ended.event_data["reason"] == ("employment_ended" if later_end else "out_of_service")
+        assert (ended.event_data["also_ended_employments"], ended.event_data["also_ended_start_date"]) == (
+            1,
+            "2023-01-01",
+        )
+        # In either order: the open job sorting last is dated by the state, the registered end tells it.
+        swapped = build(
+            [
+                {**open_job, "start_date": "2024-06-01", "contracts": [fixed("2024-06-01", "2024-12-31")]},
+                later,
+            ],
+            status="out_of_service",
+        )
+        assert not of(swapped, CONTRACT_EXPIRED_UNRENEWED), later_end
+        assert len(of(swapped, CONTRACT_ENDED)) == 1
+    # Still at work in either (paid after that day): they left on a day not known, so no departure, and
+    # what ran out is the lapse for HR to check, as for one employment alone.
+    paid_on = {**open_job, "salary": [monthly("2023-01-01", 3000), monthly("2025-01-01", 3100)]}
+    later = job("2024-03-01", ident="later", contracts=[fixed("2024-03-01", "2024-12-31")])
+    events = build([paid_on, later], status="out_of_service")
+    assert not of(events, CONTRACT_ENDED)
+    assert {e.event_data["employment_id"] for e in of(events, CONTRACT_EXPIRED_UNRENEWED)} == {
+        "open",
+        "later",
+    }

@@ -38,12 +38,8 @@ OUT_OF_SERVICE = "out_of_service"
 def derive(person: Employee, out: Collector, as_of: date) -> None:
     _employee_added(person, out)
     chains = c.chains(person.employments)
-    # The out-of-service state dates the employment that runs last, which need not be the one that
-    # started last: a short one beside it may have started later.
-    last = max(
-        range(len(person.employments)), key=lambda n: (_runs_until(person.employments[n]), n), default=-1
-    )
-    ends = [_end_of(person, emp, number == last) for number, emp in enumerate(person.employments)]
+    left = _left_on(person)
+    ends = [_end_of(emp, left) for emp in person.employments]
     covered_until: date | None = None  # the last day any earlier employment runs (date.max: still open)
     for number, emp in enumerate(person.employments):
         # A re-hire starts after a day or more without any earlier employment: one that overlaps an
@@ -293,16 +289,33 @@ def _runs_until(emp: Employment) -> date:
     return NEVER
 
 
-def _end_of(person: Employee, emp: Employment, latest: bool) -> tuple[date, str] | None:
+def _left_on(person: Employee) -> date | None:
+    """The day the out-of-service state dates the person's leaving, or None when it dates nothing.
+
+    Left, but an employment was never closed: the last day any employment runs (its contracts' last
+    end, for one nobody closed) is the best date there is; the employment that runs until then need not
+    be the one that started last (a short one beside it may have started later). Every employment that
+    runs until that day ended on it, not only the one sorting last: dated one at a time, the other's
+    contract ending the day the person left read "expired, no follow-up registered" beside the departure.
+    Unless a wage or hours period starting after that day, in any of them, shows the person was still
+    paid then: they left on a day not known.
+    """
+    if not person.out_of_service:
+        return None
+    until = max((_runs_until(emp) for emp in person.employments), default=NEVER)
+    if until == NEVER or any(
+        _paid_after(emp, until) for emp in person.employments if _runs_until(emp) == until
+    ):
+        return None
+    return until
+
+
+def _end_of(emp: Employment, left: date | None) -> tuple[date, str] | None:
     """The day the employment ends and why, or None while it runs on."""
     if emp.end is not None:
         return emp.end, EMPLOYMENT_ENDED
-    if latest and person.out_of_service:
-        # Left, but the employment was never closed: the last contract's end is the best date there is,
-        # unless a wage or hours period starting after it shows the person was still paid then.
-        until = _runs_until(emp)
-        if until != NEVER and not _paid_after(emp, until):
-            return until, OUT_OF_SERVICE
+    if left is not None and _runs_until(emp) == left:
+        return left, OUT_OF_SERVICE
     return None
 
 
