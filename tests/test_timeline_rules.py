@@ -2132,6 +2132,7 @@ def test_20_the_departure_says_that_another_employment_ended_the_same_day(
     events = build_timeline(person(), employments, as_of=as_of, locale=locale)
     ended = one(events, CONTRACT_ENDED)
     assert ended.event_data["employment_id"] == "side"  # the same event (key) as before
+    assert ended.event_key == one(build([employments[1]], as_of), CONTRACT_ENDED).event_key
     assert ended.event_description == description
     assert (ended.event_data["also_ended_employments"], ended.event_data["also_ended_start_date"]) == (
         1,

@@ -377,6 +377,10 @@ def _departure(
     (planned)" would say they are still there, and the day they left is not known (a registered end
     of the employment is a fact, and is shown as planned). Returns the day the employment ended
     either way, so a contract that ran out that day is not reported as lapsed too.
+
+    Several ending on one day are one departure (the person leaves once), told by the one `_tells` puts
+    first, under its key, with its start and contract; but it says what every one of those ends says
+    (the contracts registered after them, and that the others ended too), since no other event does.
     """
     found = ends[number]
     if found is None:
