@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from employes_sync.timeline import (
     CONTRACT_ENDED,
+    CONTRACT_EXPIRED_UNRENEWED,
     CONTRACT_STARTED,
     DEPARTURE_TYPES,
     HOURS_CHANGE,
@@ -188,6 +189,58 @@ def test_a_continuous_history_has_no_departure_or_rehire_in_any_zone(
     assert not [e for e in of(events, CONTRACT_STARTED) if e.event_data["rehire"]]
     # However each date was written, the timeline is the one of the plain dates.
     assert events == build(employments_of(spans, ["date"] * len(form)))
+
+
+# ---------------------------------------------------- several employments ending on one day: one departure
+
+
+@st.composite
+def same_day_ends(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str, list[date], int]:
+    """Two or three employments of one person closed on one day (or, out of service, one of them only
+    running until then by its fixed-term contract), each with or without contracts registered after the
+    end; with the day, the employments' starts and how many contracts are registered after it."""
+    day = date(2024, 12, 31)
+    status = draw(st.sampled_from(["active", "out_of_service"]))
+    jobs, starts, after = [], [], 0
+    count = draw(st.integers(min_value=2, max_value=3))
+    for number in range(count):
+        start = date(2015, 1, 1) + timedelta(days=draw(st.integers(min_value=0, max_value=3000)))
+        contracts: list[dict[str, Any]] = [
+            {"start_date": start.isoformat(), "end_date": day.isoformat(), "contract_duration": "definite"}
+        ]
+        job: dict[str, Any] = {"id": f"emp-{number}", "start_date": start.isoformat(), "contracts": contracts}
+        if status == "active" or number or draw(st.booleans()):
+            job["end_date"] = day.isoformat()
+            for later in range(draw(st.integers(min_value=0, max_value=2))):
+                begins = day + timedelta(days=1 + 31 * later + draw(st.integers(min_value=0, max_value=20)))
+                contracts.append({"start_date": begins.isoformat(), "contract_duration": "permanent"})
+                after += 1
+        jobs.append(job)
+        starts.append(start)
+    return jobs, status, starts, after
+
+
+@FAST
+@given(same_day_ends(), st.sampled_from([AS_OF, date(2024, 12, 1)]))
+def test_employments_ending_on_one_day_are_one_departure_that_tells_all_of_it(
+    case: tuple[list[dict[str, Any]], str, list[date], int], as_of: date
+) -> None:
+    jobs, status, starts, after = case
+    events = build_timeline({**EMPLOYEE, "status": status}, jobs, as_of=as_of)
+    (ended,) = of(events, CONTRACT_ENDED)
+    data = ended.event_data
+    assert ended.event_date == date(2024, 12, 31)
+    # A registered end is a fact: it tells the day, and is shown even while planned.
+    assert data["reason"] == "employment_ended"
+    told = next(j for j in jobs if j["id"] == data["employment_id"])
+    others = sorted(start for job, start in zip(jobs, starts, strict=True) if job is not told)
+    assert (data["also_ended_employments"], data["also_ended_start_date"]) == (
+        len(others),
+        others[0].isoformat(),
+    )
+    assert data.get("after_end_contracts", 0) == after
+    assert ("(later contract registered)" in ended.event_title) is bool(after)
+    assert not of(events, CONTRACT_EXPIRED_UNRENEWED)  # every contract ran out with the person's leaving
 
 
 # ------------------------------------------------------------------------ no end, written as a day
