@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from psycopg_pool import AsyncConnectionPool
 
 from employes_sync.employes.models import parse_employee, parse_employee_page, parse_employments
@@ -17,6 +19,7 @@ from employes_sync.timeline import build_timeline
 from employes_sync.validation import (
     MAX_DEPTH,
     InvalidRecord,
+    _checked_copy_naming_paths,
     check_record,
     employee_id,
     parse_date,
@@ -235,3 +238,34 @@ def test_a_timestamp_with_a_zone_is_the_dutch_calendar_day_of_its_instant(text: 
 def test_an_offset_that_is_no_offset_is_not_a_date(text: str) -> None:
     with pytest.raises(InvalidRecord):
         parse_date(text)
+
+
+_TEXT = st.text(st.sampled_from("ab.é\x00\ud800"), max_size=4)
+_JSON_LEAVES = st.none() | st.booleans() | st.integers() | st.floats() | _TEXT
+_JSON = st.recursive(
+    _JSON_LEAVES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_TEXT, _JSON, max_size=4))
+def test_check_record_copies_fast_as_it_checks_with_paths(record: dict[str, Any]) -> None:
+    """The copy without paths keeps and refuses exactly what the walk naming every path does.
+
+    Text with NUL or a lone surrogate and non-finite floats are drawn as often as good values, so both
+    ways are taken: a record the fast copy refuses is walked again for the reason.
+    """
+    try:
+        expected: dict[str, Any] | str = _checked_copy_naming_paths(record, "employee")
+    except InvalidRecord as error:
+        expected = error.reason
+    try:
+        got: dict[str, Any] | str = check_record(record, "employee")
+    except InvalidRecord as error:
+        got = error.reason
+    assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    if isinstance(got, dict):
+        assert got == record or json.dumps(got) == json.dumps(record)  # NaN is never == itself
+        assert all(got[k] is not v for k, v in record.items() if isinstance(v, dict | list))

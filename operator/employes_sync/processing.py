@@ -182,7 +182,11 @@ async def process_employees(
             log.info("employee %s handed to a batch: %s", employee_id, reason)
     result.history_processed = sum(len(v) for v in fetched.values())
 
-    stored = await raw_store.store_employments(pool, settings.scope, fetched, settings.redact)
+    # Redacted once: what is stored is what the timeline is built from.
+    history = {
+        employee_id: raw_store.redact(items, settings.redact) for employee_id, items in fetched.items()
+    }
+    stored = await raw_store.store_employments(pool, settings.scope, history, redact_fields=())
     result.raw_new, result.raw_changed, result.raw_unchanged = stored.new, stored.changed, stored.unchanged
 
     if employees is None:
@@ -196,9 +200,6 @@ async def process_employees(
             for employee_id in employee_ids
             if employee_id in employees
         }
-    history = {
-        employee_id: raw_store.redact(items, settings.redact) for employee_id, items in fetched.items()
-    }
     for employee_id in employee_ids:
         if employee_id not in employees and employee_id not in errors:
             errors[employee_id] = "employee record missing from the store"
