@@ -106,7 +106,7 @@ def test_every_unusable_api_url_is_one_usage_line_without_its_credential(url: st
     [
         (["sync", "--bogus"], "No such option '--bogus'"),
         (["sync", "--workers", "0"], "Invalid value for '--workers'"),
-        (["timeline"], "Missing argument 'EMPLOYEE_ID'"),
+        (["timeline"], "Missing argument 'EMPLOYEE'"),
         (["queue", "--prune-older-than", "soon"], "is not an age like 30m"),
         (["nope"], "No such command 'nope'"),
         (["simulate", "--token", " "], "must not be empty"),
@@ -235,7 +235,27 @@ def test_timeline_queue_and_rebuild_commands(simulator: object, database_url: st
     queue = run("queue", "--json", env=env)
     assert json.loads(queue.stdout)["counts"]["completed"] == 3
 
-    rebuilt = run("rebuild", "--employee", employee_id, "--json", env=env)
+    # What `employees` prints can be typed back: the id it shows, or the employee number HR uses.
+    # (It showed only the number while `timeline` took only the id, and answered "no timeline events".)
+    listed = run("employees", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0].split()[:2] == ["id", "number"]
+    row = next(line.split() for line in listed.stdout.splitlines()[1:] if line.startswith(employee_id))
+    number = row[1]
+    assert number.isdigit()
+    by_number = run("timeline", number, "--json", env=env)
+    assert by_number.returncode == 0, by_number.stderr
+    assert json.loads(by_number.stdout) == events
+    padded = run("timeline", number.zfill(6), env=env)
+    assert padded.returncode == 0 and padded.stdout == run("timeline", employee_id, env=env).stdout
+    nobody = run("timeline", "999999", env=env)
+    assert nobody.returncode == 1
+    assert nobody.stderr == (
+        "employes-sync: error: no timeline events for employee 999999"
+        " (`employes-sync employees` lists ids and numbers)\n"
+    )
+
+    rebuilt = run("rebuild", "--employee", number, "--json", env=env)  # a number is resolved to its id
     assert rebuilt.returncode == 0, rebuilt.stderr
     same = json.loads(rebuilt.stdout)
     # Nothing new and nothing changed: the timeline is current.

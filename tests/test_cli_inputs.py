@@ -199,7 +199,7 @@ def test_not_rebuilt_is_one_bounded_line() -> None:
     errors = {f"e{i}": "no stored data for this employee in this scope" for i in range(5)}
     line = not_rebuilt(errors)
     assert line.startswith("could not rebuild 5 employees: e0: no stored data") and "and 2 more" in line
-    assert "employees` lists the ids" in line and "e3" not in line
+    assert "employees` lists ids and numbers" in line and "e3" not in line
     assert not_rebuilt({"7": "invalid record"}) == "could not rebuild 1 employee: 7: invalid record"
 
 

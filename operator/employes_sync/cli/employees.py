@@ -7,8 +7,7 @@ from typing import Any
 import click
 
 from employes_sync.cli.common import database_option, echo_json, open_database, resolve_database, run
-from employes_sync.cli.inspect import _resolve_scope as resolve_scope  # shared with timeline, queue
-from employes_sync.cli.inspect import scope_option
+from employes_sync.cli.lookup import resolve_scope, scope_option
 from employes_sync.store import employees as employees_store
 
 
@@ -22,7 +21,7 @@ def _when(value: Any) -> str:
 @click.option("--removed", is_flag=True, help="Only employees no longer listed by the API.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def employees(scope: str | None, database_url: str | None, removed: bool, as_json: bool) -> None:
-    """List a scope's employees: number, name, status, first and last seen, and when removed."""
+    """List a scope's employees: id, number, status, first and last seen, when removed, and name."""
 
     async def main() -> list[dict[str, Any]]:
         async with open_database(dsn) as pool:
@@ -37,11 +36,15 @@ def employees(scope: str | None, database_url: str | None, removed: bool, as_jso
     if not rows:
         click.echo("no removed employees" if removed else "no employees")
         return
-    click.echo(f"{'number':>6}  {'status':<8}  {'first seen':<16}  {'last seen':<16}  {'removed':<16}  name")
+    width = max(len("id"), *(len(str(row["employee_id"])) for row in rows))
+    click.echo(
+        f"{'id':<{width}}  {'number':>6}  {'status':<8}  {'first seen':<16}  {'last seen':<16}  "
+        f"{'removed':<16}  name"
+    )
     for row in rows:
         click.echo(
-            f"{row['employee_number'] or '-':>6}  {row['status']:<8}  {_when(row['first_seen_at']):<16}  "
-            f"{_when(row['last_seen_at']):<16}  {_when(row['removed_at']):<16}  "
-            f"{row['display_name'] or row['employee_id']}"
+            f"{row['employee_id']:<{width}}  {row['employee_number'] or '-':>6}  {row['status']:<8}  "
+            f"{_when(row['first_seen_at']):<16}  {_when(row['last_seen_at']):<16}  "
+            f"{_when(row['removed_at']):<16}  {row['display_name'] or '-'}"
         )
     click.echo(f"{len(rows)} employees, {sum(1 for r in rows if r['removed_at'])} removed")

@@ -17,52 +17,35 @@ from employes_sync.cli.common import (
     resolve_database,
     run,
 )
+from employes_sync.cli.lookup import resolve_employee, resolve_scope, scope_option
 from employes_sync.processing import rebuild_timelines
 from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
 from employes_sync.store import timeline as timeline_store
 
-scope_option = click.option(
-    "--scope",
-    help="Whose rows: local/<companyId> for `sync`, <namespace>/<name> for a resource. "
-    "Default: the only scope in the database.",
-)
-
-
-async def _resolve_scope(pool: Any, scope: str | None) -> str:
-    """The scope asked for, or the only one; a scope exists once something of it is stored."""
-    scopes = await runs_store.scopes(pool)
-    if scope:
-        if scope not in scopes:
-            known = f"; known: {', '.join(scopes)}" if scopes else "; nothing is stored here yet"
-            fail(f"unknown scope {scope!r}{known}", 2)
-        return scope
-    if len(scopes) == 1:
-        return scopes[0]
-    if not scopes:
-        fail("nothing has been synced into this database yet", 1)
-    fail(f"several scopes in this database, pick one with --scope: {', '.join(scopes)}", 2)
-
 
 @click.command()
-@click.argument("employee_id")
+@click.argument("employee")
 @scope_option
 @database_option
 @click.option("--json", "as_json", is_flag=True)
-def timeline(employee_id: str, scope: str | None, database_url: str | None, as_json: bool) -> None:
-    """Show one employee's timeline, oldest first."""
+def timeline(employee: str, scope: str | None, database_url: str | None, as_json: bool) -> None:
+    """Show one employee's timeline, oldest first. EMPLOYEE is an id or an employee number."""
 
-    async def main() -> list[dict[str, Any]]:
+    async def main() -> tuple[str, list[dict[str, Any]]]:
         async with open_database(dsn) as pool:
-            return await timeline_store.events_for(pool, await _resolve_scope(pool, scope), employee_id)
+            chosen = await resolve_scope(pool, scope)
+            employee_id = await resolve_employee(pool, chosen, employee)
+            return employee_id, await timeline_store.events_for(pool, chosen, employee_id)
 
     with resolve_database(database_url) as dsn:
-        events = run(main())
+        employee_id, events = run(main())
     if as_json:
         echo_json(events)
         return
     if not events:
-        fail(f"no timeline events for employee {employee_id} (`employes-sync employees` lists the ids)")
+        named = employee if employee_id == employee else f"{employee} ({employee_id})"
+        fail(f"no timeline events for employee {named} (`employes-sync employees` lists ids and numbers)")
     for event in events:
         click.echo(f"{event['event_date']}  {event['event_title']}")
         if event.get("event_description"):
@@ -114,7 +97,9 @@ def queue(scope: str | None, database_url: str | None, prune: str | None, as_jso
 
 
 @click.command()
-@click.option("--employee", "employees", multiple=True, help="Only this employee (repeatable).")
+@click.option(
+    "--employee", "employees", multiple=True, help="Only this employee, by id or number (repeatable)."
+)
 @scope_option
 @database_option
 @click.option(
@@ -148,9 +133,10 @@ def rebuild(
 
     async def main() -> dict[str, Any]:
         async with open_database(dsn) as pool:
-            resolved = await _resolve_scope(pool, scope)
+            resolved = await resolve_scope(pool, scope)
             language = locale or await _last_locale(pool, resolved)
-            result = await rebuild_timelines(pool, resolved, employees or None, as_of=day, locale=language)
+            ids = [await resolve_employee(pool, resolved, employee) for employee in employees]
+            result = await rebuild_timelines(pool, resolved, ids or None, as_of=day, locale=language)
             return {**result.to_json(), "as_of": day.isoformat(), "locale": language}
 
     with resolve_database(database_url) as dsn:
@@ -175,7 +161,7 @@ def not_rebuilt(errors: dict[str, str], shown: int = 3) -> str:
     text = "; ".join(f"{employee_id}: {reason}" for employee_id, reason in items[:shown])
     more = f"; and {len(items) - shown} more" if len(items) > shown else ""
     unknown = any("no stored data" in reason for _, reason in items)
-    hint = " (`employes-sync employees` lists the ids)" if unknown else ""
+    hint = " (`employes-sync employees` lists ids and numbers)" if unknown else ""
     return f"could not rebuild {plural(len(items), 'employee')}: {text}{more}{hint}"
 
 
