@@ -392,7 +392,11 @@ def test_a_failed_first_run_creates_no_scope(simulator: object, database_url: st
     assert run("sync", *good, "--requests-per-second", "200", env=env).returncode == 0
     typo = "00000000-0000-4000-8000-00000000dead"
     failed = run("sync", "--api-url", sim.url, "--company-id", typo, env=env)  # type: ignore[attr-defined]
-    assert failed.returncode == 1 and "(404)" in failed.stderr
+    assert failed.returncode == 1
+    assert failed.stderr.splitlines()[-1] == (
+        f"employes-sync: error: Employes API has no company {typo} at {sim.url}"  # type: ignore[attr-defined]
+        " (404 for GET /employees?page=1); check the company id and the API base URL"
+    )
     employee = sim.employee_ids[0]  # type: ignore[attr-defined]
     shown = run("timeline", employee, env=env)  # no "several scopes": the failed run stored nothing
     assert shown.returncode == 0, shown.stderr

@@ -279,6 +279,30 @@ async def test_a_wrong_token_fails_at_once_with_a_clear_message(simulator: Simul
     assert simulator.stats.requests == {("employees", 401): 1}  # once: a 401 is never retried
 
 
+@pytest.mark.parametrize("mistake", ["company id", "base URL without /v4"])
+async def test_a_listing_that_is_not_there_names_the_company_and_the_base_url(
+    simulator: Simulator, mistake: str
+) -> None:
+    """A mistyped company id, or the API's host without its /v4, read "no such resource (404)"."""
+    assert simulator.url is not None
+    typo = "00000000-0000-4000-8000-00000000dead"
+    base, company = (
+        (simulator.url, typo)
+        if mistake == "company id"
+        else (simulator.url.removesuffix("/v4"), simulator.config.company_id)
+    )
+    client = EmployesClient(base, company, simulator.config.token, backoff_base=0.01)
+    async with client:
+        with pytest.raises(NotFoundError) as caught:
+            await _all_pages(client)
+    assert str(caught.value) == (
+        f"Employes API has no company {company} at {base} (404 for GET /employees?page=1); "
+        "check the company id and the API base URL"
+    )
+    assert caught.value.status == 404 and not caught.value.transient
+    assert sum(simulator.stats.requests.values()) == 1  # a 404 is never retried
+
+
 async def test_a_rotated_token_is_rejected_from_then_on(simulator: Simulator) -> None:
     async with client_for(simulator) as client:
         await client.get_employee(simulator.employee_ids[0])

@@ -450,6 +450,7 @@ A_FAILED_FIRST_RUN_CREATES_NO_SCOPE: Fault = (
     "CLI",
     "a mistyped company id (404)",
     (
+        "one line naming the company id and the base URL to check; "
         "the failed run stores nothing and makes no scope: `timeline` still finds the only one; "
         "`--scope` naming an unknown scope is one line, exit 2"
     ),

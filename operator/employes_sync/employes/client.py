@@ -203,13 +203,26 @@ class EmployesClient:
         """One page of the employee list (1-based)."""
         if page < 1:
             raise ValueError(f"page must be >= 1, got {page}")
-        result: EmployeePage = await self._get(
-            "employees",
-            "/employees",
-            {"page": page, "per_page": self.page_size},
-            shape=lambda body: parse_employee_page(body, page=page, per_page=self.page_size),
-            what=f"/employees?page={page}",
-        )
+        what = f"/employees?page={page}"
+        try:
+            result: EmployeePage = await self._get(
+                "employees",
+                "/employees",
+                {"page": page, "per_page": self.page_size},
+                shape=lambda body: parse_employee_page(body, page=page, per_page=self.page_size),
+                what=what,
+            )
+        except NotFoundError as error:
+            if page != 1:
+                raise
+            # The first page of the listing is missing only when the company id or the base URL is
+            # wrong (a mistyped id; a base URL without its /v4): "no such resource" named neither.
+            company, base = (v if v.isprintable() else repr(v) for v in (self.company_id, self.base_url))
+            raise NotFoundError(
+                f"Employes API has no company {company} at {base} (404 for GET {what}); "
+                "check the company id and the API base URL",
+                status=error.status,
+            ) from None
         return result
 
     async def get_employee(self, employee_id: str) -> dict[str, Any]:
