@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -17,6 +20,9 @@ from psycopg.conninfo import conninfo_to_dict
 
 from employes_sync.dsn import (
     BAD_PORT,
+    GSS_ENCRYPTION_REQUIRED,
+    KERBEROS_ONLY,
+    NO_KERBEROS,
     NOWHERE,
     OPERATOR_ENV_IGNORED,
     OPERATOR_ENV_KEPT,
@@ -28,6 +34,14 @@ from employes_sync.dsn import (
     parse_dsn,
 )
 from employes_sync.store.db import DatabaseUnavailable, check_connection, open_pool, redact_dsn
+from tests.fixtures.pgwire import (
+    AUTH_CLEARTEXT,
+    AUTH_GSS,
+    GSSENC_REQUEST,
+    STARTUP_V3,
+    FakeServer,
+    write_credential_cache,
+)
 
 #: Each password holds "cret9"; how libpq would read it is in the comment.
 MISREAD = [
@@ -176,3 +190,169 @@ def test_libpq_reads_the_environment_at_each_connect_so_removing_the_names_is_en
     for name in operator_environment_ignored(os.environ):
         monkeypatch.delenv(name)
     assert database() == "postgres"
+
+
+# --- Kerberos: the operator's principal is its identity too ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "require_auth"),
+    [
+        ("", NO_KERBEROS),
+        (" require_auth=", NO_KERBEROS),  # libpq's "no requirement"
+        (" gssencmode=prefer", NO_KERBEROS),  # a preference: dialled as disable
+        (" require_auth=scram-sha-256", "scram-sha-256"),  # the author's own choice holds
+        (" require_auth=scram-sha-256,gss", "scram-sha-256"),  # without Kerberos
+        (" require_auth='sspi, md5,none'", "md5,none"),
+        (" require_auth=!password", "!password,!gss,!sspi"),  # a refuse-list refuses Kerberos too
+        (" require_auth=!gss", NO_KERBEROS),
+    ],
+)
+def test_a_resources_dsn_never_lets_libpq_offer_kerberos(given: str, require_auth: str) -> None:
+    """The keyword values replace the DSN's own: what the author wrote is merged, never left to win."""
+    params = conninfo_to_dict(for_resource("host=db.example user=payroll password=pw" + given))
+    assert params["require_auth"] == require_auth and params["gssencmode"] == "disable"
+    assert params["password"] == "pw" and params["passfile"] == NOWHERE
+    # what it added is not shown back to the reader of a message; the author's own choice is
+    shown = redact_dsn(for_resource("host=db.example user=payroll" + given))
+    assert "gssencmode" not in shown
+    assert ("require_auth" in shown) == (require_auth != NO_KERBEROS), shown
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ("gssencmode=require", GSS_ENCRYPTION_REQUIRED),
+        ("gssencmode=Require", GSS_ENCRYPTION_REQUIRED),
+        ("require_auth=gss", KERBEROS_ONLY),
+        ("require_auth=gss,sspi", KERBEROS_ONLY),
+        ("require_auth=sspi", KERBEROS_ONLY),
+    ],
+)
+def test_a_dsn_only_kerberos_could_connect_is_never_dialled(given: str, problem: str) -> None:
+    """Turning it off would weaken what the author asked for (encryption, a method they chose) in silence."""
+    with pytest.raises(DsnInvalid) as info:
+        for_resource(f"postgresql://payroll:s3cret@db.example/payroll?{given.replace(' ', '&')}")
+    assert str(info.value) == problem and "\n" not in problem and "s3cret" not in problem
+
+
+@pytest.fixture
+def operators_kerberos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The operator's pod holding a Kerberos ticket (KRB5CCNAME, as `kinit` leaves one), and no krb5.conf:
+    there is no KDC to reach here, and libpq's use of the cache shows before one would be asked."""
+    cache = write_credential_cache(tmp_path / "krb5cc")
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{cache}")
+    monkeypatch.setenv("KRB5_CONFIG", str(tmp_path / "no-krb5.conf"))
+    return cache
+
+
+def _refused(conninfo: str) -> str:
+    with pytest.raises(psycopg.OperationalError) as info:
+        psycopg.connect(conninfo, connect_timeout=5).close()
+    return str(info.value)
+
+
+def test_libpq_is_built_with_gssapi_so_the_gap_is_real() -> None:
+    """psycopg's libpq links GSSAPI (its default gssencmode is disable, psycopg's own patch, but a server
+    asking for gss and a DSN asking for GSS encryption are still answered with the process's tickets)."""
+    defaults = {opt.keyword.decode(): opt for opt in pq.Conninfo.get_defaults()}
+    assert {"gssencmode", "krbsrvname", "gssdelegation", "require_auth"} <= defaults.keys()
+    message = _refused("host=127.0.0.1 port=1 gssencmode=require")
+    assert "not compiled in" not in message and "credential cache" in message, message
+
+
+def test_a_server_asking_for_kerberos_never_gets_the_operators_ticket(operators_kerberos: Path) -> None:
+    """A database the author runs (or one that trusts the operator's principal) asks for GSSAPI."""
+    with FakeServer(AUTH_GSS) as server:
+        dsn = f"host=127.0.0.1 port={server.port} user=payroll dbname=payroll sslmode=disable"
+        # As written, libpq takes up the operator's cache to answer (its made-up ticket is where it stops;
+        # with a real one and a KDC it would authenticate as the operator's principal).
+        assert "GSSAPI continuation error" in _refused(dsn)
+        for given in ("", " require_auth=scram-sha-256,gss", " require_auth=!password", " gssencmode=prefer"):
+            message = _refused(for_resource(dsn + given))
+            assert "authentication method requirement" in message, message
+            assert "server requested GSSAPI authentication" in message, message
+            assert "GSSAPI continuation" not in message, message
+        assert server.answers == []  # nothing was sent in reply
+
+
+def test_gss_encryption_is_never_started_with_the_operators_ticket(operators_kerberos: Path) -> None:
+    """`gssencmode=prefer` (a system libpq's default) starts GSSAPI encryption whenever a cache is found."""
+    with FakeServer(AUTH_CLEARTEXT) as server:
+        dsn = (
+            f"host=127.0.0.1 port={server.port} user=payroll dbname=payroll sslmode=disable gssencmode=prefer"
+        )
+        _refused(dsn)
+        assert server.requests == [GSSENC_REQUEST, STARTUP_V3]  # the operator's ticket would be next
+        server.requests.clear()
+        _refused(for_resource(dsn))
+        assert server.requests == [STARTUP_V3]
+
+
+#: (pg_hba method, how the role's password is stored): each way a resource's database may ask.
+LOGINS = [("password", "scram-sha-256"), ("md5", "md5"), ("scram-sha-256", "scram-sha-256"), ("trust", None)]
+
+
+@pytest.fixture
+def logins(pg_admin_url: str) -> Iterator[dict[str, str]]:
+    """A role per `LOGINS` method, its password `pw-<role>`, and pg_hba lines asking each role for its
+    method only, ahead of the server's own (trust) lines; removed afterwards. {method: role}"""
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        row = conn.execute("SHOW hba_file").fetchone()
+        assert row is not None
+        hba = Path(str(row[0]))
+        roles = {method: f"auth_{method.replace('-', '_')}_{uuid.uuid4().hex[:8]}" for method, _ in LOGINS}
+        for method, stored in LOGINS:
+            role = roles[method]
+            if stored is None:
+                conn.execute(f'CREATE ROLE "{role}" LOGIN')
+            else:
+                conn.execute(f"SET password_encryption = '{stored}'")
+                conn.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD 'pw-{role}'")
+        original = hba.read_text()
+        lines = "".join(f"local all {roles[method]} {method}\n" for method, _ in LOGINS)
+        hba.write_text(lines + original)
+        try:
+            conn.execute("SELECT pg_reload_conf()")
+            yield roles
+        finally:
+            hba.write_text(original)
+            conn.execute("SELECT pg_reload_conf()")
+            for role in roles.values():
+                conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def test_password_md5_scram_and_trust_logins_work_through_for_resource(
+    logins: dict[str, str], pg_admin_url: str, operators_kerberos: Path
+) -> None:
+    """What a resource's database asks for, other than Kerberos, is answered as before: the parameters
+    for_resource adds are accepted by this libpq and refuse only gss and sspi."""
+    host = conninfo_to_dict(pg_admin_url)["host"]
+
+    def dsn(role: str, password: str | None, extra: str = "") -> str:
+        secret = "" if password is None else f" password={password}"
+        return for_resource(f"host={host} user={role} dbname=postgres{secret}{extra}")
+
+    asking = logins["scram-sha-256"]
+    deadline = time.monotonic() + 10
+    while "password" not in _refused_or_empty(dsn(asking, None)):  # the reload has taken effect
+        assert time.monotonic() < deadline, "pg_hba.conf was not reloaded"
+        time.sleep(0.05)
+    for method, role in logins.items():
+        password = None if method == "trust" else f"pw-{role}"
+        for extra in ("", " require_auth=!password" if method != "password" else " require_auth=password"):
+            with psycopg.connect(dsn(role, password, extra)) as conn:
+                assert conn.execute("SELECT current_user").fetchone() == (role,)
+        if password is not None:  # the method really was asked for: a wrong password is refused
+            assert "password authentication failed" in _refused(dsn(role, "wrong"))
+    # And an author's own requirement still holds: SCRAM asked of an md5 server fails.
+    message = _refused(dsn(logins["md5"], f"pw-{logins['md5']}", " require_auth=scram-sha-256"))
+    assert "server requested a hashed password" in message, message
+
+
+def _refused_or_empty(conninfo: str) -> str:
+    try:
+        psycopg.connect(conninfo, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        return str(exc)
+    return ""

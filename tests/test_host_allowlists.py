@@ -17,7 +17,7 @@ from employes_sync.allowlist import (
     normalize_database_host,
     normalize_host,
 )
-from employes_sync.dsn import UNPARSEABLE, DsnInvalid
+from employes_sync.dsn import GSS_ENCRYPTION_REQUIRED, KERBEROS_ONLY, UNPARSEABLE, DsnInvalid
 
 SOURCE = "Secret payroll/dsn"
 LISTED = Allowlists.build(database_hosts=["pg.payroll.svc", "PG2.example:6432", "fd00::5", "/cloudsql/"])
@@ -86,6 +86,26 @@ def test_the_operators_own_files_are_refused_with_or_without_a_list(param: str, 
 def test_the_same_files_in_a_uri_query_are_refused_too() -> None:
     refusal = Allowlists.build().database_refusal("postgresql://u@pg/x?service=prod&sslmode=require", SOURCE)
     assert refusal is not None and "sets service," in refusal.message
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ("gssencmode=require", GSS_ENCRYPTION_REQUIRED),
+        ("require_auth=gss", KERBEROS_ONLY),
+        ("require_auth=sspi,gss", KERBEROS_ONLY),
+    ],
+)
+@pytest.mark.parametrize("allow", [Allowlists.build(), LISTED], ids=["any-host", "listed"])
+def test_a_dsn_only_the_operators_kerberos_ticket_could_connect_is_refused(
+    given: str, problem: str, allow: Allowlists
+) -> None:
+    refusal = allow.database_refusal(f"postgresql://u:hunter2@pg.payroll.svc/x?{given}", SOURCE)
+    assert refusal is not None and refusal.reason == DATABASE_NOT_ALLOWED
+    assert refusal.message == f"the database DSN in {SOURCE} {problem}; no connection was made"
+    # A preference, or a list with another method, is dialled without Kerberos (dsn.for_resource).
+    for dialled in ("gssencmode=prefer", "require_auth=gss,scram-sha-256", "require_auth=!gss"):
+        assert allow.database_refusal(f"postgresql://u@pg.payroll.svc/x?{dialled}", SOURCE) is None
 
 
 def test_an_unparseable_dsn_is_not_a_refusal_but_a_broken_dsn_never_echoed() -> None:

@@ -9,8 +9,6 @@ request reaches any simulator, no Job is created, the Secret's data is never rea
 from __future__ import annotations
 
 import socket
-import struct
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,9 +19,11 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from employes_sync.dsn import GSS_ENCRYPTION_REQUIRED
 from employes_sync.employes.simulator import Simulator
 from tests.fixtures.kube import *  # noqa: F403
 from tests.fixtures.kube import SECRETS, Cluster, JobRunner, OperatorProcess, esync_path, wait_for
+from tests.fixtures.pgwire import AUTH_CLEARTEXT, AUTH_GSS, GSSENC_REQUEST, FakeServer, write_credential_cache
 from tests.reliability import rows
 from tests.test_operator_e2e import NS, Env, assert_no_secret_anywhere
 
@@ -170,69 +170,6 @@ def test_a_dsn_using_the_operators_own_files_is_refused(env: Env) -> None:
     assert env.simulator.stats.total == 0 and not env.jobs()
 
 
-class PasswordCatcher:
-    """A server on 127.0.0.1 that speaks PostgreSQL's protocol to the point of asking for the password in
-    clear text, as a database a resource's author runs can: it keeps every password a client sends."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.server.getsockname()[1]
-        self.connections = 0
-        self.passwords: list[str] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> PasswordCatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.close()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return  # closed
-            with conn:
-                conn.settimeout(10)
-                self.connections += 1
-                try:
-                    self._ask(conn)
-                except (OSError, struct.error):
-                    pass  # the client went away: it had no password to send
-
-    def _ask(self, conn: socket.socket) -> None:
-        while True:  # SSL and GSS requests are declined ('N'), then the startup message
-            length, code = struct.unpack("!ii", _exactly(conn, 8))
-            _exactly(conn, length - 8)
-            if code not in (80877103, 80877104):
-                break
-            conn.sendall(b"N")
-        conn.sendall(b"R" + struct.pack("!ii", 8, 3))  # AuthenticationCleartextPassword
-        kind = _exactly(conn, 1)
-        (length,) = struct.unpack("!i", _exactly(conn, 4))
-        body = _exactly(conn, length - 4)
-        if kind == b"p":
-            self.passwords.append(body.rstrip(b"\0").decode())
-        conn.sendall(_error(b"28P01", b"password authentication failed"))
-
-
-def _exactly(conn: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = conn.recv(n - len(data))
-        if not chunk:
-            raise OSError("closed")
-        data += chunk
-    return data
-
-
-def _error(code: bytes, message: bytes) -> bytes:
-    fields = b"SFATAL\0C" + code + b"\0M" + message + b"\0\0"
-    return b"E" + struct.pack("!i", len(fields) + 4) + fields
-
-
 @pytest.mark.fault(*rows.THE_OPERATORS_OWN_DATABASE_PASSWORDS_REACH_NO_RESOURCES_DATABASE)
 @pytest.mark.parametrize("where", ["~/.pgpass", "PGPASSWORD"])
 def test_the_operators_own_database_passwords_reach_no_resources_database(
@@ -246,7 +183,7 @@ def test_the_operators_own_database_passwords_reach_no_resources_database(
     (home / ".pgpass").write_text("*:*:*:*:operators-own-pgpass\n")
     (home / ".pgpass").chmod(0o600)
     environ = {"HOME": str(home)} if where == "~/.pgpass" else {"PGPASSWORD": "operators-own-pgpassword"}
-    with PasswordCatcher() as catcher:
+    with FakeServer(AUTH_CLEARTEXT) as catcher:  # asks for the password in clear text
         env.secret(dsn=f"postgresql://payroll@127.0.0.1:{catcher.port}/payroll?sslmode=disable")
         env.resource()
         op = env.operator(environ=environ)
@@ -256,6 +193,28 @@ def test_the_operators_own_database_passwords_reach_no_resources_database(
         assert "operators-own" not in message, message
         assert env.simulator.stats.total == 0 and not env.jobs()
         assert_no_secret_anywhere(env, op, "operators-own")
+
+
+@pytest.mark.fault(*rows.THE_OPERATORS_KERBEROS_TICKET_REACHES_NO_RESOURCES_DATABASE)
+def test_the_operators_kerberos_ticket_reaches_no_resources_database(env: Env, tmp_path: Path) -> None:
+    """The operator's pod holds a Kerberos ticket (KRB5CCNAME; the default /tmp/krb5cc_<uid> needs no
+    variable). A resource's database asking for GSSAPI, or a DSN asking for GSSAPI encryption, would
+    otherwise take the author in as the operator's principal, at any server that trusts it."""
+    cache = write_credential_cache(tmp_path / "krb5cc")
+    environ = {"KRB5CCNAME": f"FILE:{cache}", "KRB5_CONFIG": str(tmp_path / "no-krb5.conf")}
+    with FakeServer(AUTH_GSS) as server:
+        dsn = f"postgresql://payroll@127.0.0.1:{server.port}/payroll?sslmode=disable"
+        env.secret(dsn=f"{dsn}&gssencmode=prefer&require_auth=gss,scram-sha-256")
+        env.resource()
+        env.operator(environ=environ)
+        message = env.wait_condition("Ready", "False", "DatabaseUnavailable")["message"]
+        assert "server requested GSSAPI authentication" in message, message
+        assert GSSENC_REQUEST not in server.requests and server.answers == []
+        env.secret(dsn=f"{dsn}&gssencmode=require")  # only Kerberos could connect this one
+        message = refused(env, "DatabaseNotAllowed")["message"]
+        assert GSS_ENCRYPTION_REQUIRED in message, message
+        assert GSSENC_REQUEST not in server.requests and server.answers == []
+    assert env.simulator.stats.total == 0 and not env.jobs()
 
 
 @pytest.fixture

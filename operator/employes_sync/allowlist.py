@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from employes_sync.dsn import parse_dsn
+from employes_sync.dsn import kerberos_problem, parse_dsn
 from employes_sync.settings import AUTHORITY, DEFAULT_API_URL, has_space_or_control
 
 #: Where an allowlist comes from, for a refusal's message and the operator's environment.
@@ -213,8 +213,9 @@ class Allowlists:
         """None when the operator may connect with `dsn` (read from `source`, e.g. "Secret db/dsn").
 
         Without a host list any host is allowed, as before there was one; a DSN that makes the operator
-        use its own files never is. The DSN's values are not echoed, except the host refused. Raises
-        dsn.DsnInvalid for a DSN that cannot be used as written.
+        use its own files, or that only Kerberos (the operator's principal) can connect, never is. The
+        DSN's values are not echoed, except the host refused. Raises dsn.DsnInvalid for a DSN that cannot
+        be used as written.
         """
         params = parse_dsn(dsn)  # DsnInvalid: not a refusal of what the DSN asks, the DSN is broken
         named = [p for p in OPERATOR_FILE_PARAMS if params.get(p) not in (None, "")]
@@ -223,6 +224,11 @@ class Allowlists:
                 DATABASE_NOT_ALLOWED,
                 f"the database DSN in {source} sets {', '.join(named)}, which would make the operator "
                 "use its own credential files; no connection was made",
+            )
+        kerberos = kerberos_problem(params)
+        if kerberos is not None:
+            return Refusal(
+                DATABASE_NOT_ALLOWED, f"the database DSN in {source} {kerberos}; no connection was made"
             )
         if not self.database_hosts:
             return None

@@ -55,8 +55,27 @@ def parse_dsn(dsn: str) -> dict[str, str]:
 
 #: A path no file can ever be at (/dev/null is not a directory): libpq finds no file there and says nothing.
 NOWHERE = "/dev/null/none"
+#: libpq's names of the Kerberos mechanisms (GSSAPI, and SSPI on Windows) in `require_auth`.
+KERBEROS_METHODS = ("gss", "sspi")
+#: `require_auth` refusing both: what `for_resource` sets when the DSN asks for no method of its own.
+NO_KERBEROS = "!gss,!sspi"
 #: What `for_resource` sets, so that a DSN shown in a message can leave it out.
-OPERATOR_DEFAULTS_OFF = {"passfile": NOWHERE, "sslcert": NOWHERE, "sslkey": NOWHERE}
+OPERATOR_DEFAULTS_OFF = {
+    "passfile": NOWHERE,
+    "sslcert": NOWHERE,
+    "sslkey": NOWHERE,
+    "gssencmode": "disable",
+    "require_auth": NO_KERBEROS,
+}
+#: What is wrong with a DSN that can only connect as the operator's Kerberos principal (see `for_resource`).
+GSS_ENCRYPTION_REQUIRED = (
+    "requires GSSAPI encryption (gssencmode=require), which would use the operator's own Kerberos "
+    "credentials; use sslmode=require (or verify-full) instead"
+)
+KERBEROS_ONLY = (
+    "allows only Kerberos authentication (require_auth gss or sspi), which would authenticate as the "
+    "operator's own Kerberos principal"
+)
 
 
 def for_resource(dsn: str) -> str:
@@ -68,15 +87,64 @@ def for_resource(dsn: str) -> str:
     ~/.postgresql/postgresql.crt. Those are the operator's credentials, and the server is one the
     resource's author names: refusing `passfile=` and `sslcert=` in the DSN (allowlist.py) did not stop
     the defaults. An empty password is libpq's "none" (it then reads the password file, here nowhere).
-    Raises DsnInvalid as `parse_dsn` does.
+
+    Kerberos is the operator's identity too: a libpq built with GSSAPI (psycopg's binary one is) answers
+    a server asking for `gss` authentication with the credential cache it finds (KRB5CCNAME, else
+    /tmp/krb5cc_<uid>, or a client keytab), and `gssencmode=prefer` starts GSSAPI encryption with it, so
+    any database trusting the operator's principal would take its author in as the operator. No
+    variable can be unset to stop that (the default cache path needs none), so the parameters do:
+    `gssencmode=disable`, and `require_auth` without gss and sspi, merged into the DSN's own (see
+    `_require_auth`): libpq then fails a server that asks for Kerberos before it touches a credential.
+    Password, md5, SCRAM and trust (no authentication) work as before. Raises DsnInvalid as
+    `parse_dsn` does, and for a DSN that can only work through Kerberos (`kerberos_problem`).
     """
     from psycopg.conninfo import make_conninfo
 
     params = parse_dsn(dsn)
+    problem = kerberos_problem(params)
+    if problem is not None:
+        raise DsnInvalid(problem)
     extra: dict[str, str] = dict(OPERATOR_DEFAULTS_OFF)
+    # Never None here (kerberos_problem refused that); were it, NO_KERBEROS would still be the safe value.
+    extra["require_auth"] = _require_auth(params.get("require_auth")) or NO_KERBEROS
     if not params.get("password"):
         extra["password"] = ""
-    return make_conninfo(dsn, **extra)
+    return make_conninfo(dsn, **extra)  # keyword values replace the DSN's own
+
+
+def kerberos_problem(params: Mapping[str, str]) -> str | None:
+    """What in a DSN (`parse_dsn`'s parameters) leaves only Kerberos to connect with, or None.
+
+    `gssencmode=require` and a `require_auth` list of nothing but gss and sspi cannot be dialled without
+    the operator's principal; turning them off would silently weaken what the author asked for (an
+    encrypted connection, a method they chose), so such a DSN is refused in one line instead.
+    `gssencmode=prefer` is only a preference: it is dialled as `disable`.
+    """
+    if params.get("gssencmode", "").strip().lower() == "require":
+        return GSS_ENCRYPTION_REQUIRED
+    if _require_auth(params.get("require_auth")) is None:
+        return KERBEROS_ONLY
+    return None
+
+
+def _require_auth(value: str | None) -> str | None:
+    """The DSN's `require_auth` with Kerberos taken out; None when it allowed nothing else.
+
+    libpq reads either a list of methods to allow or (each with '!') a list to refuse, never both: an
+    allow-list loses gss and sspi (`scram-sha-256,gss` becomes `scram-sha-256`), a refuse-list gains them
+    (`!password` becomes `!password,!gss,!sspi`). An empty or unset one is NO_KERBEROS. A list mixing the
+    two kinds keeps its allowed methods but gss and sspi, and libpq refuses it before connecting.
+    """
+    methods = [method.strip() for method in (value or "").split(",") if method.strip()]
+    if not methods:
+        return NO_KERBEROS
+    if all(method.startswith("!") for method in methods):
+        refused = [*methods, *(f"!{kerberos}" for kerberos in KERBEROS_METHODS)]
+        return ",".join(dict.fromkeys(refused))
+    kept = [method for method in methods if method not in KERBEROS_METHODS]
+    if not any(not method.startswith("!") for method in kept):
+        return None
+    return ",".join(kept)
 
 
 #: libpq's environment variables that the operator removes from its own environment (see

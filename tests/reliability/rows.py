@@ -629,6 +629,18 @@ THE_OPERATORS_OWN_DATABASE_PASSWORDS_REACH_NO_RESOURCES_DATABASE: Fault = (
         "resource is Ready=False DatabaseUnavailable, and neither password is in a log line, event or status"
     ),
 )
+THE_OPERATORS_KERBEROS_TICKET_REACHES_NO_RESOURCES_DATABASE: Fault = (
+    "Security",
+    (
+        "the operator holds a Kerberos ticket (KRB5CCNAME); a resource's database asks for GSSAPI, or its "
+        "DSN asks for GSSAPI encryption (gssencmode, require_auth=gss)"
+    ),
+    (
+        "libpq never takes up the ticket: no GSSAPI encryption request, no answer to the server's GSSAPI "
+        "request (Ready=False DatabaseUnavailable, 'server requested GSSAPI authentication'); a DSN only "
+        "Kerberos could connect (gssencmode=require, require_auth=gss) is DatabaseNotAllowed, never dialled"
+    ),
+)
 THE_OPERATORS_LIBPQ_ENVIRONMENT_PICKS_NO_RESOURCES_DATABASE: Fault = (
     "Security",
     (
