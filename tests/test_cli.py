@@ -284,7 +284,7 @@ def test_timeline_queue_and_rebuild_commands(simulator: object, database_url: st
 def test_a_local_sync_ignores_the_job_only_variables_exported_in_the_shell(
     simulator: object, database_url: str
 ) -> None:
-    """A Job's worker is told the company, API URL, allowlist and redaction through its environment.
+    """A Job's worker is told the company, API URL, allowlists and redaction through its environment.
 
     Local workers inherit the user's shell, where the same names may be exported for something else:
     they read another company's employments (each one a 404), sent the token to another URL, or
@@ -296,6 +296,7 @@ def test_a_local_sync_ignores_the_job_only_variables_exported_in_the_shell(
         "EMPLOYES_COMPANY_ID": "00000000-0000-4000-8000-00000000dead",
         "EMPLOYES_API_URL": "http://127.0.0.1:9/v4",
         "EMPLOYES_SYNC_ALLOWED_API_URLS": "http://127.0.0.1:9/v4",
+        "EMPLOYES_SYNC_ALLOWED_DATABASE_HOSTS": "pg.elsewhere",  # would refuse the user's own database
         "EMPLOYES_SYNC_REDACT": "[]",
     }
     synced = run(

@@ -10,7 +10,6 @@ tests/test_client_transport.py has the client's side.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import ssl
 import subprocess
@@ -28,7 +27,7 @@ from employes_sync.employes.simulator import SimulatorConfig, serve_in_thread
 from employes_sync.kube import jobs, spec
 from employes_sync.settings import EXTRA_CA_FILE_ENV, WORKER_EXTRA_CA_ENV
 from employes_sync.store import queue as queue_store
-from tests.fixtures.kube import container_environment
+from tests.fixtures.kube import job_environment, run_job_command
 from tests.fixtures.settings import settings_for
 from tests.fixtures.tls import CompanyCA, make_company_ca
 
@@ -170,25 +169,6 @@ OWNER = {
 }
 
 
-def _job_environment(job: dict[str, Any], secrets: dict[tuple[str, str], str]) -> dict[str, str]:
-    """The container's environment as the kubelet makes it: literal values, secretKeyRefs resolved."""
-    (container,) = job["spec"]["template"]["spec"]["containers"]
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
-    env = container_environment(container, lambda name, key: secrets.get((name, key)), base)
-    assert env is not None, "a secretKeyRef the test gave no value"
-    return env
-
-
-async def _run_job(job: dict[str, Any], secrets: dict[tuple[str, str], str]) -> tuple[int, str]:
-    (container,) = job["spec"]["template"]["spec"]["containers"]
-    argv = [*COMMAND, *container["command"][1:]]  # `employes-sync worker ...` as this interpreter's module
-    process = await asyncio.create_subprocess_exec(
-        *argv, env=_job_environment(job, secrets), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), 60)
-    return process.returncode or 0, out.decode(errors="replace")
-
-
 async def test_a_jobs_worker_reaches_the_api_through_the_operators_extra_ca(
     company_ca: CompanyCA, store_pool: AsyncConnectionPool, database_url: str
 ) -> None:
@@ -219,16 +199,16 @@ async def test_a_jobs_worker_reaches_the_api_through_the_operators_extra_ca(
             )  # fmt: skip
 
         # Without the CA the Job's worker fails as every Job behind such a proxy used to.
-        code, out = await _run_job(manifest(batches[0], None), secrets)
+        code, out = await run_job_command(manifest(batches[0], None), secrets)
         assert code == 1, out
         assert "its TLS certificate is not trusted" in out, out
         # With the operator's extra CA in its spec it completes its batch, and only through that: its
         # environment has no SSL_CERT_FILE, no file and nothing of the test's.
         pem = trust.load_extra_ca({EXTRA_CA_FILE_ENV: str(company_ca.ca_pem)})
         job = manifest(batches[1], pem)
-        env = _job_environment(job, secrets)
+        env = job_environment(job, secrets)
         assert env[WORKER_EXTRA_CA_ENV] == pem and EXTRA_CA_FILE_ENV not in env and "SSL_CERT_FILE" not in env
-        code, out = await _run_job(job, secrets)
+        code, out = await run_job_command(job, secrets)
         assert code == 0, out
         assert out.strip().endswith(f"batch {started.batch_ids[1]}: completed"), out
         done = await queue_store.get(store_pool, started.batch_ids[1])

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV
+from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV, DATABASE_HOSTS_ENV
 from employes_sync.kube import jobs, spec, status, triggers
 from employes_sync.settings import (
     EXTRA_CA_FILE_ENV,
@@ -67,6 +67,7 @@ def test_job_manifest_is_owned_labelled_and_hardened() -> None:
         2,
         default_image="img:1",
         allowed_api_urls=[parsed.base_url, "https://x/v4"],
+        allowed_database_hosts=["pg.payroll.svc", "/cloudsql"],
     )
     meta = job["metadata"]
     assert meta["name"] == "acme-r7-b3-a2" and meta["namespace"] == "payroll"
@@ -102,9 +103,19 @@ def test_job_manifest_is_owned_labelled_and_hardened() -> None:
     # So do the company and the redaction: the database's copy may have been rewritten by another tenant.
     assert env[WORKER_COMPANY_ENV]["value"] == parsed.company_id
     assert json.loads(env[WORKER_REDACT_ENV]["value"]) == list(parsed.redact)
+    # The database's too: the worker checks the DSN its pod read, and dials it as a resource's.
+    assert env[DATABASE_HOSTS_ENV]["value"] == "pg.payroll.svc,/cloudsql"
     # Secrets only by reference: no other variable carries a literal value.
     literal = {n for n, e in env.items() if "value" in e}
-    assert literal <= {"TMPDIR", API_URL_ENV, API_URLS_ENV, WORKER_COMPANY_ENV, WORKER_REDACT_ENV}, literal
+    jobs_own = {
+        "TMPDIR",
+        API_URL_ENV,
+        API_URLS_ENV,
+        DATABASE_HOSTS_ENV,
+        WORKER_COMPANY_ENV,
+        WORKER_REDACT_ENV,
+    }
+    assert literal <= jobs_own, literal
 
 
 def test_a_job_reaches_the_api_through_the_operators_proxy() -> None:
@@ -120,7 +131,8 @@ def test_a_job_reaches_the_api_through_the_operators_proxy() -> None:
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["HTTPS_PROXY"] == "http://proxy.internal:3128" and env["no_proxy"] == ".svc,10.0.0.0/8"
     assert "PGPASSWORD" not in env and "PATH" not in env and "HTTP_PROXY" not in env
-    # None of libpq's variables either: a worker's connection is its Secret's DSN (and its image's ENV).
+    # None of libpq's variables either: a worker's connection is its Secret's DSN alone (the worker drops
+    # those of its image's ENV: tests/test_job_worker_dsn.py).
     assert not [name for name in env if name.startswith("PG")], env
     # Without a proxy in the operator's environment a Job's environment is what it was.
     plain = jobs.job_manifest(OWNER, spec.parse(SPEC), 7, batch(), 1, default_image="img:1")

@@ -641,6 +641,39 @@ THE_OPERATORS_KERBEROS_TICKET_REACHES_NO_RESOURCES_DATABASE: Fault = (
         "Kerberos could connect (gssencmode=require, require_auth=gss) is DatabaseNotAllowed, never dialled"
     ),
 )
+A_JOBS_WORKER_TAKES_NO_DESTINATION_OR_IDENTITY_FROM_ITS_IMAGE: Fault = (
+    "Security",
+    (
+        "a worker image whose ENV sets PGSERVICE (with its file), PGUSER, PGDATABASE and PGPASSWORD for "
+        "another database; the resource's DSN leaves its database out"
+    ),
+    (
+        "the Job's worker drops them with one warning naming them, never their values, and completes its "
+        "batch in the database the DSN implies, as the role it names; the image's database gets no table"
+    ),
+)
+A_JOBS_WORKER_OFFERS_NO_PASSWORD_OF_ITS_IMAGE: Fault = (
+    "Security",
+    (
+        "a worker image with a ~/.pgpass or PGPASSWORD; a resource's DSN without a password, to a server "
+        "asking for one"
+    ),
+    (
+        "the Job's worker sends no password (libpq: no password supplied), the attempt fails, neither "
+        "password is shown"
+    ),
+)
+A_JOBS_WORKER_CHECKS_THE_DSN_ITS_POD_READ: Fault = (
+    "Security",
+    (
+        "a DSN Secret changed after the operator checked it: to an unlisted host, a passfile=, or "
+        "gssencmode=require"
+    ),
+    (
+        "the Job's worker checks the DSN its pod read with the operator's host list: one line naming what "
+        "was refused, exit 1, no connection and no API request, the password never shown"
+    ),
+)
 THE_OPERATORS_LIBPQ_ENVIRONMENT_PICKS_NO_RESOURCES_DATABASE: Fault = (
     "Security",
     (

@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 from psycopg_pool import AsyncConnectionPool
 
-from employes_sync.dsn import DsnInvalid, parse_dsn
+from employes_sync.dsn import OPERATOR_ENV_KEPT, DsnInvalid, operator_environment_ignored, parse_dsn
 from employes_sync.localdb import EmbeddedUnavailable, embedded_database
 from employes_sync.settings import WORKER_DATABASE_ENV, WORKER_TOKEN_ENV, token_problem
 from employes_sync.store import db
@@ -88,6 +88,32 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def warn(message: str) -> None:
     click.echo(f"employes-sync: warning: {message}", err=True)
+
+
+def drop_libpq_environment() -> list[str]:
+    """Remove from the process environment the libpq variables that would pick a resource connection's
+    destination, identity or session (`dsn.operator_environment_ignored` says which and why); returns
+    the names removed, for the caller to say so.
+
+    libpq reads them with getenv at each connect, and Python's os.environ writes through to the C
+    environment, so a removal here holds for every connection the process makes from then on. The
+    operator calls it at start and a resource's Job worker before it connects (its image's ENV is not
+    the resource's); the local CLI never does: there the environment is its user's own shell.
+    """
+    ignored = operator_environment_ignored(os.environ)
+    for name in ignored:
+        del os.environ[name]
+    return ignored
+
+
+def libpq_environment_ignored(names: list[str], whose: str) -> str:
+    """The one line that says `drop_libpq_environment` removed `names` from `whose` environment: names
+    only (a value may be a password), so the platform learns its setting is not used."""
+    return (
+        f"ignoring {', '.join(names)} from the {whose}'s environment: a resource's database connection "
+        "goes where, and as whom, its own DSN says, never where libpq's environment points (kept, for "
+        f"every connection: {', '.join(sorted(OPERATOR_ENV_KEPT))})"
+    )
 
 
 _verbosity = [-1]

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from employes_sync import allowlist
-from employes_sync.cli.common import extra_ca, fail
-from employes_sync.dsn import OPERATOR_ENV_KEPT, operator_environment_ignored
+from employes_sync.cli.common import drop_libpq_environment, extra_ca, fail, libpq_environment_ignored
 from employes_sync.settings import DEFAULT_API_URL
 
 if TYPE_CHECKING:
@@ -223,7 +222,9 @@ def operator(
     watched = _namespaces(namespaces)
     if watched and all_namespaces:
         raise click.UsageError("give --namespace or --all-namespaces, not both")
-    _ignore_libpq_environment()  # before anything connects: the metrics server, kopf's handlers
+    ignored = drop_libpq_environment()  # before anything connects: the metrics server, kopf's handlers
+    if ignored:
+        logging.getLogger(__name__).warning(libpq_environment_ignored(ignored, "operator"))
     clusterwide = all_namespaces or not watched
     root = logging.getLogger()
     if root.level > logging.INFO:
@@ -296,27 +297,6 @@ def operator(
     finally:
         if reserved is not None:
             reserved.close()
-
-
-def _ignore_libpq_environment() -> None:
-    """Remove from the process environment the libpq variables that would pick a resource connection's
-    destination, identity or session (`dsn.operator_environment_ignored` says which and why), and say so.
-
-    libpq reads them with getenv at each connect, and Python's os.environ writes through to the C
-    environment, so a removal here holds for every connection the operator makes from now on. One line,
-    names only: a value may be a password, and it tells the platform its setting is not used.
-    """
-    ignored = operator_environment_ignored(os.environ)
-    for name in ignored:
-        del os.environ[name]
-    if ignored:
-        logging.getLogger(__name__).warning(
-            "ignoring %s from the operator's environment: a resource's database connection goes where, and "
-            "as whom, its own DSN says, never where libpq's environment points (kept, for every connection: "
-            "%s)",
-            ", ".join(ignored),
-            ", ".join(sorted(OPERATOR_ENV_KEPT)),
-        )
 
 
 def _kube_configuration() -> kubernetes.client.Configuration:

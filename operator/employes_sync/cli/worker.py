@@ -15,8 +15,17 @@ from pathlib import Path
 
 import click
 
-from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV, Allowlists
-from employes_sync.cli.common import DATABASE_ENV, extra_ca, fail, read_token
+from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV, DATABASE_HOSTS_ENV, AllowlistError, Allowlists
+from employes_sync.cli.common import (
+    DATABASE_ENV,
+    drop_libpq_environment,
+    extra_ca,
+    fail,
+    libpq_environment_ignored,
+    read_token,
+    warn,
+)
+from employes_sync.dsn import DsnInvalid, for_resource
 from employes_sync.settings import WORKER_COMPANY_ENV, WORKER_REDACT_ENV, SettingsError
 from employes_sync.store import db
 from employes_sync.worker import BatchOutcome, process_batch
@@ -33,12 +42,16 @@ def worker(batch_id: str, token_file: Path | None) -> None:
     """Process one queued batch. Reads $DATABASE_URL and $EMPLOYES_API_TOKEN.
 
     In a Job also $EMPLOYES_API_URL, $EMPLOYES_COMPANY_ID and $EMPLOYES_SYNC_REDACT (used instead of
-    those stored with the run) and $EMPLOYES_SYNC_ALLOWED_API_URLS (the token goes to no other URL).
+    those stored with the run), $EMPLOYES_SYNC_ALLOWED_API_URLS (the token goes to no other URL) and
+    $EMPLOYES_SYNC_ALLOWED_DATABASE_HOSTS (the DSN is a resource's: see `_resource_dsn`).
     """
     die_with_parent()
     dsn = os.environ.get(DATABASE_ENV)
     if not dsn:
         fail(f"no database: set ${DATABASE_ENV}", 2)
+    database_hosts = os.environ.get(DATABASE_HOSTS_ENV)
+    if database_hosts is not None:  # a resource's Job (kube/jobs.py); a local worker's DSN is its user's
+        dsn = _resource_dsn(dsn, database_hosts)
     token = read_token(token_file)
     extra_ca()  # a Job's $EMPLOYES_SYNC_EXTRA_CA_PEM, from its operator: checked before any request
     # A Job gets the API URL, company and redaction from the resource's spec, with the operator's
@@ -55,6 +68,33 @@ def worker(batch_id: str, token_file: Path | None) -> None:
         click.echo(f"batch {batch_id}: {outcome.status}")
         sys.exit(0)
     fail(f"batch {batch_id} {outcome.status}: {outcome.error}")
+
+
+def _resource_dsn(dsn: str, database_hosts: str) -> str:
+    """The DSN of a resource's Job as the operator dials it: checked against the operator's database
+    allowlist (`database_hosts`, empty: any host) and through `dsn.for_resource`, with libpq's variables
+    gone from this process's environment.
+
+    The pod reads the DSN from the Secret itself, after the operator checked its own read, and its
+    image is the platform's (chart `worker.image`, a custom `BASE_IMAGE`): a PGSERVICE, PGUSER or
+    PGDATABASE set there, or a ~/.pgpass, a client certificate or a Kerberos ticket in it, would
+    otherwise pick where this connection goes and as whom. One line and exit 1 for a DSN the operator
+    would refuse (the attempt fails, its message says why).
+    """
+    ignored = drop_libpq_environment()
+    if ignored:
+        warn(libpq_environment_ignored(ignored, "worker"))
+    try:
+        allowlists = Allowlists.build(database_hosts=Allowlists.parse_env(database_hosts))
+    except AllowlistError as exc:
+        fail(f"${DATABASE_HOSTS_ENV}: {exc}", 2)
+    try:
+        refusal = allowlists.database_refusal(dsn, f"${DATABASE_ENV}")
+        if refusal is not None:
+            fail(refusal.message)
+        return for_resource(dsn)
+    except DsnInvalid as exc:
+        fail(f"the database DSN in ${DATABASE_ENV} {exc}; no connection was made")
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ class Runs:
             default_image=config.worker_image,
             default_service_account=config.worker_service_account,
             allowed_api_urls=sorted(config.allowlists.api_urls),
+            allowed_database_hosts=sorted(config.allowlists.database_hosts),
             proxy_env=config.proxy_env,
             extra_ca_pem=config.extra_ca_pem,
         )  # fmt: skip

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
-from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV
+from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV, DATABASE_HOSTS_ENV
 from employes_sync.executors.driver import DriverSettings, Ended, OnTick
 from employes_sync.executors.lease import Heartbeat
 from employes_sync.executors.orchestration import RunOrchestration
@@ -41,8 +41,12 @@ WORKER_COMMAND = [sys.executable, "-m", "employes_sync", "worker"]
 PARENT_ENV = "EMPLOYES_SYNC_PARENT_PID"
 #: What a Job's environment tells its worker in place of the run's stored settings (kube/jobs.py). A
 #: local worker takes them from the run, as the command that started it did: the same names exported
-#: in the user's shell (EMPLOYES_COMPANY_ID is a natural one) would point its requests elsewhere.
-JOB_ONLY_ENV = frozenset({API_URL_ENV, API_URLS_ENV, WORKER_COMPANY_ENV, WORKER_REDACT_ENV})
+#: in the user's shell (EMPLOYES_COMPANY_ID is a natural one) would point its requests elsewhere. The
+#: database host list makes a worker dial its DSN as a resource's (without libpq's environment): a
+#: local worker's DSN and environment are its user's own.
+JOB_ONLY_ENV = frozenset(
+    {API_URL_ENV, API_URLS_ENV, DATABASE_HOSTS_ENV, WORKER_COMPANY_ENV, WORKER_REDACT_ENV}
+)
 #: How long stopped workers get to exit before they are killed.
 STOP_GRACE_SECONDS = 5.0
 

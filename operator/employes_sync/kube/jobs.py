@@ -15,7 +15,7 @@ from typing import Any
 
 import kopf
 
-from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV
+from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV, DATABASE_HOSTS_ENV
 from employes_sync.kube.spec import ResourceSpec
 from employes_sync.settings import (
     WORKER_COMPANY_ENV,
@@ -99,6 +99,7 @@ def job_manifest(
     default_image: str,
     default_service_account: str | None = None,
     allowed_api_urls: Iterable[str] = (),
+    allowed_database_hosts: Iterable[str] = (),
     proxy_env: Mapping[str, str] | None = None,
     extra_ca_pem: str | None = None,
 ) -> dict[str, Any]:
@@ -106,7 +107,10 @@ def job_manifest(
 
     The API URL, company and redaction come from the spec through the environment, with the operator's
     allowlist: a worker never takes the token's destination or scope from the database, which others
-    may be able to write. `proxy_env` (`proxy_environment()` of the operator's own): a worker reaches
+    may be able to write. `allowed_database_hosts` (the operator's list; empty: any host) tells the
+    worker its DSN is a resource's: it checks the value its pod read as the operator checked its own
+    read, and dials it as the operator does (`dsn.for_resource`, without libpq's variables of the
+    image). `proxy_env` (`proxy_environment()` of the operator's own): a worker reaches
     the API the way the operator does. `extra_ca_pem` (the operator's `configured_extra_ca()`): the CA
     certificates it trusts besides the bundle, as text in `$EMPLOYES_SYNC_EXTRA_CA_PEM`; the pod runs
     in the resource's namespace, where the operator's ConfigMap cannot be mounted. They are public and
@@ -132,6 +136,7 @@ def job_manifest(
             {"name": WORKER_COMPANY_ENV, "value": spec.company_id},
             {"name": WORKER_REDACT_ENV, "value": json.dumps(list(spec.redact))},
             {"name": API_URLS_ENV, "value": ",".join(allowed_api_urls)},
+            {"name": DATABASE_HOSTS_ENV, "value": ",".join(allowed_database_hosts)},
             {"name": "TMPDIR", "value": "/tmp"},
             *({"name": name, "value": value} for name, value in sorted((proxy_env or {}).items())),
             *([{"name": WORKER_EXTRA_CA_ENV, "value": extra_ca_pem}] if extra_ca_pem else []),
