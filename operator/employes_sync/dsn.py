@@ -95,8 +95,10 @@ def for_resource(dsn: str) -> str:
     variable can be unset to stop that (the default cache path needs none), so the parameters do:
     `gssencmode=disable`, and `require_auth` without gss and sspi, merged into the DSN's own (see
     `_require_auth`): libpq then fails a server that asks for Kerberos before it touches a credential.
-    Password, md5, SCRAM and trust (no authentication) work as before. Raises DsnInvalid as
-    `parse_dsn` does, and for a DSN that can only work through Kerberos (`kerberos_problem`).
+    Password, md5, SCRAM and trust (no authentication) work as before. `require_auth` is libpq 16's: an
+    older libpq fails every such connection ("invalid connection option"), loudly rather than offering
+    the ticket (psycopg's binary package bundles libpq 18). Raises DsnInvalid as `parse_dsn` does, and
+    for a DSN that can only work through Kerberos (`kerberos_problem`).
     """
     from psycopg.conninfo import make_conninfo
 
