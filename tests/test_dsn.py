@@ -206,6 +206,7 @@ def test_libpq_reads_the_environment_at_each_connect_so_removing_the_names_is_en
         (" require_auth='sspi, md5,none'", "md5,none"),
         (" require_auth=!password", "!password,!gss,!sspi"),  # a refuse-list refuses Kerberos too
         (" require_auth=!gss", NO_KERBEROS),
+        (" require_auth=scram-sha-256,!md5,gss", "scram-sha-256,!md5"),  # mixed: libpq refuses it itself
     ],
 )
 def test_a_resources_dsn_never_lets_libpq_offer_kerberos(given: str, require_auth: str) -> None:
