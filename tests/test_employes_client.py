@@ -319,7 +319,10 @@ async def test_forbidden_and_unknown_company_are_typed(simulator: Simulator) -> 
             await client.get_employee(simulator.employee_ids[0])
     assert simulator.url is not None
     async with EmployesClient(simulator.url, "no-such-company", simulator.config.token) as client:
-        with pytest.raises(NotFoundError, match=r"\(404\) for GET /employees\?page=1"):
+        with pytest.raises(
+            NotFoundError,
+            match=r"^Employes API has no company no-such-company at .*\(404 for GET /employees\?page=1\)",
+        ):
             await _all_pages(client)
     assert simulator.stats.total == 2
 
