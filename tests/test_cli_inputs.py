@@ -21,6 +21,7 @@ COMMAND = [sys.executable, "-m", "employes_sync"]
 COMPANY = "00000000-0000-4000-8000-000000000001"
 #: Never contacted: every input below is refused before the database is.
 CLOSED_DB = "postgresql://u@127.0.0.1:1/db"
+BATCH = "6b1b4a52-3f51-4c55-9b0c-3f2e9f1f0b11"  # a batch id no database has
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -70,7 +71,7 @@ def test_an_unusable_token_is_one_usage_line_without_the_token(
         args += ["--token-file", str(token_file)]
     else:
         env["EMPLOYES_API_TOKEN"] = content.decode()
-    for command in (args, ["worker", "--batch-id", "1"]):
+    for command in (args, ["worker", "--batch-id", BATCH]):
         if command[0] == "worker":
             if via_file:
                 command += ["--token-file", str(tmp_path / "token")]
@@ -230,7 +231,31 @@ def test_rebuild_of_an_unknown_employee_and_watch_of_a_silent_database_say_so_in
 @pytest.mark.parametrize("value", ["salary", '{"a": 1}', '["iban", 3]'])
 def test_a_job_redaction_that_is_not_a_list_of_names_is_one_usage_line(value: str) -> None:
     env = {"EMPLOYES_API_TOKEN": "t", "DATABASE_URL": CLOSED_DB, "EMPLOYES_SYNC_REDACT": value}
-    result = run("worker", "--batch-id", "1", env=env)
+    result = run("worker", "--batch-id", BATCH, env=env)
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.strip().splitlines()
     assert line == "employes-sync: error: $EMPLOYES_SYNC_REDACT must be a JSON list of field names", line
+
+
+def test_a_batch_id_that_is_no_uuid_is_one_usage_line() -> None:
+    result = run("worker", "--batch-id", "nope", env={"EMPLOYES_API_TOKEN": "t", "DATABASE_URL": CLOSED_DB})
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(
+        "employes-sync: error: Invalid value for '--batch-id': 'nope' is not a batch id (a UUID)"
+    )
+
+
+def test_a_worker_on_a_database_without_the_tables_is_one_line(database_url: str) -> None:
+    """A worker pointed at the wrong (empty) database ended in UndefinedTable's traceback."""
+    for job in (False, True):  # a local worker, and a resource's Job
+        env = {"EMPLOYES_API_TOKEN": "t", "DATABASE_URL": database_url}
+        if job:
+            env["EMPLOYES_SYNC_ALLOWED_DATABASE_HOSTS"] = ""
+        result = run("worker", "--batch-id", BATCH, env=env)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.strip().splitlines()[-1] == (
+            "employes-sync: error: the database in $DATABASE_URL has no employes-sync tables: a worker runs"
+            " a batch that a sync or the operator queued in that database; check which database it names"
+        )
+        assert "Traceback" not in result.stderr

@@ -33,6 +33,7 @@ from tests.fixtures.tls import CompanyCA, make_company_ca
 
 COMMAND = [sys.executable, "-m", "employes_sync"]
 CLOSED_DB = "postgresql://u@127.0.0.1:1/db"
+BATCH = "6b1b4a52-3f51-4c55-9b0c-3f2e9f1f0b11"  # a batch id no database has
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -141,7 +142,7 @@ def test_the_operator_sync_and_worker_refuse_a_bad_extra_ca_at_start(tmp_path: P
         # Before it logs in: no kubeconfig is needed to be told.
         "operator": ["operator", "-n", "payroll", "--metrics-port", "0", "--health-port", "0"],
         "sync": ["sync", "--company-id", "00000000-0000-4000-8000-000000000001", "--database-url", CLOSED_DB],
-        "worker": ["worker", "--batch-id", "1"],
+        "worker": ["worker", "--batch-id", BATCH],
     }
     env = {EXTRA_CA_FILE_ENV: str(missing), "EMPLOYES_API_TOKEN": "t", "DATABASE_URL": CLOSED_DB,
            "KUBECONFIG": str(tmp_path / "no-kubeconfig")}  # fmt: skip
@@ -151,7 +152,7 @@ def test_the_operator_sync_and_worker_refuse_a_bad_extra_ca_at_start(tmp_path: P
         [line] = result.stderr.strip().splitlines()
         assert line.startswith(expected), (name, line)
     # A Job's worker given a bad variable says so the same way.
-    result = run("worker", "--batch-id", "1", env={**env, EXTRA_CA_FILE_ENV: "", WORKER_EXTRA_CA_ENV: "x"})
+    result = run("worker", "--batch-id", BATCH, env={**env, EXTRA_CA_FILE_ENV: "", WORKER_EXTRA_CA_ENV: "x"})
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.strip().splitlines()
     assert line == "employes-sync: error: $EMPLOYES_SYNC_EXTRA_CA_PEM: holds no PEM certificate " + (

@@ -12,8 +12,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import UUID
 
 import click
+import psycopg
 
 from employes_sync.allowlist import API_URL_ENV, API_URLS_ENV, DATABASE_HOSTS_ENV, AllowlistError, Allowlists
 from employes_sync.cli.common import (
@@ -33,8 +35,18 @@ from employes_sync.worker import BatchOutcome, process_batch
 log = logging.getLogger(__name__)
 
 
+def _batch_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A batch id is a UUID: anything else would reach the database as a traceback (ValueError)."""
+    try:
+        return str(UUID(value.strip()))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a batch id (a UUID)") from None
+
+
 @click.command()
-@click.option("--batch-id", required=True, help="The processing_queue id of the batch.")
+@click.option(
+    "--batch-id", required=True, callback=_batch_id, help="The processing_queue id of the batch (a UUID)."
+)
 @click.option(
     "--token-file", type=click.Path(path_type=Path, dir_okay=False), help="File holding the API token."
 )
@@ -43,7 +55,8 @@ def worker(batch_id: str, token_file: Path | None) -> None:
 
     In a Job also $EMPLOYES_API_URL, $EMPLOYES_COMPANY_ID and $EMPLOYES_SYNC_REDACT (used instead of
     those stored with the run), $EMPLOYES_SYNC_ALLOWED_API_URLS (the token goes to no other URL) and
-    $EMPLOYES_SYNC_ALLOWED_DATABASE_HOSTS (the DSN is a resource's: see `_resource_dsn`).
+    $EMPLOYES_SYNC_ALLOWED_DATABASE_HOSTS (the DSN is a resource's: it must name one of those hosts,
+    and it is dialled without the libpq settings and credentials of this process's image).
     """
     die_with_parent()
     dsn = os.environ.get(DATABASE_ENV)
@@ -167,5 +180,13 @@ async def _work(
         )  # fmt: skip
     except (LookupError, SettingsError) as exc:
         fail(str(exc))
+    except psycopg.errors.UndefinedTable:
+        fail(
+            f"the database in ${DATABASE_ENV} has no employes-sync tables: a worker runs a batch that a "
+            "sync or the operator queued in that database; check which database it names"
+        )
+    except psycopg.Error as exc:  # what the store does not retry: one line, not a traceback
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
+        fail(f"batch {batch_id}: database error ({type(exc).__name__}): {first}")
     finally:
         await pool.close()
