@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -93,6 +94,44 @@ async def test_incremental_fetches_only_the_list_when_nothing_changed(
     assert summary.summary["queued_for_processing"] == 0
     assert simulator.stats.count("employments") == 0
     assert simulator.stats.count("employees") == 1  # 78 employees fit on one page of 100
+
+
+async def test_an_incremental_run_builds_the_unchanged_timelines_as_of_its_own_day(
+    simulator: Simulator, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    """Skipping unchanged employees' employments must not skip their day: a nightly incremental sync
+    kept "Employment ends (planned)" after the person had left, and never reported a contract that ran
+    out since, until a full sync."""
+    first = await sync_locally(
+        settings_for(simulator, as_of="2025-06-01"), pool, database_url, simulator.config.token
+    )
+    assert first.succeeded, first.error
+    due = (
+        "select count(*) from employes_timeline_v2"
+        " where (event_data->>'planned')::boolean and event_date <= %s"
+    )
+    assert scalar(database_url, due, "2025-09-01") > 0  # the demo's notices and July changes, planned
+    simulator.stats.reset()
+
+    later = await sync_locally(
+        settings_for(simulator, as_of="2025-09-01", incremental=True),
+        pool,
+        database_url,
+        simulator.config.token,
+    )
+
+    assert later.succeeded, later.error
+    assert later.summary["skipped_unchanged"] == 78
+    assert simulator.stats.count("employments") == 0  # still nothing fetched but the listing
+    assert scalar(database_url, due, "2025-09-01") == 0
+    assert later.summary["events_updated"] > 0
+    assert later.summary["employee_errors"] == {}
+    # Exactly what a build of everything as of that day gives: a rebuild finds nothing to change.
+    again = await rebuild_timelines(pool, f"local/{simulator.config.company_id}", as_of=date(2025, 9, 1))
+    assert (again.events_created, again.events_updated, again.events_removed) == (0, 0, 0)
+    started = scalar(database_url, "select started_at from sync_runs where id = %s", later.run_id)
+    updated = "select count(*) from employes_timeline_v2 where updated_at >= %s"
+    assert later.summary["events_updated"] == scalar(database_url, updated, started)  # counted as the run's
 
 
 async def test_background_mode_queues_everything_at_a_lower_priority(

@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from employes_sync.employes.client import EmployesClient, ResponseCallback, RetryNotice
 from employes_sync.employes.errors import TransportError
 from employes_sync.messages import one_line
-from employes_sync.processing import ProcessResult, process_employees
+from employes_sync.processing import ProcessResult, process_employees, rebuild_timelines
 from employes_sync.settings import SyncSettings
 from employes_sync.store import employees as employees_store
 from employes_sync.store import queue as queue_store
@@ -63,6 +63,9 @@ class RunStarted:
     #: why departures were not looked for (None: the listing was complete and they were)
     departures_skipped: str | None = None
     pages_listed: int = 0
+    #: an incremental run's unchanged employees, whose timelines are built again from what is stored
+    unchanged_ids: list[str] = field(default_factory=list)
+    refreshed: ProcessResult = field(default_factory=ProcessResult)
 
 
 def _noop(event: str, fields: dict[str, Any]) -> None:
@@ -140,6 +143,7 @@ async def start_run(
                 ids = [employee["id"] for employee in page.employees]
                 if settings.incremental:
                     updated = set(stored.updated_ids)
+                    run.unchanged_ids.extend(i for i in ids if i not in updated)
                     run.skipped_unchanged += sum(1 for i in ids if i not in updated)
                     ids = [i for i in ids if i in updated]
                 report("page", {"page": page.page, "pages": page.pages, "employees": run.employees})
@@ -172,6 +176,7 @@ async def start_run(
             if waiting:
                 await _enqueue(pool, settings, run, [waiting], report)
             await _departures(pool, settings, run)
+        await _refresh_unchanged(pool, settings, run)
     except TimeoutError:
         exc = ListingDeadlineExceeded(
             f"listing the employees of {settings.api_url} took longer than its "
@@ -216,6 +221,44 @@ async def _enqueue(
     report("queued", {"batches": len(run.batch_ids), "employees": run.queued_employees})
 
 
+#: Employees whose timelines are built again in one statement, when an incremental run refreshes the
+#: unchanged: small enough that building one chunk holds the operator's event loop for a moment only.
+REFRESH_CHUNK = 100
+
+
+async def _refresh_unchanged(pool: AsyncConnectionPool, settings: SyncSettings, run: RunStarted) -> None:
+    """The timelines of the employees an incremental run skipped, built again as of the run's day.
+
+    Skipping their employments saves the API requests, but a timeline depends on its day too: a
+    planned end whose day has come must read "Employment ended", and a fixed-term contract that ran
+    out since must be reported as lapsed. Left as they were, a nightly incremental sync kept saying
+    "Employment ends (planned)" after the person had left, until a full sync. Nothing is fetched:
+    the stored records did not change (that is why they were skipped), and rows that come out the
+    same are not written.
+    """
+    if not run.unchanged_ids:
+        return
+    run.refreshed = await rebuild_timelines(
+        pool,
+        settings.scope,
+        run.unchanged_ids,
+        as_of=settings.as_of_date,
+        locale=settings.locale,
+        chunk=REFRESH_CHUNK,
+        run_id=run.run_id,
+    )
+    if run.refreshed.events_created or run.refreshed.events_updated or run.refreshed.events_removed:
+        log.info(
+            "%s: the timelines of %d unchanged employees, as of %s: %d events new, %d updated, %d removed",
+            settings.scope,
+            len(run.unchanged_ids),
+            settings.as_of_date,
+            run.refreshed.events_created,
+            run.refreshed.events_updated,
+            run.refreshed.events_removed,
+        )
+
+
 async def _departures(pool: AsyncConnectionPool, settings: SyncSettings, run: RunStarted) -> None:
     """Every page was read and stored: who was there before and is not now has left.
 
@@ -241,6 +284,7 @@ def _started_json(run: RunStarted) -> dict[str, Any]:
         "batches": len(run.batch_ids),
         "raw_records": {"new": run.raw_new, "changed": run.raw_changed, "unchanged": run.raw_unchanged},
         "inline": run.inline.to_json(),
+        "refreshed": run.refreshed.to_json(),
         "invalid_employees": run.invalid_employees,
         "inline_handed_to_batches": run.inline.deferred,
         "time_to_first_feedback_seconds": run.time_to_first_feedback,
@@ -312,12 +356,13 @@ async def summarize(
     run_settings: dict[str, Any] = dict(run.get("settings") or {})
     batches = await queue_store.run_batches(pool, run_id)
     by_status: dict[str, int] = {}
+    refreshed = started.get("refreshed") or {}  # an incremental run's unchanged employees
     counted = ("history_processed", "events_created", "events_updated", "events_removed")
-    totals = {key: inline.get(key, 0) for key in counted}
+    totals = {key: inline.get(key, 0) + refreshed.get(key, 0) for key in counted}
     raw = dict(started.get("raw_records") or {"new": 0, "changed": 0, "unchanged": 0})
     for key in ("new", "changed", "unchanged"):
         raw[key] = raw.get(key, 0) + inline.get(f"raw_{key}", 0)
-    errors: dict[str, str] = dict(inline.get("errors") or {})
+    errors: dict[str, str] = {**(refreshed.get("errors") or {}), **(inline.get("errors") or {})}
     failed: list[dict[str, Any]] = []
     employees_failed = 0
     for batch in batches:

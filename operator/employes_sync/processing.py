@@ -226,11 +226,14 @@ async def rebuild_timelines(
     as_of: date,
     locale: str = DEFAULT_LOCALE,
     chunk: int = 500,
+    run_id: int | None = None,
 ) -> ProcessResult:
-    """Timelines again from what is stored, without one API call (after a builder fix, say).
+    """Timelines again from what is stored, without one API call (after a builder fix, say; and for the
+    employees an incremental run skips, see pipeline.py).
 
     Every stored event that differs from what the builder now derives is updated in place, so the
-    counts say what a correction or an upgrade changed.
+    counts say what a correction or an upgrade changed. With ``run_id``, the changes are the run's
+    (its `timeline.changed` notifications and webhook events).
     """
     latest = await raw_store.load_latest(pool, scope, list(employee_ids) if employee_ids else None)
     result = ProcessResult(employees=len(latest))
@@ -244,7 +247,9 @@ async def rebuild_timelines(
         employments = {i: latest[i][1] for i in part}
         errors: dict[str, str] = {}
         events = build_events(employees, employments, errors, as_of=as_of, locale=locale)
-        written = await timeline_store.write_events(pool, scope, [i for i in part if i not in errors], events)
+        written = await timeline_store.write_events(
+            pool, scope, [i for i in part if i not in errors], events, run_id=run_id
+        )
         result.add_written(written)
         result.employees_with_events += len({event.employee_id for event in events})
         result.errors.update(errors)
