@@ -234,6 +234,11 @@ def test_timeline_queue_and_rebuild_commands(simulator: object, database_url: st
 
     queue = run("queue", "--json", env=env)
     assert json.loads(queue.stdout)["counts"]["completed"] == 3
+    scoped = run("queue", "--scope", f"local/{simulator.config.company_id}", "--json", env=env)  # type: ignore[attr-defined]
+    assert json.loads(scoped.stdout)["counts"]["completed"] == 3
+    typo = run("queue", "--scope", "local/nope", env=env)  # it showed an empty queue, exit 0
+    assert typo.returncode == 2
+    assert typo.stderr.startswith("employes-sync: error: unknown scope 'local/nope'; known: local/")
 
     # What `employees` prints can be typed back: the id it shows, or the employee number HR uses.
     # (It showed only the number while `timeline` took only the id, and answered "no timeline events".)

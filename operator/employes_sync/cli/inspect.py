@@ -76,6 +76,8 @@ def queue(scope: str | None, database_url: str | None, prune: str | None, as_jso
 
     async def main() -> dict[str, Any]:
         async with open_database(dsn) as pool:
+            if scope is not None:
+                await resolve_scope(pool, scope)  # a mistyped scope is no empty queue: one line, exit 2
             pruned = await queue_store.prune(pool, age, scope) if age is not None else None
             counts = await queue_store.counts(pool, scope)
             closed = await queue_store.closed_count(pool, scope)
