@@ -6,6 +6,7 @@ some latency so that a claimed batch is still being fetched when the test kills 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import Callable
@@ -158,16 +159,21 @@ class LosingLauncher:
     "no heartbeat renews the lease; once it runs out the driver rescues the batch ('worker lost: "
     "lease expired'), counts the attempt and runs it again",
 )
+@pytest.mark.parametrize("lazy_reads", [False, True], ids=["every-poll", "lazy-reads"])
 async def test_lost_worker_is_rescued_after_its_lease(
-    make_simulator: MakeSim, store_pool: AsyncConnectionPool, database_url: str
+    make_simulator: MakeSim, store_pool: AsyncConnectionPool, database_url: str, lazy_reads: bool
 ) -> None:
+    """Also with the local run's lazy reads: its lost worker's exit wakes the driver with no attempt
+    ended, and only the lease's end (not a poll: none is read for while its claim is seen) asks."""
     sim = make_simulator(employees=30, requests_per_second=0, latency_ms=400)
     settings = fast_settings(sim, lease_seconds=2.0, mode="background")
     run_id = await runs_store.start_run(
         store_pool, settings.scope, settings.company_id, "test", settings.mode, settings.to_json()
     )
     await pipeline.start_run(settings, store_pool, sim.config.token, run_id=run_id)
-    launcher = LosingLauncher(LocalLauncher(database_url, sim.config.token), batch_no=2)
+    wake = asyncio.Event() if lazy_reads else None
+    inner = LocalLauncher(database_url, sim.config.token, on_exit=wake.set if wake else None)
+    launcher = LosingLauncher(inner, batch_no=2)
     killed: list[bool] = []
 
     def tick(batches: list[Batch]) -> None:
@@ -175,9 +181,10 @@ async def test_lost_worker_is_rescued_after_its_lease(
             killed.append(True)
 
     driver_settings = DriverSettings(
-        parallelism=2, backoff_seconds=settings.backoff_seconds, backoff_max_seconds=1.0, poll_seconds=0.2
-    )
-    await drive(store_pool, run_id, launcher, driver_settings, on_tick=tick)
+        parallelism=2, backoff_seconds=settings.backoff_seconds, backoff_max_seconds=1.0, poll_seconds=0.2,
+        lazy_reads=lazy_reads,
+    )  # fmt: skip
+    await drive(store_pool, run_id, launcher, driver_settings, on_tick=tick, wake=wake)
     summary = await pipeline.finish_run(store_pool, run_id)
     assert killed and launcher.hidden, "the lost attempt was never killed"
     assert summary.succeeded, summary.error

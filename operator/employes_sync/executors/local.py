@@ -208,6 +208,7 @@ async def sync_locally(
         backoff_seconds=settings.backoff_seconds,
         backoff_max_seconds=settings.backoff_max_seconds,
         poll_seconds=poll_seconds,  # a safety net: worker exits and queued batches wake the driver at once
+        lazy_reads=True,  # every worker's exit wakes the driver (on_exit), so busy workers need no polling
     )
     launcher = LocalLauncher(dsn, token, on_exit=wake.set)
     collector = asyncio.create_task(collect())
