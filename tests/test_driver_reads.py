@@ -4,6 +4,7 @@ The queue is read only when the read can change what the driver does. A re-sync 
 (benchmark 4) read its 3 batches 17 times: at every wake of the lister (one per queued batch) and
 every 2 s poll while both workers were busy, although only a worker's exit could free a slot. The
 attempts here are in-process claims the test ends, so every read is one the driver chose to make.
+The run is closed from the driver's last read, so that read must see every batch the lister queued.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from employes_sync.employes.simulator import Simulator
 from employes_sync.executors.driver import DriverSettings, Ended, drive
+from employes_sync.executors.local import sync_locally
 from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
 from employes_sync.store.queries import Q
 from employes_sync.store.queue import Batch
+from tests.fixtures.settings import settings_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -150,3 +155,71 @@ async def test_a_run_still_listing_is_first_read_when_its_lister_wakes_the_drive
     assert [b.id for b in ticks.seen[0]] == [batch.id]  # the first read found the lister's batch
     await launcher.finish(batch.id)
     assert [b.status for b in await driver] == ["completed"]
+
+
+class Progress:
+    """A progress sink that keeps the driver's looks at the batches."""
+
+    def __init__(self) -> None:
+        self.looks: list[list[Batch]] = []
+
+    def event(self, name: str, fields: dict[str, Any]) -> None:
+        pass
+
+    def batches(self, batches: list[Batch]) -> None:
+        self.looks.append(batches)
+
+
+async def test_a_local_run_reads_its_batches_only_in_its_drivers_looks(
+    simulator: Simulator, store_pool: AsyncConnectionPool, database_url: str, reads: list[str]
+) -> None:
+    """The run is closed from the driver's last read (all finished, after the listing), not from
+    one more: every read of the run's batches in this process is a look the progress was shown."""
+    progress = Progress()
+    settings = settings_for(simulator)
+    summary = await sync_locally(
+        settings, store_pool, database_url, simulator.config.token, workers=2, progress=progress
+    )
+    assert summary.succeeded, summary.error
+    assert summary.summary["batches"] == {"total": 3, "completed": 3}
+    assert [b.status for b in progress.looks[-1]] == ["completed"] * 3
+    assert len(reads) == len(progress.looks), f"{len(reads)} reads, {len(progress.looks)} looks"
+
+
+async def test_a_run_is_done_only_from_a_read_made_after_its_listing_ended(
+    store_pool: AsyncConnectionPool, database_url: str
+) -> None:
+    """The look that finds every batch finished was made while the lister still queued: a batch
+    queued during that read, the listing ending just after it, is run too, not left pending in a run
+    closed from the batches the driver returned."""
+    run_id, (first,) = await queued_run(store_pool, 1)
+    wake, listing_done = asyncio.Event(), asyncio.Event()
+    launcher = InProcessLauncher(store_pool, wake)
+    ticks = Ticks()
+
+    def lister_ends_during(batches: list[Batch]) -> None:
+        ticks(batches)
+        if [b.status for b in batches] == ["completed"] and not listing_done.is_set():
+            with psycopg.connect(database_url, autocommit=True) as conn:  # queued as the read returns
+                conn.execute(
+                    Q.enqueue_batches,
+                    {"scope": SCOPE, "run_id": run_id, "chunks": Jsonb([["e9"]]), "priority": 0,
+                     "max_attempts": 3, "source": "test"},
+                )  # fmt: skip
+            listing_done.set()
+            wake.set()
+
+    settings = DriverSettings(parallelism=2, poll_seconds=0.05, lazy_reads=True)
+    wake.set()  # the lister queued the first batch
+    driver = asyncio.create_task(
+        drive(store_pool, run_id, launcher, settings, listing_done=listing_done, on_tick=lister_ends_during,
+              wake=wake)
+    )  # fmt: skip
+    await ticks.until(processing(1))
+    await launcher.finish(first.id)
+    second = asyncio.create_task(ticks.until(lambda seen: len(seen) == 2 and seen[1].status == "processing"))
+    await asyncio.wait({driver, second}, return_when=asyncio.FIRST_COMPLETED)
+    second.cancel()
+    assert not driver.done(), f"the driver returned {[b.status for b in driver.result()]}"
+    await launcher.finish(ticks.seen[-1][1].id)
+    assert [b.status for b in await driver] == ["completed", "completed"]

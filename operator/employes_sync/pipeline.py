@@ -314,9 +314,15 @@ class RunSummary:
         return self.status == "succeeded"
 
 
-async def finish_run(pool: AsyncConnectionPool, run_id: int) -> RunSummary:
-    """Close a run from what its batches say: the response shape of the original design, and more."""
-    summary, open_batches, failed = await summarize(pool, run_id)
+async def finish_run(
+    pool: AsyncConnectionPool, run_id: int, batches: list[queue_store.Batch] | None = None
+) -> RunSummary:
+    """Close a run from what its batches say: the response shape of the original design, and more.
+
+    `batches` are the run's batches as its driver's last read found them, every one finished after
+    the listing had ended: nothing of the run changes them any more, so they are not read again.
+    """
+    summary, open_batches, failed = await summarize(pool, run_id, batches)
     if open_batches:
         raise RuntimeError(f"run {run_id} still has {open_batches} open batches")
     status: runs_store.RunStatus = "failed" if failed else "succeeded"
@@ -345,16 +351,18 @@ async def interrupt_run(pool: AsyncConnectionPool, run_id: int, reason: str) -> 
 
 
 async def summarize(
-    pool: AsyncConnectionPool, run_id: int
+    pool: AsyncConnectionPool, run_id: int, batches: list[queue_store.Batch] | None = None
 ) -> tuple[dict[str, Any], int, list[dict[str, Any]]]:
-    """The run's summary from its stored start and its batches; also its open and failed batches."""
+    """The run's summary from its stored start and its batches (read here unless given); also its
+    open and failed batches."""
     run = await runs_store.get_run(pool, run_id)
     if run is None:
         raise LookupError(f"no run {run_id}")
     started: dict[str, Any] = dict(run.get("summary") or {})
     inline = started.get("inline") or {}
     run_settings: dict[str, Any] = dict(run.get("settings") or {})
-    batches = await queue_store.run_batches(pool, run_id)
+    if batches is None:
+        batches = await queue_store.run_batches(pool, run_id)
     by_status: dict[str, int] = {}
     refreshed = started.get("refreshed") or {}  # an incremental run's unchanged employees
     counted = ("history_processed", "events_created", "events_updated", "events_removed")

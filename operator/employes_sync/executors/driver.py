@@ -230,8 +230,8 @@ async def drive(
                     raise
                 await asyncio.sleep(settings.poll_seconds)
                 continue
-            listed = listing_done is None or listing_done.is_set()
-            if last.final is not None and listed:
+            # Done only if the listing had ended before the read: a batch queued during it is not in it.
+            if last.final is not None and last.listed:
                 return last.final
             next_due = last.next_due
             pause = settings.poll_seconds if next_due is None else min(settings.poll_seconds, next_due)

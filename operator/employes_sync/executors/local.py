@@ -239,7 +239,7 @@ async def sync_locally(
                     )
                 return await run.interrupt(stop_reason())
             whole.result()  # the listing's error (the run is already closed as failed), or the driver's
-            return await run.finish()
+            return await run.finish(batches=driver.result())  # its last read: all finished, after listing
         finally:
             for task in tasks:
                 task.cancel()

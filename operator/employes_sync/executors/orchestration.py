@@ -108,10 +108,13 @@ class RunOrchestration:
             self.pool, self.run_id, launcher, settings, listing_done=listing_done, on_tick=on_tick, wake=wake
         )
 
-    async def finish(self, *, interrupted: str | None = None) -> RunSummary:
+    async def finish(
+        self, *, interrupted: str | None = None, batches: list[Batch] | None = None
+    ) -> RunSummary:
         """Close the run from its batches (all done or failed for good); `interrupted` closes it as such
-        with every batch done (a run whose listing never completed: a new one follows)."""
-        summary = await finish_run(self.pool, self.run_id)
+        with every batch done (a run whose listing never completed: a new one follows). `batches`:
+        what `drive` returned, so the summary does not read them again."""
+        summary = await finish_run(self.pool, self.run_id, batches)
         if interrupted:
             await runs_store.finish_run(self.pool, self.run_id, "interrupted", summary.summary, interrupted)
             summary = replace(summary, status="interrupted", error=interrupted)
