@@ -24,7 +24,6 @@ from employes_sync.pipeline import OnResponse, make_client
 from employes_sync.processing import ProcessResult, process_employees
 from employes_sync.settings import SettingsError, SyncSettings
 from employes_sync.store import queue as queue_store
-from employes_sync.store import runs as runs_store
 from employes_sync.store.requests import RequestTally, add_request_counts
 
 log = logging.getLogger(__name__)
@@ -93,11 +92,10 @@ async def process_batch(
     token elsewhere, read another company the token reaches, or have redacted fields stored. With
     `allowed_api_urls` (a Job's allowlist) any other URL fails the attempt before a request.
     """
-    found = await queue_store.get(pool, batch_id)
+    found = await queue_store.batch_and_run(pool, batch_id)
     if found is None:
         raise LookupError(f"batch {batch_id} does not exist")
-    run = await runs_store.get_run(pool, found.run_id) if found.run_id is not None else None
-    if run is None:
+    if not found.run_found:
         raise LookupError(f"batch {batch_id} belongs to no run")
     spec: dict[str, Any] = {"api_url": api_url, "company_id": company_id}
     spec = {name: value for name, value in spec.items() if value}
@@ -106,7 +104,7 @@ async def process_batch(
     settings: SyncSettings | None = None
     unusable = ""
     try:
-        settings = stored_settings(run["settings"], spec)
+        settings = stored_settings(found.settings, spec)
     except SettingsError as exc:
         unusable = f"the run's stored settings are not usable: {exc}"
     # Claimed either way, so an unusable row fails the attempt where the run's status shows it.

@@ -330,6 +330,13 @@ UPDATE processing_queue SET job_name = %(job_name)s WHERE id = %(batch_id)s RETU
 -- One batch by id.
 SELECT * FROM processing_queue WHERE id = %(batch_id)s;
 
+-- name: batch_and_run_settings
+-- What a worker reads before its claim, in one statement: the batch's status and its run's stored settings.
+SELECT q.status, r.id IS NOT NULL AS run_found, r.settings
+  FROM processing_queue q
+  LEFT JOIN sync_runs r ON r.id = q.run_id
+ WHERE q.id = %(batch_id)s;
+
 -- name: queue_counts
 -- Batches by status (the original "check queue" query, per scope when given).
 SELECT status, count(*) AS n

@@ -211,6 +211,24 @@ async def get(pool: AsyncConnectionPool, batch_id: str | UUID) -> Batch | None:
     return Batch.from_row(row) if row else None
 
 
+@dataclass(frozen=True)
+class BatchRun:
+    """A batch's status and its run's stored settings: what a worker reads before it claims."""
+
+    status: str
+    run_found: bool
+    settings: Any  # the run's stored settings (None without a run)
+
+
+async def batch_and_run(pool: AsyncConnectionPool, batch_id: str | UUID) -> BatchRun | None:
+    """The batch's status with its run's settings in one statement (None: no such batch); a worker
+    read the batch, then the run, two round trips per attempt for what one join answers."""
+    row = await _one(pool, Q.batch_and_run_settings, {"batch_id": _id(batch_id)})
+    if row is None:
+        return None
+    return BatchRun(row["status"], bool(row["run_found"]), row["settings"])
+
+
 async def counts(pool: AsyncConnectionPool, scope: str | None = None) -> dict[str, int]:
     """Batches per status, every status present (0 when none)."""
     rows = await _all(pool, Q.queue_counts, {"scope": scope})
