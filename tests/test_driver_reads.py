@@ -223,3 +223,32 @@ async def test_a_run_is_done_only_from_a_read_made_after_its_listing_ended(
     assert not driver.done(), f"the driver returned {[b.status for b in driver.result()]}"
     await launcher.finish(ticks.seen[-1][1].id)
     assert [b.status for b in await driver] == ["completed", "completed"]
+
+
+async def test_a_read_lost_to_a_database_outage_is_made_again_at_once(
+    store_pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attempt ends and the read it asks for fails (the database went away): the driver reads
+    again after its outage pause, not only when the leases it last saw run out (300 s here)."""
+    run_id, batches = await queued_run(store_pool, 3)
+    wake = asyncio.Event()
+    launcher = InProcessLauncher(store_pool, wake)
+    ticks = Ticks()
+    settings = DriverSettings(parallelism=2, poll_seconds=0.05, lazy_reads=True)
+    driver = asyncio.create_task(drive(store_pool, run_id, launcher, settings, on_tick=ticks, wake=wake))
+    await ticks.until(processing(1, 2))
+    real, failed = queue_store.run_batches, []
+
+    async def once_unreachable(pool: AsyncConnectionPool, run_id: int) -> list[Batch]:
+        if not failed:
+            failed.append(True)
+            raise psycopg.OperationalError("the database went away")
+        return await real(pool, run_id)
+
+    monkeypatch.setattr(queue_store, "run_batches", once_unreachable)
+    await launcher.finish(batches[0].id)
+    await ticks.until(processing(3))  # started by the read made again
+    assert failed
+    await launcher.finish(batches[1].id)
+    await launcher.finish(batches[2].id)
+    assert [b.status for b in await driver] == ["completed"] * 3

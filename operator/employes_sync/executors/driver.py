@@ -228,6 +228,7 @@ async def drive(
                     log.warning("database unreachable, the run waits for it: %s", one_line(exc))
                 elif loop.time() - outage_since > settings.outage_seconds:
                     raise
+                read_at = 0.0  # lazy: the look that failed is made again, whatever it was for
                 await asyncio.sleep(settings.poll_seconds)
                 continue
             # Done only if the listing had ended before the read: a batch queued during it is not in it.
