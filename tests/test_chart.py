@@ -8,7 +8,9 @@ no API access) are checked on the rendered objects, for the default values and f
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -327,8 +329,9 @@ def test_rbac_has_no_wildcards(chart: helm.Chart, scenario: str) -> None:
 OPERATOR_RULES = {
     ("employessync.io", "employessyncs"): {"get", "list", "watch", "patch"},
     ("employessync.io", "employessyncs/status"): {"get", "patch"},
+    ("employessync.io", "employessyncs/finalizers"): {"update"},
     ("batch", "jobs"): {"create", "delete", "get", "list", "watch"},
-    ("", "pods"): {"get", "list"},
+    ("", "pods"): {"list"},
     ("", "secrets"): {"get"},
     ("", "events"): {"create", "patch"},
     ("events.k8s.io", "events"): {"create", "patch"},
@@ -342,6 +345,43 @@ def _permissions(role: Manifest) -> dict[tuple[str, str], set[str]]:
             for resource in rule["resources"]:
                 granted.setdefault((group, resource), set()).update(rule["verbs"])
     return granted
+
+
+def _worker_job() -> Manifest:
+    """A Job as the operator creates it for one batch attempt (kube/jobs.job_manifest)."""
+    from employes_sync.kube import jobs
+    from employes_sync.kube.spec import parse
+    from employes_sync.store.queue import Batch
+
+    owner = {"apiVersion": "employessync.io/v1alpha1", "kind": "EmployesSync",
+             "metadata": {"name": "acme", "namespace": "payroll", "uid": "u-1"}}  # fmt: skip
+    api = {"companyId": "00000000-0000-4000-8000-000000000001", "tokenSecretRef": {"name": "s"}}
+    spec = parse({"api": api, "database": {"dsnSecretRef": {"name": "s"}}})
+    batch = Batch(id="b-1", scope="payroll/acme", run_id=1, employee_ids=["e"], status="pending", priority=0,
+                  attempts=0, max_attempts=3, run_after=datetime.now(UTC), error_message=None, job_name=None,
+                  batch_no=1, started_at=None, completed_at=None, lease_expires_at=None,
+                  result=None)  # fmt: skip
+    return jobs.job_manifest(owner, spec, 1, batch, 1, default_image="x")
+
+
+@pytest.mark.parametrize("scenario", ["defaults", "namespaced", "cluster-wide"])
+def test_the_operator_may_set_the_owner_references_its_jobs_carry(chart: helm.Chart, scenario: str) -> None:
+    """With the OwnerReferencesPermissionEnforcement admission plugin (OpenShift, hardened clusters), a
+    create that sets owner references needs `delete` on the object, and one that sets blockOwnerDeletion
+    needs `update` on the owner's `finalizers` subresource: without them every Job create is a 403."""
+    references = _worker_job()["metadata"]["ownerReferences"]
+    assert references
+    for role in of_kind(render(chart, SCENARIOS[scenario]), "Role") + of_kind(
+        render(chart, SCENARIOS[scenario]), "ClusterRole"
+    ):
+        if role["metadata"]["name"] != f"{RELEASE}-employes-sync":
+            continue
+        granted = _permissions(role)
+        assert "delete" in granted[("batch", "jobs")]
+        for reference in references:
+            if reference.get("blockOwnerDeletion"):
+                group = reference["apiVersion"].split("/")[0]
+                assert "update" in granted.get((group, "employessyncs/finalizers"), set()), role["metadata"]
 
 
 @pytest.mark.fault(*rows.DEFAULT_RBAC_IS_ONE_ROLE_IN_THE_RELEASE_NAMESPACE)
@@ -486,6 +526,20 @@ def test_worker_service_account_exists_where_jobs_run(chart: helm.Chart) -> None
     )
 
 
+def test_worker_jobs_get_the_image_pull_secrets_through_their_service_account(chart: helm.Chart) -> None:
+    """The operator's Jobs run the chart's image but name no pull Secret: from a private registry they
+    stayed in ImagePullBackOff until their deadline. Their pods take the worker ServiceAccount's."""
+    pull = [{"name": "regcred"}]
+    manifests = render(chart, {"imagePullSecrets": pull, "watchNamespaces": ["payroll", "payroll-test"]})
+    workers = [m for m in of_kind(manifests, "ServiceAccount") if m["metadata"]["name"].endswith("-worker")]
+    assert sorted(m["metadata"]["namespace"] for m in workers) == ["payroll", "payroll-test"]
+    for account in workers:
+        assert account["imagePullSecrets"] == pull, account["metadata"]
+    assert "imagePullSecrets" not in _worker_job()["spec"]["template"]["spec"]  # so the account's apply
+    for account in of_kind(render(chart), "ServiceAccount"):
+        assert "imagePullSecrets" not in account
+
+
 # --- CronJobs --------------------------------------------------------------------------------------
 
 
@@ -570,6 +624,25 @@ def test_notes_tell_the_user_what_to_do_next(chart: helm.Chart) -> None:
     demo = notes(chart, SCENARIOS["everything"])
     assert f"http://{RELEASE}-employes-sync-simulator.{NAMESPACE}.svc:8089/v4" in demo
     assert "demo-token" in demo and "nightly" in demo
+
+
+def test_notes_apply_nothing_that_replaces_the_secret_they_have_the_user_create(chart: helm.Chart) -> None:
+    """NOTES have the user create the Secret with their own token and DSN, then apply examples: the
+    whole of examples/ replaced that Secret with the demo's (and added the example CronJob)."""
+    text = notes(chart, SCENARIOS["simulator"])
+    created = re.findall(r"create secret generic (\S+)", text)
+    assert created
+    applied = re.findall(r"kubectl apply .*-f (\S+)", text)
+    assert applied
+    for target in applied:
+        path = ROOT / target
+        files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        assert files, target
+        for file in files:
+            for doc in yaml.safe_load_all(file.read_text()):
+                if doc:
+                    assert doc["kind"] != "Secret" or doc["metadata"]["name"] not in created, file.name
+                    assert doc["kind"] != "CronJob", f"{file.name}: a schedule the user did not ask for"
 
 
 # --- values.schema.json ----------------------------------------------------------------------
@@ -800,23 +873,10 @@ def test_operator_network_policy_admits_only_the_listed_sources(chart: helm.Char
 
 @pytest.mark.fault(*rows.WORKER_NETWORK_POLICY_SELECTS_THE_OPERATORS_JOBS_AND_LIMITS_)
 def test_worker_network_policy_selects_the_operators_jobs_and_limits_their_egress(chart: helm.Chart) -> None:
-    from employes_sync.kube import jobs
-    from employes_sync.kube.spec import parse
-    from employes_sync.store.queue import Batch
-
     manifests = render(chart, SCENARIOS["everything"])
     policies = [p for p in of_kind(manifests, "NetworkPolicy") if p["metadata"]["name"].endswith("-worker")]
     assert sorted(p["metadata"]["namespace"] for p in policies) == ["other", "payroll"]
-    owner = {"apiVersion": "employessync.io/v1alpha1", "kind": "EmployesSync",
-             "metadata": {"name": "acme", "namespace": "payroll", "uid": "u-1"}}  # fmt: skip
-    api = {"companyId": "00000000-0000-4000-8000-000000000001", "tokenSecretRef": {"name": "s"}}
-    spec = parse({"api": api, "database": {"dsnSecretRef": {"name": "s"}}})
-    batch = Batch(id="b-1", scope="payroll/acme", run_id=1, employee_ids=["e"], status="pending", priority=0,
-                  attempts=0, max_attempts=3, run_after=None, error_message=None, job_name=None, batch_no=1,
-                  started_at=None, completed_at=None, lease_expires_at=None, result=None)  # fmt: skip
-    pod_labels = jobs.job_manifest(owner, spec, 1, batch, 1, default_image="x")["spec"]["template"][
-        "metadata"
-    ]["labels"]
+    pod_labels = _worker_job()["spec"]["template"]["metadata"]["labels"]
     for policy in policies:
         spec_ = policy["spec"]
         assert spec_["podSelector"]["matchLabels"].items() <= pod_labels.items()

@@ -147,8 +147,14 @@ seccompProfile:
 {{- /*
 The operator's permissions, and nothing more (no wildcard anywhere):
   - its own resources: watch them, patch them (kopf's finalizers and progress annotations) and their status;
-  - batch Jobs: create one per batch attempt, watch their outcome, delete those it gives up on;
-  - Pods: read a failed Job's pods, to say why it failed (OOMKilled, exit code, CreateContainerConfigError);
+  - batch Jobs: create one per batch attempt and watch their outcome. It never deletes one (the owner
+    reference and ttlSecondsAfterFinished do), but `delete` stays: a Job it creates carries an owner
+    reference, and API servers with the OwnerReferencesPermissionEnforcement admission plugin (OpenShift,
+    hardened clusters) let only a user who may delete an object set its owner references;
+  - employessyncs/finalizers, update: the same plugin lets only a user who may update the owner's
+    finalizers set blockOwnerDeletion, which each Job's owner reference carries (kopf.adopt), so without it
+    there every Job create is refused (403). No such subresource exists: it is a permission only;
+  - Pods: list a failed Job's pods, to say why it failed (OOMKilled, exit code, CreateContainerConfigError);
   - Secrets: read the token and DSN an EmployesSync references, by name (no list, no watch);
   - Events: post them (core v1, which kopf uses, and events.k8s.io for newer clients).
 kopf runs standalone, so it needs no peering resources.
@@ -160,12 +166,15 @@ kopf runs standalone, so it needs no peering resources.
 - apiGroups: ["employessync.io"]
   resources: ["employessyncs/status"]
   verbs: ["get", "patch"]
+- apiGroups: ["employessync.io"]
+  resources: ["employessyncs/finalizers"]
+  verbs: ["update"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["create", "delete", "get", "list", "watch"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list"]
+  verbs: ["list"]
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
