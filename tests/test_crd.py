@@ -266,6 +266,47 @@ def test_out_of_bounds_values_are_rejected(path: str, value: Any) -> None:
         validate(_with(path, value))
 
 
+#: Values of a type the CRD refuses, which Python's int()/bool()/tuple() would have taken.
+WRONG_TYPES = [
+    ("batches.parallelism", "two"), ("batches.parallelism", -1), ("batches.size", 2.5),
+    ("inline.count", True),
+    ("incremental", "false"), ("suspend", "false"), ("suspend", 0), ("redact", ["iban", 7]),
+    ("api.requestsPerSecond", "5"), ("api.timeoutSeconds", 0), ("notifications.maxAgeSeconds", 59),
+    ("batches.activeDeadlineSeconds", 86401),
+]  # fmt: skip
+
+#: The base URL's form is the allowlist's to refuse (ApiHostNotAllowed, tests/test_allowlist.py).
+REFUSED_BY_THE_OPERATOR = [(p, v) for p, v in BAD if p != "api.baseUrl"] + WRONG_TYPES
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    REFUSED_BY_THE_OPERATOR,
+    ids=[f"{p}=<deleted>" if v is _DELETE else f"{p}={v!r}" for p, v in REFUSED_BY_THE_OPERATOR],
+)
+def test_the_operator_refuses_what_the_crd_refuses_naming_the_field(path: str, value: Any) -> None:
+    """An object the schema never checked (an old CRD, a client writing around it) is InvalidSpec with
+    the field named: a parallelism of -1 ran a run whose Jobs never started, `redact: iban` redacted
+    the letters i, b, a and n, `suspend: "false"` suspended, and "two" read `invalid literal for int()`."""
+    with pytest.raises(jsonschema.ValidationError):
+        validate(_with(path, value))
+    with pytest.raises(SpecError) as caught:
+        parse(_with(path, value)["spec"])
+    message = caught.value.args[0]
+    assert message.startswith(f"spec.{path}") and "\n" not in message, message
+
+
+def test_the_operators_bounds_are_the_crds() -> None:
+    from employes_sync.kube.spec import BOUNDS
+
+    crd = {
+        path.removeprefix(".spec."): (node["minimum"], node["maximum"])
+        for path, node in walk(SCHEMA)
+        if path.startswith(".spec.") and node.get("type") in ("integer", "number")
+    }
+    assert crd == BOUNDS
+
+
 GOOD = [
     ("inline.count", 0), ("inline.count", 50), ("batches.size", 1), ("batches.size", 500),
     ("batches.parallelism", 50), ("batches.maxAttempts", 10), ("batches.maxAttempts", 1),

@@ -818,3 +818,19 @@ def test_a_run_driven_by_another_live_operator_is_coalesced_then_taken_over(env:
     assert [r[1] for r in rest] == ["succeeded"]
     assert env.wait_events("RunElsewhere")
     assert "Traceback" not in op.logs()
+
+
+def test_a_spec_the_schema_never_checked_is_one_invalid_spec_line_naming_the_field(env: Env) -> None:
+    """The emulator, like an API server with an old CRD, stores a spec its schema would refuse. A
+    parallelism of -1 was taken as it was: the run queued its batches and no Job ever started, with
+    Ready=False RunInProgress for good. Now the field is named, nothing runs, and a fix recovers."""
+    env.secret()
+    env.resource(batches__parallelism=-1)
+    env.operator()
+    condition = env.wait_condition("Ready", "False", "InvalidSpec")
+    assert condition["message"] == "spec.batches.parallelism is -1, outside 1 to 50", condition
+    assert env.wait_events("InvalidSpec")[0]["type"] == "Warning"
+    assert not env.jobs() and "currentRun" not in env.status() and "lastRun" not in env.status()
+
+    env.cluster.patch(esync_path("acme"), {"spec": {"batches": {"parallelism": 2}}})
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)

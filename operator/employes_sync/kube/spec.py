@@ -15,6 +15,7 @@ from typing import Any
 from employes_sync.settings import (
     DEFAULT_API_URL,
     DEFAULT_REDACT,
+    TIMELINE_LOCALES,
     WEBHOOK_EVENTS,
     Mode,
     SettingsError,
@@ -49,6 +50,30 @@ DEFAULTS: dict[str, Any] = {
     "timeline.locale": "en",
     "notifications.maxAgeSeconds": 86400,
 }
+
+
+#: dotted spec path -> (minimum, maximum), inclusive: the CRD's `minimum`/`maximum` (a test keeps them equal).
+BOUNDS: dict[str, tuple[float, float]] = {
+    "api.requestsPerSecond": (0.1, 1000),
+    "api.pageSize": (1, 1000),
+    "api.timeoutSeconds": (1, 600),
+    "inline.count": (0, 50),
+    "batches.size": (1, 500),
+    "batches.parallelism": (1, 50),
+    "batches.maxAttempts": (1, 10),
+    "batches.backoffSeconds": (0, 3600),
+    "batches.backoffMaxSeconds": (0, 86400),
+    "batches.activeDeadlineSeconds": (10, 86400),
+    "batches.ttlSecondsAfterFinished": (0, 604800),
+    "notifications.maxAgeSeconds": (60, 2592000),
+}
+
+#: The CRD's enum of `worker.imagePullPolicy` and `redact`'s limits.
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+REDACT_MAX_ITEMS = 100
+REDACT_MAX_LENGTH = 200
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class SpecError(ValueError):
@@ -151,6 +176,68 @@ def _get(spec: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
+def _shown(value: Any) -> str:
+    """A spec value in a message: its repr, cut short (a spec holds no secret, but may be long)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _bounded(dotted: str, value: float) -> None:
+    low, high = BOUNDS[dotted]
+    if not low <= value <= high:
+        raise SpecError(f"spec.{dotted} is {_shown(value)}, outside {low:g} to {high:g}")
+
+
+def _integer(spec: Mapping[str, Any], dotted: str) -> int:
+    """An integer field as the CRD types and bounds it. The API server checks the same, but an object
+    the schema never saw (an old CRD, a client writing around it) must not run with a parallelism of -1
+    (no Job ever starts) or a count of "two" told as `invalid literal for int()`."""
+    value = _get(spec, dotted)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"spec.{dotted} must be an integer, not {_shown(value)}")
+    _bounded(dotted, value)
+    return value
+
+
+def _number(spec: Mapping[str, Any], dotted: str) -> float:
+    value = _get(spec, dotted)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise SpecError(f"spec.{dotted} must be a number, not {_shown(value)}")
+    _bounded(dotted, value)
+    return float(value)
+
+
+def _boolean(spec: Mapping[str, Any], dotted: str) -> bool:
+    """true or false only: `bool("false")` is True, so a quoted "false" would suspend a resource."""
+    value = _get(spec, dotted)
+    if not isinstance(value, bool):
+        raise SpecError(f"spec.{dotted} must be true or false, not {_shown(value)}")
+    return value
+
+
+def _choice(spec: Mapping[str, Any], dotted: str, choices: tuple[str, ...]) -> str:
+    value = _get(spec, dotted)
+    if value not in choices:
+        raise SpecError(f"spec.{dotted} is {_shown(value)}, not one of {', '.join(choices)}")
+    return str(value)
+
+
+def _redact(spec: Mapping[str, Any]) -> tuple[str, ...]:
+    """The field names removed before storage: a list of strings. A plain string (`redact: iban`) was
+    read letter by letter, so `iban` itself was stored."""
+    value = _get(spec, "redact")
+    if not isinstance(value, list | tuple) or not all(isinstance(f, str) and f for f in value):
+        raise SpecError(f"spec.redact must be a list of field names, not {_shown(value)}")
+    if len(value) > REDACT_MAX_ITEMS or any(len(f) > REDACT_MAX_LENGTH for f in value):
+        raise SpecError(
+            f"spec.redact holds at most {REDACT_MAX_ITEMS} field names, "
+            f"each of at most {REDACT_MAX_LENGTH} characters"
+        )
+    return tuple(value)
+
+
 #: What Kubernetes accepts as a Secret's name (a DNS subdomain) and as a key of its data.
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
@@ -241,41 +328,54 @@ def parse(spec: Mapping[str, Any]) -> ResourceSpec:
 
 
 def _parse(spec: Mapping[str, Any]) -> ResourceSpec:
+    """Every field checked as the CRD types and bounds it, each problem one line naming its field."""
     company_id = _get(spec, "api.companyId")
     if not company_id:
         raise SpecError("spec.api.companyId is required")
+    if not isinstance(company_id, str) or not _UUID.match(company_id):
+        raise SpecError(f"spec.api.companyId {_shown(company_id)} is not a UUID")
     worker = spec.get("worker") or {}
+    if not isinstance(worker, Mapping):
+        raise SpecError(f"spec.worker must be an object, not {_shown(worker)}")
+    pull_policy = worker.get("imagePullPolicy") or None
+    if pull_policy is not None and pull_policy not in PULL_POLICIES:
+        raise SpecError(
+            f"spec.worker.imagePullPolicy is {_shown(pull_policy)}, not one of {', '.join(PULL_POLICIES)}"
+        )
+    resources = worker.get("resources") or {}
+    if not isinstance(resources, Mapping):
+        raise SpecError(f"spec.worker.resources must be an object, not {_shown(resources)}")
     try:
         return ResourceSpec(
-            company_id=str(company_id),
+            company_id=company_id,
             base_url=str(_get(spec, "api.baseUrl")),
             token_ref=_ref(spec, "api.tokenSecretRef"),
             dsn_ref=_ref(spec, "database.dsnSecretRef"),
-            requests_per_second=float(_get(spec, "api.requestsPerSecond")),
-            page_size=int(_get(spec, "api.pageSize")),
-            timeout_seconds=float(_get(spec, "api.timeoutSeconds")),
-            inline_count=int(_get(spec, "inline.count")),
-            batch_size=int(_get(spec, "batches.size")),
-            parallelism=int(_get(spec, "batches.parallelism")),
-            max_attempts=int(_get(spec, "batches.maxAttempts")),
-            backoff_seconds=float(_get(spec, "batches.backoffSeconds")),
-            backoff_max_seconds=float(_get(spec, "batches.backoffMaxSeconds")),
-            active_deadline_seconds=int(_get(spec, "batches.activeDeadlineSeconds")),
-            ttl_seconds_after_finished=int(_get(spec, "batches.ttlSecondsAfterFinished")),
-            redact=tuple(str(f) for f in _get(spec, "redact")),
-            incremental=bool(_get(spec, "incremental")),
-            suspend=bool(_get(spec, "suspend")),
-            locale=str(_get(spec, "timeline.locale")),
+            requests_per_second=_number(spec, "api.requestsPerSecond"),
+            page_size=_integer(spec, "api.pageSize"),
+            timeout_seconds=_number(spec, "api.timeoutSeconds"),
+            inline_count=_integer(spec, "inline.count"),
+            batch_size=_integer(spec, "batches.size"),
+            parallelism=_integer(spec, "batches.parallelism"),
+            max_attempts=_integer(spec, "batches.maxAttempts"),
+            backoff_seconds=_number(spec, "batches.backoffSeconds"),
+            backoff_max_seconds=_number(spec, "batches.backoffMaxSeconds"),
+            active_deadline_seconds=_integer(spec, "batches.activeDeadlineSeconds"),
+            ttl_seconds_after_finished=_integer(spec, "batches.ttlSecondsAfterFinished"),
+            redact=_redact(spec),
+            incremental=_boolean(spec, "incremental"),
+            suspend=_boolean(spec, "suspend"),
+            locale=_choice(spec, "timeline.locale", TIMELINE_LOCALES),
             webhooks=_webhooks(spec),
-            webhook_max_age_seconds=float(_get(spec, "notifications.maxAgeSeconds")),
+            webhook_max_age_seconds=_number(spec, "notifications.maxAgeSeconds"),
             worker=WorkerSpec(
                 image=worker.get("image") or None,
-                image_pull_policy=worker.get("imagePullPolicy") or None,
+                image_pull_policy=pull_policy,
                 service_account_name=worker.get("serviceAccountName") or None,
-                resources=dict(worker.get("resources") or {}),
+                resources=dict(resources),
             ),
         )
     except SpecError:
         raise
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:  # a part of the spec that is not an object
         raise SpecError(f"spec has a value of the wrong type: {exc}") from None
