@@ -80,6 +80,35 @@ def test_bad_secrets_and_urls_are_one_line_errors_that_never_echo_them() -> None
         assert check_url(f"https://{host}/hook", "hook")
 
 
+def test_a_receiver_url_with_a_space_a_control_character_or_port_0_is_refused() -> None:
+    # Each passed the check, then aiohttp sent the event elsewhere (a newline dropped from the path, a
+    # space quoted) or failed every attempt (a host with a space, port 0) until it dead-lettered.
+    for bad in ("https://receiver.example/hook\nx", "https://receiver.example/ho ok?token=s3cr3t",
+                "https://exa mple.com/hook", "https://x\x00y/hook", "https://receiver.example/\x7f",
+                "https://receiver.example:0/hook"):  # fmt: skip
+        with pytest.raises(WebhookConfigError, match=r"^webhook hook: the receiver URL") as caught:
+            check_url(bad, "hook")
+        assert "s3cr3t" not in str(caught.value) and "\n" not in str(caught.value)
+    assert check_url(" https://receiver.example/hook\n", "hook") == "https://receiver.example/hook"
+
+
+def test_an_unsplittable_webhook_url_on_the_command_line_is_one_line_exit_2(tmp_path: Path) -> None:
+    # The credential warning split the URL in the option's callback: `https://[::1/h` ended in a
+    # ValueError traceback (exit 1) before check_url could refuse it.
+    assert carries_credential("https://[::1/hook") is False
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(new_secret())
+    done = subprocess.run(
+        [sys.executable, "-m", "employes_sync", "sync", "--demo", "--webhook-url", "https://[::1/hook",
+         "--webhook-secret-file", str(secret_file)],
+        env={**os.environ, "EMPLOYES_SYNC_DATA_DIR": str(tmp_path)}, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line == "employes-sync: error: webhook cli: the receiver URL is not a valid URL"
+
+
 def test_subscriptions_are_bounded() -> None:
     assert subscription("a")["events"] == sorted(["run.finished", "run.failed", "timeline.changed",
                                                   "employee.removed"])  # fmt: skip

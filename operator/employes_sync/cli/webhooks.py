@@ -48,8 +48,14 @@ WEBHOOK_URL_ENV = "EMPLOYES_SYNC_WEBHOOK_URL"
 
 def carries_credential(url: str) -> bool:
     """Whether a receiver URL holds what looks like a credential: a user or password, a query, or a path
-    segment as long as a token (`/hooks/T0123/B456/XXXXXXXXXXXXXXXX` in a chat service's incoming URL)."""
-    parts = urlsplit(url.strip())
+    segment as long as a token (`/hooks/T0123/B456/XXXXXXXXXXXXXXXX` in a chat service's incoming URL).
+
+    A URL that cannot be split (`https://[::1/h`) is not judged here: `check_url` refuses it in one
+    line, where raising from this option callback ended `sync` in a traceback."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
     if parts.username or parts.password or parts.query:
         return True
     return any(len(segment) >= 16 for segment in parts.path.split("/"))

@@ -41,11 +41,17 @@ def parse_secret(text: str, webhook: str) -> str:
 def check_url(text: str, webhook: str, *, allow_insecure: bool = False) -> str:
     """The receiver URL, checked; http only with allow_insecure (the URL may hold a token: never shown)."""
     url = text.strip()
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        # aiohttp drops a newline from the path and quotes a space: the events would go to another
+        # path, or (in the host) fail every attempt until they dead-letter, a day later.
+        raise WebhookConfigError(f"webhook {webhook}: the receiver URL holds a space or a control character")
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises on a bad port)
+        port = parts.port
     except ValueError:
         raise WebhookConfigError(f"webhook {webhook}: the receiver URL is not a valid URL") from None
+    if port == 0:
+        raise WebhookConfigError(f"webhook {webhook}: the receiver URL's port 0 cannot be connected to")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise WebhookConfigError(f"webhook {webhook}: the receiver URL must be an https:// URL with a host")
     try:
