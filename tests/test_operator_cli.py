@@ -142,3 +142,22 @@ def test_no_usable_kubeconfig_is_one_line_and_exit_1(kubeconfig: str, tmp_path: 
     assert line.startswith(
         f"employes-sync: error: no Kubernetes cluster to talk to: not in a pod, and the kubeconfig {path}: "
     ), line
+
+
+@pytest.mark.parametrize("kubeconfig", ["", "garbage: [", "apiVersion: v1\nclusters: []\n"])
+def test_trigger_without_a_usable_kubeconfig_says_the_operators_line(kubeconfig: str, tmp_path: Path) -> None:
+    """`employes-sync trigger` (a CronJob's command, or a person's) said `cannot reach Kubernetes:
+    Invalid kube-config file. No configuration found.` with exit 2, naming no file."""
+    path = tmp_path / "kubeconfig"
+    if kubeconfig:
+        path.write_text(kubeconfig)
+    env = _env(tmp_path, path)
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    done = subprocess.run(
+        [str(BIN), "trigger", "demo", "-n", "payroll"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(
+        f"employes-sync: error: no Kubernetes cluster to talk to: not in a pod, and the kubeconfig {path}: "
+    ), line

@@ -305,17 +305,12 @@ def _kube_configuration() -> kubernetes.client.Configuration:
     Inside kopf, a missing or broken kubeconfig fails the startup activity, which kopf retries every
     minute with a traceback, and the operator never says plainly that it has no cluster.
     """
-    import yaml
-    from kubernetes.config import ConfigException
-
-    from employes_sync.kube.kubeapi import load_configuration
+    from employes_sync.kube.kubeapi import NoCluster, load_configuration_or_explain
 
     try:
-        return load_configuration()
-    except (ConfigException, yaml.YAMLError, OSError) as exc:
-        where = os.environ.get("KUBECONFIG") or "~/.kube/config"
-        reason = " ".join(str(exc).split())
-        fail(f"no Kubernetes cluster to talk to: not in a pod, and the kubeconfig {where}: {reason}", 1)
+        return load_configuration_or_explain()
+    except NoCluster as exc:
+        fail(str(exc), 1)
 
 
 def _reserve_port(port: int, flag: str) -> socket.socket:

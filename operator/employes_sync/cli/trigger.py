@@ -44,14 +44,14 @@ def trigger(name: str, namespace: str | None, mode: str) -> None:
     from kubernetes.client import ApiException
 
     from employes_sync.cli.common import fail
-    from employes_sync.kube.kubeapi import KubeApi
+    from employes_sync.kube.kubeapi import KubeApi, NoCluster, load_configuration_or_explain
     from employes_sync.kube.triggers import REQUESTED_AT, request_patch
 
     namespace = namespace or _default_namespace()
     try:
-        api = KubeApi()
-    except Exception as exc:
-        fail(f"cannot reach Kubernetes: {exc}", 2)
+        api = KubeApi(load_configuration_or_explain())
+    except NoCluster as exc:  # the operator's line and exit code: "cannot reach" hid which file was read
+        fail(str(exc), 1)
     patch = request_patch(mode)  # type: ignore[arg-type]
     try:
         asyncio.run(api.patch_resource(namespace, name, patch))

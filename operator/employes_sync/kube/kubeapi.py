@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,28 @@ def load_configuration() -> kubernetes.client.Configuration:
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     return configuration
+
+
+class NoCluster(Exception):
+    """No cluster to talk to: one line naming the kubeconfig and what is wrong with it."""
+
+
+def load_configuration_or_explain() -> kubernetes.client.Configuration:
+    """`load_configuration()`, with a missing or broken kubeconfig told as one `NoCluster` line.
+
+    The kubernetes client says `Invalid kube-config file. No configuration found.` without naming
+    the file, or a multi-line YAML error; the operator and `employes-sync trigger` say the same line.
+    """
+    import yaml
+
+    try:
+        return load_configuration()
+    except (kubernetes.config.ConfigException, yaml.YAMLError, OSError) as exc:
+        where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+        reason = " ".join(str(exc).split())
+        raise NoCluster(
+            f"no Kubernetes cluster to talk to: not in a pod, and the kubeconfig {where}: {reason}"
+        ) from None
 
 
 class KubeApi:
