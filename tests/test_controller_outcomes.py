@@ -319,3 +319,4 @@ def test_status_patch_always_carries_degraded_and_the_generation() -> None:
     assert patch["observedGeneration"] == 5 and patch["queued"] == 0
     degraded = status.get_condition(patch["conditions"], status.DEGRADED)
     assert degraded is not None and (degraded["status"], degraded["observedGeneration"]) == ("False", 5)
+    assert degraded["message"] == "no run has finished yet"  # it was "": an empty Message in describe

@@ -687,6 +687,7 @@ def test_missing_secret_then_created_recovers(env: Env) -> None:
     op = env.operator()
     c = env.wait_condition("Ready", "False", "SecretNotFound")
     assert "default/esync" in c["message"] and "API token" in c["message"]
+    assert env.condition("Degraded")["message"] == "no run has finished yet"  # it was ""
     wait_for(lambda: env.events("SecretNotFound"), 10, what="a Warning event")
     assert env.events("SecretNotFound")[0]["type"] == "Warning"
     assert not env.jobs()

@@ -337,6 +337,10 @@ def idle(published: Mapping[str, Any], generation: int) -> Publication | None:
 # --- the status body of a publication ------------------------------------------------------------------
 
 
+#: Degraded's message until a run has ended.
+NO_RUN_FINISHED = "no run has finished yet"
+
+
 def status_patch(
     publication: Publication, published: Mapping[str, Any], generation: int, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -355,8 +359,9 @@ def status_patch(
                 conditions, type_, value[0], value[1], value[2], generation, now=now
             )
     if status.get_condition(conditions, status.DEGRADED) is None:
+        # Before any run has ended; `kubectl describe` showed an empty Message under Degraded.
         conditions = status.set_condition(
-            conditions, status.DEGRADED, False, "NoFailedBatches", "", generation, now=now
+            conditions, status.DEGRADED, False, "NoFailedBatches", NO_RUN_FINISHED, generation, now=now
         )
     return {**publication.changes, "conditions": conditions, "observedGeneration": generation}
 
