@@ -292,6 +292,30 @@ async def test_include_details_adds_titles_and_amounts(store_pool: AsyncConnecti
                      "description": "to 3000", "data": {"month_wage": 3000}}  # fmt: skip
 
 
+async def test_run_webhooks_carry_the_counts_of_run_finished_and_the_runs_error(
+    store_pool: AsyncConnectionPool, database_url: str
+) -> None:
+    """run.* bodies had no `batches` (the doc says they carry run.finished's counts), neither they nor
+    the notification had `events_removed`, and a run.failed did not say why (migration 0019)."""
+    from tests.test_notify import Listener
+
+    run_id = await _run_with_webhooks(store_pool)
+    summary = {"employees_processed": 40, "events_created": 0, "events_updated": 0, "events_removed": 3,
+               "employees_removed": 1, "batches": {"total": 2, "completed": 1, "failed": 1}}  # fmt: skip
+    async with Listener(database_url) as listener:
+        await runs_store.finish_run(store_pool, run_id, "degraded", summary, "1 of 2 batches failed")
+        await listener.wait_for("run.finished")
+    (note,) = [p for p in listener.payloads if p["type"] == "run.finished"]
+    assert note["events_removed"] == 3 and note["batches"] == 2 and note["batches_failed"] == 1
+    assert "error" not in note, "the notification carries ids and counts only"
+    bodies = {e["event_type"]: e["body"] for e in await outbox.events(store_pool, SCOPE)}
+    assert set(bodies) == {"run.finished", "run.failed"}
+    for body in bodies.values():
+        counts = {k: v for k, v in body["data"].items() if k in note and k not in ("at", "type")}
+        assert counts == {k: v for k, v in note.items() if k not in ("at", "type")}
+        assert body["data"]["mode"] == "interactive" and body["data"]["error"] == "1 of 2 batches failed"
+
+
 def sync_command(
     sim: Simulator, database_url: str, receiver: WebhookReceiver, secret_file: Path
 ) -> list[str]:
