@@ -540,6 +540,15 @@ def test_worker_jobs_get_the_image_pull_secrets_through_their_service_account(ch
         assert "imagePullSecrets" not in account
 
 
+def test_the_image_pull_policy_reaches_the_worker_jobs(chart: helm.Chart) -> None:
+    """image.pullPolicy is the one image's: the operator passes it to the Jobs that run that image."""
+    for policy in ("Always", "IfNotPresent", "Never"):
+        deployment = one(render(chart, {"image": {"pullPolicy": policy}}), "Deployment")
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["imagePullPolicy"] == policy
+        assert f"--worker-image-pull-policy={policy}" in container["args"]
+
+
 # --- CronJobs --------------------------------------------------------------------------------------
 
 

@@ -835,3 +835,28 @@ def test_a_spec_the_schema_never_checked_is_one_invalid_spec_line_naming_the_fie
 
     env.cluster.patch(esync_path("acme"), {"spec": {"batches": {"parallelism": 2}}})
     env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+
+
+def test_jobs_of_the_operators_image_take_its_pull_policy(env: Env) -> None:
+    """The chart's image.pullPolicy was the operator pod's only: with `Always` for a re-pushed tag, the
+    workers kept the node's older copy, another version than the operator's. A resource's own
+    spec.worker.imagePullPolicy still wins."""
+
+    def policies(run: int | None = None) -> set[str | None]:
+        return {
+            c.get("imagePullPolicy")
+            for j in env.jobs()
+            if run is None or j["metadata"]["labels"][jobs_labels.RUN_LABEL] == str(run)
+            for c in j["spec"]["template"]["spec"]["containers"]
+        }
+
+    env.secret()
+    env.resource(inline__count=0, batches__size=40)
+    env.operator(extra=["--worker-image-pull-policy", "Always"])
+    env.wait_condition("Ready", "True", "RunSucceeded", timeout=120)
+    assert env.jobs() and policies() == {"Always"}
+
+    first = env.status()["lastRun"]["id"]
+    env.cluster.patch(esync_path("acme"), {"spec": {"worker": {"imagePullPolicy": "Never"}}})
+    last = env.wait_run_finished(after_run=first, timeout=120)
+    assert last["state"] == "succeeded" and policies(last["id"]) == {"Never"}

@@ -74,6 +74,15 @@ def _namespaces(given: tuple[str, ...]) -> list[str]:
     help=f"ServiceAccount of the batch Jobs when a resource names none (or ${SERVICE_ACCOUNT_ENV}).",
 )
 @click.option(
+    "--worker-image-pull-policy",
+    envvar="EMPLOYES_SYNC_WORKER_IMAGE_PULL_POLICY",
+    type=click.Choice(["Always", "IfNotPresent", "Never"]),
+    default=None,
+    help="Pull policy of the batch Jobs that run --worker-image, when a resource names none (or "
+    "$EMPLOYES_SYNC_WORKER_IMAGE_PULL_POLICY; the chart passes its image.pullPolicy). Default: "
+    "Kubernetes' own for the image's tag.",
+)
+@click.option(
     "--allow-api-url",
     "allowed_api_urls",
     multiple=True,
@@ -178,6 +187,7 @@ def operator(
     health_port: int,
     worker_image: str,
     worker_service_account: str | None,
+    worker_image_pull_policy: str | None,
     allowed_api_urls: tuple[str, ...],
     allowed_images: tuple[str, ...],
     allowed_service_accounts: tuple[str, ...],
@@ -236,6 +246,7 @@ def operator(
     config = OperatorConfig(
         worker_image=worker_image,
         worker_service_account=worker_service_account or None,
+        worker_image_pull_policy=worker_image_pull_policy,
         poll_seconds=poll_seconds,
         idle_seconds=max(30.0, poll_seconds),
         db_pool_size=db_pool_size,

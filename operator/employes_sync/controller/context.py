@@ -27,6 +27,8 @@ class OperatorConfig:
 
     worker_image: str = "employes-sync:latest"
     worker_service_account: str | None = None
+    #: Pull policy of Jobs that run `worker_image` (the chart's image.pullPolicy); None: Kubernetes' default.
+    worker_image_pull_policy: str | None = None
     poll_seconds: float = 2.0
     idle_seconds: float = 30.0
     #: Connections per database, shared by every resource using it (see pools.py).

@@ -55,6 +55,7 @@ class Runs:
             resource.body, spec, run_id, batch, attempt,
             default_image=config.worker_image,
             default_service_account=config.worker_service_account,
+            default_image_pull_policy=config.worker_image_pull_policy,
             allowed_api_urls=sorted(config.allowlists.api_urls),
             allowed_database_hosts=sorted(config.allowlists.database_hosts),
             proxy_env=config.proxy_env,

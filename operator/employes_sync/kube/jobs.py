@@ -98,6 +98,7 @@ def job_manifest(
     *,
     default_image: str,
     default_service_account: str | None = None,
+    default_image_pull_policy: str | None = None,
     allowed_api_urls: Iterable[str] = (),
     allowed_database_hosts: Iterable[str] = (),
     proxy_env: Mapping[str, str] | None = None,
@@ -114,7 +115,9 @@ def job_manifest(
     the API the way the operator does. `extra_ca_pem` (the operator's `configured_extra_ca()`): the CA
     certificates it trusts besides the bundle, as text in `$EMPLOYES_SYNC_EXTRA_CA_PEM`; the pod runs
     in the resource's namespace, where the operator's ConfigMap cannot be mounted. They are public and
-    checked to be certificates only, so the Job's spec may carry them.
+    checked to be certificates only, so the Job's spec may carry them. `default_image_pull_policy` (the
+    operator's, the chart's image.pullPolicy) applies when the Job runs `default_image`: with `Always`
+    for a re-pushed tag, the workers would otherwise keep running the node's older copy of it.
     """
     resource = owner["metadata"]["name"]
     name = job_name(resource, run_id, batch, attempt)
@@ -152,6 +155,8 @@ def job_manifest(
     }
     if spec.worker.image_pull_policy:
         container["imagePullPolicy"] = spec.worker.image_pull_policy
+    elif default_image_pull_policy and not spec.worker.image:
+        container["imagePullPolicy"] = default_image_pull_policy
     if spec.worker.resources:
         container["resources"] = spec.worker.resources
     pod_spec: dict[str, Any] = {
