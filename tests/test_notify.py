@@ -296,3 +296,57 @@ def test_watch_beside_sync_demo_shows_the_first_five_then_the_batches(
     # every timelined employee is told once: the inline five first, the batches' ones after them
     later = [i for p in lines[2:] if p["type"] == "timeline.changed" for i in p["employee_ids"]]
     assert sorted(later) == sorted(timelined - inline) and inline <= timelined
+
+
+def test_watch_lines_say_whose_removals_each_count_is_and_which_requests_a_run_serves() -> None:
+    """`run 2 succeeded: 78 employees, 0 events new, 0 removed` read the employees removed as events
+    removed, and left out the updated and removed events and the batches; run.started left out the
+    `request_sync()` requests the run serves."""
+    from employes_sync.cli.watch import describe
+
+    base = {"scope": "local/c", "run_id": 2, "at": "2026-12-01T09:00:17.400000Z"}
+    finished = {**base, "type": "run.finished", "status": "degraded", "employees": 78, "events_created": 1,
+                "events_updated": 2, "events_removed": 3, "employees_removed": 4, "batches": 3,
+                "batches_failed": 1}  # fmt: skip
+    assert describe(finished).endswith(
+        "run 2 degraded: 78 employees (4 removed), events 1 new, 2 updated, 3 removed; batches 1 failed of 3"
+    )
+    started = {**base, "type": "run.started", "trigger": "sql-requested", "mode": "interactive"}
+    assert describe({**started, "request_ids": [7, 8]}).endswith(
+        "run 2 (sql-requested, interactive, serving request 7, 8)"
+    )
+    assert describe({**started, "request_ids": []}).endswith("run 2 (sql-requested, interactive)")
+
+
+def test_watch_warns_once_of_a_scope_this_database_does_not_know(database_url: str, tmp_path: Any) -> None:
+    """A mistyped --scope printed nothing, for ever, like a quiet database: now one warning naming the
+    known scopes, and it still shows the scope's notifications once they come."""
+    import subprocess
+    import sys
+
+    from employes_sync.store.db import migrate_dsn
+
+    asyncio.run(migrate_dsn(database_url))
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO sync_scopes (scope) VALUES ('local/known')")
+    command = [sys.executable, "-m", "employes_sync", "watch", "--database-url", database_url,
+               "--scope", "payroll/acme", "--count", "1"]  # fmt: skip
+    env = {**os.environ, "EMPLOYES_SYNC_DATA_DIR": str(tmp_path)}
+    watcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        wait_listening(database_url, 1)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            payload = {"type": "sync.requested", "scope": "payroll/acme", "run_id": None, "request_id": 1,
+                       "mode": "background"}  # fmt: skip
+            conn.execute("SELECT pg_notify('employes_sync', %s)", (json.dumps(payload),))
+        out, err = watcher.communicate(timeout=30)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait(5)
+    assert watcher.returncode == 0, err
+    assert err.splitlines() == [
+        "employes-sync: warning: no scope 'payroll/acme' in this database yet (known: local/known); "
+        "waiting for its notifications"
+    ]
+    assert "request 1 (background)" in out

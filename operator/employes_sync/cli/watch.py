@@ -14,10 +14,11 @@ from typing import Any
 import click
 import psycopg
 
-from employes_sync.cli.common import database_option, fail, resolve_database, run
+from employes_sync.cli.common import database_option, fail, resolve_database, run, warn
 from employes_sync.controller.listener import parse_payload
 from employes_sync.store import db
 from employes_sync.store.db import redact_dsn
+from employes_sync.store.queries import Q
 
 
 def describe(payload: dict[str, Any]) -> str:
@@ -26,7 +27,9 @@ def describe(payload: dict[str, Any]) -> str:
     head = f"{str(payload.get('at', ''))[11:23]:<12} {kind:<18} {payload.get('scope')}"
     run = f"run {payload.get('run_id')}"
     if kind == "run.started":
-        return f"{head}  {run} ({payload.get('trigger')}, {payload.get('mode')})"
+        requests = payload.get("request_ids") or []
+        serving = f", serving request {', '.join(map(str, requests))}" if requests else ""
+        return f"{head}  {run} ({payload.get('trigger')}, {payload.get('mode')}{serving})"
     if kind == "run.first_feedback":
         return f"{head}  {run}: first timelines after {float(payload.get('seconds') or 0):.2f} s"
     if kind == "timeline.changed":
@@ -39,9 +42,12 @@ def describe(payload: dict[str, Any]) -> str:
             f"({payload.get('employees')} employees, attempt {payload.get('attempts')})"
         )
     if kind == "run.finished":
+        # Whose removal each count is: "0 removed" after "events new" read as events, and was employees.
         return (
-            f"{head}  {run} {payload.get('status')}: {payload.get('employees')} employees, "
-            f"{payload.get('events_created')} events new, {payload.get('employees_removed')} removed"
+            f"{head}  {run} {payload.get('status')}: {payload.get('employees')} employees "
+            f"({payload.get('employees_removed')} removed), events {payload.get('events_created')} new, "
+            f"{payload.get('events_updated')} updated, {payload.get('events_removed', 0)} removed; "
+            f"batches {payload.get('batches_failed')} failed of {payload.get('batches')}"
         )
     if kind == "sync.requested":
         return f"{head}  request {payload.get('request_id')} ({payload.get('mode')})"
@@ -62,6 +68,27 @@ def watch(scope: str | None, database_url: str | None, as_json: bool, count: int
             pass
 
 
+async def _warn_unknown_scope(dsn: str, scope: str) -> None:
+    """Say once when --scope names no scope of this database: a mistyped one (`payroll/acme` for a
+    local sync's `local/<companyId>`) otherwise printed nothing, for ever, like a quiet database.
+
+    Only a warning: a resource the operator has not seen yet becomes known later, and is then shown."""
+    try:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+            cur = await conn.execute(Q.known_scopes)
+            known = [row[0] for row in await cur.fetchall()]
+    except psycopg.errors.UndefinedTable:
+        known = []  # no sync has used this database yet
+    except psycopg.Error:
+        return  # says nothing of the scope; the listener reports a lost database itself
+    if scope not in known:
+        names = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+        warn(
+            f"no scope {scope!r} in this database yet (known: {names or 'none'}); "
+            "waiting for its notifications"
+        )
+
+
 async def _watch(dsn: str, scope: str | None, as_json: bool, count: int | None) -> None:
     # A database that does not answer at the start is a mistyped URL or a server not started: one
     # line, as every other command says it. Reconnecting is for a database that went away later.
@@ -69,6 +96,8 @@ async def _watch(dsn: str, scope: str | None, as_json: bool, count: int | None) 
         await db.check_connection(dsn)
     except db.DatabaseUnavailable as exc:
         fail(str(exc))
+    if scope:
+        await _warn_unknown_scope(dsn, scope)
     seen = 0
     failures = 0
     while True:

@@ -198,6 +198,10 @@ SELECT scope, employee_id, employee_number, display_name, status, first_seen_at,
 -- Make a scope known here, so request_sync() accepts it before its first run.
 INSERT INTO sync_scopes (scope) VALUES (%(scope)s) ON CONFLICT DO NOTHING;
 
+-- name: known_scopes
+-- Every scope known here (request_sync accepts them; `watch --scope` warns of another).
+SELECT scope FROM sync_scopes ORDER BY scope;
+
 -- name: open_sync_requests
 -- A scope's requests no run has served yet: how many, and whether any asks for an interactive run.
 SELECT count(*) AS n,
