@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 import subprocess
 import time
 import urllib.request
@@ -688,6 +689,11 @@ def test_missing_secret_then_created_recovers(env: Env) -> None:
     c = env.wait_condition("Ready", "False", "SecretNotFound")
     assert "default/esync" in c["message"] and "API token" in c["message"]
     assert env.condition("Degraded")["message"] == "no run has finished yet"  # it was ""
+    (event, *_) = env.wait_events("SecretNotFound")
+    # `kubectl describe` said `From: kopf`, and reportingInstance was kopf's "dev" in every replica.
+    assert event["source"] == {"component": "employes-sync"}
+    assert event["reportingComponent"] == "employes-sync"
+    assert event["reportingInstance"] == socket.gethostname()
     wait_for(lambda: env.events("SecretNotFound"), 10, what="a Warning event")
     assert env.events("SecretNotFound")[0]["type"] == "Warning"
     assert not env.jobs()

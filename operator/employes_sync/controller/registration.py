@@ -7,6 +7,8 @@ runs kopf in-process); everything they do is in reconciler.py.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +21,9 @@ from employes_sync.kube import jobs
 from employes_sync.kube.kubeapi import KubeApi
 from employes_sync.kube.spec import GROUP, PLURAL, VERSION
 
+#: The component named by every Event the operator posts (`source.component`, `reportingComponent`).
+EVENT_COMPONENT = "employes-sync"
+
 
 def configure(settings: kopf.OperatorSettings) -> None:
     """kopf settings: our own annotation prefix, no cluster scanning, quiet event posting."""
@@ -28,6 +33,10 @@ def configure(settings: kopf.OperatorSettings) -> None:
     # The chart grants no access to CRDs or namespaces: work from discovery at start (see rbac.scanning).
     settings.scanning.disabled = True
     settings.posting.level = logging.WARNING
+    # Events say who wrote them: kopf's defaults ("kopf", instance "dev") showed `From: kopf` in
+    # `kubectl describe` and named no replica; the pod's name tells which one posted.
+    settings.posting.reporting_component = EVENT_COMPONENT
+    settings.posting.reporting_instance = (os.environ.get("POD_NAME") or socket.gethostname())[:128]
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
 
