@@ -53,6 +53,13 @@ def batch(no: int, state: str, attempts: int = 1, error: str | None = None) -> B
         (api_errors.TransportError("connection refused"), "ApiUnavailable", "connect.employes.nl"),
         (api_errors.MalformedResponseError("body is not JSON"), "ApiUnavailable", "not JSON"),
         (api_errors.RateLimitedError("HTTP 429"), "ApiUnavailable", "429"),
+        (
+            api_errors.NotFoundError(
+                "Employes API has no company 4b4c4d5e at ... (404 for GET /employees?page=1)", status=404
+            ),
+            "CompanyNotFound",
+            "no company 4b4c4d5e",
+        ),
         (psycopg.OperationalError("server closed the connection"), "DatabaseUnavailable", "closed"),
         (DatabaseUnavailable("database at host=db is unreachable"), "DatabaseUnavailable", "unreachable"),
     ],
@@ -63,6 +70,8 @@ def test_every_error_of_a_start_maps_to_its_reason(exc: Exception, reason: str, 
     assert (failure.reason, failure.problem().reason) == (reason, reason)
     assert message_part in failure.message
     assert "\n" not in failure.message
+    if not isinstance(exc, psycopg.Error):  # "failed: NotFoundError: ..." told a class name
+        assert type(exc).__name__ not in failure.message
 
 
 def test_a_rejected_token_names_the_secret_and_key_never_a_value() -> None:

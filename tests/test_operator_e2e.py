@@ -866,3 +866,17 @@ def test_jobs_of_the_operators_image_take_its_pull_policy(env: Env) -> None:
     env.cluster.patch(esync_path("acme"), {"spec": {"worker": {"imagePullPolicy": "Never"}}})
     last = env.wait_run_finished(after_run=first, timeout=120)
     assert last["state"] == "succeeded" and policies(last["id"]) == {"Never"}
+
+
+def test_a_company_the_api_does_not_know_is_company_not_found(env: Env) -> None:
+    """The API answered 404 for the company's listing: the status said ApiUnavailable and `failed:
+    NotFoundError: ...`, which sends people looking at the network instead of spec.api.companyId."""
+    env.secret()
+    unknown = "00000000-0000-4000-8000-0000000000ff"
+    env.resource(api__companyId=unknown)
+    env.operator()
+    condition = env.wait_condition("Ready", "False", "CompanyNotFound")
+    message = condition["message"]
+    assert f"no company {unknown}" in message and "NotFoundError" not in message, message
+    assert env.wait_events("CompanyNotFound")[0]["type"] == "Warning"
+    assert not env.jobs()

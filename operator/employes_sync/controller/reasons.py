@@ -48,13 +48,25 @@ def run_failure(exc: BaseException, spec: ResourceSpec, namespace: str) -> RunFa
             "the token may not read this company",
             f"the token may not read company {spec.company_id}: HTTP 403",
         )
+    if isinstance(exc, api_errors.NotFoundError):
+        # Only the company's listing raises it here (an employee's 404 is "no employments"): the API
+        # answered, so "ApiUnavailable" sent people looking at the network instead of the company id.
+        return RunFailure("CompanyNotFound", one_line(exc), _said(exc))
     if isinstance(exc, api_errors.EmployesError):
+        # The client's messages name the host and the request already; the class name is no news.
         return RunFailure(
-            "ApiUnavailable", one_line(exc), f"the Employes API at {spec.base_url} failed: {one_line(exc)}"
+            "ApiUnavailable", one_line(exc), f"the Employes API at {spec.base_url} failed: {_said(exc)}"
         )
-    if isinstance(exc, psycopg.Error | db.DatabaseUnavailable):
+    if isinstance(exc, db.DatabaseUnavailable):  # its message is one line, the password redacted
+        return RunFailure("DatabaseUnavailable", one_line(exc), _said(exc))
+    if isinstance(exc, psycopg.Error):  # SQLSTATE and primary message only: one_line's reading
         return RunFailure("DatabaseUnavailable", one_line(exc), one_line(exc))
     return None
+
+
+def _said(exc: BaseException) -> str:
+    """An API error's own one-line text, without `one_line`'s class name (a person reads it)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def problem_for(exc: BaseException) -> Problem:
