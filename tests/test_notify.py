@@ -350,3 +350,41 @@ def test_watch_warns_once_of_a_scope_this_database_does_not_know(database_url: s
         "waiting for its notifications"
     ]
     assert "request 1 (background)" in out
+
+
+async def test_an_interrupted_run_reports_its_counts_and_its_closed_batches_first(
+    store_pool: AsyncConnectionPool, database_url: str
+) -> None:
+    """A run stopped by a signal wrote its summary after closing itself: its run.finished (and run.*
+    webhooks) said 0 events and 0 batches, and its closed batches' batch.finished came after it,
+    reading `failed` like batches that used up their attempts."""
+    from employes_sync.pipeline import interrupt_run
+    from employes_sync.settings import subscription
+    from employes_sync.store import outbox
+    from employes_sync.store import queue as queue_store
+    from employes_sync.store import runs as runs_store
+
+    scope = "ns/stopped"
+    settings = {"webhooks": [subscription("hook", events=["run.finished"])]}
+    run_id = await runs_store.start_run(store_pool, scope, "c0", "test", "interactive", settings)
+    await runs_store.update_summary(store_pool, run_id, {"employees_processed": 7, "inline": {
+        "events_created": 2, "events_updated": 1, "events_removed": 1}})  # fmt: skip
+    await queue_store.enqueue(store_pool, scope, run_id, [["e1", "e2"], ["e3"]])
+    async with Listener(database_url) as listener:
+        stopped = await interrupt_run(store_pool, run_id, "stopped by SIGINT")
+        await listener.wait_for("run.finished")
+    assert stopped.status == "interrupted" and stopped.summary["batches"] == {"total": 2, "closed": 2}
+    mine = [p for p in listener.payloads if p["run_id"] == run_id]
+    assert [(p["type"], p.get("closed")) for p in mine] == [
+        ("batch.finished", True), ("batch.finished", True), ("run.finished", None)]  # fmt: skip
+    finished = mine[-1]
+    counts = {
+        "events_created": 2,
+        "events_updated": 1,
+        "events_removed": 1,
+        "batches": 2,
+        "batches_failed": 0,
+    }
+    assert {k: finished[k] for k in counts} == counts and finished["status"] == "interrupted"
+    (webhook,) = await outbox.events(store_pool, scope)
+    assert {k: webhook["body"]["data"][k] for k in counts} == counts

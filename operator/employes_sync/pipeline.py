@@ -339,7 +339,12 @@ async def interrupt_run(pool: AsyncConnectionPool, run_id: int, reason: str) -> 
     The batches are closed, not handed on: the next run of the scope lists every employee again and
     queues them anew, so nothing is lost, and `queue` never shows work that nothing will do.
     """
-    closed = await runs_store.interrupt(pool, run_id, reason)
+    # The summary goes on the row with the status, which is when run.finished and the run.* webhooks
+    # read it: written afterwards, they reported every interrupted run with 0 events and 0 batches.
+    # The open batches count as closed, as they are once `interrupt` returns; the summary is then
+    # written again from what the batches say.
+    projected, _, _ = await summarize(pool, run_id, closing=True)
+    closed = await runs_store.interrupt(pool, run_id, reason, projected)
     summary, _, _ = await summarize(pool, run_id)
     if closed is not None:
         await runs_store.update_summary(pool, run_id, summary)
@@ -351,10 +356,14 @@ async def interrupt_run(pool: AsyncConnectionPool, run_id: int, reason: str) -> 
 
 
 async def summarize(
-    pool: AsyncConnectionPool, run_id: int, batches: list[queue_store.Batch] | None = None
+    pool: AsyncConnectionPool,
+    run_id: int,
+    batches: list[queue_store.Batch] | None = None,
+    *,
+    closing: bool = False,
 ) -> tuple[dict[str, Any], int, list[dict[str, Any]]]:
     """The run's summary from its stored start and its batches (read here unless given); also its
-    open and failed batches."""
+    open and failed batches. `closing`: count the open batches as closed (the run is being closed)."""
     run = await runs_store.get_run(pool, run_id)
     if run is None:
         raise LookupError(f"no run {run_id}")
@@ -374,7 +383,9 @@ async def summarize(
     failed: list[dict[str, Any]] = []
     employees_failed = 0
     for batch in batches:
-        state = "closed" if batch.closed else batch.status
+        state = batch.status
+        if batch.closed or (closing and batch.status in ("pending", "processing")):
+            state = "closed"
         by_status[state] = by_status.get(state, 0) + 1
         result = batch.result or {}
         for key in counted:

@@ -575,6 +575,10 @@ UPDATE processing_queue
    AND status IN ('pending', 'processing')
 RETURNING id;
 
+-- name: lock_run_to_interrupt
+-- Lock a run that is still running, before its batches and then itself are closed.
+SELECT id FROM sync_runs WHERE id = %(run_id)s AND status = 'running' FOR UPDATE;
+
 -- name: interrupt_run
 -- Close a run that ended without finishing (stopped by a signal, its owner dead, taken over).
 UPDATE sync_runs

@@ -247,16 +247,20 @@ async def close_batches(pool: AsyncConnectionPool, run_id: int, reason: str) -> 
 
 
 async def _close(conn: Any, run_id: int, reason: str, summary: Mapping[str, Any]) -> int | None:
-    cur = await conn.execute(
-        Q.interrupt_run,
-        {"run_id": run_id, "error": f"interrupted: {reason}", "summary": Jsonb(dict(summary))},
-    )
+    """The batches first, then the run (its row locked from the start): so a listener hears each
+    closed batch's batch.finished before the run's run.finished, as in a run that finishes."""
+    cur = await conn.execute(Q.lock_run_to_interrupt, {"run_id": run_id})
     if await cur.fetchone() is None:
         return None
     cur = await conn.execute(
         Q.close_run_batches, {"run_id": run_id, "reason": f"closed: run {run_id} was interrupted ({reason})"}
     )
-    return len(await cur.fetchall())
+    closed = len(await cur.fetchall())
+    await conn.execute(
+        Q.interrupt_run,
+        {"run_id": run_id, "error": f"interrupted: {reason}", "summary": Jsonb(dict(summary))},
+    )
+    return closed
 
 
 async def mark_first_feedback(pool: AsyncConnectionPool, run_id: int, seconds: float) -> bool:
