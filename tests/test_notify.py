@@ -388,3 +388,27 @@ async def test_an_interrupted_run_reports_its_counts_and_its_closed_batches_firs
     assert {k: finished[k] for k in counts} == counts and finished["status"] == "interrupted"
     (webhook,) = await outbox.events(store_pool, scope)
     assert {k: webhook["body"]["data"][k] for k in counts} == counts
+
+
+async def test_employees_json_writes_rfc_3339_times(
+    store_pool: AsyncConnectionPool, database_url: str
+) -> None:
+    """`employees --json` wrote `2026-12-04 22:06:13.308337+00:00` (str of a datetime), which
+    JavaScript's Date.parse among others does not read; the webhooks already write the `T` form."""
+    import subprocess
+    import sys
+    from datetime import datetime
+
+    from employes_sync.store import raw as raw_store
+
+    employee = {"id": "e1", "employee_number": 1, "first_name": "A", "surname": "B", "status": "active"}
+    await raw_store.store_employees(store_pool, "local/c1", [employee])
+    done = subprocess.run(  # noqa: ASYNC221
+        [sys.executable, "-m", "employes_sync", "employees", "--json", "--database-url", database_url],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)
+    assert row["employee_id"] == "e1" and row["removed_at"] is None
+    for key in ("first_seen_at", "last_seen_at"):
+        assert "T" in row[key] and datetime.fromisoformat(row[key]).utcoffset() is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
@@ -31,7 +32,9 @@ def employees(scope: str | None, database_url: str | None, removed: bool, as_jso
     with resolve_database(database_url) as dsn:
         rows = run(main())
     if as_json:
-        echo_json(rows)
+        # RFC 3339 times (`2026-12-01T09:00:00.123456+00:00`), as the webhooks write them: str() of a
+        # datetime put a space there, which JavaScript's Date.parse, among others, does not read.
+        echo_json([{k: v.isoformat() if isinstance(v, datetime) else v for k, v in r.items()} for r in rows])
         return
     if not rows:
         click.echo("no removed employees" if removed else "no employees")
