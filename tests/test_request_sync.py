@@ -22,6 +22,21 @@ from tests.test_operator_e2e import Env, env  # noqa: F401  (the operator e2e fi
 SCOPE = "default/acme"
 
 
+async def test_an_unknown_scopes_hint_names_both_kinds_of_scope(store_pool: AsyncConnectionPool) -> None:
+    """The hint named only NAMESPACE/NAME: a local sync's database (local/<companyId>) was told of the
+    wrong kind. The replaced function stays SECURITY DEFINER and out of PUBLIC's reach."""
+    with pytest.raises(psycopg.errors.NoDataFound) as caught:
+        await sync_requests.request_sync(store_pool, "payroll/acme")
+    hint = caught.value.diag.message_hint or ""
+    assert "NAMESPACE/NAME" in hint and "local/<companyId>" in hint
+    async with store_pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT prosecdef, has_function_privilege('public', oid, 'EXECUTE') FROM pg_proc"
+            " WHERE proname = 'request_sync'"
+        )
+        assert await cur.fetchall() == [(True, False)]
+
+
 async def test_request_sync_records_a_request_a_run_then_serves(store_pool: AsyncConnectionPool) -> None:
     with pytest.raises(psycopg.errors.NoDataFound, match="request_sync: unknown scope 'default/nope'"):
         await sync_requests.request_sync(store_pool, "default/nope")
