@@ -80,6 +80,23 @@ def test_bad_secrets_and_urls_are_one_line_errors_that_never_echo_them() -> None
         assert check_url(f"https://{host}/hook", "hook")
 
 
+def test_an_unpadded_secret_signs_as_the_standard_webhooks_library_verifies_it() -> None:
+    """`whsec_` + unpadded base64 (16 bytes: 22 letters) was refused as not base64, while the
+    Standard Webhooks libraries take it; a URL-safe one stays refused (they would read another key)."""
+    from standardwebhooks.webhooks import Webhook
+
+    key = os.urandom(16)
+    unpadded = "whsec_" + base64.b64encode(key).decode().rstrip("=")
+    assert parse_secret(unpadded, "hook") == unpadded
+    body = '{"type": "run.finished"}'
+    headers = sign_headers(unpadded, "evt_1", body)
+    assert Webhook(unpadded).verify(body, headers) == json.loads(body)
+    padded = "whsec_" + base64.b64encode(key).decode()
+    assert Webhook(padded).verify(body, headers), "the same key either way"
+    with pytest.raises(WebhookConfigError, match="not whsec_ \\+ base64"):
+        parse_secret("whsec_" + base64.urlsafe_b64encode(b"\xfb\xff" * 12).decode(), "hook")
+
+
 def test_a_receiver_url_with_a_space_a_control_character_or_port_0_is_refused() -> None:
     # Each passed the check, then aiohttp sent the event elsewhere (a newline dropped from the path, a
     # space quoted) or failed every attempt (a host with a space, port 0) until it dead-lettered.

@@ -27,8 +27,13 @@ def parse_secret(text: str, webhook: str) -> str:
     secret = text.strip()
     if not secret.startswith(SECRET_PREFIX):
         raise WebhookConfigError(f"webhook {webhook}: the signing secret must start with {SECRET_PREFIX}")
+    encoded = secret[len(SECRET_PREFIX) :]
     try:
-        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+        # Unpadded base64 is accepted, as the Standard Webhooks libraries accept it (they add the
+        # padding): a secret one of them made or verifies with was refused here. Anything else that
+        # is not the standard alphabet stays refused: those libraries skip such characters and would
+        # verify with another key than ours.
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise WebhookConfigError(f"webhook {webhook}: the signing secret is not whsec_ + base64") from None
     if len(key) < MIN_KEY_BYTES:
