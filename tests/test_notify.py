@@ -316,6 +316,11 @@ def test_watch_lines_say_whose_removals_each_count_is_and_which_requests_a_run_s
         "run 2 (sql-requested, interactive, serving request 7, 8)"
     )
     assert describe({**started, "request_ids": []}).endswith("run 2 (sql-requested, interactive)")
+    batch = {**base, "type": "batch.finished", "batch_no": 3, "status": "failed", "employees": 23}
+    batch["attempts"] = 0
+    closed = describe({**batch, "closed": True})
+    assert closed.endswith("batch 3 closed with its run (23 employees, attempt 0)")
+    assert describe({**batch, "closed": False}).endswith("batch 3 failed (23 employees, attempt 0)")
 
 
 def test_watch_warns_once_of_a_scope_this_database_does_not_know(database_url: str, tmp_path: Any) -> None:

@@ -37,8 +37,9 @@ def describe(payload: dict[str, Any]) -> str:
         shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
         return f"{head}  {run}: {len(ids)} employees ({shown})"
     if kind == "batch.finished":
+        status = "closed with its run" if payload.get("closed") else payload.get("status")
         return (
-            f"{head}  {run}: batch {payload.get('batch_no')} {payload.get('status')} "
+            f"{head}  {run}: batch {payload.get('batch_no')} {status} "
             f"({payload.get('employees')} employees, attempt {payload.get('attempts')})"
         )
     if kind == "run.finished":
