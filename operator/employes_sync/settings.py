@@ -41,7 +41,8 @@ def has_space_or_control(text: str) -> bool:
     return any(ch.isspace() or not ch.isprintable() for ch in text)
 
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+#: A company id as Employes writes it (and the CRD's pattern for spec.api.companyId).
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 #: Batches of a run a person waits for go first.
 PRIORITY = {"interactive": 5, "background": 0}
@@ -140,7 +141,7 @@ def validate(s: SyncSettings) -> None:
     """Reject settings up front with one line each, before anything is written."""
     if not s.scope:
         raise SettingsError("scope must not be empty")
-    if not _UUID.match(s.company_id or ""):
+    if not UUID.match(s.company_id or ""):
         raise SettingsError(f"company id {s.company_id!r} is not a UUID")
     check_api_url(s.api_url)
     try:

@@ -16,6 +16,7 @@ from employes_sync.settings import (
     DEFAULT_API_URL,
     DEFAULT_REDACT,
     TIMELINE_LOCALES,
+    UUID,
     WEBHOOK_EVENTS,
     Mode,
     SettingsError,
@@ -72,8 +73,6 @@ BOUNDS: dict[str, tuple[float, float]] = {
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 REDACT_MAX_ITEMS = 100
 REDACT_MAX_LENGTH = 200
-
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class SpecError(ValueError):
@@ -218,7 +217,10 @@ def _boolean(spec: Mapping[str, Any], dotted: str) -> bool:
 
 
 def _choice(spec: Mapping[str, Any], dotted: str, choices: tuple[str, ...]) -> str:
-    value = _get(spec, dotted)
+    return _one_of(dotted, _get(spec, dotted), choices)
+
+
+def _one_of(dotted: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise SpecError(f"spec.{dotted} is {_shown(value)}, not one of {', '.join(choices)}")
     return str(value)
@@ -332,16 +334,14 @@ def _parse(spec: Mapping[str, Any]) -> ResourceSpec:
     company_id = _get(spec, "api.companyId")
     if not company_id:
         raise SpecError("spec.api.companyId is required")
-    if not isinstance(company_id, str) or not _UUID.match(company_id):
+    if not isinstance(company_id, str) or not UUID.match(company_id):
         raise SpecError(f"spec.api.companyId {_shown(company_id)} is not a UUID")
     worker = spec.get("worker") or {}
     if not isinstance(worker, Mapping):
         raise SpecError(f"spec.worker must be an object, not {_shown(worker)}")
     pull_policy = worker.get("imagePullPolicy") or None
-    if pull_policy is not None and pull_policy not in PULL_POLICIES:
-        raise SpecError(
-            f"spec.worker.imagePullPolicy is {_shown(pull_policy)}, not one of {', '.join(PULL_POLICIES)}"
-        )
+    if pull_policy is not None:
+        pull_policy = _one_of("worker.imagePullPolicy", pull_policy, PULL_POLICIES)
     resources = worker.get("resources") or {}
     if not isinstance(resources, Mapping):
         raise SpecError(f"spec.worker.resources must be an object, not {_shown(resources)}")
