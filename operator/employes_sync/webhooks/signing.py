@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import Webhook
 
+from employes_sync.settings import has_space_or_control
+
 SECRET_PREFIX = "whsec_"
 MIN_KEY_BYTES = 16
 
@@ -46,7 +48,7 @@ def parse_secret(text: str, webhook: str) -> str:
 def check_url(text: str, webhook: str, *, allow_insecure: bool = False) -> str:
     """The receiver URL, checked; http only with allow_insecure (the URL may hold a token: never shown)."""
     url = text.strip()
-    if any(ch.isspace() or not ch.isprintable() for ch in url):
+    if has_space_or_control(url):
         # aiohttp drops a newline from the path and quotes a space: the events would go to another
         # path, or (in the host) fail every attempt until they dead-letter, a day later.
         raise WebhookConfigError(f"webhook {webhook}: the receiver URL holds a space or a control character")
