@@ -18,6 +18,12 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def said(exc: BaseException) -> str:
+    """What `one_line` says after the class name, for a reader of the error's own words (a status
+    message, a command's error line): the class name is no news when the message names what failed."""
+    return " ".join(_text(exc).split()) or type(exc).__name__
+
+
 def _text(exc: BaseException) -> str:
     if isinstance(exc, psycopg.Error) and exc.sqlstate:
         primary = exc.diag.message_primary or "database error"

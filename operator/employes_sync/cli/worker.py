@@ -28,6 +28,7 @@ from employes_sync.cli.common import (
     warn,
 )
 from employes_sync.dsn import DsnInvalid, for_resource
+from employes_sync.messages import one_line
 from employes_sync.settings import WORKER_COMPANY_ENV, WORKER_REDACT_ENV, SettingsError
 from employes_sync.store import db
 from employes_sync.worker import BatchOutcome, process_batch
@@ -186,7 +187,6 @@ async def _work(
             "sync or the operator queued in that database; check which database it names"
         )
     except psycopg.Error as exc:  # what the store does not retry: one line, not a traceback
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
-        fail(f"batch {batch_id}: database error ({type(exc).__name__}): {first}")
+        fail(f"batch {batch_id}: database error: {one_line(exc)}")
     finally:
         await pool.close()

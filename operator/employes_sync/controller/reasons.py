@@ -13,7 +13,7 @@ import psycopg
 from employes_sync.employes import errors as api_errors
 from employes_sync.kube.problem import Problem
 from employes_sync.kube.spec import ResourceSpec, SpecError
-from employes_sync.messages import one_line
+from employes_sync.messages import one_line, said
 from employes_sync.settings import SettingsError
 from employes_sync.store import db
 
@@ -51,22 +51,17 @@ def run_failure(exc: BaseException, spec: ResourceSpec, namespace: str) -> RunFa
     if isinstance(exc, api_errors.NotFoundError):
         # Only the company's listing raises it here (an employee's 404 is "no employments"): the API
         # answered, so "ApiUnavailable" sent people looking at the network instead of the company id.
-        return RunFailure("CompanyNotFound", one_line(exc), _said(exc))
+        return RunFailure("CompanyNotFound", one_line(exc), said(exc))
     if isinstance(exc, api_errors.EmployesError):
         # The client's messages name the host and the request already; the class name is no news.
         return RunFailure(
-            "ApiUnavailable", one_line(exc), f"the Employes API at {spec.base_url} failed: {_said(exc)}"
+            "ApiUnavailable", one_line(exc), f"the Employes API at {spec.base_url} failed: {said(exc)}"
         )
     if isinstance(exc, db.DatabaseUnavailable):  # its message is one line, the password redacted
-        return RunFailure("DatabaseUnavailable", one_line(exc), _said(exc))
+        return RunFailure("DatabaseUnavailable", one_line(exc), said(exc))
     if isinstance(exc, psycopg.Error):  # SQLSTATE and primary message only: one_line's reading
         return RunFailure("DatabaseUnavailable", one_line(exc), one_line(exc))
     return None
-
-
-def _said(exc: BaseException) -> str:
-    """An API error's own one-line text, without `one_line`'s class name (a person reads it)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def problem_for(exc: BaseException) -> Problem:

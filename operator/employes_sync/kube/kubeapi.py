@@ -17,6 +17,7 @@ import kubernetes
 from kubernetes.client import ApiException
 
 from employes_sync.kube.spec import GROUP, PLURAL, VERSION
+from employes_sync.messages import said
 
 MERGE_PATCH = "application/merge-patch+json"
 PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
@@ -48,9 +49,8 @@ def load_configuration_or_explain() -> kubernetes.client.Configuration:
         return load_configuration()
     except (kubernetes.config.ConfigException, yaml.YAMLError, OSError) as exc:
         where = os.environ.get("KUBECONFIG") or "~/.kube/config"
-        reason = " ".join(str(exc).split())
         raise NoCluster(
-            f"no Kubernetes cluster to talk to: not in a pod, and the kubeconfig {where}: {reason}"
+            f"no Kubernetes cluster to talk to: not in a pod, and the kubeconfig {where}: {said(exc)}"
         ) from None
 
 
