@@ -17,7 +17,7 @@ from employes_sync.cli.common import (
     resolve_database,
     run,
 )
-from employes_sync.cli.lookup import resolve_employee, resolve_scope, scope_option
+from employes_sync.cli.lookup import resolve_employees, resolve_scope, scope_option
 from employes_sync.processing import rebuild_timelines
 from employes_sync.store import queue as queue_store
 from employes_sync.store import runs as runs_store
@@ -35,7 +35,7 @@ def timeline(employee: str, scope: str | None, database_url: str | None, as_json
     async def main() -> tuple[str, list[dict[str, Any]]]:
         async with open_database(dsn) as pool:
             chosen = await resolve_scope(pool, scope)
-            employee_id = await resolve_employee(pool, chosen, employee)
+            [employee_id] = await resolve_employees(pool, chosen, [employee])
             return employee_id, await timeline_store.events_for(pool, chosen, employee_id)
 
     with resolve_database(database_url) as dsn:
@@ -137,7 +137,7 @@ def rebuild(
         async with open_database(dsn) as pool:
             resolved = await resolve_scope(pool, scope)
             language = locale or await _last_locale(pool, resolved)
-            ids = [await resolve_employee(pool, resolved, employee) for employee in employees]
+            ids = await resolve_employees(pool, resolved, employees)
             result = await rebuild_timelines(pool, resolved, ids or None, as_of=day, locale=language)
             return {**result.to_json(), "as_of": day.isoformat(), "locale": language}
 

@@ -80,15 +80,21 @@ def _same_number(number: object, wanted: str) -> bool:
     return text.isdigit() and wanted.isdigit() and int(text) == int(wanted)
 
 
-async def resolve_employee(pool: Any, scope: str, argument: str) -> str:
-    """The id ``argument`` (an id or an employee number) names in ``scope``; unknown ones pass unchanged.
+async def resolve_employees(pool: Any, scope: str, arguments: Sequence[str]) -> list[str]:
+    """The ids ``arguments`` (ids or employee numbers) name in ``scope``; unknown ones pass unchanged.
 
-    Unknown ones pass, so that what is stored for an id the employees view does not list (events of an
-    old version's rows) is still found, and a command says "nothing for X" in its own words.
+    The scope's employees are read once for all of them (`rebuild --employee` repeats). Unknown ones
+    pass, so that what is stored for an id the employees view does not list (events of an old
+    version's rows) is still found, and a command says "nothing for X" in its own words.
     """
+    if not arguments:
+        return []
     rows = await employees_store.list_employees(pool, scope)
-    try:
-        found = which_employee(argument, rows)
-    except AmbiguousEmployee as error:
-        fail(str(error), 2)
-    return found if found is not None else argument
+    ids = []
+    for argument in arguments:
+        try:
+            found = which_employee(argument, rows)
+        except AmbiguousEmployee as error:
+            fail(str(error), 2)
+        ids.append(found if found is not None else argument)
+    return ids
