@@ -52,7 +52,6 @@ class RunStarted:
     employees: int = 0
     inline: ProcessResult = field(default_factory=ProcessResult)
     queued_employees: int = 0
-    skipped_unchanged: int = 0
     batch_ids: list[str] = field(default_factory=list)
     raw_new: int = 0
     raw_changed: int = 0
@@ -66,6 +65,11 @@ class RunStarted:
     #: an incremental run's unchanged employees, whose timelines are built again from what is stored
     unchanged_ids: list[str] = field(default_factory=list)
     refreshed: ProcessResult = field(default_factory=ProcessResult)
+
+    @property
+    def skipped_unchanged(self) -> int:
+        """Employees an incremental run fetched no employments for."""
+        return len(self.unchanged_ids)
 
 
 def _noop(event: str, fields: dict[str, Any]) -> None:
@@ -144,7 +148,6 @@ async def start_run(
                 if settings.incremental:
                     updated = set(stored.updated_ids)
                     run.unchanged_ids.extend(i for i in ids if i not in updated)
-                    run.skipped_unchanged += sum(1 for i in ids if i not in updated)
                     ids = [i for i in ids if i in updated]
                 report("page", {"page": page.page, "pages": page.pages, "employees": run.employees})
 
